@@ -1,0 +1,75 @@
+//! The fixture layout: raw pages on disk, as replay reads them and record mode writes them.
+//!
+//! ```text
+//! <root>/recording.json                                  optional: when and from where
+//! <root>/<workspace>/repositories/page-0001.json         GET /repositories/{workspace}
+//! <root>/<workspace>/<repo_slug>/pipelines/page-0001.json  GET .../{repo_slug}/pipelines
+//! <root>/<workspace>/<repo_slug>/pipelines/runs/<n>.json   GET .../pipelines/{uuid}
+//! ```
+//! Page files hold the response body exactly as Bitbucket returned it.
+
+use bbpipe_model::Endpoint;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Name of the optional file that says when and from where pages were recorded.
+pub const RECORDING_FILE: &str = "recording.json";
+
+/// Contents of [`RECORDING_FILE`]. Credentials are never part of it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Recording {
+    /// Layout version; 1 is the one described above.
+    pub format: u32,
+    /// When the pages were fetched: replays stamp rows with this time, so that replaying a
+    /// recording gives the rows the recording export gave.
+    pub recorded_at: DateTime<Utc>,
+    /// API base the pages came from, or a note on how they were made.
+    pub source: String,
+}
+
+/// Path of page `page` (1-based) of a paginated endpoint.
+pub fn page_path(root: &Path, workspace: &str, repo_slug: Option<&str>, page: u32) -> PathBuf {
+    let file = format!("page-{page:04}.json");
+    match repo_slug {
+        None => root.join(workspace).join("repositories").join(file),
+        Some(slug) => root.join(workspace).join(slug).join("pipelines").join(file),
+    }
+}
+
+/// Path of the `n`th individually fetched pipeline run of a repository.
+pub fn run_path(root: &Path, workspace: &str, repo_slug: &str, n: u32) -> PathBuf {
+    root.join(workspace)
+        .join(repo_slug)
+        .join("pipelines")
+        .join("runs")
+        .join(format!("{n:04}.json"))
+}
+
+/// The page number in a file name such as `page-0012.json`, or the run number in `0003.json`.
+pub(crate) fn file_number(name: &str, endpoint: Endpoint) -> Option<u32> {
+    let stem = name.strip_suffix(".json")?;
+    let digits = match endpoint {
+        Endpoint::PipelineRun => stem,
+        _ => stem.strip_prefix("page-")?,
+    };
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_numbers_round_trip() {
+        let root = Path::new("/f");
+        let repos = page_path(root, "acme", None, 3);
+        assert_eq!(repos, Path::new("/f/acme/repositories/page-0003.json"));
+        let runs = page_path(root, "acme", Some("api"), 12);
+        assert_eq!(runs, Path::new("/f/acme/api/pipelines/page-0012.json"));
+        let name = runs.file_name().unwrap().to_str().unwrap();
+        assert_eq!(file_number(name, Endpoint::Pipelines), Some(12));
+        assert_eq!(file_number("0007.json", Endpoint::PipelineRun), Some(7));
+        assert_eq!(file_number("notes.txt", Endpoint::Pipelines), None);
+    }
+}

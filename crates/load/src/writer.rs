@@ -1,0 +1,172 @@
+//! One partition's rows to one Parquet file: newest version of each key, sorted, compressed.
+
+use crate::destination::Destination;
+use crate::error::LoadError;
+use arrow::array::{Array, UInt32Array};
+use arrow::compute::{
+    SortColumn, SortOptions, concat_batches, lexsort_to_indices, take_record_batch,
+};
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use arrow::row::{RowConverter, SortField};
+use bbpipe_model::Table;
+use object_store::buffered::BufWriter;
+use object_store::path::Path;
+use parquet::arrow::AsyncArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::SortingColumn;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::Arc;
+
+/// Rows per Parquet row group: large enough for good compression and few footers, small
+/// enough that readers can skip by statistics.
+pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+/// A file written into the dataset.
+#[derive(Debug, Clone)]
+pub struct WrittenFile {
+    pub table: Table,
+    pub path: Path,
+    pub rows: u64,
+    pub bytes: u64,
+    /// Older versions of a row dropped while writing (pagination drift, re-fetched runs).
+    pub duplicates_dropped: u64,
+}
+
+/// Merges `parts` (all of one partition, oldest first), keeps the newest version of each key,
+/// sorts by the table's sort column and writes the result, less the partition columns, to
+/// `path`.
+pub async fn write_partition(
+    destination: &Destination,
+    table: Table,
+    parts: &[RecordBatch],
+    path: Path,
+) -> Result<WrittenFile, LoadError> {
+    let bad = |message: String| LoadError::Batch {
+        table: table.name(),
+        message,
+    };
+    let merged = concat_batches(&table.schema(), parts).map_err(|e| bad(e.to_string()))?;
+    let newest = newest_versions(table, &merged).map_err(|e| bad(e.to_string()))?;
+    let duplicates_dropped = (merged.num_rows() - newest.len()) as u64;
+    let rows = take_record_batch(&merged, &newest).map_err(|e| bad(e.to_string()))?;
+    let sorted = sort_by(&rows, table.sort_column()).map_err(|e| bad(e.to_string()))?;
+    let file_batch = without_partition_columns(&sorted).map_err(|e| bad(e.to_string()))?;
+
+    let described = destination.describe(&path);
+    let parquet_error = |source| LoadError::Parquet {
+        path: described.clone(),
+        source,
+    };
+    let sink = BufWriter::new(Arc::clone(destination.store()), path.clone());
+    let props = writer_properties(table, &file_batch.schema());
+    let mut writer =
+        AsyncArrowWriter::try_new(sink, file_batch.schema(), Some(props)).map_err(parquet_error)?;
+    writer.write(&file_batch).await.map_err(parquet_error)?;
+    writer.finish().await.map_err(parquet_error)?;
+    Ok(WrittenFile {
+        table,
+        path,
+        rows: file_batch.num_rows() as u64,
+        bytes: writer.bytes_written() as u64,
+        duplicates_dropped,
+    })
+}
+
+/// Indices of the newest version of each key, in first-seen order.
+fn newest_versions(
+    table: Table,
+    batch: &RecordBatch,
+) -> Result<UInt32Array, arrow::error::ArrowError> {
+    let columns = |names: &[&str]| -> Result<Vec<_>, arrow::error::ArrowError> {
+        names
+            .iter()
+            .map(|name| {
+                let column = batch.column(batch.schema().index_of(name)?).clone();
+                Ok(column)
+            })
+            .collect()
+    };
+    let sort_fields = |cols: &[Arc<dyn Array>]| -> Vec<SortField> {
+        cols.iter()
+            .map(|c| {
+                let nulls_first = SortOptions {
+                    descending: false,
+                    nulls_first: true,
+                };
+                SortField::new_with_options(c.data_type().clone(), nulls_first)
+            })
+            .collect()
+    };
+    let keys = columns(table.key_columns())?;
+    let versions = columns(table.version_columns())?;
+    let key_rows = RowConverter::new(sort_fields(&keys))?.convert_columns(&keys)?;
+    let version_rows = RowConverter::new(sort_fields(&versions))?.convert_columns(&versions)?;
+
+    let mut winner: HashMap<&[u8], usize> = HashMap::with_capacity(batch.num_rows());
+    let mut order = Vec::with_capacity(batch.num_rows());
+    for row in 0..batch.num_rows() {
+        match winner.entry(key_rows.row(row).data()) {
+            Entry::Vacant(slot) => {
+                slot.insert(order.len());
+                order.push(row as u32);
+            }
+            Entry::Occupied(slot) => {
+                let held = &mut order[*slot.get()];
+                // `>=`: with equal versions, the row read later wins.
+                if version_rows.row(row) >= version_rows.row(*held as usize) {
+                    *held = row as u32;
+                }
+            }
+        }
+    }
+    Ok(UInt32Array::from(order))
+}
+
+fn sort_by(batch: &RecordBatch, column: &str) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let values = batch.column(batch.schema().index_of(column)?).clone();
+    let indices = lexsort_to_indices(
+        &[SortColumn {
+            values,
+            options: None,
+        }],
+        None,
+    )?;
+    take_record_batch(batch, &indices)
+}
+
+/// The rows without `workspace`: a Hive reader takes it from the path.
+fn without_partition_columns(batch: &RecordBatch) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let keep: Vec<usize> = (0..batch.num_columns())
+        .filter(|&i| batch.schema().field(i).name() != "workspace")
+        .collect();
+    batch.project(&keep)
+}
+
+/// Files schema without partition columns, as written.
+pub fn file_schema(table: Table) -> Result<SchemaRef, arrow::error::ArrowError> {
+    let schema = table.schema();
+    let keep: Vec<usize> = (0..schema.fields().len())
+        .filter(|&i| schema.field(i).name() != "workspace")
+        .collect();
+    Ok(Arc::new(schema.project(&keep)?))
+}
+
+fn writer_properties(table: Table, schema: &SchemaRef) -> WriterProperties {
+    let sorting = schema.index_of(table.sort_column()).ok().map(|column_idx| {
+        vec![SortingColumn {
+            column_idx: column_idx as i32,
+            descending: false,
+            nulls_first: false,
+        }]
+    });
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_sorting_columns(sorting)
+        .set_created_by(format!("bbpipe {}", env!("CARGO_PKG_VERSION")))
+        .build()
+}

@@ -1,0 +1,16 @@
+//! The vocabulary shared by bbpipe's stages.
+//!
+//! Extract emits [`RawPage`]s, transform turns them into [`TableBatch`]es, load writes those.
+//! Each stage depends on this crate and on none of the others. The Arrow schemas of the output
+//! tables live here too ([`Table::schema`]), with a description on every column, so that the
+//! documentation (`bbpipe schema`) is generated from the very schema the writer uses.
+
+mod message;
+mod page;
+mod schema;
+
+pub use message::Message;
+pub use page::{Endpoint, PageSource, RawPage};
+pub use schema::{
+    DESCRIPTION_KEY, SCHEMA_VERSION, SCHEMA_VERSION_KEY, Table, TableBatch, timestamp_type,
+};

@@ -1,0 +1,69 @@
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use std::fmt;
+
+/// Which Bitbucket endpoint a page came from, and so how transform must read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// `GET /repositories/{workspace}`: a paginated list of repositories.
+    Repositories,
+    /// `GET /repositories/{workspace}/{repo_slug}/pipelines`: a paginated list of pipeline runs.
+    Pipelines,
+    /// `GET /repositories/{workspace}/{repo_slug}/pipelines/{uuid}`: one pipeline run, unwrapped.
+    PipelineRun,
+}
+
+impl Endpoint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Repositories => "repositories",
+            Endpoint::Pipelines => "pipelines",
+            Endpoint::PipelineRun => "pipeline run",
+        }
+    }
+}
+
+/// Where a page came from: enough to name it in an error and to trace a row back to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageSource {
+    pub workspace: String,
+    /// The repository slug, for per-repository endpoints.
+    pub repo_slug: Option<String>,
+    pub endpoint: Endpoint,
+    /// The request URL, or the fixture file the page was replayed from.
+    pub location: String,
+    /// 1-based page number (1 for single objects).
+    pub page: u32,
+    pub fetched_at: DateTime<Utc>,
+}
+
+impl fmt::Display for PageSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repo_slug {
+            Some(slug) => write!(
+                f,
+                "{} page {} of {}/{} ({})",
+                self.endpoint.as_str(),
+                self.page,
+                self.workspace,
+                slug,
+                self.location
+            ),
+            None => write!(
+                f,
+                "{} page {} of {} ({})",
+                self.endpoint.as_str(),
+                self.page,
+                self.workspace,
+                self.location
+            ),
+        }
+    }
+}
+
+/// One response body, exactly as Bitbucket returned it, with its provenance.
+#[derive(Debug, Clone)]
+pub struct RawPage {
+    pub source: PageSource,
+    pub body: Bytes,
+}

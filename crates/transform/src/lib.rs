@@ -1,0 +1,20 @@
+//! Transform: raw Bitbucket pages to normalized Arrow record batches.
+//!
+//! [`Transformer`] decodes one [`RawPage`](bbpipe_model::RawPage) at a time with serde (strings
+//! borrowed from the page) straight into Arrow builders, and emits a
+//! [`TableBatch`](bbpipe_model::TableBatch) whenever a table's batch fills up. Unknown enum
+//! values are kept as strings; a page that is not the JSON Bitbucket sends is an error naming
+//! the page and the JSON path.
+
+mod error;
+mod json;
+mod repositories;
+mod runs;
+mod stage;
+mod status;
+mod timestamp;
+
+pub use error::TransformError;
+pub use stage::{TransformOptions, TransformSummary, Transformer};
+pub use status::normalized_status;
+pub use timestamp::parse_micros;

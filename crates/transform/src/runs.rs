@@ -1,0 +1,247 @@
+//! Pipeline runs: JSON values to rows of the `pipeline_runs` table.
+
+use crate::json::{PipelineRun, Str};
+use crate::status::normalized_status;
+use crate::timestamp::parse_micros;
+use arrow::array::{
+    ArrayRef, BooleanBuilder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use bbpipe_model::Table;
+use std::fmt::Write;
+use std::sync::Arc;
+
+/// The run's repository as the transform knows it.
+pub struct RepoContext<'a> {
+    pub workspace: &'a str,
+    pub slug: &'a str,
+    /// From the repository pages, for runs whose JSON lacks `repository.uuid`.
+    pub uuid: Option<&'a str>,
+    pub exported_at: i64,
+}
+
+/// Why a run could not become a row; the caller adds the page and the path prefix.
+pub struct RowError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+/// Columns of `pipeline_runs` under construction.
+#[derive(Default)]
+pub struct PipelineRunsBuilder {
+    workspace: StringBuilder,
+    repository: StringBuilder,
+    repo_slug: StringBuilder,
+    repo_uuid: StringBuilder,
+    uuid: StringBuilder,
+    build_number: Int64Builder,
+    run_number: Int64Builder,
+    name: StringBuilder,
+    selector_type: StringBuilder,
+    selector_pattern: StringBuilder,
+    status: StringBuilder,
+    state: StringBuilder,
+    result: StringBuilder,
+    stage: StringBuilder,
+    trigger: StringBuilder,
+    target_type: StringBuilder,
+    ref_type: StringBuilder,
+    ref_name: StringBuilder,
+    commit_sha: StringBuilder,
+    pr_id: Int64Builder,
+    pr_source_branch: StringBuilder,
+    pr_destination_branch: StringBuilder,
+    creator_uuid: StringBuilder,
+    creator_account_id: StringBuilder,
+    creator_display_name: StringBuilder,
+    created_at: TimestampMicrosecondBuilder,
+    completed_at: TimestampMicrosecondBuilder,
+    duration_seconds: Int64Builder,
+    build_seconds_used: Int64Builder,
+    first_successful: BooleanBuilder,
+    expired: BooleanBuilder,
+    has_variables: BooleanBuilder,
+    url: StringBuilder,
+    exported_at: TimestampMicrosecondBuilder,
+    rows: usize,
+}
+
+fn opt<'a>(value: &'a Option<Str<'_>>) -> Option<&'a str> {
+    value.as_deref()
+}
+
+impl PipelineRunsBuilder {
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// Appends one run and returns its normalized status. Nothing is appended on error.
+    pub fn append(
+        &mut self,
+        run: &PipelineRun<'_>,
+        repo: &RepoContext<'_>,
+    ) -> Result<&'static str, RowError> {
+        // Validate everything fallible before touching a builder, so a bad row leaves none
+        // of the columns longer than the others.
+        let created_text =
+            opt(&run.created_on)
+                .or(opt(&run.run_creation_date))
+                .ok_or(RowError {
+                    field: "created_on",
+                    message: "missing: a pipeline run always has a creation time".into(),
+                })?;
+        let created_at = parse_micros(created_text).ok_or_else(|| RowError {
+            field: "created_on",
+            message: format!("not an RFC 3339 timestamp: {created_text:?}"),
+        })?;
+        let completed_at = match opt(&run.completed_on) {
+            None => None,
+            Some(text) => Some(parse_micros(text).ok_or_else(|| RowError {
+                field: "completed_on",
+                message: format!("not an RFC 3339 timestamp: {text:?}"),
+            })?),
+        };
+        let repo_uuid = run
+            .repository
+            .as_ref()
+            .and_then(|r| opt(&r.uuid))
+            .or(repo.uuid)
+            .ok_or(RowError {
+                field: "repository.uuid",
+                message: "missing, and no repository page named this repository".into(),
+            })?;
+
+        let state = run.state.as_ref();
+        let state_name = state.and_then(|s| opt(&s.name));
+        let result = state
+            .and_then(|s| s.result.as_ref())
+            .and_then(|r| opt(&r.name));
+        let stage = state
+            .and_then(|s| s.stage.as_ref())
+            .and_then(|r| opt(&r.name));
+        let status = normalized_status(state_name, result);
+
+        self.workspace.append_value(repo.workspace);
+        let _ = write!(self.repository, "{}/{}", repo.workspace, repo.slug);
+        self.repository.append_value("");
+        self.repo_slug.append_value(repo.slug);
+        self.repo_uuid.append_value(repo_uuid);
+        self.uuid.append_value(&*run.uuid);
+        self.build_number.append_value(run.build_number);
+        self.run_number.append_option(run.run_number);
+        self.status.append_value(status);
+        self.state.append_option(state_name);
+        self.result.append_option(result);
+        self.stage.append_option(stage);
+        let trigger = run.trigger.as_ref();
+        self.trigger
+            .append_option(trigger.and_then(|t| opt(&t.name).or(opt(&t.kind))));
+        self.append_target(run);
+        let creator = run.creator.as_ref();
+        self.creator_uuid
+            .append_option(creator.and_then(|c| opt(&c.uuid)));
+        self.creator_account_id
+            .append_option(creator.and_then(|c| opt(&c.account_id)));
+        self.creator_display_name
+            .append_option(creator.and_then(|c| opt(&c.display_name)));
+        self.created_at.append_value(created_at);
+        self.completed_at.append_option(completed_at);
+        self.duration_seconds.append_option(run.duration_in_seconds);
+        self.build_seconds_used
+            .append_option(run.build_seconds_used);
+        self.first_successful.append_option(run.first_successful);
+        self.expired.append_option(run.expired);
+        self.has_variables.append_option(run.has_variables);
+        let _ = write!(
+            self.url,
+            "https://bitbucket.org/{}/{}/pipelines/results/{}",
+            repo.workspace, repo.slug, run.build_number
+        );
+        self.url.append_value("");
+        self.exported_at.append_value(repo.exported_at);
+        self.rows += 1;
+        Ok(status)
+    }
+
+    /// Target columns, read the same way for every target type so that unknown types keep
+    /// whatever of the known fields they carry.
+    fn append_target(&mut self, run: &PipelineRun<'_>) {
+        let target = run.target.as_ref();
+        let selector = target.and_then(|t| t.selector.as_ref());
+        let selector_type = selector.and_then(|s| opt(&s.kind));
+        let selector_pattern = selector.and_then(|s| opt(&s.pattern));
+        let name = match selector_type {
+            Some("default") => Some("default"),
+            _ => selector_pattern,
+        };
+        self.name.append_option(name);
+        self.selector_type.append_option(selector_type);
+        self.selector_pattern.append_option(selector_pattern);
+        self.target_type
+            .append_option(target.and_then(|t| opt(&t.kind)));
+        self.ref_type
+            .append_option(target.and_then(|t| opt(&t.ref_type)));
+        let source = target.and_then(|t| opt(&t.source));
+        self.ref_name
+            .append_option(target.and_then(|t| opt(&t.ref_name)).or(source));
+        self.commit_sha.append_option(
+            target
+                .and_then(|t| t.commit.as_ref())
+                .and_then(|c| opt(&c.hash)),
+        );
+        let pr_id = target.and_then(|t| {
+            t.pullrequest.as_ref().and_then(|p| p.id).or_else(|| {
+                t.pullrequest_ids
+                    .as_ref()
+                    .and_then(|ids| ids.first().copied())
+            })
+        });
+        self.pr_id.append_option(pr_id);
+        self.pr_source_branch.append_option(source);
+        self.pr_destination_branch
+            .append_option(target.and_then(|t| opt(&t.destination).or(opt(&t.target_branch))));
+    }
+
+    /// Takes the rows built so far as a batch in [`Table::PipelineRuns`] order.
+    pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.workspace.finish()),
+            Arc::new(self.repository.finish()),
+            Arc::new(self.repo_slug.finish()),
+            Arc::new(self.repo_uuid.finish()),
+            Arc::new(self.uuid.finish()),
+            Arc::new(self.build_number.finish()),
+            Arc::new(self.run_number.finish()),
+            Arc::new(self.name.finish()),
+            Arc::new(self.selector_type.finish()),
+            Arc::new(self.selector_pattern.finish()),
+            Arc::new(self.status.finish()),
+            Arc::new(self.state.finish()),
+            Arc::new(self.result.finish()),
+            Arc::new(self.stage.finish()),
+            Arc::new(self.trigger.finish()),
+            Arc::new(self.target_type.finish()),
+            Arc::new(self.ref_type.finish()),
+            Arc::new(self.ref_name.finish()),
+            Arc::new(self.commit_sha.finish()),
+            Arc::new(self.pr_id.finish()),
+            Arc::new(self.pr_source_branch.finish()),
+            Arc::new(self.pr_destination_branch.finish()),
+            Arc::new(self.creator_uuid.finish()),
+            Arc::new(self.creator_account_id.finish()),
+            Arc::new(self.creator_display_name.finish()),
+            Arc::new(self.created_at.finish().with_timezone("UTC")),
+            Arc::new(self.completed_at.finish().with_timezone("UTC")),
+            Arc::new(self.duration_seconds.finish()),
+            Arc::new(self.build_seconds_used.finish()),
+            Arc::new(self.first_successful.finish()),
+            Arc::new(self.expired.finish()),
+            Arc::new(self.has_variables.finish()),
+            Arc::new(self.url.finish()),
+            Arc::new(self.exported_at.finish().with_timezone("UTC")),
+        ];
+        self.rows = 0;
+        RecordBatch::try_new(Table::PipelineRuns.schema(), columns)
+    }
+}

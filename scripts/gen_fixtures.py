@@ -1,0 +1,405 @@
+#!/usr/bin/env python3
+"""Deterministic generator of recorded Bitbucket Cloud pages in bbpipe's fixture layout.
+
+    python3 scripts/gen_fixtures.py --out fixtures/demo                 # the bundled demo
+    python3 scripts/gen_fixtures.py --out /tmp/big --repos 40 --runs 1000000 --seed 7
+
+The pages look like what GET /2.0/repositories/{ws} and .../pipelines?sort=-created_on&pagelen=100
+return (see ../shared/bitbucket-api-notes.md), quirks included: absent (not null) fields, 3 to 9
+fractional digits, `Z` and `+00:00`, `next` links that drop `sort`, a repeated run where a new run
+arrived between two page requests, every state, result, stage, target and trigger variant, and
+some that Bitbucket may add tomorrow. The same arguments always give the same bytes.
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import uuid
+from datetime import datetime, timedelta, timezone
+
+API = "https://api.bitbucket.org/2.0"
+PAGELEN = 100
+START = datetime(2026, 1, 5, 8, 0, 0, tzinfo=timezone.utc)
+END = datetime(2026, 11, 20, 18, 0, 0, tzinfo=timezone.utc)
+RECORDED_AT = "2026-11-21T06:00:00Z"
+
+# slug, language, project, share of runs, what kind of pipelines it runs
+DEMO_REPOS = [
+    ("web-app", "typescript", "WEB", 0.20, "service"),
+    ("api-service", "rust", "PLAT", 0.18, "service"),
+    ("payments", "java", "PLAT", 0.16, "service"),
+    ("mobile-ios", "swift", "MOB", 0.12, "mobile"),
+    ("data-pipelines", "python", "DATA", 0.12, "monorepo"),
+    ("infra-terraform", "", "PLAT", 0.10, "infra"),
+    ("legacy-monolith", "php", "WEB", 0.08, "legacy"),
+    ("docs-site", "", "WEB", 0.04, "docs"),
+    ("empty-repo", "", "PLAT", 0.0, "empty"),
+]
+
+BRANCHES = [
+    "main", "main", "main", "develop", "feature/JIRA-123-add-login", "feature/checkout/v2",
+    "bugfix/ümlaut-fix", "release/2026.03", "feat/日本語-サポート", "hotfix/emoji-🚀",
+    "renovate/serde-1.x",
+]
+USERS = [
+    ("{0b7a1c2e-1111-4a8e-9f00-000000000001}", "557058:aa11", "Ada Lovelace", "ada"),
+    ("{0b7a1c2e-2222-4a8e-9f00-000000000002}", "557058:bb22", "Grace Hopper", "grace"),
+    ("{0b7a1c2e-3333-4a8e-9f00-000000000003}", "62abf394192edb006fa0e8cf", "Linus Ŧorvalds", "linus"),
+    ("{0b7a1c2e-4444-4a8e-9f00-000000000004}", "557058:dd44", "Renovate Bot", "renovate-bot"),
+]
+
+
+def braces(rng):
+    return "{%s}" % uuid.UUID(int=rng.getrandbits(128), version=4)
+
+
+def stamp(moment, rng, digits=None, suffix=None):
+    """RFC 3339 with 3, 5, 6 or 9 fractional digits and `Z` or `+00:00`, as Bitbucket varies."""
+    digits = digits if digits is not None else rng.choice([3, 5, 6, 6, 6, 9])
+    suffix = suffix or rng.choice(["Z", "+00:00"])
+    nanos = moment.microsecond * 1000 + rng.randrange(1000)
+    fraction = ("%09d" % nanos)[:digits]
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + "." + fraction + suffix
+
+
+def commit(rng, ws, slug, short=False):
+    sha = "%040x" % rng.getrandbits(160)
+    sha = sha[:12] if short else sha
+    return {
+        "type": "commit",
+        "hash": sha,
+        "links": {
+            "self": {"href": "%s/repositories/%s/%s/commit/%s" % (API, ws, slug, sha)},
+            "html": {"href": "https://bitbucket.org/%s/%s/commits/%s" % (ws, slug, sha)},
+        },
+    }
+
+
+def user(rng):
+    uid, account, name, nick = rng.choice(USERS)
+    return {"type": "user", "uuid": uid, "account_id": account, "display_name": name, "nickname": nick}
+
+
+def state_for(rng, kind, age_days, forced=None):
+    """Completed runs mostly; recent ones may still be pending, parsing or in progress."""
+    choice = forced
+    if choice is None:
+        if age_days < 3 and rng.random() < 0.35:
+            choice = rng.choice(["PENDING", "PARSING", "RUNNING", "RUNNING", "PAUSED", "HALTED"])
+        else:
+            choice = rng.choices(
+                ["SUCCESSFUL", "FAILED", "ERROR", "STOPPED", "EXPIRED", "PAUSED"],
+                weights=[78, 12, 2, 4, 1, 1] if kind != "legacy" else [55, 30, 5, 5, 3, 2],
+            )[0]
+    if choice in ("PENDING", "PARSING"):
+        return {"name": choice, "type": "pipeline_state_%s" % choice.lower()}
+    if choice in ("RUNNING", "PAUSED", "HALTED"):
+        return {
+            "name": "IN_PROGRESS",
+            "type": "pipeline_state_in_progress",
+            "stage": {"name": choice, "type": "pipeline_state_in_progress_%s" % choice.lower()},
+        }
+    if choice == "UNKNOWN_STATE":
+        return {"name": "QUEUED_BY_POLICY", "type": "pipeline_state_queued_by_policy"}
+    if choice == "UNKNOWN_RESULT":
+        choice = "SKIPPED_BY_POLICY"
+    result = {"name": choice, "type": "pipeline_state_completed_%s" % choice.lower()}
+    if choice == "ERROR":
+        result["error"] = {"type": "pipeline_error", "key": "agent.build.time-limit-exceeded",
+                           "message": "Step exceeded the maximum time"}
+    if choice == "STOPPED":
+        result["terminator"] = user(rng)
+    return {"name": "COMPLETED", "type": "pipeline_state_completed", "result": result}
+
+
+def target_for(rng, ws, slug, kind, forced=None):
+    """Returns (target, trigger) for a repository's kind of pipelines."""
+    push = {"name": "PUSH", "type": "pipeline_trigger_push"}
+    manual = {"name": "MANUAL", "type": "pipeline_trigger_manual"}
+    schedule = {"name": "SCHEDULE", "type": "pipeline_trigger_schedule"}
+    choices = {
+        "service": ["branch"] * 50 + ["default"] * 10 + ["pr"] * 20 + ["prod"] * 8 + ["staging"] * 10 + ["tag"] * 2,
+        "mobile": ["branch"] * 30 + ["pr"] * 25 + ["mq"] * 15 + ["tag"] * 10 + ["custom-release"] * 10 + ["default"] * 10,
+        "monorepo": ["branch"] * 30 + ["default"] * 10 + ["pr"] * 20 + ["prod"] * 10 + ["staging"] * 10 + ["commit"] * 5 + ["schedule"] * 15,
+        "infra": ["branch"] * 30 + ["plan"] * 30 + ["apply"] * 20 + ["schedule"] * 20,
+        "legacy": ["default"] * 50 + ["noselector"] * 25 + ["bookmark"] * 5 + ["named"] * 5 + ["branch"] * 15,
+        "docs": ["default"] * 70 + ["pr"] * 30,
+    }[kind]
+    what = forced or rng.choice(choices)
+    branch = rng.choice(BRANCHES)
+    def ref(ref_type, name, selector, trigger=push):
+        target = {"type": "pipeline_ref_target", "ref_type": ref_type, "ref_name": name,
+                  "commit": commit(rng, ws, slug)}
+        if selector is not None:
+            target["selector"] = selector
+        return target, trigger
+
+    if what == "branch":
+        pattern = branch if branch in ("main", "develop") else branch.split("/")[0] + "/*"
+        return ref("branch", branch, {"type": "branches", "pattern": pattern})
+    if what == "default":
+        return ref("branch", branch, {"type": "default"})
+    if what == "tag":
+        return ref("tag", "v%d.%d.%d" % (rng.randrange(1, 4), rng.randrange(20), rng.randrange(10)),
+                   {"type": "tags", "pattern": "v*"})
+    if what == "prod":
+        return ref("branch", "main", {"type": "custom", "pattern": "deploy-to-production"}, manual)
+    if what == "staging":
+        return ref("branch", rng.choice(["main", "develop"]), {"type": "custom", "pattern": "deploy-staging"}, manual)
+    if what == "custom-release":
+        return ref("branch", "main", {"type": "custom", "pattern": "release-to-app-store"}, manual)
+    if what == "plan":
+        return ref("branch", branch, {"type": "custom", "pattern": "terraform-plan"}, manual)
+    if what == "apply":
+        return ref("branch", "main", {"type": "custom", "pattern": "terraform-apply-production"}, manual)
+    if what == "schedule":
+        return ref("branch", "main", {"type": "custom", "pattern": "nightly-e2e"}, schedule)
+    if what == "noselector":  # bitbucket-pipelines.yml failed to parse
+        return ref("branch", branch, None)
+    if what == "bookmark":
+        return ref("bookmark", "stable", {"type": "bookmarks", "pattern": "stable"})
+    if what == "named":
+        return ref("named_branch", "default", {"type": "default"})
+    if what == "commit":
+        return ({"type": "pipeline_commit_target", "commit": commit(rng, ws, slug),
+                      "selector": {"type": "custom", "pattern": "backfill-warehouse"}}), manual
+    if what == "pr":
+        pr_id = rng.randrange(1, 900)
+        return ({
+            "type": "pipeline_pullrequest_target",
+            "source": branch if branch != "main" else "feature/JIRA-9-tidy",
+            "destination": rng.choice(["main", "main", "develop"]),
+            "destination_commit": commit(rng, ws, slug, short=True),
+            "commit": commit(rng, ws, slug),
+            "pullrequest": {"type": "pullrequest", "id": pr_id, "title": "Change #%d" % pr_id, "draft": False},
+            "selector": {"type": "pull-requests", "pattern": "**"},
+        }), push
+    if what == "mq":
+        pr_id = rng.randrange(1, 900)
+        return ({
+            "type": "pipeline_merge_queue_ref_target",
+            "ref_type": "branch",
+            "ref_name": "bitbucket-merge-queue-%d" % pr_id,
+            "target_branch": "main",
+            "pullrequest_ids": [pr_id],
+            "commit": commit(rng, ws, slug),
+            "selector": {"type": "merge-queues", "pattern": "mergequeue-main"},
+        }), push
+    if what == "future-target":  # a target type Bitbucket has not documented yet
+        return {"type": "pipeline_release_train_target", "ref_name": "train-42",
+                "commit": commit(rng, ws, slug), "selector": {"type": "custom", "pattern": "release-train"}}, manual
+    raise ValueError(what)
+
+
+def make_run(rng, ws, repo, build_number, created, forced=None):
+    slug, repo_uuid, kind = repo["slug"], repo["uuid"], repo["kind"]
+    forced = forced or {}
+    age_days = (END - created).total_seconds() / 86400
+    state = state_for(rng, kind, age_days, forced.get("state"))
+    target, trigger = target_for(rng, ws, slug, kind, forced.get("target"))
+    if "trigger" in forced:
+        trigger = forced["trigger"]
+    run_uuid = braces(rng)
+    duration = rng.randrange(20, 1800)
+    run = {
+        "type": "pipeline",
+        "uuid": run_uuid,
+        "repository": {"type": "repository", "full_name": "%s/%s" % (ws, slug), "name": slug, "uuid": repo_uuid,
+                       "links": {"html": {"href": "https://bitbucket.org/%s/%s" % (ws, slug)}}},
+        "state": state,
+        "build_number": build_number,
+        "creator": user(rng),
+        "created_on": forced.get("created_on") or stamp(created, rng),
+        "target": target,
+        "trigger": trigger,
+        "run_number": forced.get("run_number", rng.choices([1, 2, 3], weights=[92, 6, 2])[0]),
+        "duration_in_seconds": duration,
+        "build_seconds_used": duration * rng.choice([1, 1, 2, 3]) + rng.randrange(30),
+        "first_successful": False,
+        "expired": state.get("result", {}).get("name") == "EXPIRED",
+        "links": {
+            "self": {"href": "http://bitbucket-pipelines.prod.public.atl-paas.net//rest/1.0/accounts/%s/repositories/%s/pipelines/%s"
+                     % (USERS[0][0], repo_uuid, run_uuid)},
+            "steps": {"href": ""},
+        },
+        "has_variables": rng.random() < 0.1,
+    }
+    if trigger.get("name") == "SCHEDULE" and rng.random() < 0.5:
+        del run["creator"]  # scheduled runs may have no creator
+    if state["name"] == "COMPLETED":
+        end = created + timedelta(seconds=duration, microseconds=rng.randrange(10**6))
+        run["completed_on"] = forced.get("completed_on") or stamp(end, rng)
+    return run
+
+
+# Variants forced into the demo so that every one is there whatever the seed does.
+DEMO_SPECIALS = {
+    "web-app": [
+        {"state": "SUCCESSFUL", "target": "prod", "run_number": 3},
+        {"state": "FAILED", "target": "prod"},
+        {"state": "PENDING", "target": "branch"},
+        {"state": "PARSING", "target": "default"},
+        {"state": "RUNNING", "target": "pr"},
+        {"state": "PAUSED", "target": "prod"},
+        {"state": "HALTED", "target": "staging"},
+        # the last microsecond of a day must stay in that day's partition
+        {"state": "SUCCESSFUL", "target": "default", "created_on": "2026-03-31T23:59:59.999999999Z"},
+        {"state": "SUCCESSFUL", "target": "branch", "created_on": "2026-04-01T00:00:00Z",
+         "completed_on": "2026-04-01T00:05:00.12345+00:00"},
+    ],
+    "api-service": [
+        {"state": "ERROR", "target": "staging"},
+        {"state": "STOPPED", "target": "prod"},
+        {"state": "EXPIRED", "target": "branch"},
+        {"state": "UNKNOWN_STATE", "target": "default"},
+        {"state": "UNKNOWN_RESULT", "target": "branch"},
+        {"state": "SUCCESSFUL", "target": "future-target"},
+        {"state": "SUCCESSFUL", "target": "branch",
+         "trigger": {"type": "pipeline_trigger_webhook"}},  # unknown trigger, no name
+        {"state": "SUCCESSFUL", "target": "default",
+         "trigger": {"name": "PARENT_STEP", "type": "pipeline_trigger_parent_step"}},
+    ],
+    "mobile-ios": [
+        {"state": "SUCCESSFUL", "target": "mq"},
+        {"state": "FAILED", "target": "mq"},
+        {"state": "SUCCESSFUL", "target": "tag"},
+        {"state": "RUNNING", "target": "mq"},
+    ],
+    "data-pipelines": [
+        {"state": "SUCCESSFUL", "target": "commit"},
+        {"state": "SUCCESSFUL", "target": "schedule"},
+        {"state": "SUCCESSFUL", "target": "prod"},
+    ],
+    "infra-terraform": [
+        {"state": "SUCCESSFUL", "target": "apply"},
+        {"state": "FAILED", "target": "apply"},
+        {"state": "SUCCESSFUL", "target": "schedule"},
+    ],
+    "legacy-monolith": [
+        {"state": "FAILED", "target": "noselector"},
+        {"state": "SUCCESSFUL", "target": "bookmark"},
+        {"state": "SUCCESSFUL", "target": "named"},
+    ],
+}
+
+
+def write_json(path, value):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(value, f, ensure_ascii=False, separators=(",", ":"))
+
+
+def repositories_page(ws, repos, rng):
+    values = []
+    for repo in repos:
+        created = START - timedelta(days=rng.randrange(30, 2000))
+        values.append({
+            "type": "repository",
+            "full_name": "%s/%s" % (ws, repo["slug"]),
+            "links": {"html": {"href": "https://bitbucket.org/%s/%s" % (ws, repo["slug"])}},
+            "name": repo["slug"].replace("-", " ").title(),
+            "slug": repo["slug"],
+            "description": "The %s — maintained by the platform team" % repo["slug"],
+            "scm": "git",
+            "website": None,
+            "owner": {"type": "team", "display_name": ws.title(), "uuid": "{%s}" % uuid.UUID(int=7)},
+            "workspace": {"type": "workspace", "slug": ws, "name": ws.title(), "uuid": "{%s}" % uuid.UUID(int=7)},
+            "is_private": repo["slug"] != "docs-site",
+            "project": {"type": "project", "key": repo["project"], "name": repo["project"].title() + " team",
+                        "uuid": "{%s}" % uuid.UUID(int=len(repo["project"]))},
+            "fork_policy": "no_public_forks",
+            "created_on": stamp(created, rng, digits=6, suffix="+00:00"),
+            "updated_on": stamp(END - timedelta(days=rng.randrange(0, 30)), rng, digits=6, suffix="+00:00"),
+            "size": rng.randrange(10**5, 10**9),
+            "language": repo["language"],
+            "has_issues": False,
+            "has_wiki": False,
+            "uuid": repo["uuid"],
+            "mainbranch": {"name": "main", "type": "branch"},
+        })
+    return values
+
+
+def write_pipelines(root, ws, repo, runs, drift):
+    """Pages newest first, as sort=-created_on returns them. With `drift`, a new run arrived
+    after page 1 was fetched, so every later page starts with the previous page's last run."""
+    slug = repo["slug"]
+    runs = sorted(runs, key=lambda r: r["build_number"], reverse=True)
+    total = len(runs)
+    base = "%s/repositories/%s/%s/pipelines/" % (API, ws, slug)
+    shift = 1 if drift else 0
+    pages = [runs[:PAGELEN]]
+    while len(pages) * PAGELEN < total + shift:
+        start = len(pages) * PAGELEN - shift
+        pages.append(runs[start:start + PAGELEN])
+    for number, chunk in enumerate(pages, start=1):
+        page = {"page": number, "pagelen": PAGELEN, "size": total + (1 if drift and number > 1 else 0),
+                "values": chunk}
+        if number < len(pages):
+            page["next"] = "%s?page=%d&pagelen=%d" % (base, number + 1, PAGELEN)  # sort dropped
+        write_json(os.path.join(root, ws, slug, "pipelines", "page-%04d.json" % number), page)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True, help="directory to (re)create")
+    ap.add_argument("--workspace", default="acme")
+    ap.add_argument("--runs", type=int, default=2000, help="pipeline runs in all")
+    ap.add_argument("--repos", type=int, default=0,
+                    help="repositories (default: the 9 demo repositories; more are added by cycling their kinds)")
+    ap.add_argument("--seed", type=int, default=20261128)
+    args = ap.parse_args()
+
+    rng = random.Random(args.seed)
+    ws = args.workspace
+    templates = DEMO_REPOS
+    count = args.repos or len(templates)
+    repos = []
+    for i in range(count):
+        slug, language, project, share, kind = templates[i % len(templates)]
+        if i >= len(templates):
+            slug = "%s-%d" % (slug, i // len(templates))
+        repos.append({"slug": slug, "language": language, "project": project, "share": share, "kind": kind,
+                      "uuid": braces(rng)})
+    total_share = sum(r["share"] for r in repos)
+
+    if os.path.exists(args.out):
+        shutil.rmtree(args.out)
+    os.makedirs(args.out)
+    write_json(os.path.join(args.out, "recording.json"),
+               {"format": 1, "recorded_at": RECORDED_AT, "source": "scripts/gen_fixtures.py --seed %d" % args.seed})
+    write_json(os.path.join(args.out, ws, "repositories", "page-0001.json"),
+               {"pagelen": PAGELEN, "size": len(repos), "page": 1, "values": repositories_page(ws, repos, rng)})
+    if len(repos) > PAGELEN:  # repositories paginate like everything else
+        os.remove(os.path.join(args.out, ws, "repositories", "page-0001.json"))
+        values = repositories_page(ws, repos, random.Random(args.seed))
+        for n in range(0, len(values), PAGELEN):
+            page = {"pagelen": PAGELEN, "size": len(values), "page": n // PAGELEN + 1, "values": values[n:n + PAGELEN]}
+            if n + PAGELEN < len(values):
+                page["next"] = "%s/repositories/%s?page=%d&pagelen=%d" % (API, ws, n // PAGELEN + 2, PAGELEN)
+            write_json(os.path.join(args.out, ws, "repositories", "page-%04d.json" % (n // PAGELEN + 1)), page)
+
+    span = (END - START).total_seconds()
+    for repo in repos:
+        if repo["kind"] == "empty":
+            write_json(os.path.join(args.out, ws, repo["slug"], "pipelines", "page-0001.json"),
+                       {"page": 1, "pagelen": PAGELEN, "size": 0, "values": []})
+            continue
+        n = max(1, round(args.runs * repo["share"] / total_share))
+        specials = DEMO_SPECIALS.get(repo["slug"], [])
+        dated = [sp for sp in specials if "created_on" in sp]
+        moments = [(START + timedelta(seconds=rng.random() * span), None) for _ in range(n - len(dated))]
+        moments += [(datetime.fromisoformat(sp["created_on"][:19] + "+00:00"), sp) for sp in dated]
+        moments.sort(key=lambda m: m[0])
+        # the other variants go to the newest runs: recent enough to be still running
+        undated = [sp for sp in specials if "created_on" not in sp]
+        for k, sp in enumerate(undated):
+            moments[n - 1 - k] = (moments[n - 1 - k][0], sp)
+        runs = [make_run(rng, ws, repo, i + 1, moment, forced) for i, (moment, forced) in enumerate(moments)]
+        write_pipelines(args.out, ws, repo, runs, drift=(repo["slug"] == "payments"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+//! The command line.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Export Bitbucket Cloud Pipelines history to Hive-partitioned Parquet.
+#[derive(Debug, Parser)]
+#[command(name = "bbpipe", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Errors only: no progress and no summary.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the pipeline on recorded pages (no network, no credentials).
+    ///
+    /// Reads a directory in the fixture layout (see fixtures/README.md), such as the bundled
+    /// fixtures/demo or one written by `export --record`, and writes the dataset to --out.
+    Replay(ReplayArgs),
+    /// Print the output tables' schemas (schema version 1).
+    Schema(SchemaArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Directory of recorded pages, e.g. fixtures/demo.
+    pub fixtures: PathBuf,
+    /// Where to write the dataset: a local directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: String,
+    #[command(flatten)]
+    pub tuning: TuningArgs,
+}
+
+/// Knobs shared by every command that writes a dataset.
+#[derive(Debug, Args)]
+pub struct TuningArgs {
+    /// Rows per batch handed from transform to load.
+    #[arg(long, default_value_t = 8192, value_name = "ROWS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_rows: u32,
+    /// Memory for rows waiting to be written, in MiB; beyond it the largest partitions are
+    /// written early (as extra files).
+    #[arg(long, default_value_t = 128, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..))]
+    pub buffer_mib: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SchemaFormat::Markdown)]
+    pub format: SchemaFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SchemaFormat {
+    Markdown,
+    Json,
+}

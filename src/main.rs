@@ -1,0 +1,62 @@
+//! `bbpipe`: exports Bitbucket Cloud Pipelines history to analytics-ready Parquet.
+//!
+//! This binary parses the command line, sets up logging and wires the stages of the
+//! `bbpipe-extract`, `bbpipe-transform` and `bbpipe-load` crates together with bounded channels.
+
+mod cli;
+mod pipeline;
+mod schema_doc;
+mod summary;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Replay(args) => pipeline::replay(args, cli.quiet).await,
+            Command::Schema(args) => schema_doc::print(&args),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr; `RUST_LOG` wins over `-v`/`-q`.
+fn init_logging(verbose: u8, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn,bbpipe=info",
+        (false, 1) => {
+            "info,bbpipe=debug,bbpipe_extract=debug,bbpipe_transform=debug,bbpipe_load=debug"
+        }
+        (false, _) => {
+            "debug,bbpipe=trace,bbpipe_extract=trace,bbpipe_transform=trace,bbpipe_load=trace"
+        }
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,77 @@
+//! The one-screen report printed at the end of a run.
+
+use bbpipe_load::LoadSummary;
+use bbpipe_model::Table;
+use bbpipe_transform::TransformSummary;
+use std::fmt;
+use std::time::Duration;
+
+pub struct Summary {
+    pub source: String,
+    pub destination: String,
+    pub workspaces: Vec<String>,
+    pub pages: u64,
+    pub input_bytes: u64,
+    pub transform: TransformSummary,
+    pub load: LoadSummary,
+    pub elapsed: Duration,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "bbpipe: {} -> {}", self.source, self.destination)?;
+        writeln!(f, "  workspaces      {}", self.workspaces.join(", "))?;
+        writeln!(
+            f,
+            "  pages read      {} ({})",
+            self.pages,
+            bytes(self.input_bytes)
+        )?;
+        writeln!(f, "  repositories    {}", self.transform.repositories)?;
+        let statuses: Vec<String> = self
+            .transform
+            .runs_by_status
+            .iter()
+            .map(|(status, n)| format!("{status} {n}"))
+            .collect();
+        writeln!(
+            f,
+            "  pipeline runs   {} ({})",
+            self.transform.pipeline_runs,
+            statuses.join(", ")
+        )?;
+        let dropped = self.load.duplicates_dropped();
+        if dropped > 0 {
+            writeln!(f, "  duplicates      {dropped} older versions dropped")?;
+        }
+        for table in Table::ALL {
+            let (files, rows, size) = self.load.totals(table);
+            if files > 0 {
+                writeln!(
+                    f,
+                    "  {:<15} {rows} rows in {files} files ({})",
+                    table.name(),
+                    bytes(size)
+                )?;
+            }
+        }
+        let seconds = self.elapsed.as_secs_f64();
+        let rate = self.transform.pipeline_runs as f64 / seconds.max(1e-9);
+        writeln!(f, "  elapsed         {seconds:.2} s ({rate:.0} runs/s)")
+    }
+}
+
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
