@@ -1,0 +1,84 @@
+//! End to end: bad input stops the run with an error that names the file and the JSON path.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+fn corrupt(edit: impl FnOnce(&Path)) -> (tempfile::TempDir, tempfile::TempDir) {
+    let fixtures = tempfile::tempdir().unwrap();
+    copy_tree(&demo(), fixtures.path());
+    edit(fixtures.path());
+    (fixtures, tempfile::tempdir().unwrap())
+}
+
+fn replay(fixtures: &Path, out: &Path) -> std::process::Output {
+    bbpipe(&["replay", fixtures.to_str().unwrap(), "--out", out.to_str().unwrap()])
+}
+
+#[test]
+fn a_truncated_page_names_the_file() {
+    let page = "acme/payments/pipelines/page-0002.json";
+    let (fixtures, out) = corrupt(|root| {
+        let body = std::fs::read(root.join(page)).unwrap();
+        std::fs::write(root.join(page), &body[..body.len() / 2]).unwrap();
+    });
+    let output = replay(fixtures.path(), out.path());
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("transform failed"), "{err}");
+    assert!(err.contains(page), "{err}");
+    assert!(err.contains("page 2 of acme/payments"), "{err}");
+    // Nothing was committed: the failed run wrote no pipeline run file.
+    assert!(parquet_files(&out.path().join("pipeline_runs")).is_empty());
+}
+
+#[test]
+fn an_html_error_page_is_rejected() {
+    let page = "acme/web-app/pipelines/page-0001.json";
+    let (fixtures, out) = corrupt(|root| {
+        std::fs::write(root.join(page), "<html><body>502 Bad Gateway</body></html>").unwrap();
+    });
+    let output = replay(fixtures.path(), out.path());
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains(page) && err.contains("invalid JSON at $"), "{err}");
+}
+
+#[test]
+fn a_wrong_type_names_the_json_path() {
+    let page = "acme/docs-site/pipelines/page-0001.json";
+    let (fixtures, out) = corrupt(|root| {
+        let mut value: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(root.join(page)).unwrap()).unwrap();
+        value["values"][3]["build_number"] = serde_json::json!("forty-two");
+        std::fs::write(root.join(page), serde_json::to_vec(&value).unwrap()).unwrap();
+    });
+    let output = replay(fixtures.path(), out.path());
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("$.values[3].build_number"), "{err}");
+    assert!(err.contains(page), "{err}");
+}
+
+#[test]
+fn a_bad_timestamp_names_the_field() {
+    let page = "acme/docs-site/pipelines/page-0001.json";
+    let (fixtures, out) = corrupt(|root| {
+        let mut value: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(root.join(page)).unwrap()).unwrap();
+        value["values"][0]["completed_on"] = serde_json::json!("last tuesday");
+        std::fs::write(root.join(page), serde_json::to_vec(&value).unwrap()).unwrap();
+    });
+    let err = stderr(&replay(fixtures.path(), out.path()));
+    assert!(err.contains("$.values[0].completed_on") && err.contains("last tuesday"), "{err}");
+}
+
+#[test]
+fn a_directory_without_recorded_pages_is_explained() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let output = replay(empty.path(), out.path());
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("no workspace found"), "{}", stderr(&output));
+}

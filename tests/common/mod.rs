@@ -1,0 +1,164 @@
+//! Helpers shared by the end-to-end tests: run the real binary, read the Parquet it wrote.
+#![allow(dead_code)] // each test file uses its own subset
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType, Int64Type, TimestampMicrosecondType};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn demo() -> PathBuf {
+    repo_root().join("fixtures/demo")
+}
+
+/// Runs `bbpipe` with `args`, no inherited RUST_LOG, and returns what it did.
+pub fn bbpipe(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bbpipe"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("bbpipe runs")
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A row of an output table: column name to JSON value (timestamps as epoch microseconds),
+/// with the Hive partition values from the file's path added as strings.
+pub type Row = Map<String, Value>;
+
+/// Every row of `table` under `out`, from every Parquet file.
+pub fn read_table(out: &Path, table: &str) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for file in parquet_files(&out.join(table)) {
+        let partitions = hive_values(&file, out);
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            for i in 0..batch.num_rows() {
+                let mut row = Map::new();
+                for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+                    row.insert(field.name().clone(), cell(column.as_ref(), i));
+                }
+                for (k, v) in &partitions {
+                    row.insert(format!("path:{k}"), Value::String(v.clone()));
+                }
+                rows.push(row);
+            }
+        }
+    }
+    rows
+}
+
+pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn hive_values(file: &Path, out: &Path) -> Vec<(String, String)> {
+    file.strip_prefix(out)
+        .unwrap()
+        .components()
+        .filter_map(|c| c.as_os_str().to_str()?.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn cell(column: &dyn Array, i: usize) -> Value {
+    if column.is_null(i) {
+        return Value::Null;
+    }
+    match column.data_type() {
+        DataType::Utf8 => Value::String(column.as_string::<i32>().value(i).to_string()),
+        DataType::Int64 => Value::from(column.as_primitive::<Int64Type>().value(i)),
+        DataType::Boolean => Value::Bool(column.as_boolean().value(i)),
+        DataType::Timestamp(_, _) => {
+            Value::from(column.as_primitive::<TimestampMicrosecondType>().value(i))
+        }
+        other => panic!("unexpected column type {other}"),
+    }
+}
+
+/// Microseconds since the epoch of an RFC 3339 UTC timestamp, computed independently of
+/// bbpipe: the fraction is cut to 6 digits as text.
+pub fn micros(text: &str) -> i64 {
+    let (main, zone) = if let Some(m) = text.strip_suffix('Z') {
+        (m, "+00:00")
+    } else {
+        text.split_at(text.len() - 6)
+    };
+    let (seconds, fraction) = main.split_once('.').unwrap_or((main, ""));
+    let whole = chrono::DateTime::parse_from_rfc3339(&format!("{seconds}{zone}")).unwrap();
+    let mut digits: String = fraction.chars().take(6).collect();
+    while digits.len() < 6 {
+        digits.push('0');
+    }
+    whole.timestamp() * 1_000_000 + digits.parse::<i64>().unwrap()
+}
+
+/// Every fixture page of `endpoint` ("repositories" or "pipelines") under `root`.
+pub fn fixture_pages(root: &Path, endpoint: &str) -> Vec<(PathBuf, Value)> {
+    let mut pages = Vec::new();
+    for file in all_files(root) {
+        let parent = file.parent().unwrap();
+        if parent.file_name().unwrap() == endpoint
+            && file.file_name().unwrap().to_str().unwrap().starts_with("page-")
+        {
+            let value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+            pages.push((file, value));
+        }
+    }
+    pages
+}
+
+fn all_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Copies a fixture tree, to corrupt it.
+pub fn copy_tree(from: &Path, to: &Path) {
+    for file in all_files(from) {
+        let target = to.join(file.strip_prefix(from).unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&file, &target).unwrap();
+    }
+}
