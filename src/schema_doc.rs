@@ -48,7 +48,7 @@ pub fn markdown() -> String {
             .map(|(name, _, _)| format!("{name}=…"))
             .collect();
         out.push_str(&format!(
-            "\n### `{}`\n\n{} Path: `{}/{}/part-*.parquet`. Key: {}.\n\n",
+            "\n#### `{}`\n\n{} Path: `{}/{}/part-*.parquet`. Key: {}.\n\n",
             table.name(),
             table.description(),
             table.name(),

@@ -13,7 +13,12 @@ fn corrupt(edit: impl FnOnce(&Path)) -> (tempfile::TempDir, tempfile::TempDir) {
 }
 
 fn replay(fixtures: &Path, out: &Path) -> std::process::Output {
-    bbpipe(&["replay", fixtures.to_str().unwrap(), "--out", out.to_str().unwrap()])
+    bbpipe(&[
+        "replay",
+        fixtures.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
 }
 
 #[test]
@@ -42,7 +47,10 @@ fn an_html_error_page_is_rejected() {
     let output = replay(fixtures.path(), out.path());
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
-    assert!(err.contains(page) && err.contains("invalid JSON at $"), "{err}");
+    assert!(
+        err.contains(page) && err.contains("invalid JSON at $"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -71,7 +79,10 @@ fn a_bad_timestamp_names_the_field() {
         std::fs::write(root.join(page), serde_json::to_vec(&value).unwrap()).unwrap();
     });
     let err = stderr(&replay(fixtures.path(), out.path()));
-    assert!(err.contains("$.values[0].completed_on") && err.contains("last tuesday"), "{err}");
+    assert!(
+        err.contains("$.values[0].completed_on") && err.contains("last tuesday"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -80,5 +91,9 @@ fn a_directory_without_recorded_pages_is_explained() {
     let out = tempfile::tempdir().unwrap();
     let output = replay(empty.path(), out.path());
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("no workspace found"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no workspace found"),
+        "{}",
+        stderr(&output)
+    );
 }

@@ -42,7 +42,11 @@ fn expected_run(slug: &str, run: &Value) -> BTreeMap<String, Value> {
     let pr_id = target["pullrequest"]["id"]
         .as_i64()
         .or_else(|| target["pullrequest_ids"][0].as_i64());
-    let ref_name = if target["ref_name"].is_string() { s(&target["ref_name"]) } else { s(&target["source"]) };
+    let ref_name = if target["ref_name"].is_string() {
+        s(&target["ref_name"])
+    } else {
+        s(&target["source"])
+    };
     let destination = if target["destination"].is_string() {
         s(&target["destination"])
     } else {
@@ -51,7 +55,10 @@ fn expected_run(slug: &str, run: &Value) -> BTreeMap<String, Value> {
     let time = |v: &Value| v.as_str().map_or(Value::Null, |t| json!(micros(t)));
     let build = run["build_number"].as_i64().unwrap();
     let created = micros(run["created_on"].as_str().unwrap());
-    let date = chrono::DateTime::from_timestamp_micros(created).unwrap().date_naive().to_string();
+    let date = chrono::DateTime::from_timestamp_micros(created)
+        .unwrap()
+        .date_naive()
+        .to_string();
     let fields = [
         ("repository", json!(format!("{WORKSPACE}/{slug}"))),
         ("repo_slug", json!(slug)),
@@ -84,17 +91,34 @@ fn expected_run(slug: &str, run: &Value) -> BTreeMap<String, Value> {
         ("first_successful", run["first_successful"].clone()),
         ("expired", run["expired"].clone()),
         ("has_variables", run["has_variables"].clone()),
-        ("url", json!(format!("https://bitbucket.org/{WORKSPACE}/{slug}/pipelines/results/{build}"))),
+        (
+            "url",
+            json!(format!(
+                "https://bitbucket.org/{WORKSPACE}/{slug}/pipelines/results/{build}"
+            )),
+        ),
         ("exported_at", json!(micros(RECORDED_AT))),
         ("path:workspace", json!(WORKSPACE)),
         ("path:created_date", json!(date)),
     ];
-    fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    fields
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
 }
 
 fn replay_demo(out: &Path) {
-    let output = bbpipe(&["replay", demo().to_str().unwrap(), "--out", out.to_str().unwrap()]);
-    assert!(output.status.success(), "replay failed: {}", stderr(&output));
+    let output = bbpipe(&[
+        "replay",
+        demo().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "replay failed: {}",
+        stderr(&output)
+    );
     let summary = stdout(&output);
     assert!(summary.contains("pipeline runs"), "summary: {summary}");
 }
@@ -108,26 +132,55 @@ fn demo_rows_equal_the_fixture_pages_field_by_field() {
     let mut expected: HashMap<(String, String), BTreeMap<String, Value>> = HashMap::new();
     let mut pages_values = 0;
     for (file, page) in fixture_pages(&demo(), "pipelines") {
-        let slug = file.parent().unwrap().parent().unwrap().file_name().unwrap().to_str().unwrap();
+        let slug = file
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap();
         for run in page["values"].as_array().unwrap() {
             pages_values += 1;
             let row = expected_run(slug, run);
-            let key = (row["repo_uuid"].as_str().unwrap().to_string(), row["uuid"].as_str().unwrap().to_string());
+            let key = (
+                row["repo_uuid"].as_str().unwrap().to_string(),
+                row["uuid"].as_str().unwrap().to_string(),
+            );
             expected.insert(key, row);
         }
     }
-    assert!(pages_values > expected.len(), "the demo has a run repeated across pages");
-    assert!(expected.len() >= 1900, "about 2,000 runs, got {}", expected.len());
+    assert!(
+        pages_values > expected.len(),
+        "the demo has a run repeated across pages"
+    );
+    assert!(
+        expected.len() >= 1900,
+        "about 2,000 runs, got {}",
+        expected.len()
+    );
 
     let rows = read_table(out.path(), "pipeline_runs");
     assert_eq!(rows.len(), expected.len(), "one row per distinct run");
     let mut seen = BTreeSet::new();
     for row in &rows {
-        assert!(!row.contains_key("workspace"), "partition column repeated inside a file");
-        let key = (row["repo_uuid"].as_str().unwrap().to_string(), row["uuid"].as_str().unwrap().to_string());
+        assert!(
+            !row.contains_key("workspace"),
+            "partition column repeated inside a file"
+        );
+        let key = (
+            row["repo_uuid"].as_str().unwrap().to_string(),
+            row["uuid"].as_str().unwrap().to_string(),
+        );
         assert!(seen.insert(key.clone()), "duplicate run {key:?}");
         let want = &expected[&key];
-        assert_eq!(row.len(), want.len(), "columns of {key:?}: {:?}", row.keys().collect::<Vec<_>>());
+        assert_eq!(
+            row.len(),
+            want.len(),
+            "columns of {key:?}: {:?}",
+            row.keys().collect::<Vec<_>>()
+        );
         for (column, value) in want {
             assert_eq!(&row[column], value, "run {key:?}, column {column}");
         }
@@ -140,7 +193,9 @@ fn demo_covers_every_variant_the_api_notes_describe() {
     replay_demo(out.path());
     let rows = read_table(out.path(), "pipeline_runs");
     let values = |column: &str| -> BTreeSet<String> {
-        rows.iter().map(|r| r[column].as_str().unwrap_or("<null>").to_string()).collect()
+        rows.iter()
+            .map(|r| r[column].as_str().unwrap_or("<null>").to_string())
+            .collect()
     };
     let has = |column: &str, wanted: &[&str]| {
         let present = values(column);
@@ -148,9 +203,31 @@ fn demo_covers_every_variant_the_api_notes_describe() {
             assert!(present.contains(*w), "{column} has no {w}: {present:?}");
         }
     };
-    has("status", &["success", "failure", "cancelled", "running", "unknown"]);
-    has("state", &["COMPLETED", "IN_PROGRESS", "PENDING", "PARSING", "QUEUED_BY_POLICY"]);
-    has("result", &["SUCCESSFUL", "FAILED", "ERROR", "STOPPED", "EXPIRED", "SKIPPED_BY_POLICY"]);
+    has(
+        "status",
+        &["success", "failure", "cancelled", "running", "unknown"],
+    );
+    has(
+        "state",
+        &[
+            "COMPLETED",
+            "IN_PROGRESS",
+            "PENDING",
+            "PARSING",
+            "QUEUED_BY_POLICY",
+        ],
+    );
+    has(
+        "result",
+        &[
+            "SUCCESSFUL",
+            "FAILED",
+            "ERROR",
+            "STOPPED",
+            "EXPIRED",
+            "SKIPPED_BY_POLICY",
+        ],
+    );
     has("stage", &["RUNNING", "PAUSED", "HALTED"]);
     has(
         "target_type",
@@ -162,16 +239,49 @@ fn demo_covers_every_variant_the_api_notes_describe() {
             "pipeline_release_train_target",
         ],
     );
-    has("trigger", &["PUSH", "MANUAL", "SCHEDULE", "PARENT_STEP", "pipeline_trigger_webhook"]);
+    has(
+        "trigger",
+        &[
+            "PUSH",
+            "MANUAL",
+            "SCHEDULE",
+            "PARENT_STEP",
+            "pipeline_trigger_webhook",
+        ],
+    );
     has("ref_type", &["branch", "tag", "bookmark", "named_branch"]);
-    has("name", &["default", "deploy-to-production", "deploy-staging", "<null>"]);
-    has("ref_name", &["bugfix/ümlaut-fix", "feat/日本語-サポート", "hotfix/emoji-🚀"]);
-    assert!(rows.iter().any(|r| r["run_number"].as_i64() > Some(1)), "re-runs");
-    assert!(rows.iter().any(|r| r["completed_at"].is_null()), "unfinished runs");
+    has(
+        "name",
+        &[
+            "default",
+            "deploy-to-production",
+            "deploy-staging",
+            "<null>",
+        ],
+    );
+    has(
+        "ref_name",
+        &[
+            "bugfix/ümlaut-fix",
+            "feat/日本語-サポート",
+            "hotfix/emoji-🚀",
+        ],
+    );
+    assert!(
+        rows.iter().any(|r| r["run_number"].as_i64() > Some(1)),
+        "re-runs"
+    );
+    assert!(
+        rows.iter().any(|r| r["completed_at"].is_null()),
+        "unfinished runs"
+    );
 
     // The last microsecond of a day stays in that day.
     let edge = micros("2026-03-31T23:59:59.999999Z");
-    let row = rows.iter().find(|r| r["created_at"] == json!(edge)).expect("day-edge run");
+    let row = rows
+        .iter()
+        .find(|r| r["created_at"] == json!(edge))
+        .expect("day-edge run");
     assert_eq!(row["path:created_date"], json!("2026-03-31"));
 
     // Fixture timestamps use 3, 5, 6 and 9 fractional digits, with Z and +00:00.
@@ -184,7 +294,10 @@ fn demo_covers_every_variant_the_api_notes_describe() {
         }
     }
     for n in [3, 5, 6, 9] {
-        assert!(digits.contains(&n), "no timestamp with {n} digits: {digits:?}");
+        assert!(
+            digits.contains(&n),
+            "no timestamp with {n} digits: {digits:?}"
+        );
     }
 }
 
@@ -194,12 +307,18 @@ fn repositories_are_read_in_full() {
     replay_demo(out.path());
     let rows = read_table(out.path(), "repositories");
     let pages = fixture_pages(&demo(), "repositories");
-    let repos: Vec<&Value> = pages.iter().flat_map(|(_, p)| p["values"].as_array().unwrap()).collect();
+    let repos: Vec<&Value> = pages
+        .iter()
+        .flat_map(|(_, p)| p["values"].as_array().unwrap())
+        .collect();
     assert!(repos.len() >= 6);
     assert_eq!(rows.len(), repos.len());
     let time = |v: &Value| v.as_str().map_or(Value::Null, |t| json!(micros(t)));
     for repo in repos {
-        let row = rows.iter().find(|r| r["uuid"] == repo["uuid"]).expect("row per repository");
+        let row = rows
+            .iter()
+            .find(|r| r["uuid"] == repo["uuid"])
+            .expect("row per repository");
         let slug = repo["slug"].as_str().unwrap();
         let language = match repo["language"].as_str() {
             Some("") | None => Value::Null,
@@ -217,7 +336,10 @@ fn repositories_are_read_in_full() {
             ("mainbranch", repo["mainbranch"]["name"].clone()),
             ("created_at", time(&repo["created_on"])),
             ("updated_at", time(&repo["updated_on"])),
-            ("url", json!(format!("https://bitbucket.org/{WORKSPACE}/{slug}"))),
+            (
+                "url",
+                json!(format!("https://bitbucket.org/{WORKSPACE}/{slug}")),
+            ),
             ("path:workspace", json!(WORKSPACE)),
         ];
         for (column, value) in want {
@@ -239,19 +361,35 @@ fn files_are_sorted_zstd_parquet_without_partition_columns() {
         let schema = meta.file_metadata().schema_descr();
         assert!(schema.columns().iter().all(|c| c.name() != "workspace"));
         let group = meta.row_group(0);
-        let created = schema.columns().iter().position(|c| c.name() == "created_at").unwrap();
-        assert!(group.column(created).statistics().is_some(), "statistics on");
-        assert!(matches!(group.column(created).compression(), parquet::basic::Compression::ZSTD(_)));
+        let created = schema
+            .columns()
+            .iter()
+            .position(|c| c.name() == "created_at")
+            .unwrap();
+        assert!(
+            group.column(created).statistics().is_some(),
+            "statistics on"
+        );
+        assert!(matches!(
+            group.column(created).compression(),
+            parquet::basic::Compression::ZSTD(_)
+        ));
         assert!(group.sorting_columns().is_some());
     }
     let rows = read_table(out.path(), "pipeline_runs");
     let mut by_file: HashMap<String, Vec<i64>> = HashMap::new();
     for row in &rows {
         let key = format!("{}", row["path:created_date"]);
-        by_file.entry(key).or_default().push(row["created_at"].as_i64().unwrap());
+        by_file
+            .entry(key)
+            .or_default()
+            .push(row["created_at"].as_i64().unwrap());
     }
     for (file, times) in by_file {
-        assert!(times.windows(2).all(|w| w[0] <= w[1]), "{file} not sorted by created_at");
+        assert!(
+            times.windows(2).all(|w| w[0] <= w[1]),
+            "{file} not sorted by created_at"
+        );
     }
 }
 
@@ -259,7 +397,12 @@ fn files_are_sorted_zstd_parquet_without_partition_columns() {
 fn a_non_empty_destination_is_refused() {
     let out = tempfile::tempdir().unwrap();
     replay_demo(out.path());
-    let again = bbpipe(&["replay", demo().to_str().unwrap(), "--out", out.path().to_str().unwrap()]);
+    let again = bbpipe(&[
+        "replay",
+        demo().to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
     assert!(!again.status.success());
     assert!(stderr(&again).contains("not empty"), "{}", stderr(&again));
 }
@@ -270,10 +413,23 @@ fn schema_command_documents_every_table() {
     assert!(output.status.success());
     let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(doc["schema_version"], json!(1));
-    let runs = doc["tables"].as_array().unwrap().iter().find(|t| t["name"] == "pipeline_runs").unwrap();
-    let columns: Vec<&str> = runs["columns"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let runs = doc["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "pipeline_runs")
+        .unwrap();
+    let columns: Vec<&str> = runs["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(columns.first(), Some(&"repository"));
     assert!(columns.contains(&"status") && columns.contains(&"exported_at"));
     let markdown = stdout(&bbpipe(&["schema"]));
-    assert!(markdown.contains("| `created_at` | timestamp(us, UTC) | no |"), "{markdown}");
+    assert!(
+        markdown.contains("| `created_at` | timestamp(us, UTC) | no |"),
+        "{markdown}"
+    );
 }

@@ -67,7 +67,9 @@ pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for entry in entries {
             let path = entry.unwrap().path();
             if path.is_dir() {
@@ -128,7 +130,12 @@ pub fn fixture_pages(root: &Path, endpoint: &str) -> Vec<(PathBuf, Value)> {
     for file in all_files(root) {
         let parent = file.parent().unwrap();
         if parent.file_name().unwrap() == endpoint
-            && file.file_name().unwrap().to_str().unwrap().starts_with("page-")
+            && file
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("page-")
         {
             let value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
             pages.push((file, value));

@@ -165,10 +165,11 @@ fn sorted_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>, ExtractError> {
     for entry in std::fs::read_dir(dir).map_err(ExtractError::io(dir))? {
         let entry = entry.map_err(ExtractError::io(dir))?;
         let path = entry.path();
-        if let (true, Some(name)) = (path.is_dir(), entry.file_name().to_str()) {
-            if !name.starts_with('.') && !name.starts_with('_') {
-                dirs.push((name.to_string(), path));
-            }
+        if let (true, Some(name)) = (path.is_dir(), entry.file_name().to_str())
+            && !name.starts_with('.')
+            && !name.starts_with('_')
+        {
+            dirs.push((name.to_string(), path));
         }
     }
     dirs.sort();
