@@ -26,6 +26,51 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Print the output tables' schemas (schema version 1).
     Schema(SchemaArgs),
+    /// Check deploy rules, or explain which rule matched which run.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Validate a rules file; warn on rules that match too much or overlap.
+    ///
+    /// With --against, also replays recorded pages and reports, per rule, the deployments it
+    /// infers and the runs on which two rules emit the same service and environment.
+    Check(RulesCheckArgs),
+    /// For each pipeline run of recorded pages: the rule that matched, or, for the nearest
+    /// rule, the first predicate that failed.
+    Explain(RulesExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RulesCheckArgs {
+    /// The rules file (TOML).
+    pub rules: PathBuf,
+    /// Recorded pages to try the rules on, e.g. fixtures/demo.
+    #[arg(long, value_name = "FIXTURES")]
+    pub against: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesExplainArgs {
+    /// The rules file (TOML).
+    #[arg(long)]
+    pub rules: PathBuf,
+    /// Recorded pages, e.g. fixtures/demo.
+    pub fixtures: PathBuf,
+    /// Only runs of this repository (slug or workspace/slug).
+    #[arg(long, value_name = "REPO")]
+    pub repo: Option<String>,
+    /// At most this many runs.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Only runs that matched a rule.
+    #[arg(long)]
+    pub matched: bool,
+    /// One JSON object per run instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -36,7 +81,20 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "DIR")]
     pub out: String,
     #[command(flatten)]
+    pub deployments: DeploymentArgs,
+    #[command(flatten)]
     pub tuning: TuningArgs,
+}
+
+/// Deployment inference, shared by every command that writes a dataset.
+#[derive(Debug, Args)]
+pub struct DeploymentArgs {
+    /// Deploy rules (TOML, see README): infer a `deployments` table from completed runs.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// Also write each deployment as a JSON line shaped like a deployments-create API request.
+    #[arg(long, value_name = "FILE", requires = "rules")]
+    pub deployments_ndjson: Option<PathBuf>,
 }
 
 /// Knobs shared by every command that writes a dataset.

@@ -5,6 +5,7 @@
 
 mod cli;
 mod pipeline;
+mod rules_cmd;
 mod schema_doc;
 mod summary;
 
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Replay(args) => pipeline::replay(args, cli.quiet).await,
             Command::Schema(args) => schema_doc::print(&args),
+            Command::Rules(command) => rules_cmd::run(command).await,
         }
     });
     match result {
@@ -57,6 +59,7 @@ fn init_logging(verbose: u8, quiet: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
 }

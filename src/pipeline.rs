@@ -1,15 +1,22 @@
 //! Wires extract → transform → load with bounded channels and reports how it went.
 
-use crate::cli::{ReplayArgs, TuningArgs};
+use crate::cli::{DeploymentArgs, ReplayArgs, TuningArgs};
 use crate::summary::Summary;
 use anyhow::{Context, anyhow};
-use bbpipe_extract::{ExtractError, Replay};
-use bbpipe_load::{Destination, LoadError, LoadOptions, ParquetSink};
-use bbpipe_model::Table;
-use bbpipe_transform::{TransformError, TransformOptions, Transformer};
+use arrow::record_batch::RecordBatch;
+use bbpipe_extract::{ExtractError, ExtractSummary, Replay};
+use bbpipe_load::{
+    DeploymentsNdjson, Destination, LoadError, LoadOptions, LoadSummary, ParquetSink,
+};
+use bbpipe_model::{Message, RawPage, Table, TableBatch};
+use bbpipe_transform::{RuleSet, TransformError, TransformOptions, TransformSummary, Transformer};
 use chrono::Utc;
+use std::future::Future;
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::mpsc;
+use tokio::sync::mpsc::{self, Sender};
 
 /// Pages in flight between extract and transform: enough to keep transform busy while the next
 /// page is read, few enough to keep memory flat.
@@ -19,41 +26,15 @@ const BATCH_CHANNEL: usize = 4;
 
 pub async fn replay(args: ReplayArgs, quiet: bool) -> anyhow::Result<()> {
     let started = Instant::now();
+    let rules = load_rules(&args.deployments)?;
     let replay = Replay::open(&args.fixtures).context("extract: cannot replay")?;
     let workspaces = replay.workspaces().to_vec();
     let destination = open_destination(&args.out).await?;
     tracing::info!(pages = replay.page_count(), from = %args.fixtures.display(), "replaying");
 
-    let (page_tx, page_rx) = mpsc::channel(PAGE_CHANNEL);
-    let (batch_tx, batch_rx) = mpsc::channel(BATCH_CHANNEL);
-    let transformer = transformer(&args.tuning);
-    let sink = sink(destination, &args.tuning);
-
-    let extract = tokio::spawn(replay.run(page_tx));
-    let transform =
-        tokio::task::spawn_blocking(move || transformer.run_blocking(page_rx, batch_tx));
-    let load = tokio::spawn(sink.run(batch_rx));
-    let (extracted, transformed, loaded) = tokio::join!(extract, transform, load);
-
-    // A stage that stopped because another did reports `Cancelled`: show the cause instead.
-    let extracted = extracted?;
-    let transformed = transformed?;
-    let loaded = loaded?;
-    if let Err(error) = &extracted
-        && !matches!(error, ExtractError::Cancelled)
-    {
-        return Err(anyhow!("extract failed: {error}"));
-    }
-    if let Err(error) = &transformed
-        && !matches!(error, TransformError::Cancelled)
-    {
-        return Err(anyhow!("transform failed: {error}"));
-    }
-    let loaded = loaded.map_err(|error| anyhow!("load failed: {error}"))?;
-    let (extracted, transformed) = match (extracted, transformed) {
-        (Ok(e), Ok(t)) => (e, t),
-        _ => return Err(anyhow!("a stage was cancelled without an error to report")),
-    };
+    let sink = sink(destination, &args.tuning, &args.deployments)?;
+    let (extracted, transformed, loaded) =
+        run_stages(|tx| replay.run(tx), transformer(&args.tuning, rules), sink).await?;
     if !quiet {
         let summary = Summary {
             source: args.fixtures.display().to_string(),
@@ -70,6 +51,87 @@ pub async fn replay(args: ReplayArgs, quiet: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs the three stages to the end and returns their summaries, or the error of the stage
+/// that failed first (the others report `Cancelled` and are not shown).
+async fn run_stages<F>(
+    extract: impl FnOnce(Sender<Message<RawPage>>) -> F,
+    transformer: Transformer,
+    sink: ParquetSink,
+) -> anyhow::Result<(ExtractSummary, TransformSummary, LoadSummary)>
+where
+    F: Future<Output = Result<ExtractSummary, ExtractError>> + Send + 'static,
+{
+    let (page_tx, page_rx) = mpsc::channel(PAGE_CHANNEL);
+    let (batch_tx, batch_rx) = mpsc::channel(BATCH_CHANNEL);
+    let extract = tokio::spawn(extract(page_tx));
+    let transform =
+        tokio::task::spawn_blocking(move || transformer.run_blocking(page_rx, batch_tx));
+    let load = tokio::spawn(sink.run(batch_rx));
+    let (extracted, transformed, loaded) = tokio::join!(extract, transform, load);
+    let (extracted, transformed, loaded) = (extracted?, transformed?, loaded?);
+    match (extracted, transformed, loaded) {
+        (Ok(e), Ok(t), Ok(l)) => Ok((e, t, l)),
+        (Err(e), _, _) if !matches!(e, ExtractError::Cancelled) => {
+            Err(anyhow!("extract failed: {e}"))
+        }
+        (_, Err(e), _) if !matches!(e, TransformError::Cancelled) => {
+            Err(anyhow!("transform failed: {e}"))
+        }
+        (_, _, Err(e)) if !matches!(e, LoadError::Cancelled) => Err(anyhow!("load failed: {e}")),
+        _ => Err(anyhow!("the run was cancelled")),
+    }
+}
+
+/// Replays `fixtures` through transform (no rules, no load) and hands every `pipeline_runs`
+/// batch to `visit` until it breaks.
+pub async fn for_each_run_batch(
+    fixtures: &Path,
+    mut visit: impl FnMut(&RecordBatch) -> ControlFlow<()>,
+) -> anyhow::Result<()> {
+    let replay = Replay::open(fixtures).context("extract: cannot replay")?;
+    let (page_tx, page_rx) = mpsc::channel(PAGE_CHANNEL);
+    let (batch_tx, mut batch_rx) = mpsc::channel::<Message<TableBatch>>(BATCH_CHANNEL);
+    let transformer = Transformer::new(TransformOptions::default());
+    let extract = tokio::spawn(replay.run(page_tx));
+    let transform =
+        tokio::task::spawn_blocking(move || transformer.run_blocking(page_rx, batch_tx));
+    let mut stopped_early = false;
+    while let Some(message) = batch_rx.recv().await {
+        match message {
+            Message::Data(batch) if batch.table == Table::PipelineRuns => {
+                if visit(&batch.batch).is_break() {
+                    stopped_early = true;
+                    break;
+                }
+            }
+            Message::Data(_) => {}
+            Message::Complete => break,
+        }
+    }
+    drop(batch_rx);
+    let (extracted, transformed) = tokio::join!(extract, transform);
+    match (extracted?, transformed?) {
+        (Err(e), _) if !matches!(e, ExtractError::Cancelled) => Err(anyhow!("extract failed: {e}")),
+        (_, Err(e)) if !matches!(e, TransformError::Cancelled) => {
+            Err(anyhow!("transform failed: {e}"))
+        }
+        (Ok(_), Ok(_)) => Ok(()),
+        _ if stopped_early => Ok(()),
+        _ => Err(anyhow!("the run was cancelled")),
+    }
+}
+
+pub fn load_rules(args: &DeploymentArgs) -> anyhow::Result<Option<Arc<RuleSet>>> {
+    let Some(path) = &args.rules else {
+        return Ok(None);
+    };
+    let rules = RuleSet::load(path)?;
+    for warning in rules.warnings() {
+        tracing::warn!("{warning}");
+    }
+    Ok(Some(Arc::new(rules)))
+}
+
 async fn open_destination(out: &str) -> anyhow::Result<Destination> {
     let destination = Destination::parse(out).context("load: cannot open the destination")?;
     let tables: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
@@ -80,18 +142,27 @@ async fn open_destination(out: &str) -> anyhow::Result<Destination> {
     Ok(destination)
 }
 
-fn transformer(tuning: &TuningArgs) -> Transformer {
+fn transformer(tuning: &TuningArgs, rules: Option<Arc<RuleSet>>) -> Transformer {
     Transformer::new(TransformOptions {
         batch_rows: tuning.batch_rows as usize,
+        rules,
     })
 }
 
-fn sink(destination: Destination, tuning: &TuningArgs) -> ParquetSink {
+fn sink(
+    destination: Destination,
+    tuning: &TuningArgs,
+    deployments: &DeploymentArgs,
+) -> anyhow::Result<ParquetSink> {
     let options = LoadOptions {
         max_buffered_bytes: tuning.buffer_mib as usize * 1024 * 1024,
         run_id: run_id(),
     };
-    ParquetSink::new(destination, options)
+    let mut sink = ParquetSink::new(destination, options);
+    if let Some(path) = &deployments.deployments_ndjson {
+        sink = sink.with_deployments_ndjson(DeploymentsNdjson::create(path)?);
+    }
+    Ok(sink)
 }
 
 /// A name for this export that sorts by time and does not collide with a concurrent one.

@@ -40,6 +40,13 @@ impl fmt::Display for Summary {
             self.transform.pipeline_runs,
             statuses.join(", ")
         )?;
+        if self.transform.deployments > 0 || self.transform.rule_overlaps > 0 {
+            writeln!(
+                f,
+                "  deployments     {} inferred ({} runs with overlapping rules)",
+                self.transform.deployments, self.transform.rule_overlaps
+            )?;
+        }
         let dropped = self.load.duplicates_dropped();
         if dropped > 0 {
             writeln!(f, "  duplicates      {dropped} older versions dropped")?;

@@ -8,4 +8,12 @@ pub mod layout;
 mod replay;
 
 pub use error::ExtractError;
-pub use replay::{Replay, ReplaySummary};
+pub use replay::Replay;
+
+/// What an extraction sent down its channel.
+#[derive(Debug, Clone, Default)]
+pub struct ExtractSummary {
+    pub pages: u64,
+    /// Bytes of page bodies.
+    pub bytes: u64,
+}

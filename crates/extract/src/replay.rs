@@ -1,5 +1,6 @@
 //! Replay: recorded pages from disk, in the order an export would fetch them.
 
+use crate::ExtractSummary;
 use crate::error::ExtractError;
 use crate::layout::{RECORDING_FILE, Recording, file_number};
 use bbpipe_model::{Endpoint, Message, PageSource, RawPage};
@@ -16,13 +17,6 @@ struct PageFile {
     repo_slug: Option<String>,
     endpoint: Endpoint,
     page: u32,
-}
-
-/// What replay sent.
-#[derive(Debug, Clone, Default)]
-pub struct ReplaySummary {
-    pub pages: u64,
-    pub bytes: u64,
 }
 
 /// A fixture directory, scanned: the list of its page files (paths only, never their bodies).
@@ -105,8 +99,8 @@ impl Replay {
     pub async fn run(
         self,
         output: Sender<Message<RawPage>>,
-    ) -> Result<ReplaySummary, ExtractError> {
-        let mut summary = ReplaySummary::default();
+    ) -> Result<ExtractSummary, ExtractError> {
+        let mut summary = ExtractSummary::default();
         for file in self.files {
             let body = tokio::fs::read(&file.path)
                 .await

@@ -23,6 +23,12 @@ pub enum LoadError {
         table: &'static str,
         message: String,
     },
+    #[error("{path}: {source}")]
+    File {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// Another stage stopped first; its error is the one to report.
     #[error("cancelled because another stage stopped")]
     Cancelled,

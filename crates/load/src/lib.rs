@@ -7,12 +7,14 @@
 
 mod destination;
 mod error;
+mod ndjson;
 mod partition;
 mod sink;
 mod writer;
 
 pub use destination::Destination;
 pub use error::LoadError;
+pub use ndjson::DeploymentsNdjson;
 pub use partition::PartitionKey;
 pub use sink::{LoadOptions, LoadSummary, ParquetSink};
-pub use writer::{ROW_GROUP_ROWS, WrittenFile, file_schema};
+pub use writer::{ROW_GROUP_ROWS, WrittenFile, file_schema, merge_partition};

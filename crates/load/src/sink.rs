@@ -2,8 +2,9 @@
 
 use crate::destination::Destination;
 use crate::error::LoadError;
+use crate::ndjson::DeploymentsNdjson;
 use crate::partition::{PartitionKey, split};
-use crate::writer::{WrittenFile, write_partition};
+use crate::writer::{WrittenFile, merge_partition, write_file};
 use arrow::record_batch::RecordBatch;
 use bbpipe_model::{Message, Table, TableBatch};
 use std::collections::{BTreeMap, HashMap};
@@ -55,6 +56,7 @@ pub struct ParquetSink {
     buffered_bytes: usize,
     /// Files written so far per partition, for unique names.
     files_per_partition: HashMap<PartitionKey, u32>,
+    ndjson: Option<DeploymentsNdjson>,
     summary: LoadSummary,
 }
 
@@ -66,8 +68,15 @@ impl ParquetSink {
             buffers: BTreeMap::new(),
             buffered_bytes: 0,
             files_per_partition: HashMap::new(),
+            ndjson: None,
             summary: LoadSummary::default(),
         }
+    }
+
+    /// Also writes every deployment as a JSON line to `ndjson` (see [`DeploymentsNdjson`]).
+    pub fn with_deployments_ndjson(mut self, ndjson: DeploymentsNdjson) -> Self {
+        self.ndjson = Some(ndjson);
+        self
     }
 
     /// Buffers a batch; writes the largest partitions if the buffers outgrew their budget.
@@ -98,6 +107,9 @@ impl ParquetSink {
         while let Some(key) = self.buffers.keys().next().cloned() {
             self.flush(key).await?;
         }
+        if let Some(ndjson) = self.ndjson.take() {
+            ndjson.commit()?;
+        }
         Ok(self.summary)
     }
 
@@ -111,7 +123,12 @@ impl ParquetSink {
         let path = key
             .dir()
             .join(format!("part-{}-{:04}.parquet", self.options.run_id, seq));
-        let written = write_partition(&self.destination, key.table, &buffer.batches, path).await?;
+        let (rows, duplicates_dropped) = merge_partition(key.table, &buffer.batches)?;
+        if let (Table::Deployments, Some(ndjson)) = (key.table, self.ndjson.as_mut()) {
+            ndjson.append(&rows)?;
+        }
+        let mut written = write_file(&self.destination, key.table, &rows, path).await?;
+        written.duplicates_dropped = duplicates_dropped;
         tracing::debug!(path = %written.path, rows = written.rows, "wrote");
         self.summary.files.push(written);
         Ok(())

@@ -35,15 +35,13 @@ pub struct WrittenFile {
     pub duplicates_dropped: u64,
 }
 
-/// Merges `parts` (all of one partition, oldest first), keeps the newest version of each key,
-/// sorts by the table's sort column and writes the result, less the partition columns, to
-/// `path`.
-pub async fn write_partition(
-    destination: &Destination,
+/// Merges `parts` (all of one partition, oldest first) into the rows a file will hold: the
+/// newest version of each key, sorted by the table's sort column. Returns the rows and how many
+/// older versions were dropped.
+pub fn merge_partition(
     table: Table,
     parts: &[RecordBatch],
-    path: Path,
-) -> Result<WrittenFile, LoadError> {
+) -> Result<(RecordBatch, u64), LoadError> {
     let bad = |message: String| LoadError::Batch {
         table: table.name(),
         message,
@@ -53,8 +51,21 @@ pub async fn write_partition(
     let duplicates_dropped = (merged.num_rows() - newest.len()) as u64;
     let rows = take_record_batch(&merged, &newest).map_err(|e| bad(e.to_string()))?;
     let sorted = sort_by(&rows, table.sort_column()).map_err(|e| bad(e.to_string()))?;
-    let file_batch = without_partition_columns(&sorted).map_err(|e| bad(e.to_string()))?;
+    Ok((sorted, duplicates_dropped))
+}
 
+/// Writes merged rows, less the partition columns, to `path` as one Parquet file.
+pub async fn write_file(
+    destination: &Destination,
+    table: Table,
+    rows: &RecordBatch,
+    path: Path,
+) -> Result<WrittenFile, LoadError> {
+    let bad = |message: String| LoadError::Batch {
+        table: table.name(),
+        message,
+    };
+    let file_batch = without_partition_columns(rows).map_err(|e| bad(e.to_string()))?;
     let described = destination.describe(&path);
     let parquet_error = |source| LoadError::Parquet {
         path: described.clone(),
@@ -71,7 +82,7 @@ pub async fn write_partition(
         path,
         rows: file_batch.num_rows() as u64,
         bytes: writer.bytes_written() as u64,
-        duplicates_dropped,
+        duplicates_dropped: 0,
     })
 }
 

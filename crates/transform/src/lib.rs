@@ -9,12 +9,14 @@
 mod error;
 mod json;
 mod repositories;
+pub mod rules;
 mod runs;
 mod stage;
 mod status;
 mod timestamp;
 
 pub use error::TransformError;
+pub use rules::{RuleSet, RulesError};
 pub use stage::{TransformOptions, TransformSummary, Transformer};
 pub use status::normalized_status;
 pub use timestamp::parse_micros;

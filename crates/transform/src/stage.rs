@@ -3,9 +3,11 @@
 use crate::error::TransformError;
 use crate::json::{self, Page, PipelineRun, Repository};
 use crate::repositories::RepositoriesBuilder;
+use crate::rules::{DeploymentBuilder, RuleSet};
 use crate::runs::{PipelineRunsBuilder, RepoContext, RowError};
 use bbpipe_model::{Endpoint, Message, PageSource, RawPage, Table, TableBatch};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use tokio::sync::mpsc::{Receiver, Sender};
 
 /// How transform shapes its output.
@@ -13,11 +15,16 @@ use tokio::sync::mpsc::{Receiver, Sender};
 pub struct TransformOptions {
     /// Rows per emitted batch (a workspace change also ends a batch).
     pub batch_rows: usize,
+    /// Deploy rules; without them no deployments are inferred.
+    pub rules: Option<Arc<RuleSet>>,
 }
 
 impl Default for TransformOptions {
     fn default() -> Self {
-        TransformOptions { batch_rows: 8192 }
+        TransformOptions {
+            batch_rows: 8192,
+            rules: None,
+        }
     }
 }
 
@@ -29,6 +36,10 @@ pub struct TransformSummary {
     pub pipeline_runs: u64,
     /// Pipeline runs read, by normalized status.
     pub runs_by_status: BTreeMap<&'static str, u64>,
+    /// Deployments inferred (one per matching rule and run).
+    pub deployments: u64,
+    /// Runs for which two rules emitted the same (service, environment).
+    pub rule_overlaps: u64,
 }
 
 /// Turns pages into batches, one page at a time; holds at most one batch per table.
@@ -38,6 +49,7 @@ pub struct Transformer {
     repositories_workspace: String,
     runs: PipelineRunsBuilder,
     runs_workspace: String,
+    deployments: DeploymentBuilder,
     /// Repository uuids by (workspace, slug), from repository pages: the fallback for runs whose
     /// JSON leaves out `repository.uuid`. One entry per repository, never per run.
     repo_uuids: HashMap<(String, String), String>,
@@ -52,6 +64,7 @@ impl Transformer {
             repositories_workspace: String::new(),
             runs: PipelineRunsBuilder::default(),
             runs_workspace: String::new(),
+            deployments: DeploymentBuilder::default(),
             repo_uuids: HashMap::new(),
             summary: TransformSummary::default(),
         }
@@ -173,14 +186,30 @@ impl Transformer {
     }
 
     fn flush_runs(&mut self, out: &mut Vec<TableBatch>) -> Result<(), TransformError> {
-        if self.runs.len() > 0 {
-            let batch = self.runs.finish().map_err(internal)?;
-            out.push(TableBatch {
-                table: Table::PipelineRuns,
-                workspace: self.runs_workspace.clone(),
-                batch,
-            });
+        if self.runs.len() == 0 {
+            return Ok(());
         }
+        let batch = self.runs.finish().map_err(internal)?;
+        // Rules run as the batch flows by: no second pass over the output.
+        if let Some(rules) = &self.options.rules {
+            self.deployments
+                .append_runs(rules, &batch)
+                .map_err(internal)?;
+            if !self.deployments.is_empty() {
+                self.summary.deployments += self.deployments.len() as u64;
+                self.summary.rule_overlaps += std::mem::take(&mut self.deployments.overlaps);
+                out.push(TableBatch {
+                    table: Table::Deployments,
+                    workspace: self.runs_workspace.clone(),
+                    batch: self.deployments.finish().map_err(internal)?,
+                });
+            }
+        }
+        out.push(TableBatch {
+            table: Table::PipelineRuns,
+            workspace: self.runs_workspace.clone(),
+            batch,
+        });
         Ok(())
     }
 

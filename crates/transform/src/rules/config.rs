@@ -1,0 +1,52 @@
+//! The rules file as written by users (TOML), before validation.
+
+use serde::Deserialize;
+
+/// `deploy-rules.toml`: a list of `[[rule]]` tables.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesFile {
+    #[serde(default)]
+    pub rule: Vec<RuleSpec>,
+}
+
+/// One `[[rule]]`. Predicates left out match every run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    pub name: String,
+    /// Regex on the repository slug or full name (`workspace/slug`).
+    pub repository: Option<String>,
+    /// Regex on the pipeline name the run executed (selector pattern, or `default`).
+    pub workflow: Option<String>,
+    /// Regex on the branch deployed: the ref name, the pull-request destination or the
+    /// merge-queue target branch.
+    pub target_branch: Option<String>,
+    /// Trigger names (PUSH, MANUAL, SCHEDULE, ...); any of them matches.
+    pub trigger: Option<Vec<String>>,
+    /// `branch` or `tag` (or another raw ref type).
+    pub ref_type: Option<String>,
+    /// Raw selector type: branches, tags, custom, default, pull-requests, merge-queues, ...
+    pub selector_type: Option<String>,
+    #[serde(default = "production")]
+    pub environment: String,
+    /// Literal, or a template with {workspace}, {repo_slug}, {repository}, {workflow}.
+    #[serde(default = "repo_slug_template")]
+    pub service: String,
+    pub integration_branch: Option<String>,
+    /// Whether runs that did not succeed become deployments with success = false.
+    #[serde(default = "yes")]
+    pub include_failed: bool,
+}
+
+fn production() -> String {
+    "production".into()
+}
+
+fn repo_slug_template() -> String {
+    "{repo_slug}".into()
+}
+
+fn yes() -> bool {
+    true
+}

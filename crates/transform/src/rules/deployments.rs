@@ -1,0 +1,256 @@
+//! Deployments from a batch of pipeline runs, rules applied row by row over Arrow arrays.
+
+use super::{RuleSet, RunView, Verdict};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanBuilder, Int64Array, Int64Builder, StringArray, StringBuilder,
+    TimestampMicrosecondArray, TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use bbpipe_model::Table;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// Source name of every deployment, as developer-productivity platforms expect it.
+pub const SOURCE_NAME: &str = "bitbucket-pipelines";
+
+/// Stable id of the deployment that `rule` infers from a run: the same for every export.
+pub fn reference_id(workspace: &str, repo_uuid: &str, run_uuid: &str, rule: &str) -> String {
+    let mut hash = Sha256::new();
+    for part in [SOURCE_NAME, workspace, repo_uuid, run_uuid, rule] {
+        hash.update(part.as_bytes());
+        hash.update([0x1f]); // unit separator: no two part lists hash alike
+    }
+    let digest = hash.finalize();
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("bbp-{hex}")
+}
+
+/// The columns of a `pipeline_runs` batch that deployments read, downcast once per batch.
+pub struct RunColumns<'a> {
+    workspace: &'a StringArray,
+    repository: &'a StringArray,
+    repo_slug: &'a StringArray,
+    repo_uuid: &'a StringArray,
+    uuid: &'a StringArray,
+    name: &'a StringArray,
+    state: &'a StringArray,
+    result: &'a StringArray,
+    trigger: &'a StringArray,
+    ref_type: &'a StringArray,
+    ref_name: &'a StringArray,
+    destination: &'a StringArray,
+    selector_type: &'a StringArray,
+    commit_sha: &'a StringArray,
+    url: &'a StringArray,
+    build_number: &'a Int64Array,
+    run_number: &'a Int64Array,
+    completed_at: &'a TimestampMicrosecondArray,
+    exported_at: &'a TimestampMicrosecondArray,
+}
+
+fn text<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray, ArrowError> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_string_opt::<i32>())
+        .ok_or_else(|| ArrowError::SchemaError(format!("pipeline_runs has no text column {name}")))
+}
+
+fn int<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Int64Array, ArrowError> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_primitive_opt::<Int64Type>())
+        .ok_or_else(|| ArrowError::SchemaError(format!("pipeline_runs has no int column {name}")))
+}
+
+fn time<'a>(
+    batch: &'a RecordBatch,
+    name: &str,
+) -> Result<&'a TimestampMicrosecondArray, ArrowError> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
+        .ok_or_else(|| ArrowError::SchemaError(format!("pipeline_runs has no time column {name}")))
+}
+
+fn get(array: &StringArray, row: usize) -> Option<&str> {
+    array.is_valid(row).then(|| array.value(row))
+}
+
+impl<'a> RunColumns<'a> {
+    pub fn new(runs: &'a RecordBatch) -> Result<Self, ArrowError> {
+        Ok(RunColumns {
+            workspace: text(runs, "workspace")?,
+            repository: text(runs, "repository")?,
+            repo_slug: text(runs, "repo_slug")?,
+            repo_uuid: text(runs, "repo_uuid")?,
+            uuid: text(runs, "uuid")?,
+            name: text(runs, "name")?,
+            state: text(runs, "state")?,
+            result: text(runs, "result")?,
+            trigger: text(runs, "trigger")?,
+            ref_type: text(runs, "ref_type")?,
+            ref_name: text(runs, "ref_name")?,
+            destination: text(runs, "pr_destination_branch")?,
+            selector_type: text(runs, "selector_type")?,
+            commit_sha: text(runs, "commit_sha")?,
+            url: text(runs, "url")?,
+            build_number: int(runs, "build_number")?,
+            run_number: int(runs, "run_number")?,
+            completed_at: time(runs, "completed_at")?,
+            exported_at: time(runs, "exported_at")?,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.uuid.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.uuid.is_empty()
+    }
+
+    /// What the rules see of row `row`.
+    pub fn view(&self, row: usize) -> RunView<'a> {
+        RunView {
+            workspace: self.workspace.value(row),
+            repo_slug: self.repo_slug.value(row),
+            repository: self.repository.value(row),
+            name: get(self.name, row),
+            state: get(self.state, row),
+            result: get(self.result, row),
+            trigger: get(self.trigger, row),
+            ref_type: get(self.ref_type, row),
+            ref_name: get(self.ref_name, row),
+            pr_destination_branch: get(self.destination, row),
+            selector_type: get(self.selector_type, row),
+        }
+    }
+
+    pub fn uuid(&self, row: usize) -> &'a str {
+        self.uuid.value(row)
+    }
+
+    pub fn build_number(&self, row: usize) -> i64 {
+        self.build_number.value(row)
+    }
+
+    pub fn url(&self, row: usize) -> &'a str {
+        self.url.value(row)
+    }
+}
+
+/// Builds the `deployments` table.
+#[derive(Default)]
+pub struct DeploymentBuilder {
+    workspace: StringBuilder,
+    reference_id: StringBuilder,
+    service: StringBuilder,
+    repository: StringBuilder,
+    repo_uuid: StringBuilder,
+    commit_sha: StringBuilder,
+    deployed_at: TimestampMicrosecondBuilder,
+    environment: StringBuilder,
+    success: BooleanBuilder,
+    integration_branch: StringBuilder,
+    source_url: StringBuilder,
+    source_name: StringBuilder,
+    rule: StringBuilder,
+    pipeline_run_uuid: StringBuilder,
+    build_number: Int64Builder,
+    run_number: Int64Builder,
+    ref_name: StringBuilder,
+    trigger: StringBuilder,
+    exported_at: TimestampMicrosecondBuilder,
+    rows: usize,
+    /// (service, environment) emitted twice for one run, by two rules.
+    pub overlaps: u64,
+}
+
+impl DeploymentBuilder {
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Appends the deployments `rules` infer from every run of `runs` (a `pipeline_runs` batch).
+    pub fn append_runs(&mut self, rules: &RuleSet, runs: &RecordBatch) -> Result<(), ArrowError> {
+        let cols = RunColumns::new(runs)?;
+        for row in 0..cols.len() {
+            // Cheap pre-filter: only completed runs with a completion time can deploy.
+            if get(cols.state, row) != Some("COMPLETED") || cols.completed_at.is_null(row) {
+                continue;
+            }
+            let view = cols.view(row);
+            let Verdict::Matched(matched) = rules.judge(&view) else {
+                continue;
+            };
+            self.overlaps += RuleSet::overlaps(&matched).len() as u64;
+            let repo_uuid = cols.repo_uuid.value(row);
+            let run_uuid = cols.uuid.value(row);
+            for (rule, service) in matched {
+                self.workspace.append_value(view.workspace);
+                self.reference_id.append_value(reference_id(
+                    view.workspace,
+                    repo_uuid,
+                    run_uuid,
+                    &rule.name,
+                ));
+                self.service.append_value(service);
+                self.repository.append_value(view.repository);
+                self.repo_uuid.append_value(repo_uuid);
+                self.commit_sha.append_option(get(cols.commit_sha, row));
+                self.deployed_at.append_value(cols.completed_at.value(row));
+                self.environment.append_value(&rule.environment);
+                self.success.append_value(view.result == Some("SUCCESSFUL"));
+                self.integration_branch
+                    .append_option(rule.integration_branch.as_deref());
+                self.source_url.append_value(cols.url.value(row));
+                self.source_name.append_value(SOURCE_NAME);
+                self.rule.append_value(&rule.name);
+                self.pipeline_run_uuid.append_value(run_uuid);
+                self.build_number.append_value(cols.build_number.value(row));
+                self.run_number.append_option(
+                    cols.run_number
+                        .is_valid(row)
+                        .then(|| cols.run_number.value(row)),
+                );
+                self.ref_name.append_option(view.ref_name);
+                self.trigger.append_option(view.trigger);
+                self.exported_at.append_value(cols.exported_at.value(row));
+                self.rows += 1;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.workspace.finish()),
+            Arc::new(self.reference_id.finish()),
+            Arc::new(self.service.finish()),
+            Arc::new(self.repository.finish()),
+            Arc::new(self.repo_uuid.finish()),
+            Arc::new(self.commit_sha.finish()),
+            Arc::new(self.deployed_at.finish().with_timezone("UTC")),
+            Arc::new(self.environment.finish()),
+            Arc::new(self.success.finish()),
+            Arc::new(self.integration_branch.finish()),
+            Arc::new(self.source_url.finish()),
+            Arc::new(self.source_name.finish()),
+            Arc::new(self.rule.finish()),
+            Arc::new(self.pipeline_run_uuid.finish()),
+            Arc::new(self.build_number.finish()),
+            Arc::new(self.run_number.finish()),
+            Arc::new(self.ref_name.finish()),
+            Arc::new(self.trigger.finish()),
+            Arc::new(self.exported_at.finish().with_timezone("UTC")),
+        ];
+        self.rows = 0;
+        RecordBatch::try_new(Table::Deployments.schema(), columns)
+    }
+}

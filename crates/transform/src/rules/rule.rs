@@ -1,0 +1,203 @@
+//! A validated deploy rule and how it judges one pipeline run.
+
+use super::config::RuleSpec;
+use super::template::Template;
+use regex::Regex;
+use std::fmt;
+
+/// The fields of a pipeline run that rules look at, borrowed from a row.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunView<'a> {
+    pub workspace: &'a str,
+    pub repo_slug: &'a str,
+    pub repository: &'a str,
+    pub name: Option<&'a str>,
+    pub state: Option<&'a str>,
+    pub result: Option<&'a str>,
+    pub trigger: Option<&'a str>,
+    pub ref_type: Option<&'a str>,
+    pub ref_name: Option<&'a str>,
+    pub pr_destination_branch: Option<&'a str>,
+    pub selector_type: Option<&'a str>,
+}
+
+impl RunView<'_> {
+    /// The branch a deployment goes out from: the pull-request destination or merge-queue
+    /// target where there is one, else the ref built.
+    pub fn target_branch(&self) -> Option<&str> {
+        self.pr_destination_branch.or(self.ref_name)
+    }
+}
+
+/// Why a rule did not match a run: the first predicate that failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// Predicates that passed before this one, to find the nearest rule.
+    pub passed: usize,
+    pub reason: String,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+/// A rule ready to use: regexes compiled once, templates parsed.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub name: String,
+    repository: Option<Regex>,
+    workflow: Option<Regex>,
+    target_branch: Option<Regex>,
+    trigger: Option<Vec<String>>,
+    ref_type: Option<String>,
+    selector_type: Option<String>,
+    pub environment: String,
+    pub service: Template,
+    pub integration_branch: Option<String>,
+    pub include_failed: bool,
+    spec: RuleSpec,
+}
+
+impl Rule {
+    /// Compiles a spec; the error names the field.
+    pub(super) fn compile(spec: RuleSpec) -> Result<Rule, (String, String)> {
+        let regex =
+            |field: &str, pattern: &Option<String>| -> Result<Option<Regex>, (String, String)> {
+                match pattern {
+                    None => Ok(None),
+                    Some(p) if p.is_empty() => Err((
+                        field.to_string(),
+                        "an empty pattern would match every run; leave the field out if that is \
+                     what you mean"
+                            .to_string(),
+                    )),
+                    Some(p) => Regex::new(p)
+                        .map(Some)
+                        .map_err(|e| (field.to_string(), e.to_string())),
+                }
+            };
+        if spec.name.trim().is_empty() {
+            return Err(("name".into(), "must not be empty".into()));
+        }
+        if spec.environment.trim().is_empty() {
+            return Err(("environment".into(), "must not be empty".into()));
+        }
+        let service = Template::parse(&spec.service).map_err(|e| ("service".to_string(), e))?;
+        Ok(Rule {
+            name: spec.name.clone(),
+            repository: regex("repository", &spec.repository)?,
+            workflow: regex("workflow", &spec.workflow)?,
+            target_branch: regex("target_branch", &spec.target_branch)?,
+            trigger: spec.trigger.clone(),
+            ref_type: spec.ref_type.clone(),
+            selector_type: spec.selector_type.clone(),
+            environment: spec.environment.clone(),
+            service,
+            integration_branch: spec.integration_branch.clone(),
+            include_failed: spec.include_failed,
+            spec,
+        })
+    }
+
+    pub fn spec(&self) -> &RuleSpec {
+        &self.spec
+    }
+
+    /// Ok when the rule turns `run` into a deployment; otherwise the first predicate that failed.
+    /// Predicates are checked in a fixed order, so the explanation is predictable.
+    pub fn evaluate(&self, run: &RunView<'_>) -> Result<(), Mismatch> {
+        for (passed, check) in Self::PREDICATES.iter().enumerate() {
+            if let Some(reason) = check(self, run) {
+                return Err(Mismatch { passed, reason });
+            }
+        }
+        Ok(())
+    }
+
+    /// Each returns why the run fails it, or None.
+    /// The state comes late so that, for a run still in progress, the nearest rule is the one
+    /// that will match it once it completes.
+    const PREDICATES: [fn(&Rule, &RunView<'_>) -> Option<String>; 8] = [
+        Rule::check_repository,
+        Rule::check_workflow,
+        Rule::check_target_branch,
+        Rule::check_trigger,
+        Rule::check_ref_type,
+        Rule::check_selector_type,
+        Rule::check_state,
+        Rule::check_result,
+    ];
+
+    fn check_state(&self, run: &RunView<'_>) -> Option<String> {
+        (run.state != Some("COMPLETED")).then(|| {
+            format!(
+                "state {} is not COMPLETED (deployed once it completes)",
+                run.state.unwrap_or("<none>")
+            )
+        })
+    }
+
+    fn check_repository(&self, run: &RunView<'_>) -> Option<String> {
+        let re = self.repository.as_ref()?;
+        (!re.is_match(run.repo_slug) && !re.is_match(run.repository))
+            .then(|| format!("repository '{}' !~ '{}'", run.repository, re.as_str()))
+    }
+
+    fn check_workflow(&self, run: &RunView<'_>) -> Option<String> {
+        let re = self.workflow.as_ref()?;
+        match run.name {
+            Some(name) if re.is_match(name) => None,
+            Some(name) => Some(format!("workflow '{name}' !~ '{}'", re.as_str())),
+            None => Some(format!(
+                "workflow: the run has no pipeline name (no selector) to match '{}'",
+                re.as_str()
+            )),
+        }
+    }
+
+    fn check_target_branch(&self, run: &RunView<'_>) -> Option<String> {
+        let re = self.target_branch.as_ref()?;
+        match run.target_branch() {
+            Some(branch) if re.is_match(branch) => None,
+            Some(branch) => Some(format!("target_branch '{branch}' !~ '{}'", re.as_str())),
+            None => Some(format!(
+                "target_branch: the run has no branch to match '{}'",
+                re.as_str()
+            )),
+        }
+    }
+
+    fn check_trigger(&self, run: &RunView<'_>) -> Option<String> {
+        let triggers = self.trigger.as_ref()?;
+        let trigger = run.trigger.unwrap_or("");
+        (!triggers.iter().any(|t| t.eq_ignore_ascii_case(trigger)))
+            .then(|| format!("trigger '{trigger}' not in {triggers:?}"))
+    }
+
+    fn check_ref_type(&self, run: &RunView<'_>) -> Option<String> {
+        let want = self.ref_type.as_deref()?;
+        (run.ref_type != Some(want))
+            .then(|| format!("ref_type '{}' != '{want}'", run.ref_type.unwrap_or("")))
+    }
+
+    fn check_selector_type(&self, run: &RunView<'_>) -> Option<String> {
+        let want = self.selector_type.as_deref()?;
+        (run.selector_type != Some(want)).then(|| {
+            format!(
+                "selector_type '{}' != '{want}'",
+                run.selector_type.unwrap_or("")
+            )
+        })
+    }
+
+    fn check_result(&self, run: &RunView<'_>) -> Option<String> {
+        (!self.include_failed && run.result != Some("SUCCESSFUL")).then(|| {
+            format!(
+                "result {} is not SUCCESSFUL and include_failed = false",
+                run.result.unwrap_or("<none>")
+            )
+        })
+    }
+}
