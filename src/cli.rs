@@ -26,6 +26,9 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Print the output tables' schemas (schema version 1).
     Schema(SchemaArgs),
+    /// Check a dataset: every file readable, schemas as documented, keys unique, manifests
+    /// consistent with the files present. Exits 1 with the list of problems.
+    VerifyOutput(VerifyArgs),
     /// Check deploy rules, or explain which rule matched which run.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -77,9 +80,12 @@ pub struct RulesExplainArgs {
 pub struct ReplayArgs {
     /// Directory of recorded pages, e.g. fixtures/demo.
     pub fixtures: PathBuf,
-    /// Where to write the dataset: a local directory.
-    #[arg(long, value_name = "DIR")]
+    /// Where to write the dataset: a local directory or s3://bucket/prefix. Re-running into
+    /// the same place merges: each run is kept once, in its newest version.
+    #[arg(long, value_name = "DEST")]
     pub out: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
     #[command(flatten)]
     pub deployments: DeploymentArgs,
     #[command(flatten)]
@@ -107,6 +113,33 @@ pub struct TuningArgs {
     /// written early (as extra files).
     #[arg(long, default_value_t = 128, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..))]
     pub buffer_mib: u32,
+    /// Files larger than this go up as multipart uploads of parts this size (S3: 5 or more).
+    #[arg(long, default_value_t = 10, value_name = "MIB", value_parser = clap::value_parser!(u32).range(5..))]
+    pub upload_part_mib: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The dataset: a local directory or s3://bucket/prefix.
+    pub dest: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Reaching an object store. Credentials and region come from the standard AWS environment
+/// variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, ...).
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// S3-compatible endpoint (MinIO, Ceph, R2); AWS_ENDPOINT_URL works too. Plain http://
+    /// needs AWS_ALLOW_HTTP=true.
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// Retries of a failed object-store request (timeouts, 5xx, throttling).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub store_retries: usize,
+    /// Stop retrying one object-store request after this many seconds.
+    #[arg(long, default_value_t = 180, value_name = "SECONDS")]
+    pub store_retry_timeout: u64,
 }
 
 #[derive(Debug, Args)]

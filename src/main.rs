@@ -31,6 +31,7 @@ fn main() -> ExitCode {
             Command::Replay(args) => pipeline::replay(args, cli.quiet).await,
             Command::Schema(args) => schema_doc::print(&args),
             Command::Rules(command) => rules_cmd::run(command).await,
+            Command::VerifyOutput(args) => pipeline::verify_output(args, cli.quiet).await,
         }
     });
     match result {

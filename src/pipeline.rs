@@ -1,12 +1,13 @@
 //! Wires extract → transform → load with bounded channels and reports how it went.
 
-use crate::cli::{DeploymentArgs, ReplayArgs, TuningArgs};
+use crate::cli::{DeploymentArgs, ReplayArgs, StoreArgs, TuningArgs, VerifyArgs};
 use crate::summary::Summary;
 use anyhow::{Context, anyhow};
 use arrow::record_batch::RecordBatch;
 use bbpipe_extract::{ExtractError, ExtractSummary, Replay};
 use bbpipe_load::{
-    DeploymentsNdjson, Destination, LoadError, LoadOptions, LoadSummary, ParquetSink,
+    CommitInfo, DeploymentsNdjson, Destination, LoadError, LoadOptions, ParquetSink, StagedExport,
+    StoreOptions,
 };
 use bbpipe_model::{Message, RawPage, Table, TableBatch};
 use bbpipe_transform::{RuleSet, TransformError, TransformOptions, TransformSummary, Transformer};
@@ -29,12 +30,21 @@ pub async fn replay(args: ReplayArgs, quiet: bool) -> anyhow::Result<()> {
     let rules = load_rules(&args.deployments)?;
     let replay = Replay::open(&args.fixtures).context("extract: cannot replay")?;
     let workspaces = replay.workspaces().to_vec();
-    let destination = open_destination(&args.out).await?;
+    let destination = open_destination(&args.out, &args.store)?;
     tracing::info!(pages = replay.page_count(), from = %args.fixtures.display(), "replaying");
 
-    let sink = sink(destination, &args.tuning, &args.deployments)?;
-    let (extracted, transformed, loaded) =
+    let sink = sink(destination, &args.tuning, &args.deployments).await?;
+    let (extracted, transformed, staged) =
         run_stages(|tx| replay.run(tx), transformer(&args.tuning, rules), sink).await?;
+    let info = CommitInfo {
+        source: args.fixtures.display().to_string(),
+        requests: 0,
+    };
+    let (loaded, manifest) = staged
+        .commit(info)
+        .await
+        .map_err(|e| anyhow!("load failed: {e}"))?;
+    tracing::info!(manifest = %manifest.run_id, "committed");
     if !quiet {
         let summary = Summary {
             source: args.fixtures.display().to_string(),
@@ -57,7 +67,7 @@ async fn run_stages<F>(
     extract: impl FnOnce(Sender<Message<RawPage>>) -> F,
     transformer: Transformer,
     sink: ParquetSink,
-) -> anyhow::Result<(ExtractSummary, TransformSummary, LoadSummary)>
+) -> anyhow::Result<(ExtractSummary, TransformSummary, StagedExport)>
 where
     F: Future<Output = Result<ExtractSummary, ExtractError>> + Send + 'static,
 {
@@ -132,14 +142,42 @@ pub fn load_rules(args: &DeploymentArgs) -> anyhow::Result<Option<Arc<RuleSet>>>
     Ok(Some(Arc::new(rules)))
 }
 
-async fn open_destination(out: &str) -> anyhow::Result<Destination> {
-    let destination = Destination::parse(out).context("load: cannot open the destination")?;
-    let tables: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
-    destination
-        .ensure_empty(&tables)
-        .await
-        .map_err(|e: LoadError| anyhow!("load: {e}"))?;
-    Ok(destination)
+pub fn open_destination(out: &str, store: &StoreArgs) -> anyhow::Result<Destination> {
+    let options = StoreOptions {
+        s3_endpoint: store.s3_endpoint.clone(),
+        max_retries: store.store_retries,
+        retry_timeout: std::time::Duration::from_secs(store.store_retry_timeout),
+    };
+    Destination::open(out, &options).map_err(|e| anyhow!("load: cannot open the destination: {e}"))
+}
+
+/// `bbpipe verify-output`.
+pub async fn verify_output(args: VerifyArgs, quiet: bool) -> anyhow::Result<()> {
+    let destination = open_destination(&args.dest, &args.store)?;
+    let report = bbpipe_load::verify(&destination).await?;
+    if !quiet {
+        println!(
+            "{}: {} manifests, {} files",
+            args.dest, report.manifests, report.files
+        );
+        for (table, rows) in &report.rows {
+            println!("  {table:<15} {rows} rows");
+        }
+    }
+    if report.problems.is_empty() {
+        if !quiet {
+            println!("ok");
+        }
+        return Ok(());
+    }
+    for problem in &report.problems {
+        println!("problem: {problem}");
+    }
+    Err(anyhow!(
+        "{} problems found in {}",
+        report.problems.len(),
+        args.dest
+    ))
 }
 
 fn transformer(tuning: &TuningArgs, rules: Option<Arc<RuleSet>>) -> Transformer {
@@ -149,16 +187,19 @@ fn transformer(tuning: &TuningArgs, rules: Option<Arc<RuleSet>>) -> Transformer 
     })
 }
 
-fn sink(
+async fn sink(
     destination: Destination,
     tuning: &TuningArgs,
     deployments: &DeploymentArgs,
 ) -> anyhow::Result<ParquetSink> {
     let options = LoadOptions {
         max_buffered_bytes: tuning.buffer_mib as usize * 1024 * 1024,
+        upload_part_bytes: tuning.upload_part_mib as usize * 1024 * 1024,
         run_id: run_id(),
     };
-    let mut sink = ParquetSink::new(destination, options);
+    let mut sink = ParquetSink::open(destination, options)
+        .await
+        .map_err(|e| anyhow!("load: {e}"))?;
     if let Some(path) = &deployments.deployments_ndjson {
         sink = sink.with_deployments_ndjson(DeploymentsNdjson::create(path)?);
     }

@@ -49,7 +49,16 @@ impl fmt::Display for Summary {
         }
         let dropped = self.load.duplicates_dropped();
         if dropped > 0 {
-            writeln!(f, "  duplicates      {dropped} older versions dropped")?;
+            writeln!(
+                f,
+                "  merged          {dropped} older versions of rows dropped (read twice, or already in the dataset)"
+            )?;
+        }
+        if self.load.files.is_empty() {
+            writeln!(
+                f,
+                "  written         nothing: the dataset already held these rows"
+            )?;
         }
         for table in Table::ALL {
             let (files, rows, size) = self.load.totals(table);
@@ -61,6 +70,13 @@ impl fmt::Display for Summary {
                     bytes(size)
                 )?;
             }
+        }
+        if self.load.replaced > 0 {
+            writeln!(
+                f,
+                "  replaced        {} files merged into the new ones",
+                self.load.replaced
+            )?;
         }
         let seconds = self.elapsed.as_secs_f64();
         let rate = self.transform.pipeline_runs as f64 / seconds.max(1e-9);

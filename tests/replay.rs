@@ -394,17 +394,24 @@ fn files_are_sorted_zstd_parquet_without_partition_columns() {
 }
 
 #[test]
-fn a_non_empty_destination_is_refused() {
+fn a_directory_of_foreign_parquet_files_is_refused_untouched() {
     let out = tempfile::tempdir().unwrap();
-    replay_demo(out.path());
-    let again = bbpipe(&[
+    let foreign = out.path().join("pipeline_runs/part-0.parquet");
+    std::fs::create_dir_all(foreign.parent().unwrap()).unwrap();
+    std::fs::write(&foreign, b"PAR1 not ours").unwrap();
+    let output = bbpipe(&[
         "replay",
         demo().to_str().unwrap(),
         "--out",
         out.path().to_str().unwrap(),
     ]);
-    assert!(!again.status.success());
-    assert!(stderr(&again).contains("not empty"), "{}", stderr(&again));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("not a bbpipe dataset"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(foreign.exists());
 }
 
 #[test]

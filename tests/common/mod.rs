@@ -1,6 +1,8 @@
 //! Helpers shared by the end-to-end tests: run the real binary, read the Parquet it wrote.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod s3;
+
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Int64Type, TimestampMicrosecondType};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -18,11 +20,17 @@ pub fn demo() -> PathBuf {
 
 /// Runs `bbpipe` with `args`, no inherited RUST_LOG, and returns what it did.
 pub fn bbpipe(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bbpipe"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("bbpipe runs")
+    bbpipe_with_env(args, &[])
+}
+
+/// Runs `bbpipe` with `args` and extra environment variables.
+pub fn bbpipe_with_env(args: &[&str], env: &[(&str, String)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bbpipe"));
+    command.args(args).env_remove("RUST_LOG");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("bbpipe runs")
 }
 
 pub fn stderr(output: &Output) -> String {

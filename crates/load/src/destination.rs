@@ -1,57 +1,110 @@
 //! Where the dataset goes: a local directory or an S3 prefix, behind one `ObjectStore`.
 
 use crate::error::LoadError;
+use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How to reach an object store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// S3-compatible endpoint (MinIO, Ceph, R2, a local server); else `AWS_ENDPOINT_URL`.
+    pub s3_endpoint: Option<String>,
+    /// Retries of a failed request (timeouts, 5xx, throttling) before giving up.
+    pub max_retries: usize,
+    /// Give up retrying one request after this long.
+    pub retry_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            s3_endpoint: None,
+            max_retries: 10,
+            retry_timeout: Duration::from_secs(180),
+        }
+    }
+}
 
 /// The root of an output dataset.
 #[derive(Debug, Clone)]
 pub struct Destination {
     store: Arc<dyn ObjectStore>,
     display: String,
+    is_local: bool,
 }
 
 impl Destination {
-    /// `s3://bucket/prefix` (credentials, region and endpoint from the standard `AWS_*`
-    /// environment variables), or a local directory, created if missing.
-    pub fn parse(location: &str) -> Result<Destination, LoadError> {
+    /// `s3://bucket/prefix` (credentials and region from the standard `AWS_*` environment
+    /// variables, endpoint from `AWS_ENDPOINT_URL` or the options, plain HTTP only with
+    /// `AWS_ALLOW_HTTP=true`), or a local directory, created if missing.
+    pub fn open(location: &str, options: &StoreOptions) -> Result<Destination, LoadError> {
         let fail = |message: String| LoadError::Destination {
             destination: location.to_string(),
             message,
         };
-        let store: Arc<dyn ObjectStore> = if let Some(rest) = location.strip_prefix("s3://") {
+        let display = location.trim_end_matches('/').to_string();
+        if let Some(rest) = location.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
                 return Err(fail("an S3 destination is s3://bucket[/prefix]".into()));
             }
-            let s3 = AmazonS3Builder::from_env()
+            let retry = RetryConfig {
+                max_retries: options.max_retries,
+                retry_timeout: options.retry_timeout,
+                ..RetryConfig::default()
+            };
+            let mut builder = AmazonS3Builder::from_env()
                 .with_bucket_name(bucket)
-                .build()
-                .map_err(|e| fail(e.to_string()))?;
+                .with_retry(retry);
+            if let Some(endpoint) = &options.s3_endpoint {
+                builder = builder.with_endpoint(endpoint);
+            }
+            let s3 = builder.build().map_err(|e| fail(e.to_string()))?;
             let prefix = prefix.trim_matches('/');
-            if prefix.is_empty() {
+            let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
                 Arc::new(s3)
             } else {
                 Arc::new(PrefixStore::new(s3, prefix))
-            }
-        } else if location.contains("://") {
+            };
+            return Ok(Destination {
+                store,
+                display,
+                is_local: false,
+            });
+        }
+        if location.contains("://") {
             return Err(fail("only local paths and s3:// URLs are supported".into()));
-        } else {
-            std::fs::create_dir_all(location).map_err(|e| fail(e.to_string()))?;
-            Arc::new(LocalFileSystem::new_with_prefix(location).map_err(|e| fail(e.to_string()))?)
-        };
+        }
+        std::fs::create_dir_all(location).map_err(|e| fail(e.to_string()))?;
+        let local = LocalFileSystem::new_with_prefix(location).map_err(|e| fail(e.to_string()))?;
         Ok(Destination {
-            store,
-            display: location.trim_end_matches('/').to_string(),
+            store: Arc::new(local),
+            display,
+            is_local: true,
         })
+    }
+
+    /// A destination over any store (tests, embedding).
+    pub fn from_store(store: Arc<dyn ObjectStore>, display: &str) -> Destination {
+        Destination {
+            store,
+            display: display.to_string(),
+            is_local: false,
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.store
+    }
+
+    pub fn is_local(&self) -> bool {
+        self.is_local
     }
 
     /// The location as the user gave it, for messages.
@@ -64,40 +117,42 @@ impl Destination {
         format!("{}/{}", self.display, path)
     }
 
-    /// Fails if any table directory already holds a file.
-    pub async fn ensure_empty(&self, tables: &[&str]) -> Result<(), LoadError> {
-        use futures::StreamExt;
-        for table in tables {
-            let prefix = Path::from(*table);
-            let mut listing = self.store.list(Some(&prefix));
-            if let Some(first) = listing.next().await {
-                let found = first.map_err(|source| LoadError::Store {
-                    path: self.describe(&prefix),
-                    source,
-                })?;
-                return Err(LoadError::Destination {
-                    destination: self.display.clone(),
-                    message: format!(
-                        "not empty (found {}): bbpipe does not yet merge into an existing \
-                         dataset; write to a new directory or remove this one",
-                        self.describe(&found.location)
-                    ),
-                });
-            }
+    pub(crate) fn store_error(&self, path: &Path) -> impl FnOnce(object_store::Error) -> LoadError {
+        let path = self.describe(path);
+        move |source| LoadError::Store { path, source }
+    }
+
+    /// Every object under `prefix`.
+    pub async fn list(&self, prefix: &Path) -> Result<Vec<ObjectMeta>, LoadError> {
+        self.store
+            .list(Some(prefix))
+            .try_collect()
+            .await
+            .map_err(self.store_error(prefix))
+    }
+
+    /// Reads a whole object; `None` if there is none.
+    pub async fn get_opt(&self, path: &Path) -> Result<Option<bytes::Bytes>, LoadError> {
+        match self.store.get(path).await {
+            Ok(result) => Ok(Some(result.bytes().await.map_err(self.store_error(path))?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.store_error(path)(e)),
         }
+    }
+
+    /// Writes a small object in one request (atomic on every store bbpipe supports).
+    pub async fn put(&self, path: &Path, bytes: Vec<u8>) -> Result<(), LoadError> {
+        self.store
+            .put(path, PutPayload::from(bytes))
+            .await
+            .map_err(self.store_error(path))?;
         Ok(())
     }
 
-    /// Size of an object, for summaries.
-    pub async fn size_of(&self, path: &Path) -> Result<u64, LoadError> {
-        let meta = self
-            .store
-            .head(path)
-            .await
-            .map_err(|source| LoadError::Store {
-                path: self.describe(path),
-                source,
-            })?;
-        Ok(meta.size)
+    pub async fn delete(&self, path: &Path) -> Result<(), LoadError> {
+        match self.store.delete(path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.store_error(path)(e)),
+        }
     }
 }

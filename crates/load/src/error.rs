@@ -29,6 +29,9 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
+    /// A file of the dataset that cannot be read, or is not what bbpipe wrote.
+    #[error("{path}: {message}")]
+    Corrupt { path: String, message: String },
     /// Another stage stopped first; its error is the one to report.
     #[error("cancelled because another stage stopped")]
     Cancelled,

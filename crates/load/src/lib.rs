@@ -2,19 +2,28 @@
 //!
 //! [`ParquetSink`] splits each [`TableBatch`](bbpipe_model::TableBatch) by partition
 //! (`<table>/workspace=<ws>/<date column>=<YYYY-MM-DD>/`), buffers within a memory budget, and
-//! writes every partition as zstd Parquet, rows sorted and de-duplicated to the newest version of
-//! each key, partition columns left to the path.
+//! rewrites every partition it touches as one zstd Parquet file: existing rows merged with the
+//! new, the newest version of each key kept, sorted, partition columns left to the path.
+//! [`StagedExport::commit`] then writes the manifest (the commit point) and deletes the files it
+//! replaced; an interrupted export is cleaned up by the next (see [`manifest`](History)).
 
 mod destination;
 mod error;
+mod failpoint;
+mod manifest;
 mod ndjson;
 mod partition;
+mod reader;
 mod sink;
+mod verify;
 mod writer;
 
-pub use destination::Destination;
+pub use destination::{Destination, StoreOptions};
 pub use error::LoadError;
+pub use manifest::{FileEntry, History, MANIFEST_DIR, Manifest, TableChanges};
 pub use ndjson::DeploymentsNdjson;
 pub use partition::PartitionKey;
+pub use sink::{CommitInfo, StagedExport};
 pub use sink::{LoadOptions, LoadSummary, ParquetSink};
+pub use verify::{Verification, verify};
 pub use writer::{ROW_GROUP_ROWS, WrittenFile, file_schema, merge_partition};

@@ -1,13 +1,21 @@
-//! The load stage: buffers batches per partition and writes each partition as Parquet.
+//! The load stage: buffers batches per partition, merges each partition with what the dataset
+//! already holds, and writes it as one new Parquet file. Nothing is visible as committed until
+//! [`StagedExport::commit`] writes the manifest.
 
 use crate::destination::Destination;
 use crate::error::LoadError;
+use crate::failpoint::failpoint;
+use crate::manifest::{FileEntry, Manifest, TableChanges, recover};
 use crate::ndjson::DeploymentsNdjson;
 use crate::partition::{PartitionKey, split};
-use crate::writer::{WrittenFile, merge_partition, write_file};
-use arrow::record_batch::RecordBatch;
-use bbpipe_model::{Message, Table, TableBatch};
-use std::collections::{BTreeMap, HashMap};
+use crate::reader::{read_columns, read_file};
+use crate::writer::{WrittenFile, merge_partition, newest_versions, write_file};
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::compute::{concat_batches, filter_record_batch};
+use bbpipe_model::{Message, SCHEMA_VERSION, Table, TableBatch};
+use chrono::{DateTime, Utc};
+use object_store::path::Path;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use tokio::sync::mpsc::Receiver;
 
 /// How load buffers and names files.
@@ -16,14 +24,19 @@ pub struct LoadOptions {
     /// Arrow bytes held across all partitions before the largest are written out early.
     /// Bounds memory whatever the size of the workspace.
     pub max_buffered_bytes: usize,
-    /// Unique per export; part of every file name, so exports never overwrite each other.
+    /// Bytes buffered per file before uploading in parts (multipart upload on S3).
+    pub upload_part_bytes: usize,
+    /// Unique per export, sorting by time; names the files and the manifest.
     pub run_id: String,
 }
 
 /// What load wrote.
 #[derive(Debug, Clone, Default)]
 pub struct LoadSummary {
+    /// Files added by this export.
     pub files: Vec<WrittenFile>,
+    /// Committed files replaced by merged ones.
+    pub replaced: u64,
 }
 
 impl LoadSummary {
@@ -48,29 +61,42 @@ struct Buffer {
     bytes: usize,
 }
 
-/// Writes [`TableBatch`]es as Hive-partitioned Parquet.
+/// Writes [`TableBatch`]es as Hive-partitioned Parquet, one merged file per partition touched.
 pub struct ParquetSink {
     destination: Destination,
     options: LoadOptions,
+    started_at: DateTime<Utc>,
     buffers: BTreeMap<PartitionKey, Buffer>,
     buffered_bytes: usize,
-    /// Files written so far per partition, for unique names.
     files_per_partition: HashMap<PartitionKey, u32>,
     ndjson: Option<DeploymentsNdjson>,
-    summary: LoadSummary,
+    workspaces: BTreeSet<String>,
+    /// Committed files still current: the dataset as the last manifest left it, less what
+    /// this export replaced.
+    live: BTreeMap<String, FileEntry>,
+    /// Files this export wrote that are still current.
+    added: BTreeMap<String, WrittenFile>,
+    /// Committed files this export replaced; deleted once the manifest is written.
+    removed: BTreeMap<String, (Table, FileEntry)>,
 }
 
 impl ParquetSink {
-    pub fn new(destination: Destination, options: LoadOptions) -> Self {
-        ParquetSink {
+    /// Opens the destination: removes what an interrupted export left, learns the live files.
+    pub async fn open(destination: Destination, options: LoadOptions) -> Result<Self, LoadError> {
+        let history = recover(&destination).await?;
+        Ok(ParquetSink {
             destination,
             options,
+            started_at: Utc::now(),
             buffers: BTreeMap::new(),
             buffered_bytes: 0,
             files_per_partition: HashMap::new(),
             ndjson: None,
-            summary: LoadSummary::default(),
-        }
+            workspaces: BTreeSet::new(),
+            live: history.live,
+            added: BTreeMap::new(),
+            removed: BTreeMap::new(),
+        })
     }
 
     /// Also writes every deployment as a JSON line to `ndjson` (see [`DeploymentsNdjson`]).
@@ -81,6 +107,7 @@ impl ParquetSink {
 
     /// Buffers a batch; writes the largest partitions if the buffers outgrew their budget.
     pub async fn write(&mut self, batch: TableBatch) -> Result<(), LoadError> {
+        self.workspaces.insert(batch.workspace.clone());
         for (key, part) in split(batch)? {
             let bytes = part.get_array_memory_size();
             let buffer = self.buffers.entry(key).or_default();
@@ -89,9 +116,11 @@ impl ParquetSink {
             self.buffered_bytes += bytes;
         }
         while self.buffered_bytes > self.options.max_buffered_bytes {
+            // Repositories are a snapshot: written once, at the end, whole.
             let largest = self
                 .buffers
                 .iter()
+                .filter(|(key, _)| key.table.merges_existing())
                 .max_by_key(|(_, buffer)| buffer.bytes)
                 .map(|(key, _)| key.clone());
             match largest {
@@ -102,15 +131,41 @@ impl ParquetSink {
         Ok(())
     }
 
-    /// Writes every buffered partition.
-    pub async fn finish(mut self) -> Result<LoadSummary, LoadError> {
+    /// Writes every buffered partition and settles rows that moved partition. Nothing is
+    /// committed yet.
+    pub async fn finish(mut self) -> Result<StagedExport, LoadError> {
         while let Some(key) = self.buffers.keys().next().cloned() {
             self.flush(key).await?;
         }
-        if let Some(ndjson) = self.ndjson.take() {
-            ndjson.commit()?;
+        for table in Table::ALL.into_iter().filter(|t| t.rows_can_move()) {
+            for workspace in self.workspaces.clone() {
+                self.settle_moved_rows(table, &workspace).await?;
+            }
         }
-        Ok(self.summary)
+        Ok(StagedExport {
+            destination: self.destination,
+            run_id: self.options.run_id,
+            started_at: self.started_at,
+            workspaces: self.workspaces.into_iter().collect(),
+            added: self.added.into_values().collect(),
+            removed: self.removed.into_values().collect(),
+            ndjson: self.ndjson,
+        })
+    }
+
+    /// Committed and own files of one partition directory (or table/workspace prefix).
+    fn current_files(&self, prefix: &str) -> Vec<(String, bool)> {
+        let committed = self
+            .live
+            .range(prefix.to_string()..)
+            .take_while(|(path, _)| path.starts_with(prefix))
+            .map(|(path, _)| (path.clone(), true));
+        let ours = self
+            .added
+            .range(prefix.to_string()..)
+            .take_while(|(path, _)| path.starts_with(prefix))
+            .map(|(path, _)| (path.clone(), false));
+        committed.chain(ours).collect()
     }
 
     async fn flush(&mut self, key: PartitionKey) -> Result<(), LoadError> {
@@ -118,33 +173,269 @@ impl ParquetSink {
             return Ok(());
         };
         self.buffered_bytes -= buffer.bytes;
-        let seq = self.files_per_partition.entry(key.clone()).or_default();
-        *seq += 1;
-        let path = key
-            .dir()
-            .join(format!("part-{}-{:04}.parquet", self.options.run_id, seq));
-        let (rows, duplicates_dropped) = merge_partition(key.table, &buffer.batches)?;
+        let prefix = format!("{}/", key.dir());
+        let existing = self.current_files(&prefix);
+        let mut parts = Vec::new();
+        if key.table.merges_existing() {
+            // Existing rows first: on equal versions the rows just read win.
+            for (path, _) in &existing {
+                let path = Path::from(path.as_str());
+                parts.extend(read_file(&self.destination, key.table, &key.workspace, &path).await?);
+            }
+        }
+        let existing_parts = parts.len();
+        parts.extend(buffer.batches);
+        let (rows, duplicates_dropped) = merge_partition(key.table, &parts)?;
         if let (Table::Deployments, Some(ndjson)) = (key.table, self.ndjson.as_mut()) {
             ndjson.append(&rows)?;
         }
-        let mut written = write_file(&self.destination, key.table, &rows, path).await?;
-        written.duplicates_dropped = duplicates_dropped;
-        tracing::debug!(path = %written.path, rows = written.rows, "wrote");
-        self.summary.files.push(written);
+        // Re-running the same export changes nothing: a committed file that already holds
+        // exactly the merged rows stays as it is.
+        if let [(path, true)] = existing.as_slice() {
+            let before = if key.table.merges_existing() {
+                parts[..existing_parts].to_vec()
+            } else {
+                let path = Path::from(path.as_str());
+                read_file(&self.destination, key.table, &key.workspace, &path).await?
+            };
+            if concat_batches(&key.table.schema(), &before).is_ok_and(|before| before == rows) {
+                return Ok(());
+            }
+        }
+        drop(parts);
+        self.replace(&key, existing, rows, duplicates_dropped).await
+    }
+
+    /// Writes `rows` as the partition's new file and retires the files it replaces.
+    async fn replace(
+        &mut self,
+        key: &PartitionKey,
+        existing: Vec<(String, bool)>,
+        rows: RecordBatch,
+        duplicates_dropped: u64,
+    ) -> Result<(), LoadError> {
+        if rows.num_rows() > 0 {
+            let seq = self.files_per_partition.entry(key.clone()).or_default();
+            *seq += 1;
+            let path = key
+                .dir()
+                .join(format!("part-{}-{:04}.parquet", self.options.run_id, seq));
+            let mut written = write_file(
+                &self.destination,
+                key.table,
+                &rows,
+                path,
+                self.options.upload_part_bytes,
+            )
+            .await?;
+            written.duplicates_dropped = duplicates_dropped;
+            tracing::debug!(path = %written.path, rows = written.rows, "wrote");
+            self.added.insert(written.path.to_string(), written);
+            failpoint("after-file");
+        }
+        for (path, committed) in existing {
+            if committed {
+                if let Some(entry) = self.live.remove(&path) {
+                    self.removed.insert(path, (key.table, entry));
+                }
+            } else if self.added.remove(&path).is_some() {
+                // Our own, never committed: nobody can be reading it.
+                self.destination.delete(&Path::from(path.as_str())).await?;
+            }
+        }
         Ok(())
     }
 
-    /// Runs the stage: writes what arrives; commits only once upstream says it completed.
+    /// Keeps one row per key across the partitions of `table` in `workspace`: the newest
+    /// version. Only tables whose rows can change partition need this.
+    async fn settle_moved_rows(&mut self, table: Table, workspace: &str) -> Result<(), LoadError> {
+        let prefix = format!("{}/workspace={workspace}/", table.name());
+        if !self.added.keys().any(|p| p.starts_with(&prefix)) {
+            return Ok(());
+        }
+        let files = self.current_files(&prefix);
+        if files.len() < 2 {
+            return Ok(());
+        }
+        let mut columns: Vec<&str> = table.key_columns().to_vec();
+        columns.extend(table.version_columns());
+        // Committed files first, this export's last: on equal versions the new rows win.
+        let mut parts = Vec::new();
+        let mut owner = Vec::new();
+        for (index, (path, _)) in files.iter().enumerate() {
+            let path = Path::from(path.as_str());
+            for batch in read_columns(&self.destination, table, &path, Some(&columns)).await? {
+                owner.extend(std::iter::repeat_n(index, batch.num_rows()));
+                parts.push(batch);
+            }
+        }
+        let Some(first) = parts.first() else {
+            return Ok(());
+        };
+        let bad = |e: arrow::error::ArrowError| LoadError::Batch {
+            table: table.name(),
+            message: e.to_string(),
+        };
+        let all = concat_batches(&first.schema(), &parts).map_err(bad)?;
+        let winners: HashSet<u32> = newest_versions(table, &all)
+            .map_err(bad)?
+            .values()
+            .iter()
+            .copied()
+            .collect();
+        let keys = all.column(0).as_string::<i32>();
+        let mut losers: BTreeMap<usize, HashSet<String>> = BTreeMap::new();
+        for row in (0..all.num_rows()).filter(|r| !winners.contains(&(*r as u32))) {
+            losers
+                .entry(owner[row])
+                .or_default()
+                .insert(keys.value(row).to_string());
+        }
+        for (index, drop_keys) in losers {
+            let (path, committed) = files[index].clone();
+            let key = partition_of(table, workspace, &path);
+            let path = Path::from(path.as_str());
+            let mut kept = Vec::new();
+            for batch in read_file(&self.destination, table, workspace, &path).await? {
+                let ids = batch
+                    .column_by_name(table.key_columns()[0])
+                    .map(|c| c.as_string::<i32>().clone());
+                let Some(ids) = ids else { continue };
+                let keep: arrow::array::BooleanArray = (0..ids.len())
+                    .map(|i| Some(!drop_keys.contains(ids.value(i))))
+                    .collect();
+                kept.push(filter_record_batch(&batch, &keep).map_err(bad)?);
+            }
+            tracing::debug!(file = %path, moved = drop_keys.len(), "rows moved to another partition");
+            let (rows, _) = merge_partition(table, &kept)?;
+            self.replace(
+                &key,
+                vec![(path.to_string(), committed)],
+                rows,
+                drop_keys.len() as u64,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Runs the stage: writes what arrives; stages the export once upstream completed. On
+    /// failure it deletes the files it wrote (best effort: the next export removes them too).
     pub async fn run(
         mut self,
         mut input: Receiver<Message<TableBatch>>,
-    ) -> Result<LoadSummary, LoadError> {
-        loop {
+    ) -> Result<StagedExport, LoadError> {
+        let outcome = loop {
             match input.recv().await {
-                Some(Message::Data(batch)) => self.write(batch).await?,
+                Some(Message::Data(batch)) => {
+                    if let Err(e) = self.write(batch).await {
+                        break Err(e);
+                    }
+                }
                 Some(Message::Complete) => return self.finish().await,
-                None => return Err(LoadError::Cancelled),
+                None => break Err(LoadError::Cancelled),
             }
+        };
+        for path in self.added.keys() {
+            let _ = self.destination.delete(&Path::from(path.as_str())).await;
         }
+        outcome
+    }
+}
+
+/// The partition a data file path lies in.
+fn partition_of(table: Table, workspace: &str, path: &str) -> PartitionKey {
+    let day = table.date_partition().and_then(|(_, level)| {
+        let value = path
+            .split('/')
+            .find_map(|part| part.strip_prefix(&format!("{level}=")))?;
+        let date = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").ok()?;
+        Some((date - chrono::NaiveDate::default()).num_days() as i32)
+    });
+    PartitionKey {
+        table,
+        workspace: workspace.to_string(),
+        day,
+    }
+}
+
+/// Everything an export wrote, not yet committed.
+pub struct StagedExport {
+    destination: Destination,
+    run_id: String,
+    started_at: DateTime<Utc>,
+    workspaces: Vec<String>,
+    added: Vec<WrittenFile>,
+    removed: Vec<(Table, FileEntry)>,
+    ndjson: Option<DeploymentsNdjson>,
+}
+
+/// What the manifest says beyond the files.
+#[derive(Debug, Clone, Default)]
+pub struct CommitInfo {
+    pub source: String,
+    pub requests: u64,
+}
+
+impl StagedExport {
+    /// Commits: writes the manifest (the commit point), deletes the files it replaced, then
+    /// moves the NDJSON file into place.
+    pub async fn commit(self, info: CommitInfo) -> Result<(LoadSummary, Manifest), LoadError> {
+        let mut tables: BTreeMap<String, TableChanges> = BTreeMap::new();
+        for file in &self.added {
+            tables
+                .entry(file.table.name().to_string())
+                .or_default()
+                .added
+                .push(FileEntry {
+                    path: file.path.to_string(),
+                    rows: file.rows,
+                    bytes: file.bytes,
+                });
+        }
+        for (table, entry) in &self.removed {
+            tables
+                .entry(table.name().to_string())
+                .or_default()
+                .removed
+                .push(entry.clone());
+        }
+        let manifest = Manifest {
+            run_id: self.run_id.clone(),
+            started_at: self.started_at,
+            finished_at: Utc::now(),
+            workspaces: self.workspaces,
+            tool: "bbpipe".into(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            schema_version: SCHEMA_VERSION,
+            source: info.source,
+            requests: info.requests,
+            tables,
+        };
+        let json = serde_json::to_vec_pretty(&manifest).map_err(|e| LoadError::Destination {
+            destination: self.destination.display().to_string(),
+            message: e.to_string(),
+        })?;
+        self.destination
+            .put(&Manifest::path(&self.run_id), json)
+            .await?;
+        failpoint("after-manifest");
+        for (_, entry) in &self.removed {
+            self.destination
+                .delete(&Path::from(entry.path.as_str()))
+                .await?;
+        }
+        if let Some(ndjson) = self.ndjson {
+            ndjson.commit()?;
+        }
+        let summary = LoadSummary {
+            files: self.added,
+            replaced: self.removed.len() as u64,
+        };
+        Ok((summary, manifest))
+    }
+
+    pub fn destination(&self) -> &Destination {
+        &self.destination
     }
 }

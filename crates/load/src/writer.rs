@@ -60,6 +60,7 @@ pub async fn write_file(
     table: Table,
     rows: &RecordBatch,
     path: Path,
+    upload_part_bytes: usize,
 ) -> Result<WrittenFile, LoadError> {
     let bad = |message: String| LoadError::Batch {
         table: table.name(),
@@ -71,7 +72,13 @@ pub async fn write_file(
         path: described.clone(),
         source,
     };
-    let sink = BufWriter::new(Arc::clone(destination.store()), path.clone());
+    // Past `upload_part_bytes` the file goes up as a multipart upload, so a large partition
+    // never sits whole in memory and a failed part is retried alone.
+    let sink = BufWriter::with_capacity(
+        Arc::clone(destination.store()),
+        path.clone(),
+        upload_part_bytes,
+    );
     let props = writer_properties(table, &file_batch.schema());
     let mut writer =
         AsyncArrowWriter::try_new(sink, file_batch.schema(), Some(props)).map_err(parquet_error)?;
@@ -87,7 +94,7 @@ pub async fn write_file(
 }
 
 /// Indices of the newest version of each key, in first-seen order.
-fn newest_versions(
+pub(crate) fn newest_versions(
     table: Table,
     batch: &RecordBatch,
 ) -> Result<UInt32Array, arrow::error::ArrowError> {

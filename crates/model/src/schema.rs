@@ -90,6 +90,19 @@ impl Table {
         }
     }
 
+    /// Whether a partition keeps its existing rows when an export writes to it. Repositories are
+    /// a snapshot: each export replaces the workspace's list, so deleted repositories go away.
+    pub fn merges_existing(self) -> bool {
+        !matches!(self, Table::Repositories)
+    }
+
+    /// Whether a row can change partition between exports: a re-run completes later, so its
+    /// deployment moves to another deployed_date. Such tables are de-duplicated across
+    /// partitions on commit.
+    pub fn rows_can_move(self) -> bool {
+        matches!(self, Table::Deployments)
+    }
+
     /// Column that orders rows within a file.
     pub fn sort_column(self) -> &'static str {
         match self {

@@ -1,0 +1,100 @@
+//! Reading back files of the dataset: to merge a partition, to verify it.
+
+use crate::destination::Destination;
+use crate::error::LoadError;
+use crate::writer::file_schema;
+use arrow::array::{ArrayRef, RecordBatch, StringArray};
+use bbpipe_model::Table;
+use object_store::path::Path;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::sync::Arc;
+
+/// Reads one data file of `table`, checks it has the table's schema, and returns its rows in
+/// the full table schema (the `workspace` partition column put back from the path).
+pub async fn read_file(
+    destination: &Destination,
+    table: Table,
+    workspace: &str,
+    path: &Path,
+) -> Result<Vec<RecordBatch>, LoadError> {
+    let batches = read_columns(destination, table, path, None).await?;
+    let schema = table.schema();
+    batches
+        .into_iter()
+        .map(|batch| {
+            let workspace: ArrayRef =
+                Arc::new(StringArray::from(vec![workspace; batch.num_rows()]));
+            let mut columns = vec![workspace];
+            columns.extend(batch.columns().iter().cloned());
+            RecordBatch::try_new(schema.clone(), columns).map_err(|e| LoadError::Corrupt {
+                path: destination.describe(path),
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Reads `columns` (all when `None`) of one data file, after checking its schema. The file is
+/// fetched whole: partition files are small, and one GET beats many ranged ones on S3.
+pub async fn read_columns(
+    destination: &Destination,
+    table: Table,
+    path: &Path,
+    columns: Option<&[&str]>,
+) -> Result<Vec<RecordBatch>, LoadError> {
+    let corrupt = |message: String| LoadError::Corrupt {
+        path: destination.describe(path),
+        message,
+    };
+    let bytes = destination
+        .get_opt(path)
+        .await?
+        .ok_or_else(|| corrupt("listed but gone".into()))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| corrupt(e.to_string()))?;
+    check_schema(table, builder.schema()).map_err(corrupt)?;
+    let builder = match columns {
+        Some(names) => {
+            let mask = ProjectionMask::columns(builder.parquet_schema(), names.iter().copied());
+            builder.with_projection(mask)
+        }
+        None => builder,
+    };
+    let reader = builder.build().map_err(|e| corrupt(e.to_string()))?;
+    reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| corrupt(e.to_string()))
+}
+
+/// A file's columns must be the table's, by name, type and nullability, in order.
+pub fn check_schema(table: Table, found: &arrow::datatypes::Schema) -> Result<(), String> {
+    let expected = file_schema(table).map_err(|e| e.to_string())?;
+    let describe = |s: &arrow::datatypes::Schema| -> Vec<String> {
+        s.fields()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {}{}",
+                    f.name(),
+                    f.data_type(),
+                    if f.is_nullable() { "" } else { " not null" }
+                )
+            })
+            .collect()
+    };
+    let (want, got) = (describe(&expected), describe(found));
+    if want == got {
+        return Ok(());
+    }
+    let first = want
+        .iter()
+        .zip(&got)
+        .find(|(w, g)| w != g)
+        .map(|(w, g)| format!("expected column `{w}`, found `{g}`"))
+        .unwrap_or_else(|| format!("expected {} columns, found {}", want.len(), got.len()));
+    Err(format!(
+        "not a {} file of schema version 1: {first}",
+        table.name()
+    ))
+}

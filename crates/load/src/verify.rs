@@ -1,0 +1,141 @@
+//! `bbpipe verify-output`: is the dataset what its manifests say, and is every file sound?
+
+use crate::destination::Destination;
+use crate::error::LoadError;
+use crate::manifest::{History, data_files};
+use crate::reader::read_columns;
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::TimestampMicrosecondType;
+use arrow::row::{RowConverter, SortField};
+use bbpipe_model::Table;
+use object_store::path::Path;
+use std::collections::{BTreeMap, HashSet};
+
+/// What verification found.
+#[derive(Debug, Default)]
+pub struct Verification {
+    pub manifests: usize,
+    pub files: usize,
+    /// Rows per table.
+    pub rows: BTreeMap<&'static str, u64>,
+    pub problems: Vec<String>,
+}
+
+/// Checks every data file: readable, of the documented schema, rows as the manifest counted,
+/// in the partition its path names; keys unique across files; files and manifests agreeing.
+pub async fn verify(destination: &Destination) -> Result<Verification, LoadError> {
+    let history = History::read(destination).await?;
+    let present = data_files(destination).await?;
+    let mut report = Verification {
+        manifests: history.manifests.len(),
+        ..Verification::default()
+    };
+    if history.manifests.is_empty() {
+        report.problems.push(format!(
+            "no manifest in {}/_manifests: not a bbpipe dataset",
+            destination.display()
+        ));
+    }
+    for file in present.iter().filter(|f| !history.live.contains_key(*f)) {
+        report.problems.push(format!(
+            "{}: not live in any manifest (left by an interrupted export; the next export removes it)",
+            destination.describe(&Path::from(file.as_str()))
+        ));
+    }
+    for file in history.live.keys().filter(|f| !present.contains(*f)) {
+        report.problems.push(format!(
+            "{}: listed in a manifest but missing",
+            destination.describe(&Path::from(file.as_str()))
+        ));
+    }
+    let mut keys: KeysSeen = BTreeMap::new();
+    for (path_text, entry) in history.live.iter().filter(|(f, _)| present.contains(*f)) {
+        let path = Path::from(path_text.as_str());
+        let shown = destination.describe(&path);
+        let Some(table) = Table::from_name(path_text.split('/').next().unwrap_or("")) else {
+            report
+                .problems
+                .push(format!("{shown}: not under a table directory"));
+            continue;
+        };
+        let workspace = path_text
+            .split('/')
+            .find_map(|p| p.strip_prefix("workspace="))
+            .unwrap_or("");
+        let batches = match read_columns(destination, table, &path, None).await {
+            Ok(batches) => batches,
+            Err(e) => {
+                report.problems.push(e.to_string());
+                continue;
+            }
+        };
+        report.files += 1;
+        let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+        *report.rows.entry(table.name()).or_default() += rows;
+        if rows != entry.rows {
+            report.problems.push(format!(
+                "{shown}: {rows} rows, the manifest says {}",
+                entry.rows
+            ));
+        }
+        let partition_date = table.date_partition().and_then(|(_, level)| {
+            path_text
+                .split('/')
+                .find_map(|p| p.strip_prefix(&format!("{level}=")))
+        });
+        let seen = keys
+            .entry((table.name(), workspace.to_string()))
+            .or_default();
+        for batch in &batches {
+            if let (Some((column, _)), Some(date)) = (table.date_partition(), partition_date) {
+                let times = batch
+                    .column_by_name(column)
+                    .map(|c| c.as_primitive::<TimestampMicrosecondType>());
+                let wrong = times.and_then(|t| {
+                    (0..t.len()).find(|&i| {
+                        chrono::DateTime::from_timestamp_micros(t.value(i))
+                            .is_none_or(|d| d.date_naive().to_string() != date)
+                    })
+                });
+                if let Some(row) = wrong {
+                    report
+                        .problems
+                        .push(format!("{shown}: row {row} has a {column} outside {date}"));
+                }
+            }
+            let columns: Vec<_> = table
+                .key_columns()
+                .iter()
+                .filter_map(|k| batch.column_by_name(k).cloned())
+                .collect();
+            let fields = columns
+                .iter()
+                .map(|c| SortField::new(c.data_type().clone()))
+                .collect();
+            let converter = RowConverter::new(fields).map_err(|e| LoadError::Corrupt {
+                path: shown.clone(),
+                message: e.to_string(),
+            })?;
+            let rows = converter
+                .convert_columns(&columns)
+                .map_err(|e| LoadError::Corrupt {
+                    path: shown.clone(),
+                    message: e.to_string(),
+                })?;
+            for row in rows.iter() {
+                if !seen.insert(row.data().to_vec()) {
+                    report.problems.push(format!(
+                        "{shown}: a {} key ({}) appears in more than one row",
+                        table.name(),
+                        table.key_columns().join(", ")
+                    ));
+                    break;
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Encoded keys seen so far, per table and workspace.
+type KeysSeen = BTreeMap<(&'static str, String), HashSet<Vec<u8>>>;
