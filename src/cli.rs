@@ -19,6 +19,18 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Verify access to a workspace and explain any failure.
+    ///
+    /// Lists repositories (one page) and reads the pipelines of the first. Exit codes: 0 ok,
+    /// 3 invalid_credentials, 4 invalid_permissions, 5 no_resources, 6 workspace_not_found,
+    /// 7 unreachable.
+    Check(CheckArgs),
+    /// Export a workspace from the Bitbucket API: full history first, incremental afterwards.
+    ///
+    /// Credentials come from the environment: BITBUCKET_ACCESS_TOKEN (access token), or
+    /// BITBUCKET_EMAIL + BITBUCKET_API_TOKEN (Atlassian API token), or BITBUCKET_USERNAME +
+    /// BITBUCKET_APP_PASSWORD (deprecated); each also as <NAME>_FILE.
+    Export(ExportArgs),
     /// Run the pipeline on recorded pages (no network, no credentials).
     ///
     /// Reads a directory in the fixture layout (see fixtures/README.md), such as the bundled
@@ -74,6 +86,78 @@ pub struct RulesExplainArgs {
     /// One JSON object per run instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Reaching the Bitbucket API.
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// API base URL.
+    #[arg(long, env = "BITBUCKET_API_URL", default_value = bbpipe_extract::api::DEFAULT_API_URL, value_name = "URL")]
+    pub api_url: String,
+    /// Retries of a 5xx, a timeout or a dropped connection (429s are waited out separately).
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub max_retries: usize,
+    /// First retry delay in milliseconds; it doubles, with jitter, up to a minute.
+    #[arg(long, default_value_t = 500, value_name = "MS")]
+    pub retry_delay_ms: u64,
+    /// Give up on a request still rate limited (429) after waiting this many seconds in all.
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    pub rate_limit_patience: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Workspace slug: the first path segment of https://bitbucket.org/<workspace>/.
+    #[arg(long)]
+    pub workspace: String,
+    /// Print one JSON object: ok, code, message, hint, auth_mode, repositories.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Workspace slug: the first path segment of https://bitbucket.org/<workspace>/.
+    #[arg(long)]
+    pub workspace: String,
+    /// Where to write the dataset: a local directory or s3://bucket/prefix. The incremental
+    /// state lives there too (_state/<workspace>.json).
+    #[arg(long, value_name = "DEST")]
+    pub out: String,
+    /// Only repositories whose slug matches one of these globs (repeatable).
+    #[arg(long = "repos", value_name = "GLOB")]
+    pub repos: Vec<String>,
+    /// Leave out repositories whose slug matches one of these globs (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// On a first export (or with --full), no history before this date (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Ignore the saved state and read the whole history again.
+    #[arg(long)]
+    pub full: bool,
+    /// How far before the last watermark an incremental export looks again (e.g. 2d, 36h).
+    #[arg(long, default_value = "2d", value_name = "DURATION")]
+    pub lookback: String,
+    /// Repositories fetched at once.
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub concurrency: u32,
+    /// Requests per rolling hour; raised when Bitbucket's X-RateLimit-Limit says more.
+    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_requests_per_hour: u32,
+    /// Also write every raw page to this directory, in the layout `replay` reads.
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+    #[command(flatten)]
+    pub api: ApiArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub deployments: DeploymentArgs,
+    #[command(flatten)]
+    pub tuning: TuningArgs,
 }
 
 #[derive(Debug, Args)]

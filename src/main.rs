@@ -3,8 +3,12 @@
 //! This binary parses the command line, sets up logging and wires the stages of the
 //! `bbpipe-extract`, `bbpipe-transform` and `bbpipe-load` crates together with bounded channels.
 
+mod check;
 mod cli;
+mod exit;
+mod export_cmd;
 mod pipeline;
+mod progress;
 mod rules_cmd;
 mod schema_doc;
 mod summary;
@@ -28,6 +32,8 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Check(args) => check::run(args).await,
+            Command::Export(args) => export_cmd::run(args, cli.quiet).await,
             Command::Replay(args) => pipeline::replay(args, cli.quiet).await,
             Command::Schema(args) => schema_doc::print(&args),
             Command::Rules(command) => rules_cmd::run(command).await,
@@ -37,8 +43,19 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            let code = match error.downcast_ref::<exit::Exit>() {
+                Some(exit) => {
+                    if !exit.message.is_empty() {
+                        eprintln!("error: {}", exit.message);
+                    }
+                    exit.code
+                }
+                None => {
+                    eprintln!("error: {error:#}");
+                    1
+                }
+            };
+            ExitCode::from(code)
         }
     }
 }

@@ -4,7 +4,7 @@ use crate::cli::{DeploymentArgs, ReplayArgs, StoreArgs, TuningArgs, VerifyArgs};
 use crate::summary::Summary;
 use anyhow::{Context, anyhow};
 use arrow::record_batch::RecordBatch;
-use bbpipe_extract::{ExtractError, ExtractSummary, Replay};
+use bbpipe_extract::{ExtractError, Replay};
 use bbpipe_load::{
     CommitInfo, DeploymentsNdjson, Destination, LoadError, LoadOptions, ParquetSink, StagedExport,
     StoreOptions,
@@ -55,6 +55,7 @@ pub async fn replay(args: ReplayArgs, quiet: bool) -> anyhow::Result<()> {
             transform: transformed,
             load: loaded,
             elapsed: started.elapsed(),
+            requests: None,
         };
         print!("{summary}");
     }
@@ -63,13 +64,14 @@ pub async fn replay(args: ReplayArgs, quiet: bool) -> anyhow::Result<()> {
 
 /// Runs the three stages to the end and returns their summaries, or the error of the stage
 /// that failed first (the others report `Cancelled` and are not shown).
-async fn run_stages<F>(
+pub async fn run_stages<E, F>(
     extract: impl FnOnce(Sender<Message<RawPage>>) -> F,
     transformer: Transformer,
     sink: ParquetSink,
-) -> anyhow::Result<(ExtractSummary, TransformSummary, StagedExport)>
+) -> anyhow::Result<(E, TransformSummary, StagedExport)>
 where
-    F: Future<Output = Result<ExtractSummary, ExtractError>> + Send + 'static,
+    E: Send + 'static,
+    F: Future<Output = Result<E, ExtractError>> + Send + 'static,
 {
     let (page_tx, page_rx) = mpsc::channel(PAGE_CHANNEL);
     let (batch_tx, batch_rx) = mpsc::channel(BATCH_CHANNEL);
@@ -180,14 +182,14 @@ pub async fn verify_output(args: VerifyArgs, quiet: bool) -> anyhow::Result<()> 
     ))
 }
 
-fn transformer(tuning: &TuningArgs, rules: Option<Arc<RuleSet>>) -> Transformer {
+pub fn transformer(tuning: &TuningArgs, rules: Option<Arc<RuleSet>>) -> Transformer {
     Transformer::new(TransformOptions {
         batch_rows: tuning.batch_rows as usize,
         rules,
     })
 }
 
-async fn sink(
+pub async fn sink(
     destination: Destination,
     tuning: &TuningArgs,
     deployments: &DeploymentArgs,

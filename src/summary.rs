@@ -6,6 +6,15 @@ use bbpipe_transform::TransformSummary;
 use std::fmt;
 use std::time::Duration;
 
+/// What the API cost, for exports.
+pub struct Requests {
+    pub repositories: u64,
+    pub requests: u64,
+    pub retries: u64,
+    pub rate_limited: u64,
+    pub waited_ms: u64,
+}
+
 pub struct Summary {
     pub source: String,
     pub destination: String,
@@ -15,6 +24,7 @@ pub struct Summary {
     pub transform: TransformSummary,
     pub load: LoadSummary,
     pub elapsed: Duration,
+    pub requests: Option<Requests>,
 }
 
 impl fmt::Display for Summary {
@@ -28,6 +38,17 @@ impl fmt::Display for Summary {
             bytes(self.input_bytes)
         )?;
         writeln!(f, "  repositories    {}", self.transform.repositories)?;
+        if let Some(r) = &self.requests {
+            writeln!(f, "  exported from   {} repositories", r.repositories)?;
+            writeln!(
+                f,
+                "  requests        {} ({} retries, {} rate limited, {:.1} s waiting on rate limits)",
+                r.requests,
+                r.retries,
+                r.rate_limited,
+                r.waited_ms as f64 / 1000.0
+            )?;
+        }
         let statuses: Vec<String> = self
             .transform
             .runs_by_status

@@ -11,6 +11,9 @@ pub enum ExtractError {
     },
     #[error("{path}: {message}")]
     Layout { path: PathBuf, message: String },
+    /// The Bitbucket API refused or failed.
+    #[error("{0}")]
+    Api(Box<crate::api::ApiError>),
     /// Another stage stopped first; its error is the one to report.
     #[error("cancelled because another stage stopped")]
     Cancelled,

@@ -1,14 +1,26 @@
 //! Extract: where raw Bitbucket pages come from.
 //!
-//! [`Replay`] reads pages recorded in the fixture layout (see [`layout`]) and sends them down a
-//! bounded channel as [`RawPage`](bbpipe_model::RawPage)s, exactly as a live export would.
+//! [`Exporter`] reads a workspace from the Bitbucket Cloud API ([`api::Client`]: credentials,
+//! pacing, retries) incrementally ([`SyncState`]), optionally recording every page
+//! ([`Recorder`]); [`Replay`] reads recorded pages (see [`layout`]). Both send
+//! [`RawPage`](bbpipe_model::RawPage)s down a bounded channel: everything after this stage is
+//! shared.
 
+pub mod api;
 mod error;
+mod export;
+mod filter;
 pub mod layout;
+mod record;
 mod replay;
+mod state;
 
 pub use error::ExtractError;
+pub use export::{ExportOptions, ExportOutcome, ExportProgress, Exporter};
+pub use filter::RepoFilter;
+pub use record::Recorder;
 pub use replay::Replay;
+pub use state::{RepositoryState, STATE_FORMAT, SyncState};
 
 /// What an extraction sent down its channel.
 #[derive(Debug, Clone, Default)]

@@ -1,0 +1,229 @@
+//! Credentials, from the environment (or files named by it), never from the command line.
+
+use std::fmt;
+
+/// A secret string. `Debug` and `Display` print `***`, so it cannot leak into logs or errors.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value, for the Authorization header only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How bbpipe authenticates to Bitbucket Cloud.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credentials {
+    /// Workspace, project or repository access token: `Authorization: Bearer`.
+    AccessToken(Secret),
+    /// Atlassian API token: HTTP Basic with the account's email.
+    ApiToken { email: String, token: Secret },
+    /// App password (deprecated by Atlassian during 2026): HTTP Basic with the username.
+    AppPassword { username: String, password: Secret },
+}
+
+/// Why no credentials could be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error(
+        "no Bitbucket credentials: set BITBUCKET_ACCESS_TOKEN (access token), or BITBUCKET_EMAIL \
+         and BITBUCKET_API_TOKEN (Atlassian API token), or BITBUCKET_USERNAME and \
+         BITBUCKET_APP_PASSWORD (deprecated app password); each also as <NAME>_FILE"
+    )]
+    Missing,
+    #[error("ambiguous Bitbucket credentials: {0} are all set; keep exactly one kind")]
+    Ambiguous(String),
+    #[error("incomplete Bitbucket credentials: {set} is set but {missing} is not")]
+    Partial {
+        set: &'static str,
+        missing: &'static str,
+    },
+    #[error("{name}: cannot read {path}: {message}")]
+    File {
+        name: String,
+        path: String,
+        message: String,
+    },
+    #[error("{0} is set but empty")]
+    Empty(&'static str),
+}
+
+impl Credentials {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Credentials, AuthError> {
+        Credentials::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup`; `NAME_FILE` names a file holding `NAME`'s value
+    /// (as container secrets are mounted), trailing newline removed.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Credentials, AuthError> {
+        let read = |name: &'static str| -> Result<Option<String>, AuthError> {
+            let value = match lookup(name) {
+                Some(v) => Some(v),
+                None => match lookup(&format!("{name}_FILE")) {
+                    Some(path) => Some(
+                        std::fs::read_to_string(&path)
+                            .map_err(|e| AuthError::File {
+                                name: format!("{name}_FILE"),
+                                path: path.clone(),
+                                message: e.to_string(),
+                            })?
+                            .trim_end_matches(['\n', '\r'])
+                            .to_string(),
+                    ),
+                    None => None,
+                },
+            };
+            match value {
+                Some(v) if v.trim().is_empty() => Err(AuthError::Empty(name)),
+                other => Ok(other),
+            }
+        };
+        let token = read("BITBUCKET_ACCESS_TOKEN")?;
+        let email = read("BITBUCKET_EMAIL")?;
+        let api_token = read("BITBUCKET_API_TOKEN")?;
+        let username = read("BITBUCKET_USERNAME")?;
+        let app_password = read("BITBUCKET_APP_PASSWORD")?;
+
+        let mut kinds = Vec::new();
+        if token.is_some() {
+            kinds.push("BITBUCKET_ACCESS_TOKEN");
+        }
+        if email.is_some() || api_token.is_some() {
+            kinds.push("BITBUCKET_EMAIL/BITBUCKET_API_TOKEN");
+        }
+        if username.is_some() || app_password.is_some() {
+            kinds.push("BITBUCKET_USERNAME/BITBUCKET_APP_PASSWORD");
+        }
+        if kinds.len() > 1 {
+            return Err(AuthError::Ambiguous(kinds.join(", ")));
+        }
+        if let Some(token) = token {
+            return Ok(Credentials::AccessToken(Secret::new(token)));
+        }
+        match (email, api_token) {
+            (Some(email), Some(token)) => {
+                return Ok(Credentials::ApiToken {
+                    email,
+                    token: Secret::new(token),
+                });
+            }
+            (Some(_), None) => {
+                return Err(AuthError::Partial {
+                    set: "BITBUCKET_EMAIL",
+                    missing: "BITBUCKET_API_TOKEN",
+                });
+            }
+            (None, Some(_)) => {
+                return Err(AuthError::Partial {
+                    set: "BITBUCKET_API_TOKEN",
+                    missing: "BITBUCKET_EMAIL",
+                });
+            }
+            (None, None) => {}
+        }
+        match (username, app_password) {
+            (Some(username), Some(password)) => Ok(Credentials::AppPassword {
+                username,
+                password: Secret::new(password),
+            }),
+            (Some(_), None) => Err(AuthError::Partial {
+                set: "BITBUCKET_USERNAME",
+                missing: "BITBUCKET_APP_PASSWORD",
+            }),
+            (None, Some(_)) => Err(AuthError::Partial {
+                set: "BITBUCKET_APP_PASSWORD",
+                missing: "BITBUCKET_USERNAME",
+            }),
+            (None, None) => Err(AuthError::Missing),
+        }
+    }
+
+    /// `access_token`, `api_token` or `app_password`.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Credentials::AccessToken(_) => "access_token",
+            Credentials::ApiToken { .. } => "api_token",
+            Credentials::AppPassword { .. } => "app_password",
+        }
+    }
+
+    pub(crate) fn apply(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self {
+            Credentials::AccessToken(token) => request.bearer_auth(token.expose()),
+            Credentials::ApiToken { email, token } => {
+                request.basic_auth(email, Some(token.expose()))
+            }
+            Credentials::AppPassword { username, password } => {
+                request.basic_auth(username, Some(password.expose()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(vars: &[(&str, &str)]) -> Result<Credentials, AuthError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Credentials::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn each_mode_and_the_wrong_ones() {
+        assert_eq!(
+            from(&[("BITBUCKET_ACCESS_TOKEN", "t")]).unwrap().mode(),
+            "access_token"
+        );
+        let api = from(&[("BITBUCKET_EMAIL", "a@b.c"), ("BITBUCKET_API_TOKEN", "t")]).unwrap();
+        assert_eq!(api.mode(), "api_token");
+        let app = from(&[("BITBUCKET_USERNAME", "u"), ("BITBUCKET_APP_PASSWORD", "p")]).unwrap();
+        assert_eq!(app.mode(), "app_password");
+        assert_eq!(from(&[]), Err(AuthError::Missing));
+        assert!(matches!(
+            from(&[
+                ("BITBUCKET_ACCESS_TOKEN", "t"),
+                ("BITBUCKET_EMAIL", "a@b.c")
+            ]),
+            Err(AuthError::Ambiguous(_))
+        ));
+        assert_eq!(
+            from(&[("BITBUCKET_EMAIL", "a@b.c")]),
+            Err(AuthError::Partial {
+                set: "BITBUCKET_EMAIL",
+                missing: "BITBUCKET_API_TOKEN"
+            })
+        );
+        assert_eq!(
+            from(&[("BITBUCKET_ACCESS_TOKEN", " ")]),
+            Err(AuthError::Empty("BITBUCKET_ACCESS_TOKEN"))
+        );
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_never_print() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "s3cr3t-value\n").unwrap();
+        let creds = from(&[("BITBUCKET_ACCESS_TOKEN_FILE", file.to_str().unwrap())]).unwrap();
+        assert_eq!(creds, Credentials::AccessToken(Secret::new("s3cr3t-value")));
+        assert!(!format!("{creds:?}").contains("s3cr3t"));
+    }
+}

@@ -1,0 +1,265 @@
+//! The HTTP client: credentials only to the API's origin, pacing, retries with backoff.
+
+use super::auth::Credentials;
+use super::error::{ApiError, describe};
+use super::pace::Pacer;
+use backon::{BackoffBuilder, ExponentialBuilder};
+use bytes::Bytes;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use url::Url;
+
+/// Bitbucket Cloud's API.
+pub const DEFAULT_API_URL: &str = "https://api.bitbucket.org/2.0";
+
+/// How the client behaves.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// The API base, e.g. `https://api.bitbucket.org/2.0`.
+    pub api_url: Url,
+    /// Requests per rolling hour (Bitbucket's default allowance is 1,000).
+    pub max_requests_per_hour: u32,
+    /// Retries of a 5xx, a timeout or a dropped connection.
+    pub max_retries: usize,
+    /// First backoff delay; it doubles (with jitter) up to `max_delay`.
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+    /// Longest total wait on 429 responses for one request before giving up.
+    pub rate_limit_patience: Duration,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+impl ClientOptions {
+    pub fn new(api_url: Url) -> Self {
+        ClientOptions {
+            api_url,
+            max_requests_per_hour: 1000,
+            max_retries: 5,
+            min_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(60),
+            rate_limit_patience: Duration::from_secs(3600),
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Counters of what the client did, readable while it works (progress) and after (summary).
+#[derive(Debug, Default)]
+pub struct RequestStats {
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+    pub rate_limited: AtomicU64,
+    /// Milliseconds spent waiting on 429s and on pacing.
+    pub rate_limit_wait_ms: AtomicU64,
+    /// True while a 429 backoff is under way.
+    pub waiting_on_rate_limit: std::sync::atomic::AtomicBool,
+}
+
+impl RequestStats {
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// A Bitbucket Cloud API client.
+pub struct Client {
+    http: reqwest::Client,
+    credentials: Credentials,
+    options: ClientOptions,
+    pacer: Pacer,
+    stats: Arc<RequestStats>,
+}
+
+enum Attempt {
+    Done(Bytes),
+    RateLimited(Option<Duration>),
+    Transient(ApiError),
+    Fatal(ApiError),
+}
+
+impl Client {
+    pub fn new(credentials: Credentials, options: ClientOptions) -> Result<Client, ApiError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("bbpipe/", env!("CARGO_PKG_VERSION")))
+            .timeout(options.timeout)
+            // A `next` link is never followed blindly: redirects could carry the
+            // Authorization header elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ApiError::Unreachable {
+                url: options.api_url.to_string(),
+                message: e.to_string(),
+            })?;
+        let pacer = Pacer::new(options.max_requests_per_hour);
+        Ok(Client {
+            http,
+            credentials,
+            options,
+            pacer,
+            stats: Arc::default(),
+        })
+    }
+
+    pub fn stats(&self) -> &Arc<RequestStats> {
+        &self.stats
+    }
+
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// `base + path`, e.g. `endpoint("repositories/acme")`.
+    pub fn endpoint(&self, path: &str) -> Url {
+        let mut url = self.options.api_url.clone();
+        {
+            let mut segments = url.path_segments_mut().expect("an http(s) base URL");
+            segments.pop_if_empty();
+            for segment in path.split('/') {
+                segments.push(segment);
+            }
+        }
+        url
+    }
+
+    /// GETs `url` and returns the body, retrying what deserves it.
+    pub async fn get(&self, url: &Url) -> Result<Bytes, ApiError> {
+        let mut transient = ExponentialBuilder::default()
+            .with_min_delay(self.options.min_delay)
+            .with_max_delay(self.options.max_delay)
+            .with_max_times(self.options.max_retries)
+            .with_jitter()
+            .build();
+        let mut limited = ExponentialBuilder::default()
+            .with_min_delay(self.options.min_delay * 2)
+            .with_max_delay(Duration::from_secs(300))
+            .without_max_times()
+            .with_jitter()
+            .build();
+        let mut waited = Duration::ZERO;
+        loop {
+            let paced = self.pacer.acquire().await;
+            RequestStats::add(&self.stats.rate_limit_wait_ms, paced.as_millis() as u64);
+            RequestStats::add(&self.stats.requests, 1);
+            match self.attempt(url).await {
+                Attempt::Done(body) => return Ok(body),
+                Attempt::Fatal(error) => return Err(error),
+                Attempt::Transient(error) => match transient.next() {
+                    Some(delay) => {
+                        tracing::debug!(%error, ?delay, "retrying");
+                        RequestStats::add(&self.stats.retries, 1);
+                        tokio::time::sleep(delay).await;
+                    }
+                    None => return Err(error),
+                },
+                Attempt::RateLimited(retry_after) => {
+                    // Bitbucket rarely says how long: back off exponentially, and slow down.
+                    let delay = retry_after
+                        .or_else(|| limited.next())
+                        .unwrap_or(self.options.max_delay);
+                    if waited + delay > self.options.rate_limit_patience {
+                        return Err(ApiError::RateLimited {
+                            url: url.to_string(),
+                            waited_secs: waited.as_secs(),
+                        });
+                    }
+                    tracing::info!(?delay, "rate limited by Bitbucket; waiting");
+                    RequestStats::add(&self.stats.rate_limited, 1);
+                    RequestStats::add(&self.stats.retries, 1);
+                    RequestStats::add(&self.stats.rate_limit_wait_ms, delay.as_millis() as u64);
+                    self.stats
+                        .waiting_on_rate_limit
+                        .store(true, Ordering::Relaxed);
+                    tokio::time::sleep(delay).await;
+                    self.stats
+                        .waiting_on_rate_limit
+                        .store(false, Ordering::Relaxed);
+                    waited += delay;
+                }
+            }
+        }
+    }
+
+    fn same_origin(&self, url: &Url) -> bool {
+        url.origin() == self.options.api_url.origin()
+    }
+
+    async fn attempt(&self, url: &Url) -> Attempt {
+        let shown = url.to_string();
+        let mut request = self
+            .http
+            .get(url.clone())
+            .header("Accept", "application/json");
+        if self.same_origin(url) {
+            request = self.credentials.apply(request);
+        } else {
+            tracing::warn!(url = %shown, "not the API's origin: requesting without credentials");
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => return Attempt::Transient(unreachable(&shown, &e)),
+        };
+        let status = response.status().as_u16();
+        let advertised = response
+            .headers()
+            .get("X-RateLimit-Limit")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u32>().ok());
+        let retry_after = response
+            .headers()
+            .get("Retry-After")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        // A connection reset mid-body surfaces here, and is retried like any other.
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(e) => return Attempt::Transient(unreachable(&shown, &e)),
+        };
+        if let Some(limit) = advertised
+            && self.pacer.raise_to(limit).await
+        {
+            tracing::info!(
+                limit,
+                "Bitbucket allows more requests per hour; pacing to that"
+            );
+        }
+        match status {
+            200..=299 => Attempt::Done(body),
+            429 => Attempt::RateLimited(retry_after),
+            _ => {
+                let (message, missing_scopes) = describe(&body);
+                let error = ApiError::Status {
+                    url: shown,
+                    status,
+                    message,
+                    missing_scopes,
+                };
+                if status >= 500 {
+                    Attempt::Transient(error)
+                } else {
+                    Attempt::Fatal(error)
+                }
+            }
+        }
+    }
+}
+
+fn unreachable(url: &str, error: &reqwest::Error) -> ApiError {
+    // The chain names the cause (DNS, TLS, refused, reset); never a header or credential.
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message = format!("{message}: {cause}");
+        source = cause.source();
+    }
+    ApiError::Unreachable {
+        url: url.to_string(),
+        message,
+    }
+}

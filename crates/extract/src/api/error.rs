@@ -1,0 +1,129 @@
+//! Errors of the Bitbucket API, with what Bitbucket said about them.
+
+use serde::Deserialize;
+
+/// A request that did not succeed, after any retries it deserved.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Bitbucket answered with an error status (4xx, or 5xx after the retries ran out).
+    #[error("GET {url}: HTTP {status}: {message}")]
+    Status {
+        url: String,
+        status: u16,
+        message: String,
+        /// Scopes the error detail says are required but not granted.
+        missing_scopes: Vec<String>,
+    },
+    /// DNS, TLS, connection or timeout failures, after the retries ran out.
+    #[error("GET {url}: unreachable: {message}")]
+    Unreachable { url: String, message: String },
+    /// Still rate limited after waiting as long as allowed.
+    #[error("GET {url}: still rate limited (HTTP 429) after waiting {waited_secs} s in all")]
+    RateLimited { url: String, waited_secs: u64 },
+    /// A body that is not what the endpoint returns.
+    #[error("GET {url}: unexpected response at {path}: {message}")]
+    Body {
+        url: String,
+        path: String,
+        message: String,
+    },
+}
+
+impl ApiError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorInner,
+}
+
+#[derive(Deserialize)]
+struct ErrorInner {
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    detail: Option<serde_json::Value>,
+}
+
+/// Bitbucket's message and missing scopes from an error body; for a body that is not Bitbucket's
+/// JSON (a proxy's HTML page, the 429 text), its first line without markup.
+pub(crate) fn describe(body: &[u8]) -> (String, Vec<String>) {
+    if let Ok(parsed) = serde_json::from_slice::<ErrorBody>(body) {
+        let mut message = parsed.error.message.unwrap_or_default();
+        let mut missing = Vec::new();
+        match parsed.error.detail {
+            Some(serde_json::Value::String(detail)) if !detail.is_empty() => {
+                message = format!("{message} ({detail})");
+            }
+            Some(serde_json::Value::Object(detail)) => {
+                let list = |key: &str| -> Vec<String> {
+                    detail
+                        .get(key)
+                        .and_then(|v| v.as_array())
+                        .map_or_else(Vec::new, |a| {
+                            a.iter()
+                                .filter_map(|s| s.as_str().map(str::to_string))
+                                .collect()
+                        })
+                };
+                let granted = list("granted");
+                missing = list("required")
+                    .into_iter()
+                    .filter(|s| !granted.contains(s))
+                    .collect();
+            }
+            _ => {}
+        }
+        return (message, missing);
+    }
+    let text = String::from_utf8_lossy(body);
+    let mut plain = String::new();
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                plain.push(' ');
+            }
+            _ if !in_tag => plain.push(c),
+            _ => {}
+        }
+    }
+    let words: Vec<&str> = plain.split_whitespace().collect();
+    let mut line = words.join(" ");
+    if line.len() > 200 {
+        let cut = (0..=200)
+            .rev()
+            .find(|&i| line.is_char_boundary(i))
+            .unwrap_or(0);
+        line.truncate(cut);
+        line.push('…');
+    }
+    (line, Vec::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    #[test]
+    fn bitbucket_json_html_and_text_bodies() {
+        let scope = br#"{"type": "error", "error": {"message": "Your credentials lack one or more required privilege scopes.", "detail": {"granted": ["repository"], "required": ["repository", "pipeline"]}}}"#;
+        let (message, missing) = describe(scope);
+        assert!(message.starts_with("Your credentials lack"));
+        assert_eq!(missing, ["pipeline"]);
+        let (message, _) = describe(br#"{"type": "error", "error": {"message": "Bad request", "detail": "pagelen too large"}}"#);
+        assert_eq!(message, "Bad request (pagelen too large)");
+        let (message, _) = describe(b"<html><body><h1>502 Bad Gateway</h1>\n</body></html>");
+        assert_eq!(message, "502 Bad Gateway");
+        let (message, _) = describe(b"Rate limit for this resource has been exceeded");
+        assert_eq!(message, "Rate limit for this resource has been exceeded");
+    }
+}

@@ -1,0 +1,15 @@
+//! The Bitbucket Cloud REST API, as far as bbpipe uses it.
+
+mod auth;
+mod client;
+mod error;
+mod pace;
+mod shapes;
+
+pub use auth::{AuthError, Credentials, Secret};
+pub use client::{Client, ClientOptions, DEFAULT_API_URL, RequestStats};
+pub use error::ApiError;
+pub use shapes::{PipelinesPage, RepositoriesPage, RunHeader};
+
+/// The most Bitbucket returns per page on repositories and pipelines (more is a 400).
+pub const PAGELEN: u32 = 100;

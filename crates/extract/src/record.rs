@@ -1,0 +1,76 @@
+//! Record mode: every raw page written in the fixture layout, for offline replay.
+
+use crate::error::ExtractError;
+use crate::layout::{RECORDING_FILE, Recording, page_path, run_path};
+use chrono::{DateTime, Utc};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Writes response bodies exactly as received. Bodies carry no credential: bbpipe's own
+/// Authorization header is never part of a response.
+pub struct Recorder {
+    root: PathBuf,
+    runs_written: AtomicU32,
+}
+
+impl Recorder {
+    pub fn new(root: &Path) -> Result<Self, ExtractError> {
+        std::fs::create_dir_all(root).map_err(ExtractError::io(root))?;
+        Ok(Recorder {
+            root: root.to_path_buf(),
+            runs_written: AtomicU32::new(0),
+        })
+    }
+
+    async fn write(&self, path: PathBuf, body: &[u8]) -> Result<(), ExtractError> {
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(ExtractError::io(dir))?;
+        }
+        tokio::fs::write(&path, body)
+            .await
+            .map_err(ExtractError::io(&path))
+    }
+
+    pub async fn page(
+        &self,
+        workspace: &str,
+        repo_slug: Option<&str>,
+        page: u32,
+        body: &[u8],
+    ) -> Result<(), ExtractError> {
+        self.write(page_path(&self.root, workspace, repo_slug, page), body)
+            .await
+    }
+
+    pub async fn run(
+        &self,
+        workspace: &str,
+        repo_slug: &str,
+        body: &[u8],
+    ) -> Result<(), ExtractError> {
+        // Numbered across repositories, so two repositories never clash.
+        let n = self.runs_written.fetch_add(1, Ordering::Relaxed) + 1;
+        self.write(run_path(&self.root, workspace, repo_slug, n), body)
+            .await
+    }
+
+    /// Written last: a recording without it was interrupted.
+    pub async fn finish(
+        &self,
+        recorded_at: DateTime<Utc>,
+        source: &str,
+    ) -> Result<(), ExtractError> {
+        let recording = Recording {
+            format: 1,
+            recorded_at,
+            source: source.to_string(),
+        };
+        let json = serde_json::to_vec_pretty(&recording).map_err(|e| ExtractError::Layout {
+            path: self.root.clone(),
+            message: e.to_string(),
+        })?;
+        self.write(self.root.join(RECORDING_FILE), &json).await
+    }
+}

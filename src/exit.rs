@@ -1,0 +1,39 @@
+//! Exit codes, documented in README: 0 ok, 1 failure, 2 usage, 3-7 access problems.
+
+use bbpipe_extract::api::ApiError;
+use std::fmt;
+
+/// An error that ends the process with a specific exit code.
+#[derive(Debug)]
+pub struct Exit {
+    pub code: u8,
+    pub message: String,
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+/// The outcome names of `bbpipe check`, with their exit codes.
+pub const INVALID_CREDENTIALS: (&str, u8) = ("invalid_credentials", 3);
+pub const INVALID_PERMISSIONS: (&str, u8) = ("invalid_permissions", 4);
+pub const NO_RESOURCES: (&str, u8) = ("no_resources", 5);
+pub const WORKSPACE_NOT_FOUND: (&str, u8) = ("workspace_not_found", 6);
+pub const UNREACHABLE: (&str, u8) = ("unreachable", 7);
+pub const FAILED: (&str, u8) = ("error", 1);
+
+/// Classifies an API error as `check` reports it; `listing` says whether it came from the
+/// repositories listing (where 404 means the workspace does not exist).
+pub fn classify(error: &ApiError, listing: bool) -> (&'static str, u8) {
+    match error {
+        ApiError::Status { status: 401, .. } => INVALID_CREDENTIALS,
+        ApiError::Status { status: 403, .. } => INVALID_PERMISSIONS,
+        ApiError::Status { status: 404, .. } if listing => WORKSPACE_NOT_FOUND,
+        ApiError::Unreachable { .. } => UNREACHABLE,
+        _ => FAILED,
+    }
+}
