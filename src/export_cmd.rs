@@ -8,7 +8,7 @@ use crate::progress::Progress;
 use crate::summary::{Requests, Summary};
 use anyhow::{Context, anyhow};
 use bbpipe_extract::api::{Credentials, RequestStats};
-use bbpipe_extract::{ExportOptions, Exporter, Recorder, RepoFilter, SyncState};
+use bbpipe_extract::{ExportOptions, Exporter, ExtractError, Recorder, RepoFilter, SyncState};
 use bbpipe_load::{CommitInfo, Destination};
 use chrono::{DateTime, NaiveDate, Utc};
 use object_store::path::Path;
@@ -47,7 +47,7 @@ pub async fn run(args: ExportArgs, quiet: bool) -> anyhow::Result<()> {
     )
     .await;
     progress.finish().await;
-    let (outcome, transformed, staged) = result.map_err(|e| with_exit_code(e))?;
+    let (outcome, transformed, staged) = result.map_err(with_exit_code)?;
     let stats = client.stats();
     let requests = RequestStats::get(&stats.requests);
     let info = CommitInfo {
@@ -90,21 +90,19 @@ pub async fn run(args: ExportArgs, quiet: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// API errors that mean an access problem keep `check`'s exit codes.
+/// API errors that mean an access problem keep `check`'s exit codes (a 404 can only come from
+/// the repositories listing here: a repository's 404 is skipped).
 fn with_exit_code(error: anyhow::Error) -> anyhow::Error {
-    let text = format!("{error:#}");
-    let code = if text.contains("HTTP 401") {
-        exit::INVALID_CREDENTIALS.1
-    } else if text.contains("HTTP 403") {
-        exit::INVALID_PERMISSIONS.1
-    } else if text.contains("unreachable:") {
-        exit::UNREACHABLE.1
-    } else {
-        return error;
+    let code = match error.downcast_ref::<ExtractError>() {
+        Some(ExtractError::Api(api)) => exit::classify(api, true).1,
+        _ => return error,
     };
+    if code == exit::FAILED.1 {
+        return error;
+    }
     Exit {
         code,
-        message: text,
+        message: format!("{error:#}"),
     }
     .into()
 }

@@ -84,7 +84,7 @@ where
     match (extracted, transformed, loaded) {
         (Ok(e), Ok(t), Ok(l)) => Ok((e, t, l)),
         (Err(e), _, _) if !matches!(e, ExtractError::Cancelled) => {
-            Err(anyhow!("extract failed: {e}"))
+            Err(anyhow::Error::new(e).context("extract failed"))
         }
         (_, Err(e), _) if !matches!(e, TransformError::Cancelled) => {
             Err(anyhow!("transform failed: {e}"))

@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests: run the real binary, read the Parquet it wrote.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod mock;
 pub mod s3;
 
 use arrow::array::{Array, AsArray};

@@ -122,7 +122,7 @@ impl Exporter {
             .map_err(|_| ExtractError::Cancelled)?;
         if let Some(recorder) = &this.recorder {
             recorder
-                .finish(this.started_at, &this.client.endpoint("").to_string())
+                .finish(this.started_at, this.client.endpoint("").as_ref())
                 .await?;
         }
 

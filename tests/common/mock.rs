@@ -1,0 +1,424 @@
+//! A local Bitbucket Cloud API for the tests, quirks included: page-number pagination with
+//! `size` and absolute `next` links that drop `sort`, oldest-first unless `sort=-created_on`,
+//! a 400 for pagelen above 100, JSON error bodies, 429s in text/plain without Retry-After, HTML
+//! 502s from a "proxy", connections reset mid-body. One request per connection, on 127.0.0.1.
+
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+/// What the server accepts as credentials: the exact Authorization header value.
+#[derive(Clone, Debug)]
+pub enum Auth {
+    Bearer(String),
+    Basic { user: String, password: String },
+}
+
+impl Auth {
+    fn header(&self) -> String {
+        match self {
+            Auth::Bearer(token) => format!("Bearer {token}"),
+            Auth::Basic { user, password } => {
+                format!("Basic {}", base64(&format!("{user}:{password}")))
+            }
+        }
+    }
+}
+
+/// A failure served instead of the next response.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    RateLimited,
+    BadGatewayHtml,
+    ResetMidBody,
+}
+
+#[derive(Clone, Debug)]
+pub struct Repo {
+    pub slug: String,
+    pub uuid: String,
+    /// Oldest first.
+    pub runs: Vec<Value>,
+    pub pipelines_missing: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Logged {
+    pub path: String,
+    pub authorization: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub workspace: String,
+    pub auth: Auth,
+    /// Scopes the credentials lack: every request answers 403 naming them.
+    pub missing_scopes: Vec<String>,
+    pub repos: Vec<Repo>,
+    pub faults: VecDeque<Fault>,
+    /// Origin put in `next` links of repository pages (to test that credentials stay home).
+    pub next_origin: Option<String>,
+    pub log: Vec<Logged>,
+}
+
+pub struct MockBitbucket {
+    pub url: String,
+    pub state: Arc<Mutex<State>>,
+}
+
+impl MockBitbucket {
+    pub fn start(workspace: &str, auth: Auth) -> MockBitbucket {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(State {
+            workspace: workspace.to_string(),
+            auth,
+            missing_scopes: vec![],
+            repos: vec![],
+            faults: VecDeque::new(),
+            next_origin: None,
+            log: vec![],
+        }));
+        let shared = Arc::clone(&state);
+        let base = url.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (state, base) = (Arc::clone(&shared), base.clone());
+                std::thread::spawn(move || serve(stream, &state, &base));
+            }
+        });
+        MockBitbucket { url, state }
+    }
+
+    pub fn requests(&self) -> Vec<Logged> {
+        self.state.lock().unwrap().log.clone()
+    }
+
+    pub fn clear_log(&self) {
+        self.state.lock().unwrap().log.clear();
+    }
+
+    pub fn add_repo(&self, slug: &str, runs: usize) {
+        let mut state = self.state.lock().unwrap();
+        let uuid = format!("{{00000000-0000-4000-8000-{:012x}}}", state.repos.len() + 1);
+        let mut repo = Repo {
+            slug: slug.to_string(),
+            uuid,
+            runs: vec![],
+            pipelines_missing: false,
+        };
+        for _ in 0..runs {
+            let run = new_run(&state.workspace, &repo, "COMPLETED", Some("SUCCESSFUL"));
+            repo.runs.push(run);
+        }
+        state.repos.push(repo);
+    }
+
+    /// Appends a run to a repository, one hour after its newest.
+    pub fn push_run(&self, slug: &str, state_name: &str, result: Option<&str>) -> String {
+        let mut state = self.state.lock().unwrap();
+        let workspace = state.workspace.clone();
+        let repo = state.repos.iter_mut().find(|r| r.slug == slug).unwrap();
+        let run = new_run(&workspace, repo, state_name, result);
+        let uuid = run["uuid"].as_str().unwrap().to_string();
+        repo.runs.push(run);
+        uuid
+    }
+
+    pub fn update_run(&self, slug: &str, uuid: &str, edit: impl FnOnce(&mut Value)) {
+        let mut state = self.state.lock().unwrap();
+        let repo = state.repos.iter_mut().find(|r| r.slug == slug).unwrap();
+        edit(repo.runs.iter_mut().find(|r| r["uuid"] == uuid).unwrap());
+    }
+}
+
+/// Runs are an hour apart from 2026-06-01: build n is created n hours after.
+fn new_run(workspace: &str, repo: &Repo, state_name: &str, result: Option<&str>) -> Value {
+    let build = repo.runs.len() as i64 + 1;
+    let created = chrono::DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z").unwrap()
+        + chrono::Duration::hours(build);
+    let mut state = json!({"name": state_name, "type": format!("pipeline_state_{}", state_name.to_lowercase())});
+    if let Some(result) = result {
+        state["result"] = json!({"name": result, "type": format!("pipeline_state_completed_{}", result.to_lowercase())});
+    }
+    let mut run = json!({
+        "type": "pipeline",
+        "uuid": format!("{{{:08x}-1111-4222-8333-{:012x}}}", build, fxhash(&repo.slug)),
+        "build_number": build,
+        "run_number": 1,
+        "state": state,
+        "created_on": created.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        "duration_in_seconds": 60,
+        "build_seconds_used": 60,
+        "target": {"type": "pipeline_ref_target", "ref_type": "branch", "ref_name": "main",
+                   "commit": {"type": "commit", "hash": format!("{:040x}", build)},
+                   "selector": {"type": "custom", "pattern": "deploy-to-production"}},
+        "trigger": {"name": "MANUAL", "type": "pipeline_trigger_manual"},
+        "creator": {"type": "user", "uuid": "{u}", "display_name": "Ada"},
+        "repository": {"type": "repository", "uuid": repo.uuid, "full_name": format!("{workspace}/{}", repo.slug)},
+        "first_successful": false, "expired": false, "has_variables": false,
+    });
+    if state_name == "COMPLETED" {
+        run["completed_on"] = json!(
+            (created + chrono::Duration::minutes(1))
+                .format("%Y-%m-%dT%H:%M:%S%.3f+00:00")
+                .to_string()
+        );
+    }
+    run
+}
+
+fn fxhash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    }) & 0xffff_ffff_ffff
+}
+
+fn base64(text: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(v) = u8::from_str_radix(&text[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn respond(stream: &mut TcpStream, status: &str, content_type: &str, body: &[u8]) {
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body);
+}
+
+fn error(stream: &mut TcpStream, status: &str, message: &str, detail: Value) {
+    let body = json!({"type": "error", "error": {"message": message, "detail": detail}});
+    respond(
+        stream,
+        status,
+        "application/json",
+        body.to_string().as_bytes(),
+    );
+}
+
+fn serve(mut stream: TcpStream, state: &Mutex<State>, base: &str) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let mut authorization = None;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("authorization")
+        {
+            authorization = Some(value.trim().to_string());
+        }
+    }
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let path = percent_decode(path);
+    let params: Vec<(String, String)> = query
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (k.to_string(), percent_decode(v)))
+        .collect();
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+
+    let mut state = state.lock().unwrap();
+    state.log.push(Logged {
+        path: target.clone(),
+        authorization: authorization.clone(),
+    });
+    if authorization.as_deref() != Some(state.auth.header().as_str()) {
+        return error(
+            &mut stream,
+            "401 Unauthorized",
+            "Invalid credentials",
+            Value::Null,
+        );
+    }
+    if !state.missing_scopes.is_empty() {
+        let granted: Vec<&str> = ["repository", "pipeline"]
+            .into_iter()
+            .filter(|s| !state.missing_scopes.iter().any(|m| m == s))
+            .collect();
+        let detail = json!({"required": ["repository", "pipeline"], "granted": granted});
+        return error(
+            &mut stream,
+            "403 Forbidden",
+            "Your credentials lack one or more required privilege scopes.",
+            detail,
+        );
+    }
+    match state.faults.pop_front() {
+        Some(Fault::RateLimited) => {
+            return respond(
+                &mut stream,
+                "429 Too Many Requests",
+                "text/plain",
+                b"Rate limit for this resource has been exceeded",
+            );
+        }
+        Some(Fault::BadGatewayHtml) => {
+            return respond(
+                &mut stream,
+                "502 Bad Gateway",
+                "text/html",
+                b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+            );
+        }
+        Some(Fault::ResetMidBody) => {
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n{\"values\": [";
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            return;
+        }
+        None => {}
+    }
+    let pagelen: usize = param("pagelen").and_then(|p| p.parse().ok()).unwrap_or(10);
+    if pagelen > 100 {
+        return error(
+            &mut stream,
+            "400 Bad Request",
+            "Invalid pagelen",
+            json!("pagelen must be at most 100"),
+        );
+    }
+    let page: usize = param("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let workspace = state.workspace.clone();
+    let paginate = |values: Vec<Value>, next_base: String| -> Value {
+        let size = values.len();
+        let start = (page - 1) * pagelen;
+        let chunk: Vec<Value> = values.into_iter().skip(start).take(pagelen).collect();
+        let mut body = json!({"pagelen": pagelen, "size": size, "page": page, "values": chunk});
+        if start + pagelen < size {
+            // Bitbucket's next link keeps page and pagelen, and drops sort.
+            body["next"] = json!(format!("{next_base}?pagelen={pagelen}&page={}", page + 1));
+        }
+        body
+    };
+    match parts.as_slice() {
+        ["repositories", ws] if *ws == workspace => {
+            let values = state
+                .repos
+                .iter()
+                .map(|r| {
+                    json!({"type": "repository", "uuid": r.uuid, "slug": r.slug, "name": r.slug,
+                                 "full_name": format!("{workspace}/{}", r.slug), "is_private": true,
+                                 "language": "", "mainbranch": {"name": "main", "type": "branch"},
+                                 "created_on": "2024-01-01T00:00:00.000000+00:00",
+                                 "updated_on": "2026-01-01T00:00:00.000000+00:00"})
+                })
+                .collect();
+            let origin = state
+                .next_origin
+                .clone()
+                .unwrap_or_else(|| base.to_string());
+            let body = paginate(values, format!("{origin}/repositories/{workspace}"));
+            respond(
+                &mut stream,
+                "200 OK",
+                "application/json",
+                body.to_string().as_bytes(),
+            );
+        }
+        ["repositories", ws, slug, "pipelines"] if *ws == workspace => {
+            let Some(repo) = state
+                .repos
+                .iter()
+                .find(|r| r.slug == *slug && !r.pipelines_missing)
+            else {
+                return error(
+                    &mut stream,
+                    "404 Not Found",
+                    "Repository not found",
+                    Value::Null,
+                );
+            };
+            let mut runs = repo.runs.clone();
+            if param("sort").as_deref() == Some("-created_on") {
+                runs.reverse(); // default order is oldest first
+            }
+            let body = paginate(
+                runs,
+                format!("{base}/repositories/{workspace}/{slug}/pipelines"),
+            );
+            respond(
+                &mut stream,
+                "200 OK",
+                "application/json",
+                body.to_string().as_bytes(),
+            );
+        }
+        ["repositories", ws, slug, "pipelines", uuid] if *ws == workspace => {
+            let run = state
+                .repos
+                .iter()
+                .find(|r| r.slug == *slug)
+                .and_then(|r| r.runs.iter().find(|run| run["uuid"] == *uuid));
+            match run {
+                Some(run) => respond(
+                    &mut stream,
+                    "200 OK",
+                    "application/json",
+                    run.to_string().as_bytes(),
+                ),
+                None => error(
+                    &mut stream,
+                    "404 Not Found",
+                    "Pipeline not found",
+                    Value::Null,
+                ),
+            }
+        }
+        _ => error(
+            &mut stream,
+            "404 Not Found",
+            "There is no API hosted at this URL",
+            Value::Null,
+        ),
+    }
+}
