@@ -195,7 +195,7 @@ pub struct TuningArgs {
     pub batch_rows: u32,
     /// Memory for rows waiting to be written, in MiB; beyond it the largest partitions are
     /// written early (as extra files).
-    #[arg(long, default_value_t = 128, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 32, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..))]
     pub buffer_mib: u32,
     /// Files larger than this go up as multipart uploads of parts this size (S3: 5 or more).
     #[arg(long, default_value_t = 10, value_name = "MIB", value_parser = clap::value_parser!(u32).range(5..))]

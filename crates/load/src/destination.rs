@@ -141,9 +141,9 @@ impl Destination {
     }
 
     /// Writes a small object in one request (atomic on every store bbpipe supports).
-    pub async fn put(&self, path: &Path, bytes: Vec<u8>) -> Result<(), LoadError> {
+    pub async fn put(&self, path: &Path, bytes: impl Into<PutPayload>) -> Result<(), LoadError> {
         self.store
-            .put(path, PutPayload::from(bytes))
+            .put(path, bytes.into())
             .await
             .map_err(self.store_error(path))?;
         Ok(())

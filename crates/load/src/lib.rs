@@ -15,6 +15,7 @@ mod ndjson;
 mod partition;
 mod reader;
 mod sink;
+mod spill;
 mod verify;
 mod writer;
 

@@ -9,11 +9,13 @@ use crate::manifest::{FileEntry, Manifest, TableChanges, recover};
 use crate::ndjson::DeploymentsNdjson;
 use crate::partition::{PartitionKey, split};
 use crate::reader::{read_columns, read_file};
-use crate::writer::{WrittenFile, merge_partition, newest_versions, write_file};
+use crate::spill::{self, Spill};
+use crate::writer::{WrittenFile, encode, merge_partition, newest_versions, upload};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::{concat_batches, filter_record_batch};
 use bbpipe_model::{Message, SCHEMA_VERSION, Table, TableBatch};
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use object_store::path::Path;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use tokio::sync::mpsc::Receiver;
@@ -58,7 +60,10 @@ impl LoadSummary {
 #[derive(Default)]
 struct Buffer {
     batches: Vec<RecordBatch>,
+    /// Bytes of `batches`, in memory.
     bytes: usize,
+    /// Earlier rows of the partition, spilled to disk (oldest first).
+    spilled: Vec<std::path::PathBuf>,
 }
 
 /// Writes [`TableBatch`]es as Hive-partitioned Parquet, one merged file per partition touched.
@@ -70,6 +75,8 @@ pub struct ParquetSink {
     buffered_bytes: usize,
     files_per_partition: HashMap<PartitionKey, u32>,
     ndjson: Option<DeploymentsNdjson>,
+    /// Where rows over the memory budget wait; created on first need.
+    spill: Option<Spill>,
     workspaces: BTreeSet<String>,
     /// Committed files still current: the dataset as the last manifest left it, less what
     /// this export replaced.
@@ -92,6 +99,7 @@ impl ParquetSink {
             buffered_bytes: 0,
             files_per_partition: HashMap::new(),
             ndjson: None,
+            spill: None,
             workspaces: BTreeSet::new(),
             live: history.live,
             added: BTreeMap::new(),
@@ -116,17 +124,23 @@ impl ParquetSink {
             self.buffered_bytes += bytes;
         }
         while self.buffered_bytes > self.options.max_buffered_bytes {
-            // Repositories are a snapshot: written once, at the end, whole.
-            let largest = self
+            // Spill the largest partition's rows to disk; they come back when it is written.
+            let Some(buffer) = self
                 .buffers
-                .iter()
-                .filter(|(key, _)| key.table.merges_existing())
-                .max_by_key(|(_, buffer)| buffer.bytes)
-                .map(|(key, _)| key.clone());
-            match largest {
-                Some(key) => self.flush(key).await?,
-                None => break,
-            }
+                .values_mut()
+                .filter(|b| b.bytes > 0)
+                .max_by_key(|b| b.bytes)
+            else {
+                break;
+            };
+            let spill = match &mut self.spill {
+                Some(spill) => spill,
+                None => self.spill.insert(Spill::new()?),
+            };
+            let batches = std::mem::take(&mut buffer.batches);
+            let path = tokio::task::block_in_place(|| spill.write(&batches))?;
+            buffer.spilled.push(path);
+            self.buffered_bytes -= std::mem::take(&mut buffer.bytes);
         }
         Ok(())
     }
@@ -134,9 +148,28 @@ impl ParquetSink {
     /// Writes every buffered partition and settles rows that moved partition. Nothing is
     /// committed yet.
     pub async fn finish(mut self) -> Result<StagedExport, LoadError> {
-        while let Some(key) = self.buffers.keys().next().cloned() {
-            self.flush(key).await?;
+        // Partitions are independent: merge and encode them on every core at once.
+        let keys: Vec<PartitionKey> = self.buffers.keys().cloned().collect();
+        let jobs: Vec<FlushJob> = keys
+            .into_iter()
+            .filter_map(|key| self.take_job(key))
+            .collect();
+        let (destination, part_bytes, wants_rows) = (
+            self.destination.clone(),
+            self.options.upload_part_bytes,
+            self.ndjson.is_some(),
+        );
+        let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let mut flushed = futures::stream::iter(jobs)
+            .map(|job| {
+                let destination = destination.clone();
+                async move { job.run(&destination, part_bytes, wants_rows).await }
+            })
+            .buffer_unordered(parallel);
+        while let Some(result) = flushed.next().await {
+            self.apply(result?).await?;
         }
+        drop(flushed);
         for table in Table::ALL.into_iter().filter(|t| t.rows_can_move()) {
             for workspace in self.workspaces.clone() {
                 self.settle_moved_rows(table, &workspace).await?;
@@ -168,42 +201,54 @@ impl ParquetSink {
         committed.chain(ours).collect()
     }
 
-    async fn flush(&mut self, key: PartitionKey) -> Result<(), LoadError> {
-        let Some(buffer) = self.buffers.remove(&key) else {
-            return Ok(());
-        };
+    /// Takes a partition's buffered rows out, with what it needs to be written on its own.
+    fn take_job(&mut self, key: PartitionKey) -> Option<FlushJob> {
+        let buffer = self.buffers.remove(&key)?;
         self.buffered_bytes -= buffer.bytes;
-        let prefix = format!("{}/", key.dir());
-        let existing = self.current_files(&prefix);
-        let mut parts = Vec::new();
-        if key.table.merges_existing() {
-            // Existing rows first: on equal versions the rows just read win.
-            for (path, _) in &existing {
-                let path = Path::from(path.as_str());
-                parts.extend(read_file(&self.destination, key.table, &key.workspace, &path).await?);
+        let existing = self.current_files(&format!("{}/", key.dir()));
+        let path = self.next_path(&key);
+        Some(FlushJob {
+            key,
+            existing,
+            spilled: buffer.spilled,
+            batches: buffer.batches,
+            path,
+        })
+    }
+
+    fn next_path(&mut self, key: &PartitionKey) -> Path {
+        let seq = self.files_per_partition.entry(key.clone()).or_default();
+        *seq += 1;
+        key.dir()
+            .join(format!("part-{}-{:04}.parquet", self.options.run_id, seq))
+    }
+
+    /// Records a flushed partition: its new file, and the files it replaced.
+    async fn apply(&mut self, flushed: Flushed) -> Result<(), LoadError> {
+        if let (Some(rows), Some(ndjson)) = (&flushed.rows, self.ndjson.as_mut())
+            && flushed.key.table == Table::Deployments
+        {
+            ndjson.append(rows)?;
+        }
+        let Some(written) = flushed.written else {
+            return Ok(()); // unchanged: the committed file stays
+        };
+        tracing::debug!(path = %written.path, rows = written.rows, "wrote");
+        if written.rows > 0 {
+            self.added.insert(written.path.to_string(), written);
+            failpoint("after-file");
+        }
+        for (path, committed) in flushed.existing {
+            if committed {
+                if let Some(entry) = self.live.remove(&path) {
+                    self.removed.insert(path, (flushed.key.table, entry));
+                }
+            } else if self.added.remove(&path).is_some() {
+                // Our own, never committed: nobody can be reading it.
+                self.destination.delete(&Path::from(path.as_str())).await?;
             }
         }
-        let existing_parts = parts.len();
-        parts.extend(buffer.batches);
-        let (rows, duplicates_dropped) = merge_partition(key.table, &parts)?;
-        if let (Table::Deployments, Some(ndjson)) = (key.table, self.ndjson.as_mut()) {
-            ndjson.append(&rows)?;
-        }
-        // Re-running the same export changes nothing: a committed file that already holds
-        // exactly the merged rows stays as it is.
-        if let [(path, true)] = existing.as_slice() {
-            let before = if key.table.merges_existing() {
-                parts[..existing_parts].to_vec()
-            } else {
-                let path = Path::from(path.as_str());
-                read_file(&self.destination, key.table, &key.workspace, &path).await?
-            };
-            if concat_batches(&key.table.schema(), &before).is_ok_and(|before| before == rows) {
-                return Ok(());
-            }
-        }
-        drop(parts);
-        self.replace(&key, existing, rows, duplicates_dropped).await
+        Ok(())
     }
 
     /// Writes `rows` as the partition's new file and retires the files it replaces.
@@ -214,36 +259,26 @@ impl ParquetSink {
         rows: RecordBatch,
         duplicates_dropped: u64,
     ) -> Result<(), LoadError> {
-        if rows.num_rows() > 0 {
-            let seq = self.files_per_partition.entry(key.clone()).or_default();
-            *seq += 1;
-            let path = key
-                .dir()
-                .join(format!("part-{}-{:04}.parquet", self.options.run_id, seq));
-            let mut written = write_file(
-                &self.destination,
-                key.table,
-                &rows,
-                path,
-                self.options.upload_part_bytes,
-            )
-            .await?;
-            written.duplicates_dropped = duplicates_dropped;
-            tracing::debug!(path = %written.path, rows = written.rows, "wrote");
-            self.added.insert(written.path.to_string(), written);
-            failpoint("after-file");
-        }
-        for (path, committed) in existing {
-            if committed {
-                if let Some(entry) = self.live.remove(&path) {
-                    self.removed.insert(path, (key.table, entry));
-                }
-            } else if self.added.remove(&path).is_some() {
-                // Our own, never committed: nobody can be reading it.
-                self.destination.delete(&Path::from(path.as_str())).await?;
-            }
-        }
-        Ok(())
+        let path = self.next_path(key);
+        let written = write_rows(
+            &self.destination,
+            key.table,
+            rows,
+            path,
+            self.options.upload_part_bytes,
+        )
+        .await?;
+        let written = WrittenFile {
+            duplicates_dropped,
+            ..written
+        };
+        self.apply(Flushed {
+            key: key.clone(),
+            existing,
+            written: Some(written),
+            rows: None,
+        })
+        .await
     }
 
     /// Keeps one row per key across the partitions of `table` in `workspace`: the newest
@@ -341,6 +376,134 @@ impl ParquetSink {
         }
         outcome
     }
+}
+
+/// One partition to write: its new rows, the files it holds now, the path of its next file.
+struct FlushJob {
+    key: PartitionKey,
+    existing: Vec<(String, bool)>,
+    /// Spill files of the partition, older than `batches`.
+    spilled: Vec<std::path::PathBuf>,
+    batches: Vec<RecordBatch>,
+    path: Path,
+}
+
+/// A partition written (or found unchanged).
+struct Flushed {
+    key: PartitionKey,
+    existing: Vec<(String, bool)>,
+    /// None when the partition's committed file already held exactly these rows.
+    written: Option<WrittenFile>,
+    /// The merged rows, when the caller needs them (NDJSON).
+    rows: Option<RecordBatch>,
+}
+
+impl FlushJob {
+    /// Reads what the partition holds, merges in the new rows (CPU work off the async threads),
+    /// and uploads the result unless nothing changed.
+    async fn run(
+        self,
+        destination: &Destination,
+        part_bytes: usize,
+        wants_rows: bool,
+    ) -> Result<Flushed, LoadError> {
+        let FlushJob {
+            key,
+            existing,
+            spilled,
+            batches,
+            path,
+        } = self;
+        let mut before = Vec::new();
+        // Existing rows are merged (snapshots are only compared), so they are read when they
+        // matter: to merge, or to tell an unchanged single file.
+        if key.table.merges_existing() || matches!(existing.as_slice(), [(_, true)]) {
+            for (file, _) in &existing {
+                let file = Path::from(file.as_str());
+                before.extend(read_file(destination, key.table, &key.workspace, &file).await?);
+            }
+        }
+        let (table, single_committed) = (key.table, matches!(existing.as_slice(), [(_, true)]));
+        let work = move || -> Result<(RecordBatch, u64, bool), LoadError> {
+            let mut parts = if table.merges_existing() {
+                before.clone()
+            } else {
+                Vec::new()
+            };
+            for file in &spilled {
+                parts.extend(spill::read(file)?);
+            }
+            parts.extend(batches);
+            let (rows, duplicates) = merge_partition(table, &parts)?;
+            let unchanged = single_committed
+                && concat_batches(&table.schema(), &before).is_ok_and(|before| before == rows);
+            Ok((rows, duplicates, unchanged))
+        };
+        let (rows, duplicates_dropped, unchanged) = tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| LoadError::Batch {
+                table: key.table.name(),
+                message: e.to_string(),
+            })??;
+        if unchanged {
+            let rows = wants_rows.then_some(rows);
+            return Ok(Flushed {
+                key,
+                existing,
+                written: None,
+                rows,
+            });
+        }
+        let kept = wants_rows.then(|| rows.clone());
+        let written = write_rows(destination, key.table, rows, path, part_bytes).await?;
+        let written = WrittenFile {
+            duplicates_dropped,
+            ..written
+        };
+        Ok(Flushed {
+            key,
+            existing,
+            written: Some(written),
+            rows: kept,
+        })
+    }
+}
+
+/// Encodes rows (off the async threads) and uploads them as one file; an empty set of rows
+/// writes nothing.
+async fn write_rows(
+    destination: &Destination,
+    table: Table,
+    rows: RecordBatch,
+    path: Path,
+    part_bytes: usize,
+) -> Result<WrittenFile, LoadError> {
+    let empty = WrittenFile {
+        table,
+        path: path.clone(),
+        rows: 0,
+        bytes: 0,
+        duplicates_dropped: 0,
+    };
+    if rows.num_rows() == 0 {
+        return Ok(empty);
+    }
+    let shown = destination.describe(&path);
+    let (bytes, file_rows) = tokio::task::spawn_blocking(move || encode(table, &rows))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r)
+        .map_err(|message| LoadError::Corrupt {
+            path: shown,
+            message: format!("encoding Parquet: {message}"),
+        })?;
+    let size = bytes.len() as u64;
+    upload(destination, &path, bytes, part_bytes).await?;
+    Ok(WrittenFile {
+        rows: file_rows,
+        bytes: size,
+        ..empty
+    })
 }
 
 /// The partition a data file path lies in.

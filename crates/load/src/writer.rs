@@ -10,15 +10,17 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use arrow::row::{RowConverter, SortField};
 use bbpipe_model::Table;
+use bytes::Bytes;
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
-use parquet::arrow::AsyncArrowWriter;
+use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
 
 /// Rows per Parquet row group: large enough for good compression and few footers, small
 /// enough that readers can skip by statistics.
@@ -54,42 +56,47 @@ pub fn merge_partition(
     Ok((sorted, duplicates_dropped))
 }
 
-/// Writes merged rows, less the partition columns, to `path` as one Parquet file.
-pub async fn write_file(
+/// Encodes merged rows, less the partition columns, as one Parquet file in memory. CPU-bound:
+/// callers run it off the async threads, several partitions at once.
+pub fn encode(table: Table, rows: &RecordBatch) -> Result<(Bytes, u64), String> {
+    let file_batch = without_partition_columns(rows).map_err(|e| e.to_string())?;
+    let props = writer_properties(table, &file_batch.schema());
+    let mut writer = ArrowWriter::try_new(Vec::new(), file_batch.schema(), Some(props))
+        .map_err(|e| e.to_string())?;
+    writer.write(&file_batch).map_err(|e| e.to_string())?;
+    let bytes = writer.into_inner().map_err(|e| e.to_string())?;
+    Ok((Bytes::from(bytes), file_batch.num_rows() as u64))
+}
+
+/// Uploads an encoded file: one PUT, or past `upload_part_bytes` a multipart upload (parts are
+/// retried alone, and S3 takes files of any size).
+pub async fn upload(
     destination: &Destination,
-    table: Table,
-    rows: &RecordBatch,
-    path: Path,
+    path: &Path,
+    bytes: Bytes,
     upload_part_bytes: usize,
-) -> Result<WrittenFile, LoadError> {
-    let bad = |message: String| LoadError::Batch {
-        table: table.name(),
-        message,
-    };
-    let file_batch = without_partition_columns(rows).map_err(|e| bad(e.to_string()))?;
-    let described = destination.describe(&path);
-    let parquet_error = |source| LoadError::Parquet {
-        path: described.clone(),
+) -> Result<(), LoadError> {
+    if bytes.len() <= upload_part_bytes {
+        return destination.put(path, bytes).await;
+    }
+    let store_error = |source| LoadError::Store {
+        path: destination.describe(path),
         source,
     };
-    // Past `upload_part_bytes` the file goes up as a multipart upload, so a large partition
-    // never sits whole in memory and a failed part is retried alone.
-    let sink = BufWriter::with_capacity(
+    let mut sink = BufWriter::with_capacity(
         Arc::clone(destination.store()),
         path.clone(),
         upload_part_bytes,
     );
-    let props = writer_properties(table, &file_batch.schema());
-    let mut writer =
-        AsyncArrowWriter::try_new(sink, file_batch.schema(), Some(props)).map_err(parquet_error)?;
-    writer.write(&file_batch).await.map_err(parquet_error)?;
-    writer.finish().await.map_err(parquet_error)?;
-    Ok(WrittenFile {
-        table,
-        path,
-        rows: file_batch.num_rows() as u64,
-        bytes: writer.bytes_written() as u64,
-        duplicates_dropped: 0,
+    for chunk in bytes.chunks(upload_part_bytes) {
+        if let Err(e) = sink.put(Bytes::copy_from_slice(chunk)).await {
+            let _ = sink.abort().await;
+            return Err(store_error(e));
+        }
+    }
+    sink.shutdown().await.map_err(|e| LoadError::File {
+        path: destination.describe(path),
+        source: e,
     })
 }
 

@@ -7,7 +7,7 @@
 //! the page and the JSON path.
 
 mod error;
-mod json;
+pub mod json;
 mod repositories;
 pub mod rules;
 mod runs;

@@ -1,0 +1,62 @@
+//! Spilling: rows that outgrow the memory budget wait in Arrow IPC files on local disk until
+//! their partition is written. Memory stays flat however large the workspace; each spilled row
+//! is written and read once more, at memory speed.
+
+use crate::error::LoadError;
+use arrow::ipc::reader::FileReader;
+use arrow::ipc::writer::FileWriter;
+use arrow::record_batch::RecordBatch;
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::PathBuf;
+
+/// A private temporary directory (under `TMPDIR`), removed when dropped.
+pub struct Spill {
+    dir: tempfile::TempDir,
+    files: u64,
+}
+
+fn io_error(path: &std::path::Path, e: impl std::fmt::Display) -> LoadError {
+    LoadError::Corrupt {
+        path: path.display().to_string(),
+        message: format!("spill file: {e}"),
+    }
+}
+
+impl Spill {
+    pub fn new() -> Result<Spill, LoadError> {
+        let dir = tempfile::Builder::new()
+            .prefix("bbpipe-spill-")
+            .tempdir()
+            .map_err(|e| io_error(&std::env::temp_dir(), e))?;
+        Ok(Spill { dir, files: 0 })
+    }
+
+    /// Writes `batches` (all of one schema) to a new file.
+    pub fn write(&mut self, batches: &[RecordBatch]) -> Result<PathBuf, LoadError> {
+        self.files += 1;
+        let path = self.dir.path().join(format!("{:06}.arrow", self.files));
+        let Some(first) = batches.first() else {
+            return Ok(path);
+        };
+        let file = File::create(&path).map_err(|e| io_error(&path, e))?;
+        let mut writer = FileWriter::try_new(BufWriter::new(file), &first.schema())
+            .map_err(|e| io_error(&path, e))?;
+        for batch in batches {
+            writer.write(batch).map_err(|e| io_error(&path, e))?;
+        }
+        writer.finish().map_err(|e| io_error(&path, e))?;
+        Ok(path)
+    }
+}
+
+/// Reads a spill file back, and removes it.
+pub fn read(path: &std::path::Path) -> Result<Vec<RecordBatch>, LoadError> {
+    let file = File::open(path).map_err(|e| io_error(path, e))?;
+    let reader = FileReader::try_new(BufReader::new(file), None).map_err(|e| io_error(path, e))?;
+    let batches = reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| io_error(path, e))?;
+    let _ = std::fs::remove_file(path);
+    Ok(batches)
+}
