@@ -125,15 +125,7 @@ fn golden_deployments_row_by_row() {
 
     let mut expected: BTreeMap<(String, String), BTreeMap<&str, Value>> = BTreeMap::new();
     for (file, page) in fixture_pages(&demo(), "pipelines") {
-        let slug = file
-            .parent()
-            .unwrap()
-            .parent()
-            .unwrap()
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap();
+        let slug = fixture_slug(&file);
         for run in page["values"].as_array().unwrap() {
             for (rule, service, environment, integration) in oracle(slug, run) {
                 let build = run["build_number"].as_i64().unwrap();

@@ -468,14 +468,7 @@ fn a_recording_replays_to_the_rows_the_export_wrote() {
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     for table in ["repositories", "pipeline_runs", "deployments"] {
-        let sorted = |dir: &Path| {
-            let mut rows: Vec<String> = read_table(dir, table)
-                .into_iter()
-                .map(|r| Value::Object(r).to_string())
-                .collect();
-            rows.sort();
-            rows
-        };
+        let sorted = |dir: &Path| sorted_rows(dir, table);
         assert_eq!(sorted(exported.path()), sorted(replayed.path()), "{table}");
     }
 }

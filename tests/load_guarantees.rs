@@ -78,14 +78,7 @@ impl Target {
         };
         ["repositories", "pipeline_runs", "deployments"]
             .into_iter()
-            .map(|table| {
-                let mut rows: Vec<String> = read_table(&root, table)
-                    .iter()
-                    .map(|r| Value::Object(r.clone()).to_string())
-                    .collect();
-                rows.sort();
-                (table.to_string(), rows)
-            })
+            .map(|table| (table.to_string(), sorted_rows(&root, table)))
             .collect()
     }
 }

@@ -132,15 +132,7 @@ fn demo_rows_equal_the_fixture_pages_field_by_field() {
     let mut expected: HashMap<(String, String), BTreeMap<String, Value>> = HashMap::new();
     let mut pages_values = 0;
     for (file, page) in fixture_pages(&demo(), "pipelines") {
-        let slug = file
-            .parent()
-            .unwrap()
-            .parent()
-            .unwrap()
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap();
+        let slug = fixture_slug(&file);
         for run in page["values"].as_array().unwrap() {
             pages_values += 1;
             let row = expected_run(slug, run);
@@ -459,14 +451,7 @@ fn a_tiny_memory_budget_spills_to_disk_and_writes_the_same_rows() {
     let output = bbpipe(&args);
     assert!(output.status.success(), "{}", stderr(&output));
     for table in ["repositories", "pipeline_runs"] {
-        let sorted = |dir: &Path| {
-            let mut rows: Vec<String> = read_table(dir, table)
-                .into_iter()
-                .map(|r| Value::Object(r).to_string())
-                .collect();
-            rows.sort();
-            rows
-        };
+        let sorted = |dir: &Path| sorted_rows(dir, table);
         assert_eq!(sorted(roomy.path()), sorted(tight.path()), "{table}");
     }
     assert_eq!(

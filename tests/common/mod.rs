@@ -170,6 +170,25 @@ fn all_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The repository slug of a fixture page: `<workspace>/<slug>/pipelines/page-0001.json`.
+pub fn fixture_slug(page: &Path) -> &str {
+    page.parent()
+        .and_then(Path::parent)
+        .and_then(Path::file_name)
+        .and_then(|n| n.to_str())
+        .expect("a pipelines page path")
+}
+
+/// Every row of `table` under `out` as JSON text, sorted: for comparing two datasets row by row.
+pub fn sorted_rows(out: &Path, table: &str) -> Vec<String> {
+    let mut rows: Vec<String> = read_table(out, table)
+        .into_iter()
+        .map(|r| serde_json::Value::Object(r).to_string())
+        .collect();
+    rows.sort();
+    rows
+}
+
 /// Copies a fixture tree, to corrupt it.
 pub fn copy_tree(from: &Path, to: &Path) {
     for file in all_files(from) {

@@ -59,6 +59,8 @@ pub struct Exporter {
     recorder: Option<Arc<Recorder>>,
     started_at: DateTime<Utc>,
     progress: Arc<ExportProgress>,
+    /// Requests in flight, across repositories: at most `concurrency`.
+    in_flight: tokio::sync::Semaphore,
     pages: AtomicU64,
     bytes: AtomicU64,
 }
@@ -72,10 +74,11 @@ impl Exporter {
     ) -> Self {
         Exporter {
             client,
-            options,
+            options: options.clone(),
             previous,
             recorder: recorder.map(Arc::new),
             started_at: Utc::now(),
+            in_flight: tokio::sync::Semaphore::new(options.concurrency.max(1)),
             progress: Arc::default(),
             pages: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
@@ -113,7 +116,9 @@ impl Exporter {
                         Ok::<_, ExtractError>((slug, state))
                     }
                 })
-                .buffer_unordered(this.options.concurrency.max(1))
+                // Twice as many repositories as requests in flight: while one repository reads its
+                // page, another's request is already going, so the connection slots never idle.
+                .buffer_unordered(this.options.concurrency.max(1) * 2)
                 .try_collect()
                 .await?;
         output
@@ -149,6 +154,18 @@ impl Exporter {
             repositories: selected.len() as u64,
             skipped,
         })
+    }
+
+    async fn get(&self, url: &Url) -> Result<Bytes, ApiError> {
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| ApiError::Unreachable {
+                url: url.to_string(),
+                message: "export stopped".into(),
+            })?;
+        self.client.get(url).await
     }
 
     fn url(&self, path: &str, query: &[(&str, String)]) -> Url {
@@ -200,7 +217,7 @@ impl Exporter {
                 ("page", page.to_string()),
             ];
             let url = self.url(&format!("repositories/{workspace}"), &query);
-            let body = self.client.get(&url).await?;
+            let body = self.get(&url).await?;
             let listed = RepositoriesPage::parse(url.as_str(), &body)?;
             if let Some(recorder) = &self.recorder {
                 recorder.page(workspace, None, page, &body).await?;
@@ -253,7 +270,7 @@ impl Exporter {
                 ("page", page.to_string()),
             ];
             let url = self.url(&path, &query);
-            let body = match self.client.get(&url).await {
+            let body = match self.get(&url).await {
                 Ok(body) => body,
                 Err(e) if e.status() == Some(404) && page == 1 => {
                     tracing::warn!(repository = %format!("{workspace}/{slug}"), "pipelines not found (404): skipped");
@@ -284,7 +301,7 @@ impl Exporter {
         let unfinished = previous.map(|p| p.unfinished.clone()).unwrap_or_default();
         for uuid in unfinished.iter().filter(|u| !seen.contains(*u)) {
             let url = self.url(&format!("{path}/{uuid}"), &[]);
-            match self.client.get(&url).await {
+            match self.get(&url).await {
                 Ok(body) => {
                     let run = RunHeader::parse(url.as_str(), &body)?;
                     if let Some(recorder) = &self.recorder {
