@@ -36,7 +36,6 @@ impl Default for StoreOptions {
 pub struct Destination {
     store: Arc<dyn ObjectStore>,
     display: String,
-    is_local: bool,
 }
 
 impl Destination {
@@ -72,11 +71,7 @@ impl Destination {
             } else {
                 Arc::new(PrefixStore::new(s3, prefix))
             };
-            return Ok(Destination {
-                store,
-                display,
-                is_local: false,
-            });
+            return Ok(Destination { store, display });
         }
         if location.contains("://") {
             return Err(fail("only local paths and s3:// URLs are supported".into()));
@@ -86,25 +81,11 @@ impl Destination {
         Ok(Destination {
             store: Arc::new(local),
             display,
-            is_local: true,
         })
-    }
-
-    /// A destination over any store (tests, embedding).
-    pub fn from_store(store: Arc<dyn ObjectStore>, display: &str) -> Destination {
-        Destination {
-            store,
-            display: display.to_string(),
-            is_local: false,
-        }
     }
 
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.store
-    }
-
-    pub fn is_local(&self) -> bool {
-        self.is_local
     }
 
     /// The location as the user gave it, for messages.

@@ -597,8 +597,4 @@ impl StagedExport {
         };
         Ok((summary, manifest))
     }
-
-    pub fn destination(&self) -> &Destination {
-        &self.destination
-    }
 }

@@ -110,10 +110,6 @@ impl Client {
         &self.stats
     }
 
-    pub fn credentials(&self) -> &Credentials {
-        &self.credentials
-    }
-
     /// `base + path`, e.g. `endpoint("repositories/acme")`.
     pub fn endpoint(&self, path: &str) -> Url {
         let mut url = self.options.api_url.clone();

@@ -135,10 +135,6 @@ impl<'a> RunColumns<'a> {
     pub fn build_number(&self, row: usize) -> i64 {
         self.build_number.value(row)
     }
-
-    pub fn url(&self, row: usize) -> &'a str {
-        self.url.value(row)
-    }
 }
 
 /// Builds the `deployments` table.

@@ -65,11 +65,6 @@ impl Template {
         }
         out
     }
-
-    /// True when the template renders the same for every run.
-    pub fn is_literal(&self) -> bool {
-        self.parts.iter().all(|p| matches!(p, Part::Literal(_)))
-    }
 }
 
 #[cfg(test)]
@@ -87,7 +82,10 @@ mod tests {
         };
         let t = Template::parse("{repo_slug}-{workflow}@{workspace}").unwrap();
         assert_eq!(t.render(&run), "api-deploy-eu@acme");
-        assert!(Template::parse("checkout").unwrap().is_literal());
+        assert_eq!(
+            Template::parse("checkout").unwrap().render(&run),
+            "checkout"
+        );
         assert!(
             Template::parse("{branch}")
                 .unwrap_err()
