@@ -10,7 +10,7 @@ use bbpipe_load::{
     StoreOptions,
 };
 use bbpipe_model::{Message, RawPage, Table, TableBatch};
-use bbpipe_transform::{RuleSet, TransformError, TransformOptions, TransformSummary, Transformer};
+use bbpipe_transform::{RuleSet, TransformError, TransformOptions, TransformSummary};
 use chrono::Utc;
 use std::future::Future;
 use std::ops::ControlFlow;
@@ -66,7 +66,7 @@ pub async fn replay(args: ReplayArgs, quiet: bool) -> anyhow::Result<()> {
 /// that failed first (the others report `Cancelled` and are not shown).
 pub async fn run_stages<E, F>(
     extract: impl FnOnce(Sender<Message<RawPage>>) -> F,
-    transformer: Transformer,
+    transformer: TransformOptions,
     sink: ParquetSink,
 ) -> anyhow::Result<(E, TransformSummary, StagedExport)>
 where
@@ -76,8 +76,12 @@ where
     let (page_tx, page_rx) = mpsc::channel(PAGE_CHANNEL);
     let (batch_tx, batch_rx) = mpsc::channel(BATCH_CHANNEL);
     let extract = tokio::spawn(extract(page_tx));
-    let transform =
-        tokio::task::spawn_blocking(move || transformer.run_blocking(page_rx, batch_tx));
+    let transform = tokio::spawn(bbpipe_transform::run_stage(
+        transformer,
+        transform_workers(),
+        page_rx,
+        batch_tx,
+    ));
     let load = tokio::spawn(sink.run(batch_rx));
     let (extracted, transformed, loaded) = tokio::join!(extract, transform, load);
     let (extracted, transformed, loaded) = (extracted?, transformed?, loaded?);
@@ -103,10 +107,10 @@ pub async fn for_each_run_batch(
     let replay = Replay::open(fixtures).context("extract: cannot replay")?;
     let (page_tx, page_rx) = mpsc::channel(PAGE_CHANNEL);
     let (batch_tx, mut batch_rx) = mpsc::channel::<Message<TableBatch>>(BATCH_CHANNEL);
-    let transformer = Transformer::new(TransformOptions::default());
     let extract = tokio::spawn(replay.run(page_tx));
-    let transform =
-        tokio::task::spawn_blocking(move || transformer.run_blocking(page_rx, batch_tx));
+    // One worker: runs are explained in the order the pages list them.
+    let options = TransformOptions::default();
+    let transform = tokio::spawn(bbpipe_transform::run_stage(options, 1, page_rx, batch_tx));
     let mut stopped_early = false;
     while let Some(message) = batch_rx.recv().await {
         match message {
@@ -182,11 +186,18 @@ pub async fn verify_output(args: VerifyArgs, quiet: bool) -> anyhow::Result<()> 
     ))
 }
 
-pub fn transformer(tuning: &TuningArgs, rules: Option<Arc<RuleSet>>) -> Transformer {
-    Transformer::new(TransformOptions {
+pub fn transformer(tuning: &TuningArgs, rules: Option<Arc<RuleSet>>) -> TransformOptions {
+    TransformOptions {
         batch_rows: tuning.batch_rows as usize,
         rules,
-    })
+        emit_repositories: true,
+    }
+}
+
+/// Transform workers: one per core but one, which load needs (splitting batches by partition,
+/// spilling, encoding). On 2 cores a second worker made replay slower (BENCHMARKS.md).
+fn transform_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
 }
 
 pub async fn sink(

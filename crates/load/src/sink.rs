@@ -150,6 +150,10 @@ impl ParquetSink {
     pub async fn finish(mut self) -> Result<StagedExport, LoadError> {
         // Partitions are independent: merge and encode them on every core at once.
         let keys: Vec<PartitionKey> = self.buffers.keys().cloned().collect();
+        tracing::info!(
+            partitions = keys.len(),
+            "all rows received; writing partitions"
+        );
         let jobs: Vec<FlushJob> = keys
             .into_iter()
             .filter_map(|key| self.take_job(key))

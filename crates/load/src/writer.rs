@@ -17,6 +17,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
@@ -25,6 +26,10 @@ use tokio::io::AsyncWriteExt;
 /// Rows per Parquet row group: large enough for good compression and few footers, small
 /// enough that readers can skip by statistics.
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+/// zstd level 1: on these columns within a few percent of level 3's size, at a fraction of the
+/// CPU (see BENCHMARKS.md).
+const ZSTD_LEVEL: i32 = 1;
 
 /// A file written into the dataset.
 #[derive(Debug, Clone)]
@@ -187,11 +192,17 @@ fn writer_properties(table: Table, schema: &SchemaRef) -> WriterProperties {
             nulls_first: false,
         }]
     });
-    WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+    let mut builder = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(ZSTD_LEVEL).unwrap_or_default(),
+        ))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_sorting_columns(sorting)
-        .set_created_by(format!("bbpipe {}", env!("CARGO_PKG_VERSION")))
-        .build()
+        .set_created_by(format!("bbpipe {}", env!("CARGO_PKG_VERSION")));
+    // A dictionary of values that never repeat costs time and space: plain-encode those.
+    for column in table.unique_columns() {
+        builder = builder.set_column_dictionary_enabled(ColumnPath::from(*column), false);
+    }
+    builder.build()
 }

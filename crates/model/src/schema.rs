@@ -103,6 +103,39 @@ impl Table {
         matches!(self, Table::Deployments)
     }
 
+    /// Columns whose values (almost) never repeat within a file: ids, URLs, exact times.
+    /// Writers skip dictionary encoding for them.
+    pub fn unique_columns(self) -> &'static [&'static str] {
+        match self {
+            Table::Repositories => &[
+                "uuid",
+                "slug",
+                "full_name",
+                "url",
+                "created_at",
+                "updated_at",
+            ],
+            Table::PipelineRuns => &[
+                "uuid",
+                "build_number",
+                "commit_sha",
+                "created_at",
+                "completed_at",
+                "url",
+                "duration_seconds",
+                "build_seconds_used",
+            ],
+            Table::Deployments => &[
+                "reference_id",
+                "commit_sha",
+                "deployed_at",
+                "source_url",
+                "pipeline_run_uuid",
+                "build_number",
+            ],
+        }
+    }
+
     /// Column that orders rows within a file.
     pub fn sort_column(self) -> &'static str {
         match self {
@@ -404,7 +437,8 @@ mod tests {
                 let text = field.metadata().get(DESCRIPTION_KEY);
                 assert!(text.is_some_and(|t| !t.is_empty()), "{}", field.name());
             }
-            for key in table.key_columns().iter().chain(table.version_columns()) {
+            let named = table.key_columns().iter().chain(table.version_columns());
+            for key in named.chain(table.unique_columns()) {
                 assert!(schema.index_of(key).is_ok(), "{} {key}", table.name());
             }
             if let Some((column, _)) = table.date_partition() {

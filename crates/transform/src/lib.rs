@@ -17,6 +17,6 @@ mod timestamp;
 
 pub use error::TransformError;
 pub use rules::{RuleSet, RulesError};
-pub use stage::{TransformOptions, TransformSummary, Transformer};
+pub use stage::{TransformOptions, TransformSummary, Transformer, run_stage};
 pub use status::normalized_status;
 pub use timestamp::parse_micros;
