@@ -262,40 +262,46 @@ impl Exporter {
         };
         let mut seen = HashSet::new();
         let path = format!("repositories/{workspace}/{slug}/pipelines");
-        for page in 1.. {
-            // Our own URL every time: Bitbucket's `next` drops `sort`.
-            let query = [
-                ("pagelen", PAGELEN.to_string()),
-                ("sort", "-created_on".into()),
-                ("page", page.to_string()),
-            ];
-            let url = self.url(&path, &query);
-            let body = match self.get(&url).await {
-                Ok(body) => body,
-                Err(e) if e.status() == Some(404) && page == 1 => {
-                    tracing::warn!(repository = %format!("{workspace}/{slug}"), "pipelines not found (404): skipped");
-                    return Ok(None);
+        let mut walk = RunPages {
+            slug,
+            stop_before,
+            state: &mut state,
+            seen: &mut seen,
+            output,
+        };
+        let first = match self.fetch_runs(&path, 1).await {
+            Ok(fetched) => fetched,
+            Err(ExtractError::Api(e)) if e.status() == Some(404) => {
+                tracing::warn!(repository = %format!("{workspace}/{slug}"), "pipelines not found (404): skipped");
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let size = first.2.size;
+        let mut done = self.take_runs(&mut walk, 1, first).await?;
+        let mut page = 1;
+        // Without a watermark every page will be read, and page 1 told how many there are:
+        // fetch the rest concurrently (within --concurrency) instead of one after another.
+        if let (false, None, Some(size)) = (done, stop_before, size) {
+            let last = u32::try_from(size.div_ceil(u64::from(PAGELEN))).unwrap_or(u32::MAX);
+            let path = path.as_str();
+            let mut pages = futures::stream::iter(2..=last)
+                .map(|n| async move { (n, self.fetch_runs(path, n).await) })
+                .buffered(self.options.concurrency.max(1));
+            while let Some((n, fetched)) = pages.next().await {
+                page = n;
+                done = self.take_runs(&mut walk, n, fetched?).await?;
+                if done {
+                    break;
                 }
-                Err(e) => return Err(e.into()),
-            };
-            let listed = PipelinesPage::parse(url.as_str(), &body)?;
-            if let Some(recorder) = &self.recorder {
-                recorder.page(workspace, Some(slug), page, &body).await?;
             }
-            self.send(output, Endpoint::Pipelines, Some(slug), &url, page, body)
-                .await?;
-            self.progress
-                .runs_fetched
-                .fetch_add(listed.runs.len() as u64, Ordering::Relaxed);
-            for run in &listed.runs {
-                self.track(&mut state, run);
-                seen.insert(run.uuid.clone());
-            }
-            let reached_known = stop_before.is_some_and(|b| listed.oldest().is_some_and(|o| o < b));
-            if reached_known || is_last_page(page, listed.runs.len(), listed.has_next, listed.size)
-            {
-                break;
-            }
+        }
+        // Sequentially from there: incremental exports stop at the first page that reaches
+        // back past the watermark, and pages may have grown since page 1 was read.
+        while !done {
+            page += 1;
+            let fetched = self.fetch_runs(&path, page).await?;
+            done = self.take_runs(&mut walk, page, fetched).await?;
         }
         // Runs in progress at the last export that lie beyond the pages read: fetch each again.
         let unfinished = previous.map(|p| p.unfinished.clone()).unwrap_or_default();
@@ -320,6 +326,58 @@ impl Exporter {
         Ok(Some(state))
     }
 
+    /// GETs page `page` of a repository's runs, newest first, with a URL of our own every
+    /// time (Bitbucket's `next` drops `sort`).
+    async fn fetch_runs(
+        &self,
+        path: &str,
+        page: u32,
+    ) -> Result<(Url, Bytes, PipelinesPage), ExtractError> {
+        let query = [
+            ("pagelen", PAGELEN.to_string()),
+            ("sort", "-created_on".into()),
+            ("page", page.to_string()),
+        ];
+        let url = self.url(path, &query);
+        let body = self.get(&url).await?;
+        let listed = PipelinesPage::parse(url.as_str(), &body)?;
+        Ok((url, body, listed))
+    }
+
+    /// Records, sends and tracks one page of runs; true when it is the last to read.
+    async fn take_runs(
+        &self,
+        walk: &mut RunPages<'_>,
+        page: u32,
+        (url, body, listed): (Url, Bytes, PipelinesPage),
+    ) -> Result<bool, ExtractError> {
+        if let Some(recorder) = &self.recorder {
+            recorder
+                .page(&self.options.workspace, Some(walk.slug), page, &body)
+                .await?;
+        }
+        self.send(
+            walk.output,
+            Endpoint::Pipelines,
+            Some(walk.slug),
+            &url,
+            page,
+            body,
+        )
+        .await?;
+        self.progress
+            .runs_fetched
+            .fetch_add(listed.runs.len() as u64, Ordering::Relaxed);
+        for run in &listed.runs {
+            self.track(walk.state, run);
+            walk.seen.insert(run.uuid.clone());
+        }
+        let reached_known = walk
+            .stop_before
+            .is_some_and(|b| listed.oldest().is_some_and(|o| o < b));
+        Ok(reached_known || is_last_page(page, listed.runs.len(), listed.has_next, listed.size))
+    }
+
     fn track(&self, state: &mut RepositoryState, run: &RunHeader) {
         if let Some(created) = run.created_on {
             state.watermark = Some(state.watermark.map_or(created, |w| w.max(created)));
@@ -330,6 +388,15 @@ impl Exporter {
             state.unfinished.insert(run.uuid.clone());
         }
     }
+}
+
+/// Where one repository's walk through its pages stands.
+struct RunPages<'a> {
+    slug: &'a str,
+    stop_before: Option<DateTime<Utc>>,
+    state: &'a mut RepositoryState,
+    seen: &'a mut HashSet<String>,
+    output: &'a Sender<Message<RawPage>>,
 }
 
 /// The last page: fewer values than asked for, no `next`, or `size` reached. Never computed
