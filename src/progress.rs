@@ -38,6 +38,13 @@ impl Progress {
             } else {
                 Duration::from_secs(30)
             };
+            if !terminal {
+                // Log lines only for exports long enough to need them.
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stopped.changed() => return,
+                }
+            }
             loop {
                 let done = export.repositories_done.load(Ordering::Relaxed);
                 let total = export.repositories_total.load(Ordering::Relaxed);
