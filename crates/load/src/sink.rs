@@ -5,7 +5,7 @@
 use crate::destination::Destination;
 use crate::error::LoadError;
 use crate::failpoint::failpoint;
-use crate::manifest::{FileEntry, Manifest, TableChanges, recover};
+use crate::manifest::{CONCURRENT_READS, FileEntry, Manifest, TableChanges, recover};
 use crate::ndjson::DeploymentsNdjson;
 use crate::partition::{PartitionKey, split};
 use crate::reader::{read_columns, read_file};
@@ -301,13 +301,28 @@ impl ParquetSink {
         // Committed files first, this export's last: on equal versions the new rows win.
         let mut parts = Vec::new();
         let mut owner = Vec::new();
-        for (index, (path, _)) in files.iter().enumerate() {
-            let path = Path::from(path.as_str());
-            for batch in read_columns(&self.destination, table, &path, Some(&columns)).await? {
+        let reads: Vec<(usize, Path)> = files
+            .iter()
+            .enumerate()
+            .map(|(i, (path, _))| (i, Path::from(path.as_str())))
+            .collect();
+        let mut read = futures::stream::iter(reads)
+            .map(|(index, path)| {
+                let (destination, columns) = (self.destination.clone(), columns.clone());
+                async move {
+                    let batches = read_columns(&destination, table, &path, Some(&columns)).await;
+                    batches.map(|b| (index, b))
+                }
+            })
+            .buffered(CONCURRENT_READS);
+        while let Some(result) = read.next().await {
+            let (index, batches) = result?;
+            for batch in batches {
                 owner.extend(std::iter::repeat_n(index, batch.num_rows()));
                 parts.push(batch);
             }
         }
+        drop(read);
         let Some(first) = parts.first() else {
             return Ok(());
         };
