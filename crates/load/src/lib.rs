@@ -7,9 +7,11 @@
 //! [`StagedExport::commit`] then writes the manifest (the commit point) and deletes the files it
 //! replaced; an interrupted export is cleaned up by the next (see [`manifest`](History)).
 
+mod commit;
 mod destination;
 mod error;
 mod failpoint;
+mod flush;
 mod manifest;
 mod ndjson;
 mod partition;
@@ -19,12 +21,12 @@ mod spill;
 mod verify;
 mod writer;
 
+pub use commit::{CommitInfo, StagedExport};
 pub use destination::{Destination, StoreOptions};
 pub use error::LoadError;
 pub use manifest::{FileEntry, History, MANIFEST_DIR, Manifest, TableChanges};
 pub use ndjson::DeploymentsNdjson;
 pub use partition::PartitionKey;
-pub use sink::{CommitInfo, StagedExport};
 pub use sink::{LoadOptions, LoadSummary, ParquetSink};
 pub use verify::{Verification, verify};
 pub use writer::{ROW_GROUP_ROWS, WrittenFile, file_schema, merge_partition};

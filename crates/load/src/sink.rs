@@ -2,18 +2,20 @@
 //! already holds, and writes it as one new Parquet file. Nothing is visible as committed until
 //! [`StagedExport::commit`] writes the manifest.
 
+use crate::commit::StagedExport;
 use crate::destination::Destination;
 use crate::error::LoadError;
 use crate::failpoint::failpoint;
-use crate::manifest::{CONCURRENT_READS, FileEntry, Manifest, TableChanges, recover};
+use crate::flush::{FlushJob, Flushed, partition_of, write_rows};
+use crate::manifest::{CONCURRENT_READS, FileEntry, recover};
 use crate::ndjson::DeploymentsNdjson;
 use crate::partition::{PartitionKey, split};
 use crate::reader::{read_columns, read_file};
-use crate::spill::{self, Spill};
-use crate::writer::{WrittenFile, encode, merge_partition, newest_versions, upload};
+use crate::spill::Spill;
+use crate::writer::{WrittenFile, merge_partition, newest_versions};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::{concat_batches, filter_record_batch};
-use bbpipe_model::{Message, SCHEMA_VERSION, Table, TableBatch};
+use bbpipe_model::{Message, Table, TableBatch};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use object_store::path::Path;
@@ -394,226 +396,5 @@ impl ParquetSink {
             let _ = self.destination.delete(&Path::from(path.as_str())).await;
         }
         outcome
-    }
-}
-
-/// One partition to write: its new rows, the files it holds now, the path of its next file.
-struct FlushJob {
-    key: PartitionKey,
-    existing: Vec<(String, bool)>,
-    /// Spill files of the partition, older than `batches`.
-    spilled: Vec<std::path::PathBuf>,
-    batches: Vec<RecordBatch>,
-    path: Path,
-}
-
-/// A partition written (or found unchanged).
-struct Flushed {
-    key: PartitionKey,
-    existing: Vec<(String, bool)>,
-    /// None when the partition's committed file already held exactly these rows.
-    written: Option<WrittenFile>,
-    /// The merged rows, when the caller needs them (NDJSON).
-    rows: Option<RecordBatch>,
-}
-
-impl FlushJob {
-    /// Reads what the partition holds, merges in the new rows (CPU work off the async threads),
-    /// and uploads the result unless nothing changed.
-    async fn run(
-        self,
-        destination: &Destination,
-        part_bytes: usize,
-        wants_rows: bool,
-    ) -> Result<Flushed, LoadError> {
-        let FlushJob {
-            key,
-            existing,
-            spilled,
-            batches,
-            path,
-        } = self;
-        let mut before = Vec::new();
-        // Existing rows are merged (snapshots are only compared), so they are read when they
-        // matter: to merge, or to tell an unchanged single file.
-        if key.table.merges_existing() || matches!(existing.as_slice(), [(_, true)]) {
-            for (file, _) in &existing {
-                let file = Path::from(file.as_str());
-                before.extend(read_file(destination, key.table, &key.workspace, &file).await?);
-            }
-        }
-        let (table, single_committed) = (key.table, matches!(existing.as_slice(), [(_, true)]));
-        let work = move || -> Result<(RecordBatch, u64, bool), LoadError> {
-            let mut parts = if table.merges_existing() {
-                before.clone()
-            } else {
-                Vec::new()
-            };
-            for file in &spilled {
-                parts.extend(spill::read(file)?);
-            }
-            parts.extend(batches);
-            let (rows, duplicates) = merge_partition(table, &parts)?;
-            let unchanged = single_committed
-                && concat_batches(&table.schema(), &before).is_ok_and(|before| before == rows);
-            Ok((rows, duplicates, unchanged))
-        };
-        let (rows, duplicates_dropped, unchanged) = tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| LoadError::Batch {
-                table: key.table.name(),
-                message: e.to_string(),
-            })??;
-        if unchanged {
-            let rows = wants_rows.then_some(rows);
-            return Ok(Flushed {
-                key,
-                existing,
-                written: None,
-                rows,
-            });
-        }
-        let kept = wants_rows.then(|| rows.clone());
-        let written = write_rows(destination, key.table, rows, path, part_bytes).await?;
-        let written = WrittenFile {
-            duplicates_dropped,
-            ..written
-        };
-        Ok(Flushed {
-            key,
-            existing,
-            written: Some(written),
-            rows: kept,
-        })
-    }
-}
-
-/// Encodes rows (off the async threads) and uploads them as one file; an empty set of rows
-/// writes nothing.
-async fn write_rows(
-    destination: &Destination,
-    table: Table,
-    rows: RecordBatch,
-    path: Path,
-    part_bytes: usize,
-) -> Result<WrittenFile, LoadError> {
-    let empty = WrittenFile {
-        table,
-        path: path.clone(),
-        rows: 0,
-        bytes: 0,
-        duplicates_dropped: 0,
-    };
-    if rows.num_rows() == 0 {
-        return Ok(empty);
-    }
-    let shown = destination.describe(&path);
-    let (bytes, file_rows) = tokio::task::spawn_blocking(move || encode(table, &rows))
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r)
-        .map_err(|message| LoadError::Corrupt {
-            path: shown,
-            message: format!("encoding Parquet: {message}"),
-        })?;
-    let size = bytes.len() as u64;
-    upload(destination, &path, bytes, part_bytes).await?;
-    Ok(WrittenFile {
-        rows: file_rows,
-        bytes: size,
-        ..empty
-    })
-}
-
-/// The partition a data file path lies in.
-fn partition_of(table: Table, workspace: &str, path: &str) -> PartitionKey {
-    let day = table.date_partition().and_then(|(_, level)| {
-        let value = path
-            .split('/')
-            .find_map(|part| part.strip_prefix(&format!("{level}=")))?;
-        let date = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").ok()?;
-        Some((date - chrono::NaiveDate::default()).num_days() as i32)
-    });
-    PartitionKey {
-        table,
-        workspace: workspace.to_string(),
-        day,
-    }
-}
-
-/// Everything an export wrote, not yet committed.
-pub struct StagedExport {
-    destination: Destination,
-    run_id: String,
-    started_at: DateTime<Utc>,
-    workspaces: Vec<String>,
-    added: Vec<WrittenFile>,
-    removed: Vec<(Table, FileEntry)>,
-    ndjson: Option<DeploymentsNdjson>,
-}
-
-/// What the manifest says beyond the files.
-#[derive(Debug, Clone, Default)]
-pub struct CommitInfo {
-    pub source: String,
-    pub requests: u64,
-}
-
-impl StagedExport {
-    /// Commits: writes the manifest (the commit point), deletes the files it replaced, then
-    /// moves the NDJSON file into place.
-    pub async fn commit(self, info: CommitInfo) -> Result<(LoadSummary, Manifest), LoadError> {
-        let mut tables: BTreeMap<String, TableChanges> = BTreeMap::new();
-        for file in &self.added {
-            tables
-                .entry(file.table.name().to_string())
-                .or_default()
-                .added
-                .push(FileEntry {
-                    path: file.path.to_string(),
-                    rows: file.rows,
-                    bytes: file.bytes,
-                });
-        }
-        for (table, entry) in &self.removed {
-            tables
-                .entry(table.name().to_string())
-                .or_default()
-                .removed
-                .push(entry.clone());
-        }
-        let manifest = Manifest {
-            run_id: self.run_id.clone(),
-            started_at: self.started_at,
-            finished_at: Utc::now(),
-            workspaces: self.workspaces,
-            tool: "bbpipe".into(),
-            tool_version: env!("CARGO_PKG_VERSION").into(),
-            schema_version: SCHEMA_VERSION,
-            source: info.source,
-            requests: info.requests,
-            tables,
-        };
-        let json = serde_json::to_vec_pretty(&manifest).map_err(|e| LoadError::Destination {
-            destination: self.destination.display().to_string(),
-            message: e.to_string(),
-        })?;
-        self.destination
-            .put(&Manifest::path(&self.run_id), json)
-            .await?;
-        failpoint("after-manifest");
-        for (_, entry) in &self.removed {
-            self.destination
-                .delete(&Path::from(entry.path.as_str()))
-                .await?;
-        }
-        if let Some(ndjson) = self.ndjson {
-            ndjson.commit()?;
-        }
-        let summary = LoadSummary {
-            files: self.added,
-            replaced: self.removed.len() as u64,
-        };
-        Ok((summary, manifest))
     }
 }

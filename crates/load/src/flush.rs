@@ -1,0 +1,157 @@
+//! Writing one partition: read what it holds, merge in the new rows off the async threads,
+//! upload the result unless nothing changed.
+
+use crate::destination::Destination;
+use crate::error::LoadError;
+use crate::partition::PartitionKey;
+use crate::reader::read_file;
+use crate::spill;
+use crate::writer::{WrittenFile, encode, merge_partition, upload};
+use arrow::array::RecordBatch;
+use arrow::compute::concat_batches;
+use bbpipe_model::Table;
+use object_store::path::Path;
+
+/// One partition to write: its new rows, the files it holds now, the path of its next file.
+pub(crate) struct FlushJob {
+    pub(crate) key: PartitionKey,
+    pub(crate) existing: Vec<(String, bool)>,
+    /// Spill files of the partition, older than `batches`.
+    pub(crate) spilled: Vec<std::path::PathBuf>,
+    pub(crate) batches: Vec<RecordBatch>,
+    pub(crate) path: Path,
+}
+
+/// A partition written (or found unchanged).
+pub(crate) struct Flushed {
+    pub(crate) key: PartitionKey,
+    pub(crate) existing: Vec<(String, bool)>,
+    /// None when the partition's committed file already held exactly these rows.
+    pub(crate) written: Option<WrittenFile>,
+    /// The merged rows, when the caller needs them (NDJSON).
+    pub(crate) rows: Option<RecordBatch>,
+}
+
+impl FlushJob {
+    /// Reads what the partition holds, merges in the new rows (CPU work off the async threads),
+    /// and uploads the result unless nothing changed.
+    pub(crate) async fn run(
+        self,
+        destination: &Destination,
+        part_bytes: usize,
+        wants_rows: bool,
+    ) -> Result<Flushed, LoadError> {
+        let FlushJob {
+            key,
+            existing,
+            spilled,
+            batches,
+            path,
+        } = self;
+        let mut before = Vec::new();
+        // Existing rows are merged (snapshots are only compared), so they are read when they
+        // matter: to merge, or to tell an unchanged single file.
+        if key.table.merges_existing() || matches!(existing.as_slice(), [(_, true)]) {
+            for (file, _) in &existing {
+                let file = Path::from(file.as_str());
+                before.extend(read_file(destination, key.table, &key.workspace, &file).await?);
+            }
+        }
+        let (table, single_committed) = (key.table, matches!(existing.as_slice(), [(_, true)]));
+        let work = move || -> Result<(RecordBatch, u64, bool), LoadError> {
+            let mut parts = if table.merges_existing() {
+                before.clone()
+            } else {
+                Vec::new()
+            };
+            for file in &spilled {
+                parts.extend(spill::read(file)?);
+            }
+            parts.extend(batches);
+            let (rows, duplicates) = merge_partition(table, &parts)?;
+            let unchanged = single_committed
+                && concat_batches(&table.schema(), &before).is_ok_and(|before| before == rows);
+            Ok((rows, duplicates, unchanged))
+        };
+        let (rows, duplicates_dropped, unchanged) = tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| LoadError::Batch {
+                table: key.table.name(),
+                message: e.to_string(),
+            })??;
+        if unchanged {
+            let rows = wants_rows.then_some(rows);
+            return Ok(Flushed {
+                key,
+                existing,
+                written: None,
+                rows,
+            });
+        }
+        let kept = wants_rows.then(|| rows.clone());
+        let written = write_rows(destination, key.table, rows, path, part_bytes).await?;
+        let written = WrittenFile {
+            duplicates_dropped,
+            ..written
+        };
+        Ok(Flushed {
+            key,
+            existing,
+            written: Some(written),
+            rows: kept,
+        })
+    }
+}
+
+/// Encodes rows (off the async threads) and uploads them as one file; an empty set of rows
+/// writes nothing.
+pub(crate) async fn write_rows(
+    destination: &Destination,
+    table: Table,
+    rows: RecordBatch,
+    path: Path,
+    part_bytes: usize,
+) -> Result<WrittenFile, LoadError> {
+    let empty = WrittenFile {
+        table,
+        path: path.clone(),
+        rows: 0,
+        bytes: 0,
+        duplicates_dropped: 0,
+    };
+    if rows.num_rows() == 0 {
+        return Ok(empty);
+    }
+    let shown = destination.describe(&path);
+    let (bytes, file_rows) = tokio::task::spawn_blocking(move || encode(table, &rows))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r)
+        .map_err(|message| LoadError::Corrupt {
+            path: shown,
+            message: format!("encoding Parquet: {message}"),
+        })?;
+    let size = bytes.len() as u64;
+    upload(destination, &path, bytes, part_bytes).await?;
+    Ok(WrittenFile {
+        rows: file_rows,
+        bytes: size,
+        ..empty
+    })
+}
+
+/// The partition a data file path lies in.
+pub(crate) fn partition_of(table: Table, workspace: &str, path: &str) -> PartitionKey {
+    let day = table.date_partition().and_then(|(_, level)| {
+        let value = path
+            .split('/')
+            .find_map(|part| part.strip_prefix(&format!("{level}=")))?;
+        let date = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").ok()?;
+        Some((date - chrono::NaiveDate::default()).num_days() as i32)
+    });
+    PartitionKey {
+        table,
+        workspace: workspace.to_string(),
+        day,
+    }
+}
