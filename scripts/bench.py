@@ -204,6 +204,24 @@ def main():
         f"| exactly the minimum number of requests | {ex['requests'][0]} made, {ex['minimum']} minimum | {ok(all(m == ex['minimum'] for m in ex['requests']))} |",
         f"| wall time ≤ 1.25 × requests × latency / concurrency | {ex['ratio']:.2f} | {ok(ex['ratio'] <= 1.25)} |",
     ]
+    lines += [
+        "",
+        "## Where the time goes (perf, 2026-11-28)",
+        "",
+        "- 100k runs: per-file cost. The 320 daily partitions × 33 columns each create a zstd compressor",
+        "  and decompressor context (parquet's codec makes both) and a file; that, not decoding, is most",
+        "  of the gap to the parse limit. Fewer, larger files (monthly partitions) would close it, but the",
+        "  layout is `created_date=YYYY-MM-DD` by design.",
+        "- 1M runs: streaming is bound by one transform thread (serde_json, as in the parse limit) and",
+        "  one load thread splitting batches by day and spilling; then all partitions are merged and",
+        "  encoded on every core. A second transform worker was slower on 2 cores (it competes with",
+        "  load), so bbpipe runs cores − 1 transform workers.",
+        "- Memory: glibc's per-thread malloc arenas made peak RSS swing 167-255 MiB at 1M runs; bbpipe",
+        "  limits them to two at start-up. The rest of the growth from 100k to 1M is the spill files'",
+        "  read-back and the merge of ~3,000-row partitions two at a time.",
+        "- Extraction: the time above the latency bound is the dataset written after the last",
+        "  response (about 0.4 s here) and process start-up.",
+    ]
     (ROOT / "BENCHMARKS.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
