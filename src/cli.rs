@@ -141,7 +141,8 @@ pub struct ExportArgs {
     /// How far before the last watermark an incremental export looks again (e.g. 2d, 36h).
     #[arg(long, default_value = "2d", value_name = "DURATION")]
     pub lookback: String,
-    /// Repositories fetched at once.
+    /// Requests in flight at once: across repositories and, in a full export, across the pages
+    /// of one repository.
     #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub concurrency: u32,
     /// Requests per rolling hour; raised when Bitbucket's X-RateLimit-Limit says more.

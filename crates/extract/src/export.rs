@@ -28,7 +28,7 @@ pub struct ExportOptions {
     /// How far before the watermark an incremental export still looks, for runs created
     /// late in the listing (their created_on lies before the watermark).
     pub lookback: chrono::Duration,
-    /// Repositories fetched at once.
+    /// Requests in flight at once, across repositories and pages.
     pub concurrency: usize,
 }
 
