@@ -505,3 +505,36 @@ fn filters_and_repositories_without_pipelines() {
         .collect();
     assert_eq!(repos.into_iter().collect::<Vec<_>>(), ["api-gateway"]);
 }
+
+#[test]
+fn exports_to_s3_keep_their_state_there() {
+    let mock = MockBitbucket::start("acme", Auth::Bearer(TOKEN.into()));
+    mock.add_repo("api", 150);
+    mock.add_repo("web", 10);
+    let bucket = common::s3::bucket("export-state");
+    let out = format!("s3://{bucket}/bitbucket");
+    let mut vars = env(&mock, &bearer());
+    vars.extend(common::s3::env());
+    let args = [
+        "export",
+        "--workspace",
+        "acme",
+        "--out",
+        &out,
+        "--max-requests-per-hour",
+        "1000000",
+    ];
+    let first = bbpipe_with_env(&args, &vars);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert_eq!(requests_in(&stdout(&first)), 1 + 2 + 1);
+    // A fresh machine: nothing local, the state comes from the bucket.
+    let second = bbpipe_with_env(&args, &vars);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert_eq!(requests_in(&stdout(&second)), 1 + 2, "{}", stdout(&second));
+    let copy = tempfile::tempdir().unwrap();
+    common::s3::download(&bucket, "bitbucket", copy.path());
+    assert!(copy.path().join("_state/acme.json").exists());
+    assert_eq!(read_table(copy.path(), "pipeline_runs").len(), 160);
+    let verified = bbpipe_with_env(&["verify-output", &out], &vars);
+    assert!(verified.status.success(), "{}", stdout(&verified));
+}
