@@ -538,3 +538,23 @@ fn exports_to_s3_keep_their_state_there() {
     let verified = bbpipe_with_env(&["verify-output", &out], &vars);
     assert!(verified.status.success(), "{}", stdout(&verified));
 }
+
+#[test]
+fn recording_into_a_used_directory_is_refused() {
+    let mock = MockBitbucket::start("acme", Auth::Bearer(TOKEN.into()));
+    mock.add_repo("api", 3);
+    let (out, record) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    std::fs::write(record.path().join("recording.json"), "{}").unwrap();
+    let output = export(
+        &mock,
+        out.path(),
+        &["--record", record.path().to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("--record needs a new or empty directory"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(mock.requests().is_empty(), "refused before any request");
+}

@@ -14,8 +14,17 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    /// Refuses a directory that already holds files: pages of an older recording left beside
+    /// the new ones would replay as if fetched together.
     pub fn new(root: &Path) -> Result<Self, ExtractError> {
         std::fs::create_dir_all(root).map_err(ExtractError::io(root))?;
+        let mut entries = std::fs::read_dir(root).map_err(ExtractError::io(root))?;
+        if entries.next().is_some() {
+            return Err(ExtractError::Layout {
+                path: root.to_path_buf(),
+                message: "--record needs a new or empty directory".into(),
+            });
+        }
         Ok(Recorder {
             root: root.to_path_buf(),
             runs_written: AtomicU32::new(0),
