@@ -58,7 +58,9 @@ impl FlushJob {
             }
         }
         let (table, single_committed) = (key.table, matches!(existing.as_slice(), [(_, true)]));
-        let work = move || -> Result<(RecordBatch, u64, bool), LoadError> {
+        let shown = destination.describe(&path);
+        // Merge and encode in one trip to the blocking pool: one hand-off per partition.
+        let work = move || -> Result<Merged, LoadError> {
             let mut parts = if table.merges_existing() {
                 before.clone()
             } else {
@@ -69,38 +71,66 @@ impl FlushJob {
             }
             parts.extend(batches);
             let (rows, duplicates) = merge_partition(table, &parts)?;
+            drop(parts);
             let unchanged = single_committed
                 && concat_batches(&table.schema(), &before).is_ok_and(|before| before == rows);
-            Ok((rows, duplicates, unchanged))
+            let encoded = if unchanged || rows.num_rows() == 0 {
+                None
+            } else {
+                Some(encode(table, &rows).map_err(|message| LoadError::Corrupt {
+                    path: shown,
+                    message: format!("encoding Parquet: {message}"),
+                })?)
+            };
+            Ok(Merged {
+                rows: wants_rows.then_some(rows),
+                duplicates,
+                unchanged,
+                encoded,
+            })
         };
-        let (rows, duplicates_dropped, unchanged) = tokio::task::spawn_blocking(work)
+        let merged = tokio::task::spawn_blocking(work)
             .await
             .map_err(|e| LoadError::Batch {
                 table: key.table.name(),
                 message: e.to_string(),
             })??;
-        if unchanged {
-            let rows = wants_rows.then_some(rows);
+        if merged.unchanged {
             return Ok(Flushed {
                 key,
                 existing,
                 written: None,
-                rows,
+                rows: merged.rows,
             });
         }
-        let kept = wants_rows.then(|| rows.clone());
-        let written = write_rows(destination, key.table, rows, path, part_bytes).await?;
-        let written = WrittenFile {
-            duplicates_dropped,
-            ..written
+        let mut written = WrittenFile {
+            table: key.table,
+            path: path.clone(),
+            rows: 0,
+            bytes: 0,
+            duplicates_dropped: merged.duplicates,
         };
+        if let Some((bytes, file_rows)) = merged.encoded {
+            written.bytes = bytes.len() as u64;
+            written.rows = file_rows;
+            upload(destination, &path, bytes, part_bytes).await?;
+        }
         Ok(Flushed {
             key,
             existing,
             written: Some(written),
-            rows: kept,
+            rows: merged.rows,
         })
     }
+}
+
+/// A partition's rows after the merge, and the file that holds them.
+struct Merged {
+    rows: Option<RecordBatch>,
+    duplicates: u64,
+    unchanged: bool,
+    /// The Parquet file and its row count; none when unchanged or empty.
+    encoded: Option<(bytes::Bytes, u64)>,
 }
 
 /// Encodes rows (off the async threads) and uploads them as one file; an empty set of rows
