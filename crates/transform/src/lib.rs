@@ -9,6 +9,7 @@
 mod error;
 pub mod json;
 mod repositories;
+mod row;
 pub mod rules;
 mod runs;
 mod stage;

@@ -1,8 +1,7 @@
 //! Repositories: JSON values to rows of the `repositories` table.
 
-use crate::json::{Repository, Str};
-use crate::runs::RowError;
-use crate::timestamp::parse_micros;
+use crate::json::Repository;
+use crate::row::{RowError, opt, timestamp};
 use arrow::array::{ArrayRef, BooleanBuilder, StringBuilder, TimestampMicrosecondBuilder};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
@@ -29,20 +28,6 @@ pub struct RepositoriesBuilder {
     rows: usize,
 }
 
-fn opt<'a>(value: &'a Option<Str<'_>>) -> Option<&'a str> {
-    value.as_deref()
-}
-
-fn timestamp(value: &Option<Str<'_>>, field: &'static str) -> Result<Option<i64>, RowError> {
-    match opt(value) {
-        None => Ok(None),
-        Some(text) => parse_micros(text).map(Some).ok_or_else(|| RowError {
-            field,
-            message: format!("not an RFC 3339 timestamp: {text:?}"),
-        }),
-    }
-}
-
 impl RepositoriesBuilder {
     pub fn len(&self) -> usize {
         self.rows
@@ -61,8 +46,8 @@ impl RepositoriesBuilder {
                 field: "slug",
                 message: "missing, and no full_name to derive it from".into(),
             })?;
-        let created_at = timestamp(&repo.created_on, "created_on")?;
-        let updated_at = timestamp(&repo.updated_on, "updated_on")?;
+        let created_at = timestamp(opt(&repo.created_on), "created_on")?;
+        let updated_at = timestamp(opt(&repo.updated_on), "updated_on")?;
 
         self.workspace.append_value(workspace);
         self.uuid.append_value(&*repo.uuid);

@@ -1,8 +1,8 @@
 //! Pipeline runs: JSON values to rows of the `pipeline_runs` table.
 
-use crate::json::{PipelineRun, Str};
+use crate::json::PipelineRun;
+use crate::row::{RowError, opt, timestamp};
 use crate::status::normalized_status;
-use crate::timestamp::parse_micros;
 use arrow::array::{
     ArrayRef, BooleanBuilder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
 };
@@ -19,12 +19,6 @@ pub struct RepoContext<'a> {
     /// From the repository pages, for runs whose JSON lacks `repository.uuid`.
     pub uuid: Option<&'a str>,
     pub exported_at: i64,
-}
-
-/// Why a run could not become a row; the caller adds the page and the path prefix.
-pub struct RowError {
-    pub field: &'static str,
-    pub message: String,
 }
 
 /// Columns of `pipeline_runs` under construction.
@@ -67,10 +61,6 @@ pub struct PipelineRunsBuilder {
     rows: usize,
 }
 
-fn opt<'a>(value: &'a Option<Str<'_>>) -> Option<&'a str> {
-    value.as_deref()
-}
-
 impl PipelineRunsBuilder {
     pub fn len(&self) -> usize {
         self.rows
@@ -91,17 +81,8 @@ impl PipelineRunsBuilder {
                     field: "created_on",
                     message: "missing: a pipeline run always has a creation time".into(),
                 })?;
-        let created_at = parse_micros(created_text).ok_or_else(|| RowError {
-            field: "created_on",
-            message: format!("not an RFC 3339 timestamp: {created_text:?}"),
-        })?;
-        let completed_at = match opt(&run.completed_on) {
-            None => None,
-            Some(text) => Some(parse_micros(text).ok_or_else(|| RowError {
-                field: "completed_on",
-                message: format!("not an RFC 3339 timestamp: {text:?}"),
-            })?),
-        };
+        let created_at = timestamp(Some(created_text), "created_on")?.unwrap_or_default();
+        let completed_at = timestamp(opt(&run.completed_on), "completed_on")?;
         let repo_uuid = run
             .repository
             .as_ref()

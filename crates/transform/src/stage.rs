@@ -3,8 +3,9 @@
 use crate::error::TransformError;
 use crate::json::{self, Page, PipelineRun, Repository};
 use crate::repositories::RepositoriesBuilder;
+use crate::row::RowError;
 use crate::rules::{DeploymentBuilder, RuleSet};
-use crate::runs::{PipelineRunsBuilder, RepoContext, RowError};
+use crate::runs::{PipelineRunsBuilder, RepoContext};
 use bbpipe_model::{Endpoint, Message, PageSource, RawPage, Table, TableBatch};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
