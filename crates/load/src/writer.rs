@@ -167,21 +167,22 @@ fn sort_by(batch: &RecordBatch, column: &str) -> Result<RecordBatch, arrow::erro
     take_record_batch(batch, &indices)
 }
 
-/// The rows without `workspace`: a Hive reader takes it from the path.
+/// Columns a file keeps: all but `workspace`, which a Hive reader takes from the path.
+fn file_columns(schema: &arrow::datatypes::Schema) -> Vec<usize> {
+    (0..schema.fields().len())
+        .filter(|&i| schema.field(i).name() != "workspace")
+        .collect()
+}
+
+/// The rows as a file holds them.
 fn without_partition_columns(batch: &RecordBatch) -> Result<RecordBatch, arrow::error::ArrowError> {
-    let keep: Vec<usize> = (0..batch.num_columns())
-        .filter(|&i| batch.schema().field(i).name() != "workspace")
-        .collect();
-    batch.project(&keep)
+    batch.project(&file_columns(&batch.schema()))
 }
 
 /// Files schema without partition columns, as written.
 pub fn file_schema(table: Table) -> Result<SchemaRef, arrow::error::ArrowError> {
     let schema = table.schema();
-    let keep: Vec<usize> = (0..schema.fields().len())
-        .filter(|&i| schema.field(i).name() != "workspace")
-        .collect();
-    Ok(Arc::new(schema.project(&keep)?))
+    Ok(Arc::new(schema.project(&file_columns(&schema))?))
 }
 
 fn writer_properties(table: Table, schema: &SchemaRef) -> WriterProperties {
