@@ -87,15 +87,30 @@ where
     let (extracted, transformed, loaded) = (extracted?, transformed?, loaded?);
     match (extracted, transformed, loaded) {
         (Ok(e), Ok(t), Ok(l)) => Ok((e, t, l)),
-        (Err(e), _, _) if !matches!(e, ExtractError::Cancelled) => {
-            Err(anyhow::Error::new(e).context("extract failed"))
+        (extracted, transformed, loaded) => {
+            Err(
+                first_failure(extracted.err(), transformed.err(), loaded.err())
+                    .unwrap_or_else(|| anyhow!("the run was cancelled")),
+            )
         }
-        (_, Err(e), _) if !matches!(e, TransformError::Cancelled) => {
-            Err(anyhow!("transform failed: {e}"))
-        }
-        (_, _, Err(e)) if !matches!(e, LoadError::Cancelled) => Err(anyhow!("load failed: {e}")),
-        _ => Err(anyhow!("the run was cancelled")),
     }
+}
+
+/// The error of the stage that failed first, in pipeline order; the others only report that
+/// they were cancelled because of it. Extract errors stay downcastable (exit codes).
+fn first_failure(
+    extract: Option<ExtractError>,
+    transform: Option<TransformError>,
+    load: Option<LoadError>,
+) -> Option<anyhow::Error> {
+    if let Some(e) = extract.filter(|e| !matches!(e, ExtractError::Cancelled)) {
+        return Some(anyhow::Error::new(e).context("extract failed"));
+    }
+    if let Some(e) = transform.filter(|e| !matches!(e, TransformError::Cancelled)) {
+        return Some(anyhow!("transform failed: {e}"));
+    }
+    load.filter(|e| !matches!(e, LoadError::Cancelled))
+        .map(|e| anyhow!("load failed: {e}"))
 }
 
 /// Replays `fixtures` through transform (no rules, no load) and hands every `pipeline_runs`
@@ -127,13 +142,12 @@ pub async fn for_each_run_batch(
     drop(batch_rx);
     let (extracted, transformed) = tokio::join!(extract, transform);
     match (extracted?, transformed?) {
-        (Err(e), _) if !matches!(e, ExtractError::Cancelled) => Err(anyhow!("extract failed: {e}")),
-        (_, Err(e)) if !matches!(e, TransformError::Cancelled) => {
-            Err(anyhow!("transform failed: {e}"))
-        }
         (Ok(_), Ok(_)) => Ok(()),
-        _ if stopped_early => Ok(()),
-        _ => Err(anyhow!("the run was cancelled")),
+        (extracted, transformed) => match first_failure(extracted.err(), transformed.err(), None) {
+            Some(error) => Err(error),
+            None if stopped_early => Ok(()),
+            None => Err(anyhow!("the run was cancelled")),
+        },
     }
 }
 
