@@ -57,10 +57,9 @@ fn an_html_error_page_is_rejected() {
 fn a_wrong_type_names_the_json_path() {
     let page = "acme/docs-site/pipelines/page-0001.json";
     let (fixtures, out) = corrupt(|root| {
-        let mut value: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(root.join(page)).unwrap()).unwrap();
-        value["values"][3]["build_number"] = serde_json::json!("forty-two");
-        std::fs::write(root.join(page), serde_json::to_vec(&value).unwrap()).unwrap();
+        edit_json(&root.join(page), |value| {
+            value["values"][3]["build_number"] = serde_json::json!("forty-two");
+        })
     });
     let output = replay(fixtures.path(), out.path());
     assert_eq!(output.status.code(), Some(1));
@@ -73,10 +72,9 @@ fn a_wrong_type_names_the_json_path() {
 fn a_bad_timestamp_names_the_field() {
     let page = "acme/docs-site/pipelines/page-0001.json";
     let (fixtures, out) = corrupt(|root| {
-        let mut value: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(root.join(page)).unwrap()).unwrap();
-        value["values"][0]["completed_on"] = serde_json::json!("last tuesday");
-        std::fs::write(root.join(page), serde_json::to_vec(&value).unwrap()).unwrap();
+        edit_json(&root.join(page), |value| {
+            value["values"][0]["completed_on"] = serde_json::json!("last tuesday");
+        })
     });
     let err = stderr(&replay(fixtures.path(), out.path()));
     assert!(

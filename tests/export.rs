@@ -376,9 +376,7 @@ fn incremental_exports_cost_the_minimum_and_refresh_unfinished_runs() {
     let out = tempfile::tempdir().unwrap();
     let first = export_ok(&mock, out.path(), &[]);
     assert_eq!(requests_in(&first), 1 + 3 + 1 + 1);
-    let state: Value =
-        serde_json::from_slice(&std::fs::read(out.path().join("_state/acme.json")).unwrap())
-            .unwrap();
+    let state = read_json(&out.path().join("_state/acme.json"));
     assert_eq!(state["repositories"]["api"]["unfinished"], json!([old]));
     assert_eq!(state["repositories"]["web"]["unfinished"], json!([recent]));
 
@@ -417,9 +415,7 @@ fn incremental_exports_cost_the_minimum_and_refresh_unfinished_runs() {
             .any(|r| r.path.contains("/pipelines/%7B")),
         "the old run fetched by uuid"
     );
-    let state: Value =
-        serde_json::from_slice(&std::fs::read(out.path().join("_state/acme.json")).unwrap())
-            .unwrap();
+    let state = read_json(&out.path().join("_state/acme.json"));
     assert_eq!(state["repositories"]["api"]["unfinished"], json!([]));
     let verified = bbpipe(&["verify-output", out.path().to_str().unwrap()]);
     assert!(verified.status.success(), "{}", stdout(&verified));

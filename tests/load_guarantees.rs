@@ -90,23 +90,23 @@ fn later_recording() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_tree(&demo(), dir.path());
     let page = dir.path().join("acme/web-app/pipelines/page-0001.json");
-    let mut value: Value = serde_json::from_slice(&std::fs::read(&page).unwrap()).unwrap();
-    let runs = value["values"].as_array_mut().unwrap();
-    let deploys = |r: &Value| r["target"]["selector"]["pattern"] == "deploy-to-production";
-    let running = runs
-        .iter()
-        .position(|r| deploys(r) && r["state"]["name"] == "IN_PROGRESS")
-        .unwrap();
-    runs[running]["state"] = json!({"name": "COMPLETED", "type": "pipeline_state_completed",
+    edit_json(&page, |value| {
+        let runs = value["values"].as_array_mut().unwrap();
+        let deploys = |r: &Value| r["target"]["selector"]["pattern"] == "deploy-to-production";
+        let running = runs
+            .iter()
+            .position(|r| deploys(r) && r["state"]["name"] == "IN_PROGRESS")
+            .unwrap();
+        runs[running]["state"] = json!({"name": "COMPLETED", "type": "pipeline_state_completed",
         "result": {"name": "SUCCESSFUL", "type": "pipeline_state_completed_successful"}});
-    runs[running]["completed_on"] = json!("2026-11-21T05:00:00.5Z");
-    let done = runs
-        .iter()
-        .position(|r| deploys(r) && r["state"]["name"] == "COMPLETED" && r["run_number"] == 1)
-        .unwrap();
-    runs[done]["run_number"] = json!(2);
-    runs[done]["completed_on"] = json!("2026-11-21T05:30:00+00:00");
-    std::fs::write(&page, serde_json::to_vec(&value).unwrap()).unwrap();
+        runs[running]["completed_on"] = json!("2026-11-21T05:00:00.5Z");
+        let done = runs
+            .iter()
+            .position(|r| deploys(r) && r["state"]["name"] == "COMPLETED" && r["run_number"] == 1)
+            .unwrap();
+        runs[done]["run_number"] = json!(2);
+        runs[done]["completed_on"] = json!("2026-11-21T05:30:00+00:00");
+    });
     let recording = r#"{"format": 1, "recorded_at": "2026-11-22T06:00:00Z", "source": "test"}"#;
     std::fs::write(dir.path().join("recording.json"), recording).unwrap();
     dir

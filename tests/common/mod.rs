@@ -189,6 +189,18 @@ pub fn sorted_rows(out: &Path, table: &str) -> Vec<String> {
     rows
 }
 
+/// A JSON file, parsed.
+pub fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// Rewrites a JSON file (a fixture page, say) through `edit`.
+pub fn edit_json(path: &Path, edit: impl FnOnce(&mut Value)) {
+    let mut value = read_json(path);
+    edit(&mut value);
+    std::fs::write(path, serde_json::to_vec(&value).unwrap()).unwrap();
+}
+
 /// Copies a fixture tree, to corrupt it.
 pub fn copy_tree(from: &Path, to: &Path) {
     for file in all_files(from) {
