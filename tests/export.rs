@@ -15,6 +15,19 @@ fn env(mock: &MockBitbucket, vars: &[(&'static str, &str)]) -> Vec<(&'static str
     env
 }
 
+/// A mock API that accepts HTTP Basic with `user` and the test token, with one repository.
+fn basic_auth_mock(user: &str) -> MockBitbucket {
+    let mock = MockBitbucket::start(
+        "acme",
+        Auth::Basic {
+            user: user.into(),
+            password: TOKEN.into(),
+        },
+    );
+    mock.add_repo("api", 1);
+    mock
+}
+
 fn bearer() -> Vec<(&'static str, &'static str)> {
     vec![("BITBUCKET_ACCESS_TOKEN", TOKEN)]
 }
@@ -140,14 +153,7 @@ fn check_reports_each_outcome_with_its_exit_code() {
 
 #[test]
 fn every_auth_mode_and_the_usual_mistakes() {
-    let api = MockBitbucket::start(
-        "acme",
-        Auth::Basic {
-            user: "ada@example.com".into(),
-            password: TOKEN.into(),
-        },
-    );
-    api.add_repo("api", 1);
+    let api = basic_auth_mock("ada@example.com");
     let (code, json, _) = check(
         &api,
         &[
@@ -167,14 +173,7 @@ fn every_auth_mode_and_the_usual_mistakes() {
     assert_eq!(code, Some(3));
     assert!(json["hint"].as_str().unwrap().contains("EMAIL"), "{json}");
 
-    let app = MockBitbucket::start(
-        "acme",
-        Auth::Basic {
-            user: "ada".into(),
-            password: TOKEN.into(),
-        },
-    );
-    app.add_repo("api", 1);
+    let app = basic_auth_mock("ada");
     let (code, json, err) = check(
         &app,
         &[
