@@ -1,4 +1,7 @@
-//! Replay: recorded pages from disk, in the order an export would fetch them.
+//! Replay: recorded pages from disk. Each repository's pages keep their recorded order;
+//! across repositories the pipelines pages are interleaved by time, newest first, so that the
+//! days of a workspace are complete one after another and load can write them as replay goes
+//! instead of holding (or spilling) every day until the end.
 
 use crate::ExtractSummary;
 use crate::error::ExtractError;
@@ -25,6 +28,14 @@ pub struct Replay {
     files: Vec<PageFile>,
     fetched_at: DateTime<Utc>,
     workspaces: Vec<String>,
+}
+
+/// Where a repository's pipelines pages stand during replay.
+struct RepoCursor {
+    pages: std::vec::IntoIter<PageFile>,
+    /// `created_on` of the last run of the last page sent; `None` before the first page (or
+    /// when a page did not say), which puts the repository first in line.
+    frontier: Option<DateTime<Utc>>,
 }
 
 impl Replay {
@@ -94,32 +105,60 @@ impl Replay {
         self.files.len()
     }
 
-    /// Sends every page, then [`Message::Complete`]. Reads one file at a time: the channel's
-    /// bound is what limits the pages in flight.
+    /// Sends every page, then [`Message::Complete`]. Per workspace: the repositories pages, then
+    /// the pipelines pages of all repositories, always from the repository whose history has
+    /// been sent least far back, then the single-run files. Reads one file at a time: the
+    /// channel's bound is what limits the pages in flight.
     pub async fn run(
         self,
         output: Sender<Message<RawPage>>,
     ) -> Result<ExtractSummary, ExtractError> {
         let mut summary = ExtractSummary::default();
-        for file in self.files {
-            let body = tokio::fs::read(&file.path)
-                .await
-                .map_err(ExtractError::io(&file.path))?;
-            summary.pages += 1;
-            summary.bytes += body.len() as u64;
-            let page = RawPage {
-                source: PageSource {
-                    workspace: file.workspace,
-                    repo_slug: file.repo_slug,
-                    endpoint: file.endpoint,
-                    location: file.path.display().to_string(),
-                    page: file.page,
-                    fetched_at: self.fetched_at,
-                },
-                body: Bytes::from(body),
-            };
-            if output.send(Message::Data(page)).await.is_err() {
-                return Err(ExtractError::Cancelled);
+        let fetched_at = self.fetched_at;
+        let mut files = self.files.into_iter().peekable();
+        while let Some(first) = files.peek() {
+            let workspace = first.workspace.clone();
+            let mut repositories = Vec::new();
+            let mut pipelines: Vec<(String, Vec<PageFile>)> = Vec::new();
+            let mut runs = Vec::new();
+            while let Some(file) = files.next_if(|f| f.workspace == workspace) {
+                match file.endpoint {
+                    Endpoint::Repositories => repositories.push(file),
+                    Endpoint::PipelineRun => runs.push(file),
+                    Endpoint::Pipelines => match pipelines.last_mut() {
+                        Some((slug, pages)) if Some(slug.as_str()) == file.repo_slug.as_deref() => {
+                            pages.push(file)
+                        }
+                        _ => {
+                            pipelines.push((file.repo_slug.clone().unwrap_or_default(), vec![file]))
+                        }
+                    },
+                }
+            }
+            for file in repositories {
+                send(file, fetched_at, &output, &mut summary).await?;
+            }
+            let mut cursors: Vec<RepoCursor> = pipelines
+                .into_iter()
+                .map(|(_, pages)| RepoCursor {
+                    pages: pages.into_iter(),
+                    frontier: None,
+                })
+                .collect();
+            while let Some(next) = least_far_back(&cursors) {
+                let cursor = &mut cursors[next];
+                match cursor.pages.next() {
+                    Some(file) => {
+                        let body = send(file, fetched_at, &output, &mut summary).await?;
+                        cursor.frontier = last_created_on(&body);
+                    }
+                    None => {
+                        cursors.swap_remove(next);
+                    }
+                }
+            }
+            for file in runs {
+                send(file, fetched_at, &output, &mut summary).await?;
             }
         }
         output
@@ -128,6 +167,75 @@ impl Replay {
             .map_err(|_| ExtractError::Cancelled)?;
         Ok(summary)
     }
+}
+
+/// The repository to read next: the first one not read yet, else the one whose last page
+/// reached back least far (the newest frontier).
+fn least_far_back(cursors: &[RepoCursor]) -> Option<usize> {
+    let mut best: Option<(usize, Option<DateTime<Utc>>)> = None;
+    for (index, cursor) in cursors.iter().enumerate() {
+        let better = match (best, cursor.frontier) {
+            (None, _) => true,
+            (Some((_, Some(held))), Some(frontier)) => frontier > held,
+            (Some((_, Some(_))), None) => true,
+            (Some((_, None)), _) => false,
+        };
+        if better {
+            best = Some((index, cursor.frontier));
+        }
+    }
+    best.map(|(index, _)| index)
+}
+
+/// `created_on` of the last run in a pipelines page, found by searching back from the end of
+/// the body, without parsing it (transform does that). Only orders the replay: a page where
+/// this finds nothing still replays, and the result is the same in any order.
+fn last_created_on(body: &[u8]) -> Option<DateTime<Utc>> {
+    const KEY: &[u8] = b"\"created_on\"";
+    let at = body.windows(KEY.len()).rposition(|w| w == KEY)?;
+    let rest = &body[at + KEY.len()..];
+    let rest = rest
+        .trim_ascii_start()
+        .strip_prefix(b":")?
+        .trim_ascii_start();
+    let rest = rest.strip_prefix(b"\"")?;
+    let end = rest.iter().position(|&b| b == b'"')?;
+    let text = std::str::from_utf8(&rest[..end]).ok()?;
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Reads one page file and sends it; returns its body.
+async fn send(
+    file: PageFile,
+    fetched_at: DateTime<Utc>,
+    output: &Sender<Message<RawPage>>,
+    summary: &mut ExtractSummary,
+) -> Result<Bytes, ExtractError> {
+    let body = Bytes::from(
+        tokio::fs::read(&file.path)
+            .await
+            .map_err(ExtractError::io(&file.path))?,
+    );
+    summary.pages += 1;
+    summary.bytes += body.len() as u64;
+    let page = RawPage {
+        source: PageSource {
+            workspace: file.workspace,
+            repo_slug: file.repo_slug,
+            endpoint: file.endpoint,
+            location: file.path.display().to_string(),
+            page: file.page,
+            fetched_at,
+        },
+        body: body.clone(),
+    };
+    output
+        .send(Message::Data(page))
+        .await
+        .map_err(|_| ExtractError::Cancelled)?;
+    Ok(body)
 }
 
 fn read_recording(root: &Path) -> Result<Option<Recording>, ExtractError> {
@@ -208,4 +316,97 @@ fn pages_in(
         page,
     }));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(times: &[&str]) -> String {
+        let values: Vec<String> = times
+            .iter()
+            .map(|t| format!(r#"{{"uuid": "{{{t}}}", "created_on": "{t}", "state": {{}}}}"#))
+            .collect();
+        format!(r#"{{"page": 1, "values": [{}]}}"#, values.join(", "))
+    }
+
+    #[test]
+    fn finds_the_last_runs_created_on_without_parsing() {
+        let body = page(&["2024-03-02T10:00:00.123456Z", "2024-03-01T09:30:00+00:00"]);
+        let expected = DateTime::parse_from_rfc3339("2024-03-01T09:30:00Z").unwrap();
+        assert_eq!(last_created_on(body.as_bytes()), Some(expected.to_utc()));
+        assert_eq!(last_created_on(br#"{"values": []}"#), None);
+        assert_eq!(last_created_on(br#"{"created_on": 12}"#), None);
+    }
+
+    #[tokio::test]
+    async fn interleaves_repositories_newest_first_and_keeps_each_ones_page_order() {
+        let root = tempfile::tempdir().unwrap();
+        let write = |path: &str, body: String| {
+            let path = root.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, body).unwrap();
+        };
+        write(
+            "acme/repositories/page-0001.json",
+            r#"{"values": []}"#.into(),
+        );
+        let day = |d: u32| format!("2024-01-{d:02}T12:00:00Z");
+        // `old` has history long before `busy`'s; `quiet` has one page, and a page whose
+        // time cannot be read, which comes next in its repository's order all the same.
+        write(
+            "acme/busy/pipelines/page-0001.json",
+            page(&[&day(20), &day(18)]),
+        );
+        write(
+            "acme/busy/pipelines/page-0002.json",
+            page(&[&day(17), &day(12)]),
+        );
+        write(
+            "acme/busy/pipelines/page-0003.json",
+            page(&[&day(11), &day(10)]),
+        );
+        write(
+            "acme/old/pipelines/page-0001.json",
+            page(&[&day(19), &day(5)]),
+        );
+        write(
+            "acme/old/pipelines/page-0002.json",
+            page(&[&day(4), &day(1)]),
+        );
+        write("acme/quiet/pipelines/page-0001.json", page(&[&day(15)]));
+        write(
+            "acme/quiet/pipelines/page-0002.json",
+            r#"{"values": []}"#.into(),
+        );
+        write("acme/quiet/pipelines/runs/0001.json", page(&[&day(15)]));
+
+        let replay = Replay::open(root.path()).unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let summary = replay.run(tx).await.unwrap();
+        let mut order = Vec::new();
+        while let Some(Message::Data(page)) = rx.recv().await {
+            let s = page.source;
+            order.push(format!(
+                "{}:{:?}:{}",
+                s.repo_slug.unwrap_or_default(),
+                s.endpoint,
+                s.page
+            ));
+        }
+        let expected = [
+            ":Repositories:1",
+            // First pages of all, then always the repository reaching back least far.
+            "busy:Pipelines:1",
+            "old:Pipelines:1",
+            "quiet:Pipelines:1",
+            "busy:Pipelines:2", // busy at the 18th, quiet at the 15th, old at the 5th
+            "quiet:Pipelines:2", // busy now at the 12th
+            "busy:Pipelines:3", // quiet's frontier unknown, and it has no page left
+            "old:Pipelines:2",
+            "quiet:PipelineRun:1",
+        ];
+        assert_eq!(order, expected);
+        assert_eq!(summary.pages, expected.len() as u64);
+    }
 }
