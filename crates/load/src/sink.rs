@@ -1,6 +1,11 @@
 //! The load stage: buffers batches per partition, merges each partition with what the dataset
 //! already holds, and writes it as one new Parquet file. Nothing is visible as committed until
 //! [`StagedExport::commit`] writes the manifest.
+//!
+//! Memory is bounded by a budget. Past it, the partition that has gone longest without new
+//! rows is written out while rows keep arriving (a replay sends the days of a workspace newest
+//! first, so that partition is usually complete); rows that arrive later for a partition
+//! written early are spilled to disk and merged with its file at the end.
 
 use crate::commit::StagedExport;
 use crate::destination::Destination;
@@ -66,7 +71,12 @@ struct Buffer {
     bytes: usize,
     /// Earlier rows of the partition, spilled to disk (oldest first).
     spilled: Vec<std::path::PathBuf>,
+    /// When rows last arrived, in batches received.
+    touched: u64,
 }
+
+/// Partitions being written while rows still arrive, each with the bytes of rows it took.
+type InFlight = tokio::task::JoinSet<(usize, Result<Flushed, LoadError>)>;
 
 /// Writes [`TableBatch`]es as Hive-partitioned Parquet, one merged file per partition touched.
 pub struct ParquetSink {
@@ -75,6 +85,15 @@ pub struct ParquetSink {
     started_at: DateTime<Utc>,
     buffers: BTreeMap<PartitionKey, Buffer>,
     buffered_bytes: usize,
+    /// Batches received so far: the clock of [`Buffer::touched`].
+    batches_received: u64,
+    /// Partitions written before the end of the input, at most once each.
+    written_early: HashSet<PartitionKey>,
+    in_flight: InFlight,
+    /// Bytes of the rows `in_flight` took: they count against the budget until written.
+    in_flight_bytes: usize,
+    /// Partitions written at once.
+    parallel: usize,
     files_per_partition: HashMap<PartitionKey, u32>,
     ndjson: Option<DeploymentsNdjson>,
     /// Where rows over the memory budget wait; created on first need.
@@ -99,6 +118,11 @@ impl ParquetSink {
             started_at: Utc::now(),
             buffers: BTreeMap::new(),
             buffered_bytes: 0,
+            batches_received: 0,
+            written_early: HashSet::new(),
+            in_flight: InFlight::new(),
+            in_flight_bytes: 0,
+            parallel: std::thread::available_parallelism().map_or(2, |n| n.get()),
             files_per_partition: HashMap::new(),
             ndjson: None,
             spill: None,
@@ -115,41 +139,121 @@ impl ParquetSink {
         self
     }
 
-    /// Buffers a batch; writes the largest partitions if the buffers outgrew their budget.
+    /// Buffers a batch; past the memory budget, writes out or spills partitions.
     pub async fn write(&mut self, batch: TableBatch) -> Result<(), LoadError> {
         self.workspaces.insert(batch.workspace.clone());
+        self.batches_received += 1;
         for (key, part) in split(batch)? {
             let bytes = part.get_array_memory_size();
             let buffer = self.buffers.entry(key).or_default();
             buffer.batches.push(part);
             buffer.bytes += bytes;
+            buffer.touched = self.batches_received;
             self.buffered_bytes += bytes;
         }
-        while self.buffered_bytes > self.options.max_buffered_bytes {
-            // Spill the largest partition's rows to disk; they come back when it is written.
-            let Some(buffer) = self
-                .buffers
-                .values_mut()
-                .filter(|b| b.bytes > 0)
-                .max_by_key(|b| b.bytes)
-            else {
+        while let Some(done) = self.in_flight.try_join_next() {
+            self.settle(done).await?;
+        }
+        // Rows being written count too: memory stays within the budget whatever the size of
+        // the partitions.
+        while self.buffered_bytes + self.in_flight_bytes > self.options.max_buffered_bytes {
+            if self.in_flight.len() >= self.parallel {
+                self.settle_next().await?;
+            } else if let Some(key) = self.coldest_writable() {
+                self.write_early(key);
+            } else if !self.in_flight.is_empty() {
+                self.settle_next().await?;
+            } else if !self.spill_largest()? {
                 break;
-            };
-            let spill = match &mut self.spill {
-                Some(spill) => spill,
-                None => self.spill.insert(Spill::new()?),
-            };
-            let batches = std::mem::take(&mut buffer.batches);
-            let path = tokio::task::block_in_place(|| spill.write(&batches))?;
-            buffer.spilled.push(path);
-            self.buffered_bytes -= std::mem::take(&mut buffer.bytes);
+            }
         }
         Ok(())
+    }
+
+    /// Waits for the next partition written early; records it.
+    async fn settle_next(&mut self) -> Result<(), LoadError> {
+        match self.in_flight.join_next().await {
+            Some(done) => self.settle(done).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn settle(
+        &mut self,
+        done: Result<(usize, Result<Flushed, LoadError>), tokio::task::JoinError>,
+    ) -> Result<(), LoadError> {
+        let (bytes, flushed) = done.map_err(|e| LoadError::Batch {
+            table: "load",
+            message: format!("writing a partition: {e}"),
+        })?;
+        self.in_flight_bytes -= bytes;
+        self.apply(flushed?).await
+    }
+
+    /// The partition longest without new rows among those that can be written before the
+    /// input ends: never written early yet, and merged with what their files hold (a snapshot
+    /// table's file is replaced whole; deployments for the NDJSON file are written once).
+    fn coldest_writable(&self) -> Option<PartitionKey> {
+        let ndjson = self.ndjson.is_some();
+        self.buffers
+            .iter()
+            .filter(|(key, b)| {
+                b.bytes > 0
+                    && key.table.merges_existing()
+                    && !(ndjson && key.table == Table::Deployments)
+                    && !self.written_early.contains(*key)
+            })
+            .min_by_key(|(_, b)| b.touched)
+            .map(|(key, _)| key.clone())
+    }
+
+    /// Starts writing a partition while rows keep arriving. Its files are listed now, so it is
+    /// written early once only: later rows of it are spilled and merged at the end, after this
+    /// write was recorded.
+    fn write_early(&mut self, key: PartitionKey) {
+        let bytes = self.buffers.get(&key).map_or(0, |b| b.bytes);
+        if let Some(job) = self.take_job(key.clone()) {
+            tracing::debug!(partition = %key.dir(), "writing before the input ends");
+            self.written_early.insert(key);
+            self.in_flight_bytes += bytes;
+            let (destination, part_bytes, wants_rows) = (
+                self.destination.clone(),
+                self.options.upload_part_bytes,
+                self.ndjson.is_some(),
+            );
+            self.in_flight
+                .spawn(async move { (bytes, job.run(&destination, part_bytes, wants_rows).await) });
+        }
+    }
+
+    /// Spills the largest partition's rows to disk; they come back when it is written.
+    /// False when nothing is left in memory to spill.
+    fn spill_largest(&mut self) -> Result<bool, LoadError> {
+        let Some(buffer) = self
+            .buffers
+            .values_mut()
+            .filter(|b| b.bytes > 0)
+            .max_by_key(|b| b.bytes)
+        else {
+            return Ok(false);
+        };
+        let spill = match &mut self.spill {
+            Some(spill) => spill,
+            None => self.spill.insert(Spill::new()?),
+        };
+        let batches = std::mem::take(&mut buffer.batches);
+        let path = tokio::task::block_in_place(|| spill.write(&batches))?;
+        buffer.spilled.push(path);
+        self.buffered_bytes -= std::mem::take(&mut buffer.bytes);
+        Ok(true)
     }
 
     /// Writes every buffered partition and settles rows that moved partition. Nothing is
     /// committed yet.
     pub async fn finish(mut self) -> Result<StagedExport, LoadError> {
+        while !self.in_flight.is_empty() {
+            self.settle_next().await?;
+        }
         // Partitions are independent: merge and encode them on every core at once.
         let keys: Vec<PartitionKey> = self.buffers.keys().cloned().collect();
         tracing::info!(
@@ -165,7 +269,7 @@ impl ParquetSink {
             self.options.upload_part_bytes,
             self.ndjson.is_some(),
         );
-        let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let parallel = self.parallel;
         let mut flushed = futures::stream::iter(jobs)
             .map(|job| {
                 let destination = destination.clone();
@@ -333,11 +437,10 @@ impl ParquetSink {
             message: e.to_string(),
         };
         let all = concat_batches(&first.schema(), &parts).map_err(bad)?;
-        let winners: HashSet<u32> = newest_versions(table, &all)
+        let winners: HashSet<u32> = newest_versions(table, std::slice::from_ref(&all))
             .map_err(bad)?
-            .values()
-            .iter()
-            .copied()
+            .into_iter()
+            .map(|(_, row)| row as u32)
             .collect();
         let keys = all.column(0).as_string::<i32>();
         let mut losers: BTreeMap<usize, HashSet<String>> = BTreeMap::new();
@@ -392,6 +495,19 @@ impl ParquetSink {
                 None => break Err(LoadError::Cancelled),
             }
         };
+        // Let partitions being written finish, so that their files are deleted too.
+        while let Some(done) = self.in_flight.join_next().await {
+            if let Ok((
+                _,
+                Ok(Flushed {
+                    written: Some(written),
+                    ..
+                }),
+            )) = done
+            {
+                self.added.insert(written.path.to_string(), written);
+            }
+        }
         for path in self.added.keys() {
             let _ = self.destination.delete(&Path::from(path.as_str())).await;
         }

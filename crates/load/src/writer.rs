@@ -2,12 +2,10 @@
 
 use crate::destination::Destination;
 use crate::error::LoadError;
-use arrow::array::{Array, UInt32Array};
-use arrow::compute::{
-    SortColumn, SortOptions, concat_batches, lexsort_to_indices, take_record_batch,
-};
+use arrow::array::{Array, ArrayRef};
+use arrow::compute::{SortOptions, interleave, sort_to_indices};
 use arrow::datatypes::SchemaRef;
-use arrow::record_batch::RecordBatch;
+use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use arrow::row::{RowConverter, SortField};
 use bbpipe_model::Table;
 use bytes::Bytes;
@@ -44,21 +42,32 @@ pub struct WrittenFile {
 
 /// Merges `parts` (all of one partition, oldest first) into the rows a file will hold: the
 /// newest version of each key, sorted by the table's sort column. Returns the rows and how many
-/// older versions were dropped.
+/// older versions were dropped. The rows are copied once, straight into their final order: a
+/// partition's merge holds its input and its output, nothing in between.
 pub fn merge_partition(
     table: Table,
     parts: &[RecordBatch],
 ) -> Result<(RecordBatch, u64), LoadError> {
-    let bad = |message: String| LoadError::Batch {
+    let bad = |e: arrow::error::ArrowError| LoadError::Batch {
         table: table.name(),
-        message,
+        message: e.to_string(),
     };
-    let merged = concat_batches(&table.schema(), parts).map_err(|e| bad(e.to_string()))?;
-    let newest = newest_versions(table, &merged).map_err(|e| bad(e.to_string()))?;
-    let duplicates_dropped = (merged.num_rows() - newest.len()) as u64;
-    let rows = take_record_batch(&merged, &newest).map_err(|e| bad(e.to_string()))?;
-    let sorted = sort_by(&rows, table.sort_column()).map_err(|e| bad(e.to_string()))?;
-    Ok((sorted, duplicates_dropped))
+    let schema = table.schema();
+    let received: usize = parts.iter().map(RecordBatch::num_rows).sum();
+    let newest = newest_versions(table, parts).map_err(bad)?;
+    let sort_column = schema.index_of(table.sort_column()).map_err(bad)?;
+    let column =
+        |i: usize| -> Vec<&dyn Array> { parts.iter().map(|p| p.column(i).as_ref()).collect() };
+    let sort_values = interleave(&column(sort_column), &newest).map_err(bad)?;
+    let order = sort_to_indices(&sort_values, None, None).map_err(bad)?;
+    let picks: Vec<(usize, usize)> = order.values().iter().map(|&i| newest[i as usize]).collect();
+    let columns = (0..schema.fields().len())
+        .map(|i| interleave(&column(i), &picks))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?;
+    let options = RecordBatchOptions::new().with_row_count(Some(picks.len()));
+    let rows = RecordBatch::try_new_with_options(schema, columns, &options).map_err(bad)?;
+    Ok((rows, (received - picks.len()) as u64))
 }
 
 /// Encodes merged rows, less the partition columns, as one Parquet file in memory. CPU-bound:
@@ -105,66 +114,65 @@ pub async fn upload(
     })
 }
 
-/// Indices of the newest version of each key, in first-seen order.
+/// The newest version of each key across `parts` (oldest first), as (part, row), in
+/// first-seen order.
 pub(crate) fn newest_versions(
     table: Table,
-    batch: &RecordBatch,
-) -> Result<UInt32Array, arrow::error::ArrowError> {
-    let columns = |names: &[&str]| -> Result<Vec<_>, arrow::error::ArrowError> {
-        names
+    parts: &[RecordBatch],
+) -> Result<Vec<(usize, usize)>, arrow::error::ArrowError> {
+    let columns =
+        |batch: &RecordBatch, names: &[&str]| -> Result<Vec<ArrayRef>, arrow::error::ArrowError> {
+            names
+                .iter()
+                .map(|name| Ok(Arc::clone(batch.column(batch.schema().index_of(name)?))))
+                .collect()
+        };
+    let Some(first) = parts.first() else {
+        return Ok(Vec::new());
+    };
+    let converter = |names: &[&str]| -> Result<RowConverter, arrow::error::ArrowError> {
+        let nulls_first = SortOptions {
+            descending: false,
+            nulls_first: true,
+        };
+        let fields = columns(first, names)?
             .iter()
-            .map(|name| {
-                let column = batch.column(batch.schema().index_of(name)?).clone();
-                Ok(column)
-            })
-            .collect()
+            .map(|c| SortField::new_with_options(c.data_type().clone(), nulls_first))
+            .collect();
+        RowConverter::new(fields)
     };
-    let sort_fields = |cols: &[Arc<dyn Array>]| -> Vec<SortField> {
-        cols.iter()
-            .map(|c| {
-                let nulls_first = SortOptions {
-                    descending: false,
-                    nulls_first: true,
-                };
-                SortField::new_with_options(c.data_type().clone(), nulls_first)
-            })
-            .collect()
-    };
-    let keys = columns(table.key_columns())?;
-    let versions = columns(table.version_columns())?;
-    let key_rows = RowConverter::new(sort_fields(&keys))?.convert_columns(&keys)?;
-    let version_rows = RowConverter::new(sort_fields(&versions))?.convert_columns(&versions)?;
+    let (keys, versions) = (
+        converter(table.key_columns())?,
+        converter(table.version_columns())?,
+    );
+    let received: usize = parts.iter().map(RecordBatch::num_rows).sum();
+    let mut key_rows = keys.empty_rows(received, received * 48);
+    let mut version_rows = versions.empty_rows(received, received * 16);
+    let mut at = Vec::with_capacity(received);
+    for (index, part) in parts.iter().enumerate() {
+        keys.append(&mut key_rows, &columns(part, table.key_columns())?)?;
+        versions.append(&mut version_rows, &columns(part, table.version_columns())?)?;
+        at.extend((0..part.num_rows()).map(|row| (index, row)));
+    }
 
-    let mut winner: HashMap<&[u8], usize> = HashMap::with_capacity(batch.num_rows());
-    let mut order = Vec::with_capacity(batch.num_rows());
-    for row in 0..batch.num_rows() {
+    let mut winner: HashMap<&[u8], usize> = HashMap::with_capacity(received);
+    let mut order: Vec<usize> = Vec::with_capacity(received);
+    for row in 0..received {
         match winner.entry(key_rows.row(row).data()) {
             Entry::Vacant(slot) => {
                 slot.insert(order.len());
-                order.push(row as u32);
+                order.push(row);
             }
             Entry::Occupied(slot) => {
                 let held = &mut order[*slot.get()];
                 // `>=`: with equal versions, the row read later wins.
-                if version_rows.row(row) >= version_rows.row(*held as usize) {
-                    *held = row as u32;
+                if version_rows.row(row) >= version_rows.row(*held) {
+                    *held = row;
                 }
             }
         }
     }
-    Ok(UInt32Array::from(order))
-}
-
-fn sort_by(batch: &RecordBatch, column: &str) -> Result<RecordBatch, arrow::error::ArrowError> {
-    let values = batch.column(batch.schema().index_of(column)?).clone();
-    let indices = lexsort_to_indices(
-        &[SortColumn {
-            values,
-            options: None,
-        }],
-        None,
-    )?;
-    take_record_batch(batch, &indices)
+    Ok(order.into_iter().map(|row| at[row]).collect())
 }
 
 /// Columns a file keeps: all but `workspace`, which a Hive reader takes from the path.
