@@ -194,8 +194,8 @@ pub struct TuningArgs {
     /// Rows per batch handed from transform to load.
     #[arg(long, default_value_t = 8192, value_name = "ROWS", value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_rows: u32,
-    /// Memory for rows waiting to be written, in MiB; beyond it the largest partitions are
-    /// written early (as extra files).
+    /// Memory for rows waiting to be written, in MiB; beyond it partitions are written before
+    /// the input ends, or their late rows spilled to disk until the end.
     #[arg(long, default_value_t = 32, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..))]
     pub buffer_mib: u32,
     /// Files larger than this go up as multipart uploads of parts this size (S3: 5 or more).

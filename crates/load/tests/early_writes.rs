@@ -1,0 +1,152 @@
+//! Past its memory budget the sink writes partitions before the input ends. A partition
+//! written early that receives rows afterwards still ends as one file holding the newest
+//! version of each run, and the early file is gone.
+
+use arrow::array::{
+    ArrayRef, AsArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    new_null_array,
+};
+use arrow::datatypes::{DataType, Int64Type};
+use bbpipe_load::{CommitInfo, Destination, LoadOptions, ParquetSink, StoreOptions};
+use bbpipe_model::{Message, Table, TableBatch};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+const DAY: i64 = 86_400_000_000;
+
+/// Pipeline runs of one repository: (uuid, day, run_number), created at noon of `day`.
+fn runs(rows: &[(&str, i64, i64)]) -> TableBatch {
+    let schema = Table::PipelineRuns.schema();
+    let n = rows.len();
+    let text = |value: &dyn Fn(usize) -> String| -> ArrayRef {
+        Arc::new(StringArray::from((0..n).map(value).collect::<Vec<_>>()))
+    };
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| match field.name().as_str() {
+            "uuid" => text(&|i| rows[i].0.to_string()),
+            "repo_uuid" => text(&|_| "{repo}".into()),
+            "run_number" => Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2))),
+            "created_at" | "exported_at" => Arc::new(
+                TimestampMicrosecondArray::from_iter_values(
+                    rows.iter().map(|r| r.1 * DAY + DAY / 2),
+                )
+                .with_timezone("UTC"),
+            ),
+            _ if field.is_nullable() => new_null_array(field.data_type(), n),
+            _ => match field.data_type() {
+                DataType::Utf8 => text(&|_| "x".into()),
+                DataType::Int64 => Arc::new(Int64Array::from(vec![1; n])),
+                other => panic!("no test value for {other}"),
+            },
+        })
+        .collect();
+    TableBatch {
+        table: Table::PipelineRuns,
+        workspace: "acme".into(),
+        batch: RecordBatch::try_new(schema, columns).unwrap(),
+    }
+}
+
+fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// uuid → run_number, per partition directory name.
+fn rows_by_partition(dir: &Path) -> BTreeMap<String, BTreeMap<String, i64>> {
+    let mut found = BTreeMap::new();
+    for file in parquet_files(&dir.join("pipeline_runs")) {
+        let partition = file.parent().unwrap().file_name().unwrap();
+        let rows: &mut BTreeMap<String, i64> = found
+            .entry(partition.to_string_lossy().into_owned())
+            .or_default();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let uuids = batch.column_by_name("uuid").unwrap().as_string::<i32>();
+            let numbers = batch.column_by_name("run_number").unwrap();
+            let numbers = numbers.as_primitive::<Int64Type>();
+            for row in 0..batch.num_rows() {
+                let fresh = rows.insert(uuids.value(row).to_string(), numbers.value(row));
+                assert!(
+                    fresh.is_none(),
+                    "{} twice in {partition:?}",
+                    uuids.value(row)
+                );
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_written_early_takes_later_rows_into_one_file() {
+    let out = tempfile::tempdir().unwrap();
+    let destination =
+        Destination::open(out.path().to_str().unwrap(), &StoreOptions::default()).unwrap();
+    let options = LoadOptions {
+        max_buffered_bytes: 1, // every batch overflows: partitions go out as soon as they can
+        upload_part_bytes: 5 << 20,
+        run_id: "early".into(),
+    };
+    let sink = ParquetSink::open(destination.clone(), options)
+        .await
+        .unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let load = tokio::spawn(sink.run(rx));
+    let batches = [
+        runs(&[("{a1}", 20_000, 1), ("{a2}", 20_001, 1)]),
+        runs(&[("{b1}", 20_002, 1)]),
+        // Day 20000 was written already: a new run and a re-run of a1 arrive for it.
+        runs(&[("{c1}", 20_000, 1), ("{a1}", 20_000, 2)]),
+        runs(&[("{b1}", 20_002, 3), ("{a2}", 20_001, 1)]),
+    ];
+    for batch in batches {
+        tx.send(Message::Data(batch)).await.unwrap();
+    }
+    tx.send(Message::Complete).await.unwrap();
+    let staged = load.await.unwrap().unwrap();
+    let (summary, manifest) = staged.commit(CommitInfo::default()).await.unwrap();
+
+    let expected: BTreeMap<String, BTreeMap<String, i64>> = [
+        ("created_date=2024-10-04", vec![("{a1}", 2), ("{c1}", 1)]),
+        ("created_date=2024-10-05", vec![("{a2}", 1)]),
+        ("created_date=2024-10-06", vec![("{b1}", 3)]),
+    ]
+    .into_iter()
+    .map(|(day, rows)| {
+        let rows = rows.into_iter().map(|(u, n)| (u.to_string(), n)).collect();
+        (day.to_string(), rows)
+    })
+    .collect();
+    assert_eq!(rows_by_partition(out.path()), expected);
+    // One file per partition on disk and in the manifest: the early files were replaced.
+    assert_eq!(parquet_files(&out.path().join("pipeline_runs")).len(), 3);
+    assert_eq!(manifest.tables["pipeline_runs"].added.len(), 3);
+    assert_eq!(
+        summary.totals(Table::PipelineRuns),
+        (3, 4, summary.totals(Table::PipelineRuns).2)
+    );
+    assert_eq!(summary.duplicates_dropped(), 3);
+    let report = bbpipe_load::verify(&destination).await.unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
