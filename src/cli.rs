@@ -192,7 +192,7 @@ pub struct DeploymentArgs {
 #[derive(Debug, Args)]
 pub struct TuningArgs {
     /// Rows per batch handed from transform to load.
-    #[arg(long, default_value_t = 8192, value_name = "ROWS", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 4096, value_name = "ROWS", value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_rows: u32,
     /// Memory for rows waiting to be written, in MiB; beyond it partitions are written before
     /// the input ends, or their late rows spilled to disk until the end.

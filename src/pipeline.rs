@@ -208,10 +208,11 @@ pub fn transformer(tuning: &TuningArgs, rules: Option<Arc<RuleSet>>) -> Transfor
     }
 }
 
-/// Transform workers: one per core but one, which load needs (splitting batches by partition,
-/// spilling, encoding). On 2 cores a second worker made replay slower (BENCHMARKS.md).
+/// Transform workers: one per core. Load's work (splitting batches by day, writing partitions
+/// as they complete) runs beside them and the scheduler shares the cores; on 2 cores this
+/// replays 1M runs ~1.2x faster than keeping a core for load (BENCHMARKS.md).
 fn transform_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 pub async fn sink(

@@ -269,7 +269,7 @@ impl ParquetSink {
             self.options.upload_part_bytes,
             self.ndjson.is_some(),
         );
-        let parallel = self.parallel;
+        let parallel = self.parallel * 2;
         let mut flushed = futures::stream::iter(jobs)
             .map(|job| {
                 let destination = destination.clone();

@@ -26,7 +26,7 @@ pub struct TransformOptions {
 impl Default for TransformOptions {
     fn default() -> Self {
         TransformOptions {
-            batch_rows: 8192,
+            batch_rows: 4096,
             rules: None,
             emit_repositories: true,
         }
