@@ -27,6 +27,7 @@ pub use error::LoadError;
 pub use manifest::{FileEntry, History, MANIFEST_DIR, Manifest, TableChanges};
 pub use ndjson::DeploymentsNdjson;
 pub use partition::PartitionKey;
+pub use partition::split;
 pub use sink::{LoadOptions, LoadSummary, ParquetSink};
 pub use verify::{Verification, verify};
-pub use writer::{ROW_GROUP_ROWS, WrittenFile, file_schema, merge_partition};
+pub use writer::{ROW_GROUP_ROWS, WrittenFile, encode, file_schema, merge_partition};
