@@ -170,6 +170,12 @@ def report(results, ex, day, machine_text):
     def ok(flag):
         return "met" if flag else "**not met**"
 
+    def per_size(key, floor):
+        verdicts = {ok(r[key] >= floor) for r in results}
+        if len(verdicts) == 1:
+            return verdicts.pop()
+        return ", ".join(f"{ok(r[key] >= floor)} at {r['runs']:,}" for r in results)
+
     lines = [
         "# Benchmarks",
         "",
@@ -214,8 +220,8 @@ def report(results, ex, day, machine_text):
         "",
         "| target | where we stand | |",
         "|---|---|---|",
-        f"| replay throughput ≥ 50% of the parse limit | {of_parse} | {ok(all(r['of_parse'] >= 0.5 for r in results))} |",
-        f"| ≥ 10× the Python script | {vs_python} | {ok(all(r['vs_python'] >= 10 for r in results))} |",
+        f"| replay throughput ≥ 50% of the parse limit | {of_parse} | {per_size('of_parse', 0.5)} |",
+        f"| ≥ 10× the Python script | {vs_python} | {per_size('vs_python', 10)} |",
         f"| peak RSS ≤ 256 MiB at 1M runs | {big['rss_mib']:.0f} MiB at {big['runs']:,} | {ok(big['rss_mib'] <= 256)} |",
         f"| peak RSS at 1M ≤ 1.2 × the 100k figure | {growth:.2f}x | {ok(growth <= 1.2)} |",
         f"| exactly the minimum number of requests | {ex['requests'][0]} made, {ex['minimum']} minimum | {ok(all(m == ex['minimum'] for m in ex['requests']))} |",
@@ -225,19 +231,28 @@ def report(results, ex, day, machine_text):
         "",
         "## Where the time goes (perf, 2026-11-28)",
         "",
-        "- 100k runs: per-file cost. The 320 daily partitions × 33 columns each create a zstd compressor",
-        "  and decompressor context (parquet's codec makes both) and a file; that, not decoding, is most",
-        "  of the gap to the parse limit. Fewer, larger files (monthly partitions) would close it, but the",
-        "  layout is `created_date=YYYY-MM-DD` by design.",
-        "- 1M runs: streaming is bound by one transform thread (serde_json, as in the parse limit) and",
-        "  one load thread splitting batches by day and spilling; then all partitions are merged and",
-        "  encoded on every core. A second transform worker was slower on 2 cores (it competes with",
-        "  load), so bbpipe runs cores − 1 transform workers.",
-        "- Memory: glibc's per-thread malloc arenas made peak RSS swing 167-255 MiB at 1M runs; bbpipe",
-        "  limits them to two at start-up. The rest of the growth from 100k to 1M is the spill files'",
-        "  read-back and the merge of ~3,000-row partitions two at a time.",
-        "- Extraction: the time above the latency bound is the dataset written after the last",
-        "  response (about 0.4 s here) and process start-up.",
+        "- How replay runs: one transform worker per core decodes pages while load splits batches",
+        "  by day and, past the 32 MiB budget, writes the partition longest without new rows.",
+        "  Replay sends a workspace's days newest first across its repositories, so that partition",
+        "  is complete: at 1M runs ~300 of 320 days are written while pages are still decoded and",
+        "  the end of the run writes the last ~20. Rows for a day already written would be spilled",
+        "  and merged into its file at the end (exports, which read a few repositories at a time).",
+        "- 1M runs: bound by decoding (serde_json, as in the parse limit) on both cores; load keeps",
+        "  up beside it.",
+        "- 100k runs: bound by the number of files. 320 daily partitions of ~310 rows each cost",
+        "  ~0.6 ms of encoding per file whatever their rows (`cargo bench -p bbpipe-load`:",
+        "  `encode_day` 0.78 ms at 310 rows, 2.3 ms at 3,100), most of it zstd creating a",
+        "  compression context for each of the 33 column chunks: each creation runs three `cpuid`",
+        "  instructions, which trap to the hypervisor in a VM (3.8 µs each here). parquet's writer",
+        "  offers no way to reuse contexts; bbpipe builds zstd without runtime BMI2 dispatch, which",
+        "  removed the same cost for the decompression contexts parquet also creates. Creating",
+        "  the files costs ~0.15 ms each on this disk. Both cores are busy throughout (1.8 on",
+        "  average), so the remaining gap is CPU, not waiting.",
+        "- Memory: the budget counts rows being written as well as rows waiting, and days complete",
+        "  in order, so peak RSS no longer grows with the workspace; glibc is held to two malloc",
+        "  arenas at start-up (more arenas cost memory and bought no speed).",
+        "- Extraction: above the latency bound are the dataset written after the last response",
+        "  (~0.3 s: no day is complete before the last repository is) and per-request overhead.",
     ]
     (ROOT / "BENCHMARKS.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
