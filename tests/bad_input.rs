@@ -95,3 +95,40 @@ fn a_directory_without_recorded_pages_is_explained() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_failure_after_partitions_were_written_early_leaves_no_file_behind() {
+    // The oldest page of the repository with the longest history is among the last replayed:
+    // with a tiny memory budget, days are written before it is read.
+    let page = "acme/web-app/pipelines/page-0004.json";
+    let (fixtures, out) = corrupt(|root| {
+        let body = std::fs::read(root.join(page)).unwrap();
+        std::fs::write(root.join(page), &body[..body.len() - 10]).unwrap();
+    });
+    let args = [
+        "replay",
+        fixtures.path().to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+        "--buffer-mib",
+        "1",
+        "--batch-rows",
+        "100",
+    ];
+    let output = bbpipe_with_env(&args, &[("RUST_LOG", "bbpipe_load=debug".into())]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains(page), "{err}");
+    assert!(
+        err.contains("writing before the input ends"),
+        "no partition was written early, so this tests nothing: {err}"
+    );
+    assert!(parquet_files(out.path()).is_empty());
+    assert!(
+        !out.path().join("_manifests").exists() || dir_is_empty(&out.path().join("_manifests"))
+    );
+}
+
+fn dir_is_empty(dir: &Path) -> bool {
+    std::fs::read_dir(dir).unwrap().next().is_none()
+}
