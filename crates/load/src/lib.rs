@@ -1,8 +1,9 @@
 //! Load: table batches to a Hive-partitioned Parquet dataset, on local disk or S3.
 //!
 //! [`ParquetSink`] splits each [`TableBatch`](bbpipe_model::TableBatch) by partition
-//! (`<table>/workspace=<ws>/<date column>=<YYYY-MM-DD>/`), buffers within a memory budget, and
-//! rewrites every partition it touches as one zstd Parquet file: existing rows merged with the
+//! (`<table>/workspace=<ws>/<date column>=<YYYY-MM-DD>/`), buffers within a memory budget
+//! (writing the coldest partitions while rows still arrive once it is spent), and rewrites
+//! every partition it touches as one zstd Parquet file: existing rows merged with the
 //! new, the newest version of each key kept, sorted, partition columns left to the path.
 //! [`StagedExport::commit`] then writes the manifest (the commit point) and deletes the files it
 //! replaced; an interrupted export is cleaned up by the next (see [`manifest`](History)).
