@@ -242,6 +242,7 @@ impl ParquetSink {
             None => self.spill.insert(Spill::new()?),
         };
         let batches = std::mem::take(&mut buffer.batches);
+        tracing::debug!(bytes = buffer.bytes, "spilling a partition's rows until the end");
         let path = tokio::task::block_in_place(|| spill.write(&batches))?;
         buffer.spilled.push(path);
         self.buffered_bytes -= std::mem::take(&mut buffer.bytes);
