@@ -19,7 +19,7 @@ use crate::reader::{read_columns, read_file};
 use crate::spill::Spill;
 use crate::writer::{WrittenFile, merge_partition, newest_versions};
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::compute::{concat_batches, filter_record_batch};
+use arrow::compute::filter_record_batch;
 use bbpipe_model::{Message, Table, TableBatch};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -242,7 +242,10 @@ impl ParquetSink {
             None => self.spill.insert(Spill::new()?),
         };
         let batches = std::mem::take(&mut buffer.batches);
-        tracing::debug!(bytes = buffer.bytes, "spilling a partition's rows until the end");
+        tracing::debug!(
+            bytes = buffer.bytes,
+            "spilling a partition's rows until the end"
+        );
         let path = tokio::task::block_in_place(|| spill.write(&batches))?;
         buffer.spilled.push(path);
         self.buffered_bytes -= std::mem::take(&mut buffer.bytes);
@@ -407,6 +410,7 @@ impl ParquetSink {
         columns.extend(table.version_columns());
         // Committed files first, this export's last: on equal versions the new rows win.
         let mut parts = Vec::new();
+        // The file each part was read from.
         let mut owner = Vec::new();
         let reads: Vec<(usize, Path)> = files
             .iter()
@@ -424,32 +428,28 @@ impl ParquetSink {
             .buffered(CONCURRENT_READS);
         while let Some(result) = read.next().await {
             let (index, batches) = result?;
-            for batch in batches {
-                owner.extend(std::iter::repeat_n(index, batch.num_rows()));
-                parts.push(batch);
-            }
+            owner.extend(std::iter::repeat_n(index, batches.len()));
+            parts.extend(batches);
         }
         drop(read);
-        let Some(first) = parts.first() else {
-            return Ok(());
-        };
         let bad = |e: arrow::error::ArrowError| LoadError::Batch {
             table: table.name(),
             message: e.to_string(),
         };
-        let all = concat_batches(&first.schema(), &parts).map_err(bad)?;
-        let winners: HashSet<u32> = newest_versions(table, std::slice::from_ref(&all))
+        let winners: HashSet<(usize, usize)> = newest_versions(table, &parts)
             .map_err(bad)?
             .into_iter()
-            .map(|(_, row)| row as u32)
             .collect();
-        let keys = all.column(0).as_string::<i32>();
+        // The files holding an older version of a key, with those keys.
         let mut losers: BTreeMap<usize, HashSet<String>> = BTreeMap::new();
-        for row in (0..all.num_rows()).filter(|r| !winners.contains(&(*r as u32))) {
-            losers
-                .entry(owner[row])
-                .or_default()
-                .insert(keys.value(row).to_string());
+        for (part, batch) in parts.iter().enumerate() {
+            let keys = batch.column(0).as_string::<i32>();
+            for row in (0..batch.num_rows()).filter(|&row| !winners.contains(&(part, row))) {
+                losers
+                    .entry(owner[part])
+                    .or_default()
+                    .insert(keys.value(row).to_string());
+            }
         }
         for (index, drop_keys) in losers {
             let (path, committed) = files[index].clone();
