@@ -153,7 +153,7 @@ impl Replay {
                         cursor.frontier = last_created_on(&body);
                     }
                     None => {
-                        cursors.swap_remove(next);
+                        cursors.remove(next);
                     }
                 }
             }
