@@ -99,6 +99,15 @@ fn oracle(
 }
 
 fn replay_with_rules(fixtures: &Path, out: &Path, ndjson: Option<&Path>) -> String {
+    replay_with_rules_and(fixtures, out, ndjson, &[])
+}
+
+fn replay_with_rules_and(
+    fixtures: &Path,
+    out: &Path,
+    ndjson: Option<&Path>,
+    extra: &[&str],
+) -> String {
     let mut args = vec![
         "replay",
         fixtures.to_str().unwrap(),
@@ -111,6 +120,7 @@ fn replay_with_rules(fixtures: &Path, out: &Path, ndjson: Option<&Path>) -> Stri
     if let Some(path) = ndjson {
         args.extend(["--deployments-ndjson", path.to_str().unwrap()]);
     }
+    args.extend(extra);
     let output = bbpipe(&args);
     assert!(output.status.success(), "{}", stderr(&output));
     stdout(&output)
@@ -389,4 +399,48 @@ fn rules_explain_says_which_rule_matched_and_why_others_did_not() {
         "3",
     ]));
     assert!(text.contains("3 runs shown"), "{text}");
+}
+
+#[test]
+fn a_tiny_memory_budget_writes_the_same_deployments_and_ndjson() {
+    let dir = tempfile::tempdir().unwrap();
+    let sorted_lines = |path: &Path| {
+        let mut lines: Vec<String> = std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        lines
+    };
+    let tight = ["--buffer-mib", "1", "--batch-rows", "100"];
+    let (roomy_ndjson, tight_ndjson) = (
+        dir.path().join("roomy.ndjson"),
+        dir.path().join("tight.ndjson"),
+    );
+    replay_with_rules(&demo(), &dir.path().join("roomy"), Some(&roomy_ndjson));
+    // With the NDJSON file, deployments are never written early (each line is appended once).
+    replay_with_rules_and(
+        &demo(),
+        &dir.path().join("tight"),
+        Some(&tight_ndjson),
+        &tight,
+    );
+    // Without it they are, and rows a re-run moved to another day are still settled.
+    replay_with_rules_and(&demo(), &dir.path().join("early"), None, &tight);
+    assert_eq!(sorted_lines(&roomy_ndjson), sorted_lines(&tight_ndjson));
+    for table in ["deployments", "pipeline_runs"] {
+        let roomy = sorted_rows(&dir.path().join("roomy"), table);
+        assert!(!roomy.is_empty(), "{table}");
+        assert_eq!(
+            roomy,
+            sorted_rows(&dir.path().join("tight"), table),
+            "{table}"
+        );
+        assert_eq!(
+            roomy,
+            sorted_rows(&dir.path().join("early"), table),
+            "{table}"
+        );
+    }
 }
