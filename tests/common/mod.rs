@@ -1,8 +1,11 @@
 //! Helpers shared by the end-to-end tests: run the real binary, read the Parquet it wrote.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod files;
 pub mod mock;
 pub mod s3;
+
+pub use files::parquet_files;
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Int64Type, TimestampMicrosecondType};
@@ -70,26 +73,6 @@ pub fn read_table(out: &Path, table: &str) -> Vec<Row> {
         }
     }
     rows
-}
-
-pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "parquet") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
 }
 
 fn hive_values(file: &Path, out: &Path) -> Vec<(String, String)> {

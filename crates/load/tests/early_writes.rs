@@ -2,6 +2,9 @@
 //! written early that receives rows afterwards still ends as one file holding the newest
 //! version of each run, and the early file is gone.
 
+#[path = "../../../tests/common/files.rs"]
+mod files;
+
 use arrow::array::{
     ArrayRef, AsArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
     new_null_array,
@@ -9,9 +12,10 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Int64Type};
 use bbpipe_load::{CommitInfo, Destination, LoadOptions, ParquetSink, StoreOptions};
 use bbpipe_model::{Message, Table, TableBatch};
+use files::parquet_files;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 const DAY: i64 = 86_400_000_000;
@@ -49,23 +53,6 @@ fn runs(rows: &[(&str, i64, i64)]) -> TableBatch {
         workspace: "acme".into(),
         batch: RecordBatch::try_new(schema, columns).unwrap(),
     }
-}
-
-fn parquet_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "parquet") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
 }
 
 /// uuid → run_number, per partition directory name.
