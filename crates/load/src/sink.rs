@@ -216,14 +216,19 @@ impl ParquetSink {
             tracing::debug!(partition = %key.dir(), "writing before the input ends");
             self.written_early.insert(key);
             self.in_flight_bytes += bytes;
-            let (destination, part_bytes, wants_rows) = (
-                self.destination.clone(),
-                self.options.upload_part_bytes,
-                self.ndjson.is_some(),
-            );
-            self.in_flight
-                .spawn(async move { (bytes, job.run(&destination, part_bytes, wants_rows).await) });
+            let write = self.flush(job);
+            self.in_flight.spawn(async move { (bytes, write.await) });
         }
+    }
+
+    /// Writing one partition, detached from the sink so that it runs beside it.
+    fn flush(
+        &self,
+        job: FlushJob,
+    ) -> impl Future<Output = Result<Flushed, LoadError>> + Send + use<> {
+        let destination = self.destination.clone();
+        let (part_bytes, wants_rows) = (self.options.upload_part_bytes, self.ndjson.is_some());
+        async move { job.run(&destination, part_bytes, wants_rows).await }
     }
 
     /// Spills the largest partition's rows to disk; they come back when it is written.
@@ -264,22 +269,14 @@ impl ParquetSink {
             partitions = keys.len(),
             "all rows received; writing partitions"
         );
-        let jobs: Vec<FlushJob> = keys
+        let writes: Vec<_> = keys
             .into_iter()
-            .filter_map(|key| self.take_job(key))
-            .collect();
-        let (destination, part_bytes, wants_rows) = (
-            self.destination.clone(),
-            self.options.upload_part_bytes,
-            self.ndjson.is_some(),
-        );
-        let parallel = self.parallel * 2;
-        let mut flushed = futures::stream::iter(jobs)
-            .map(|job| {
-                let destination = destination.clone();
-                async move { job.run(&destination, part_bytes, wants_rows).await }
+            .filter_map(|key| {
+                let job = self.take_job(key)?;
+                Some(self.flush(job))
             })
-            .buffer_unordered(parallel);
+            .collect();
+        let mut flushed = futures::stream::iter(writes).buffer_unordered(self.parallel * 2);
         while let Some(result) = flushed.next().await {
             self.apply(result?).await?;
         }
