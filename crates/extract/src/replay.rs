@@ -119,19 +119,16 @@ impl Replay {
         while let Some(first) = files.peek() {
             let workspace = first.workspace.clone();
             let mut repositories = Vec::new();
-            let mut pipelines: Vec<(String, Vec<PageFile>)> = Vec::new();
+            // Pipelines pages, one group per repository (its pages are listed together).
+            let mut pipelines: Vec<Vec<PageFile>> = Vec::new();
             let mut runs = Vec::new();
             while let Some(file) = files.next_if(|f| f.workspace == workspace) {
                 match file.endpoint {
                     Endpoint::Repositories => repositories.push(file),
                     Endpoint::PipelineRun => runs.push(file),
                     Endpoint::Pipelines => match pipelines.last_mut() {
-                        Some((slug, pages)) if Some(slug.as_str()) == file.repo_slug.as_deref() => {
-                            pages.push(file)
-                        }
-                        _ => {
-                            pipelines.push((file.repo_slug.clone().unwrap_or_default(), vec![file]))
-                        }
+                        Some(pages) if pages[0].repo_slug == file.repo_slug => pages.push(file),
+                        _ => pipelines.push(vec![file]),
                     },
                 }
             }
@@ -140,7 +137,7 @@ impl Replay {
             }
             let mut cursors: Vec<RepoCursor> = pipelines
                 .into_iter()
-                .map(|(_, pages)| RepoCursor {
+                .map(|pages| RepoCursor {
                     pages: pages.into_iter(),
                     frontier: None,
                 })
