@@ -127,8 +127,8 @@ async fn probe(args: &CheckArgs) -> Outcome {
         Ok(listed) => listed,
         Err(e) => return failure(&e, true, mode, workspace, &args.api.api_url),
     };
-    let visible = listed.size.unwrap_or(listed.slugs.len() as u64);
-    let Some(first) = listed.slugs.first() else {
+    let visible = listed.size.unwrap_or(listed.repositories.len() as u64);
+    let Some(first) = listed.repositories.first().map(|r| &r.slug) else {
         return Outcome {
             code: exit::NO_RESOURCES,
             message: format!("the credentials see no repository in workspace {workspace}"),

@@ -30,7 +30,7 @@ pub enum Command {
     /// Credentials come from the environment: BITBUCKET_ACCESS_TOKEN (access token), or
     /// BITBUCKET_EMAIL + BITBUCKET_API_TOKEN (Atlassian API token), or BITBUCKET_USERNAME +
     /// BITBUCKET_APP_PASSWORD (deprecated); each also as <NAME>_FILE.
-    Export(ExportArgs),
+    Export(Box<ExportArgs>),
     /// Run the pipeline on recorded pages (no network, no credentials).
     ///
     /// Reads a directory in the fixture layout (see fixtures/README.md), such as the bundled
@@ -159,6 +159,10 @@ pub struct ExportArgs {
     pub deployments: DeploymentArgs,
     #[command(flatten)]
     pub tuning: TuningArgs,
+    #[command(flatten)]
+    pub lock: LockArgs,
+    #[command(flatten)]
+    pub sync: SyncArgs,
 }
 
 #[derive(Debug, Args)]
@@ -175,9 +179,42 @@ pub struct ReplayArgs {
     pub deployments: DeploymentArgs,
     #[command(flatten)]
     pub tuning: TuningArgs,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 /// Deployment inference, shared by every command that writes a dataset.
+/// How writers of one destination are kept apart.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Wait up to this long for another export of the same workspace into the same
+    /// destination to finish (e.g. 30m); without it, exit at once with code 9.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub wait_lock: Option<std::time::Duration>,
+    /// How long the workspace's lease lasts unless renewed (renewed every quarter of it): a
+    /// writer that died blocks the workspace this long at most.
+    #[arg(long, default_value = "2m", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub lease: std::time::Duration,
+    /// Take no lease. Only for stores without conditional writes, and only when a single
+    /// export ever writes to the destination at a time (README).
+    #[arg(long)]
+    pub no_lock: bool,
+}
+
+/// How an export commits as it goes and revisits unfinished runs.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Commit (data, manifest, state) at least every N requests.
+    #[arg(long, default_value_t = 300, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_requests: u64,
+    /// Commit at least this often.
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub checkpoint_interval: std::time::Duration,
+    /// Stop fetching again runs left unfinished once they are older than this.
+    #[arg(long, default_value = "90d", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub max_revisit_age: std::time::Duration,
+}
+
 #[derive(Debug, Args)]
 pub struct DeploymentArgs {
     /// Deploy rules (TOML, see README): infer a `deployments` table from completed runs.

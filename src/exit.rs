@@ -1,4 +1,5 @@
-//! Exit codes, documented in README: 0 ok, 1 failure, 2 usage, 3-7 access problems.
+//! Exit codes, documented in README: 0 ok, 1 failure, 2 usage, 3-7 access problems, 8 runs
+//! rejected, 9 another export holds the workspace, 130/143 interrupted.
 
 use bbpipe_extract::api::ApiError;
 use std::fmt;
@@ -25,6 +26,8 @@ pub const NO_RESOURCES: (&str, u8) = ("no_resources", 5);
 pub const WORKSPACE_NOT_FOUND: (&str, u8) = ("workspace_not_found", 6);
 pub const UNREACHABLE: (&str, u8) = ("unreachable", 7);
 pub const FAILED: (&str, u8) = ("error", 1);
+/// Another export holds the workspace's lease (or took it over, or committed first).
+pub const LOCKED: (&str, u8) = ("locked", 9);
 
 /// Classifies an API error as `check` reports it; `listing` says whether it came from the
 /// repositories listing (where 404 means the workspace does not exist).

@@ -3,13 +3,13 @@
 use crate::check::{client, warn_if_deprecated};
 use crate::cli::ExportArgs;
 use crate::exit::{self, Exit};
-use crate::pipeline::{load_rules, open_destination, run_stages, sink, transformer};
+use crate::pipeline::{Writer, load_rules, open_destination, transformer};
 use crate::progress::Progress;
-use crate::summary::{Requests, Summary};
+use crate::summary::{ExportReport, Requests, Summary};
 use anyhow::{Context, anyhow};
 use bbpipe_extract::api::{Credentials, RequestStats};
 use bbpipe_extract::{ExportOptions, Exporter, ExtractError, Recorder, RepoFilter, SyncState};
-use bbpipe_load::{CommitInfo, Destination};
+use bbpipe_load::Destination;
 use chrono::{DateTime, NaiveDate, Utc};
 use object_store::path::Path;
 use std::sync::Arc;
@@ -17,50 +17,58 @@ use std::time::Instant;
 
 pub async fn run(args: ExportArgs, quiet: bool) -> anyhow::Result<()> {
     let started = Instant::now();
+    let workspace = normalize_workspace(&args.workspace);
     let credentials = Credentials::from_env().map_err(|e| Exit {
         code: exit::INVALID_CREDENTIALS.1,
         message: e.to_string(),
     })?;
     warn_if_deprecated(&credentials);
     let options = ExportOptions {
-        workspace: args.workspace.clone(),
+        workspace: workspace.clone(),
         filter: RepoFilter::new(&args.repos, &args.exclude)
             .map_err(|e| anyhow!("--repos/--exclude: {e}"))?,
         since: args.since.as_deref().map(parse_date).transpose()?,
         full: args.full,
         lookback: parse_lookback(&args.lookback)?,
         concurrency: args.concurrency as usize,
+        max_revisit_age: chrono::Duration::from_std(args.sync.max_revisit_age)
+            .unwrap_or(chrono::Duration::MAX),
+        checkpoint_requests: args.sync.checkpoint_requests,
+        checkpoint_interval: args.sync.checkpoint_interval,
+        retry_runs: Vec::new(),
     };
     let rules = load_rules(&args.deployments)?;
     let client = Arc::new(client(credentials, &args.api, args.max_requests_per_hour)?);
     let destination = open_destination(&args.out, &args.store)?;
-    let sink = sink(destination.clone(), &args.tuning, &args.deployments).await?;
-    let state = read_state(&destination, &args.workspace).await?;
     let recorder = args.record.as_deref().map(Recorder::new).transpose()?;
+    let writer = Writer::open(
+        destination.clone(),
+        std::slice::from_ref(&workspace),
+        args.api.api_url.clone(),
+        &args.tuning,
+        &args.deployments,
+        &args.lock,
+    )
+    .await?;
+    // Read under the lease: the state as committed by the last export, which nobody moves now.
+    let state = match writer.sink.state(&workspace) {
+        Some(entries) => SyncState::from_entries(&workspace, entries)
+            .with_context(|| format!("the sync state in the manifests of workspace {workspace}"))?,
+        None => None,
+    };
+    let state = match state {
+        Some(state) => state,
+        None => read_legacy_state(&destination, &workspace).await?,
+    };
     let exporter = Exporter::new(Arc::clone(&client), options, state, recorder);
     let progress = Progress::start(exporter.progress(), Arc::clone(client.stats()), quiet);
 
-    let result = run_stages(
-        |tx| exporter.run(tx),
-        transformer(&args.tuning, rules),
-        sink,
-    )
-    .await;
+    let result = writer
+        .run(|tx| exporter.run(tx), transformer(&args.tuning, rules))
+        .await;
     progress.finish().await;
-    let (outcome, transformed, staged) = result.map_err(with_exit_code)?;
+    let (outcome, transformed, loaded) = result.map_err(with_exit_code)?;
     let stats = client.stats();
-    let requests = RequestStats::get(&stats.requests);
-    let info = CommitInfo {
-        source: args.api.api_url.clone(),
-        requests,
-    };
-    let (loaded, manifest) = staged
-        .commit(info)
-        .await
-        .map_err(|e| anyhow!("load failed: {e}"))?;
-    // Only now, with the data committed, may the state move.
-    write_state(&destination, &outcome.state).await?;
-    tracing::info!(manifest = %manifest.run_id, "committed");
     if !outcome.skipped.is_empty() {
         tracing::warn!(
             "no pipelines (404), skipped: {}",
@@ -69,9 +77,9 @@ pub async fn run(args: ExportArgs, quiet: bool) -> anyhow::Result<()> {
     }
     if !quiet {
         let summary = Summary {
-            source: format!("{} workspace {}", args.api.api_url, args.workspace),
+            source: format!("{} workspace {}", args.api.api_url, workspace),
             destination: args.out.clone(),
-            workspaces: vec![args.workspace.clone()],
+            workspaces: vec![workspace.clone()],
             pages: outcome.summary.pages,
             input_bytes: outcome.summary.bytes,
             transform: transformed,
@@ -79,15 +87,33 @@ pub async fn run(args: ExportArgs, quiet: bool) -> anyhow::Result<()> {
             elapsed: started.elapsed(),
             requests: Some(Requests {
                 repositories: outcome.repositories,
-                requests,
+                requests: RequestStats::get(&stats.requests),
                 retries: RequestStats::get(&stats.retries),
                 rate_limited: RequestStats::get(&stats.rate_limited),
                 waited_ms: RequestStats::get(&stats.rate_limit_wait_ms),
+            }),
+            export: Some(ExportReport {
+                checkpoints: outcome.checkpoints,
+                resumed: outcome.resumed,
+                revisited: outcome.revisited,
+                unfinished_tracked: outcome.unfinished_tracked,
+                unfinished_dropped: outcome.unfinished_dropped,
+                sort_fallbacks: outcome.sort_fallbacks,
             }),
         };
         print!("{summary}");
     }
     Ok(())
+}
+
+/// Bitbucket workspace slugs are lower-case, and `Acme` and `acme` name one workspace: one
+/// state, one lease, one partition.
+fn normalize_workspace(given: &str) -> String {
+    let slug = given.trim().to_lowercase();
+    if slug != given {
+        tracing::info!("workspace {given:?} read as {slug:?} (workspace slugs are lower-case)");
+    }
+    slug
 }
 
 /// API errors that mean an access problem keep `check`'s exit codes (a 404 can only come from
@@ -107,8 +133,13 @@ fn with_exit_code(error: anyhow::Error) -> anyhow::Error {
     .into()
 }
 
-async fn read_state(destination: &Destination, workspace: &str) -> anyhow::Result<SyncState> {
-    let path = Path::from(SyncState::path(workspace));
+/// The state file of earlier versions (`_state/<workspace>.json`), read when no manifest of
+/// the workspace carries state yet.
+async fn read_legacy_state(
+    destination: &Destination,
+    workspace: &str,
+) -> anyhow::Result<SyncState> {
+    let path = Path::from(SyncState::legacy_path(workspace));
     match destination.get_opt(&path).await? {
         None => Ok(SyncState::new(workspace)),
         Some(bytes) => serde_json::from_slice(&bytes).with_context(|| {
@@ -118,14 +149,6 @@ async fn read_state(destination: &Destination, workspace: &str) -> anyhow::Resul
             )
         }),
     }
-}
-
-async fn write_state(destination: &Destination, state: &SyncState) -> anyhow::Result<()> {
-    let path = Path::from(SyncState::path(&state.workspace));
-    destination
-        .put(&path, serde_json::to_vec_pretty(state)?)
-        .await?;
-    Ok(())
 }
 
 fn parse_date(text: &str) -> anyhow::Result<DateTime<Utc>> {

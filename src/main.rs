@@ -11,6 +11,7 @@ mod pipeline;
 mod progress;
 mod rules_cmd;
 mod schema_doc;
+mod signal;
 mod summary;
 
 use clap::Parser;
@@ -32,9 +33,10 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
+        signal::install();
         match cli.command {
             Command::Check(args) => check::run(args).await,
-            Command::Export(args) => export_cmd::run(args, cli.quiet).await,
+            Command::Export(args) => export_cmd::run(*args, cli.quiet).await,
             Command::Replay(args) => pipeline::replay(args, cli.quiet).await,
             Command::Schema(args) => schema_doc::print(&args),
             Command::Rules(command) => rules_cmd::run(command).await,

@@ -1,13 +1,15 @@
 //! Wires extract → transform → load with bounded channels and reports how it went.
 
-use crate::cli::{DeploymentArgs, ReplayArgs, StoreArgs, TuningArgs, VerifyArgs};
+use crate::cli::{DeploymentArgs, LockArgs, ReplayArgs, StoreArgs, TuningArgs, VerifyArgs};
+use crate::exit::{self, Exit};
+use crate::signal;
 use crate::summary::Summary;
 use anyhow::{Context, anyhow};
 use arrow::record_batch::RecordBatch;
 use bbpipe_extract::{ExtractError, Replay};
 use bbpipe_load::{
-    CommitInfo, DeploymentsNdjson, Destination, LoadError, LoadOptions, ParquetSink, StagedExport,
-    StoreOptions,
+    DeploymentsNdjson, Destination, Holder, Lease, LeaseOptions, LoadError, LoadOptions,
+    LoadSummary, ParquetSink, StoreOptions,
 };
 use bbpipe_model::{Message, RawPage, Table, TableBatch};
 use bbpipe_transform::{RuleSet, TransformError, TransformOptions, TransformSummary};
@@ -33,21 +35,22 @@ pub async fn replay(args: ReplayArgs, quiet: bool) -> anyhow::Result<()> {
     let destination = open_destination(&args.out, &args.store)?;
     tracing::info!(pages = replay.page_count(), from = %args.fixtures.display(), "replaying");
 
-    let sink = sink(destination, &args.tuning, &args.deployments).await?;
-    let (extracted, transformed, staged) =
-        run_stages(|tx| replay.run(tx), transformer(&args.tuning, rules), sink).await?;
-    let info = CommitInfo {
-        source: args.fixtures.display().to_string(),
-        requests: 0,
-    };
-    let (loaded, manifest) = staged
-        .commit(info)
-        .await
-        .map_err(|e| anyhow!("load failed: {e}"))?;
-    tracing::info!(manifest = %manifest.run_id, "committed");
+    let source = args.fixtures.display().to_string();
+    let writer = Writer::open(
+        destination,
+        &workspaces,
+        source.clone(),
+        &args.tuning,
+        &args.deployments,
+        &args.lock,
+    )
+    .await?;
+    let (extracted, transformed, loaded) = writer
+        .run(|tx| replay.run(tx), transformer(&args.tuning, rules))
+        .await?;
     if !quiet {
         let summary = Summary {
-            source: args.fixtures.display().to_string(),
+            source,
             destination: args.out.clone(),
             workspaces,
             pages: extracted.pages,
@@ -56,19 +59,175 @@ pub async fn replay(args: ReplayArgs, quiet: bool) -> anyhow::Result<()> {
             load: loaded,
             elapsed: started.elapsed(),
             requests: None,
+            export: None,
         };
         print!("{summary}");
     }
     Ok(())
 }
 
+/// The load side of a run: the destination opened for some workspaces, under their leases.
+pub struct Writer {
+    pub sink: ParquetSink,
+    leases: Vec<Arc<Lease>>,
+}
+
+impl Writer {
+    /// Takes the workspaces' leases (waiting as `--wait-lock` allows), then opens the sink.
+    pub async fn open(
+        destination: Destination,
+        workspaces: &[String],
+        source: String,
+        tuning: &TuningArgs,
+        deployments: &DeploymentArgs,
+        lock: &LockArgs,
+    ) -> anyhow::Result<Writer> {
+        let run_id = run_id();
+        let mut leases = Vec::new();
+        if lock.no_lock {
+            tracing::warn!("--no-lock: nothing keeps other exports of these workspaces out");
+        } else {
+            bbpipe_load::check_conditional_writes(&destination, &run_id)
+                .await
+                .map_err(load_error)?;
+            let options = LeaseOptions {
+                duration: lock.lease,
+                wait: lock.wait_lock.unwrap_or_default(),
+            };
+            // In name order: two runs waiting for each other's workspaces cannot deadlock.
+            let mut sorted = workspaces.to_vec();
+            sorted.sort();
+            for workspace in &sorted {
+                let holder = Holder::current(&run_id);
+                let lease = tokio::select! {
+                    lease = Lease::acquire(&destination, workspace, holder, &options) => lease,
+                    signal = signal::received() => return Err(interrupted(signal)),
+                };
+                leases.push(Arc::new(lease.map_err(load_error)?));
+            }
+        }
+        let options = LoadOptions {
+            max_buffered_bytes: tuning.buffer_mib as usize * 1024 * 1024,
+            upload_part_bytes: tuning.upload_part_mib as usize * 1024 * 1024,
+            run_id,
+            source,
+        };
+        let opened = async {
+            let mut sink = ParquetSink::open(destination, options, workspaces).await?;
+            if let Some(path) = &deployments.deployments_ndjson {
+                sink = sink.with_deployments_ndjson(DeploymentsNdjson::create(&ndjson_path(
+                    path, workspaces,
+                )?)?);
+            }
+            Ok::<_, LoadError>(sink.with_leases(leases.iter().cloned()))
+        }
+        .await;
+        match opened {
+            Ok(sink) => Ok(Writer { sink, leases }),
+            Err(e) => {
+                release(leases).await;
+                Err(load_error(e))
+            }
+        }
+    }
+
+    /// Runs the stages into the sink, then lets go of the leases whatever happened.
+    pub async fn run<E, F>(
+        self,
+        extract: impl FnOnce(Sender<Message<RawPage>>) -> F,
+        transformer: TransformOptions,
+    ) -> anyhow::Result<(E, TransformSummary, LoadSummary)>
+    where
+        E: Send + 'static,
+        F: Future<Output = Result<E, ExtractError>> + Send + 'static,
+    {
+        let Writer { sink, leases } = self;
+        let commits = sink.commits();
+        let result = run_stages(extract, transformer, sink).await;
+        release(leases).await;
+        let committed = commits.load(std::sync::atomic::Ordering::SeqCst);
+        result.map_err(|error| {
+            if committed == 0 {
+                return error;
+            }
+            let note = format!(
+                "{committed} checkpoint(s) were committed before it stopped; the next export \
+                 continues from the last"
+            );
+            match error.downcast::<Exit>() {
+                Ok(exit) => Exit {
+                    code: exit.code,
+                    message: format!("{}; {note}", exit.message),
+                }
+                .into(),
+                Err(error) => error.context(note),
+            }
+        })
+    }
+}
+
+/// `{workspace}` in the deployments file's path names each workspace's own file.
+fn ndjson_path(path: &Path, workspaces: &[String]) -> Result<std::path::PathBuf, LoadError> {
+    let text = path.to_string_lossy();
+    if !text.contains("{workspace}") {
+        return Ok(path.to_path_buf());
+    }
+    match workspaces {
+        [workspace] => Ok(text.replace("{workspace}", workspace).into()),
+        _ => Err(LoadError::File {
+            path: text.into_owned(),
+            source: std::io::Error::other(
+                "{workspace} in the path needs a run of exactly one workspace",
+            ),
+        }),
+    }
+}
+
+async fn release(leases: Vec<Arc<Lease>>) {
+    for lease in leases {
+        match Arc::try_unwrap(lease) {
+            Ok(lease) => lease.release().await,
+            // Still referenced (a stage did not finish): dropping it stops the renewal, and the
+            // lease expires.
+            Err(lease) => drop(lease),
+        }
+    }
+}
+
+/// Load errors with exit codes of their own: another writer (9).
+pub fn load_error(error: LoadError) -> anyhow::Error {
+    match error {
+        LoadError::Locked { .. } | LoadError::LeaseLost { .. } | LoadError::Conflict { .. } => {
+            Exit {
+                code: exit::LOCKED.1,
+                message: error.to_string(),
+            }
+            .into()
+        }
+        other => anyhow::Error::new(other).context("load failed"),
+    }
+}
+
+fn interrupted(signal: signal::Signal) -> anyhow::Error {
+    Exit {
+        code: signal.exit_code(),
+        message: format!(
+            "interrupted by {}: stopped without committing what was not committed yet",
+            signal.name()
+        ),
+    }
+    .into()
+}
+
 /// Runs the three stages to the end and returns their summaries, or the error of the stage
-/// that failed first (the others report `Cancelled` and are not shown).
+/// that failed first (the others report `Cancelled` and are not shown). A SIGTERM or SIGINT
+/// stops extract at once; transform and load then wind down (load deletes what it had not
+/// committed) before this returns the signal's exit code.
 pub async fn run_stages<E, F>(
     extract: impl FnOnce(Sender<Message<RawPage>>) -> F,
     transformer: TransformOptions,
     sink: ParquetSink,
-) -> anyhow::Result<(E, TransformSummary, StagedExport)>
+) -> anyhow::Result<(E, TransformSummary, LoadSummary)>
 where
     E: Send + 'static,
     F: Future<Output = Result<E, ExtractError>> + Send + 'static,
@@ -76,6 +235,7 @@ where
     let (page_tx, page_rx) = mpsc::channel(PAGE_CHANNEL);
     let (batch_tx, batch_rx) = mpsc::channel(BATCH_CHANNEL);
     let extract = tokio::spawn(extract(page_tx));
+    let stop_extract = extract.abort_handle();
     let transform = tokio::spawn(bbpipe_transform::run_stage(
         transformer,
         transform_workers(),
@@ -83,7 +243,16 @@ where
         batch_tx,
     ));
     let load = tokio::spawn(sink.run(batch_rx));
-    let (extracted, transformed, loaded) = tokio::join!(extract, transform, load);
+    let stages = async { tokio::join!(extract, transform, load) };
+    tokio::pin!(stages);
+    let (extracted, transformed, loaded) = tokio::select! {
+        results = &mut stages => results,
+        signal = signal::received() => {
+            stop_extract.abort();
+            let _ = stages.await;
+            return Err(interrupted(signal));
+        }
+    };
     let (extracted, transformed, loaded) = (extracted?, transformed?, loaded?);
     match (extracted, transformed, loaded) {
         (Ok(e), Ok(t), Ok(l)) => Ok((e, t, l)),
@@ -110,7 +279,7 @@ fn first_failure(
         return Some(anyhow!("transform failed: {e}"));
     }
     load.filter(|e| !matches!(e, LoadError::Cancelled))
-        .map(|e| anyhow!("load failed: {e}"))
+        .map(load_error)
 }
 
 /// Replays `fixtures` through transform (no rules, no load) and hands every `pipeline_runs`
@@ -135,7 +304,7 @@ pub async fn for_each_run_batch(
                     break;
                 }
             }
-            Message::Data(_) => {}
+            Message::Data(_) | Message::Checkpoint(_) => {}
             Message::Complete => break,
         }
     }
@@ -183,6 +352,9 @@ pub async fn verify_output(args: VerifyArgs, quiet: bool) -> anyhow::Result<()> 
         for (table, rows) in &report.rows {
             println!("  {table:<15} {rows} rows");
         }
+        for note in &report.notes {
+            println!("note: {note}");
+        }
     }
     if report.problems.is_empty() {
         if !quiet {
@@ -213,25 +385,6 @@ pub fn transformer(tuning: &TuningArgs, rules: Option<Arc<RuleSet>>) -> Transfor
 /// replays 1M runs ~1.2x faster than keeping a core for load (BENCHMARKS.md).
 fn transform_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-pub async fn sink(
-    destination: Destination,
-    tuning: &TuningArgs,
-    deployments: &DeploymentArgs,
-) -> anyhow::Result<ParquetSink> {
-    let options = LoadOptions {
-        max_buffered_bytes: tuning.buffer_mib as usize * 1024 * 1024,
-        upload_part_bytes: tuning.upload_part_mib as usize * 1024 * 1024,
-        run_id: run_id(),
-    };
-    let mut sink = ParquetSink::open(destination, options)
-        .await
-        .map_err(|e| anyhow!("load: {e}"))?;
-    if let Some(path) = &deployments.deployments_ndjson {
-        sink = sink.with_deployments_ndjson(DeploymentsNdjson::create(path)?);
-    }
-    Ok(sink)
 }
 
 /// A name for this export that sorts by time and does not collide with a concurrent one.

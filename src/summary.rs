@@ -15,6 +15,16 @@ pub struct Requests {
     pub waited_ms: u64,
 }
 
+/// What an export adds to the summary: how it committed and what it revisited.
+pub struct ExportReport {
+    pub checkpoints: u64,
+    pub resumed: u64,
+    pub revisited: u64,
+    pub unfinished_tracked: u64,
+    pub unfinished_dropped: u64,
+    pub sort_fallbacks: Vec<String>,
+}
+
 pub struct Summary {
     pub source: String,
     pub destination: String,
@@ -25,6 +35,7 @@ pub struct Summary {
     pub load: LoadSummary,
     pub elapsed: Duration,
     pub requests: Option<Requests>,
+    pub export: Option<ExportReport>,
 }
 
 impl fmt::Display for Summary {
@@ -48,6 +59,33 @@ impl fmt::Display for Summary {
                 r.rate_limited,
                 r.waited_ms as f64 / 1000.0
             )?;
+        }
+        if let Some(e) = &self.export {
+            writeln!(
+                f,
+                "  commits         {} checkpoint(s){}",
+                e.checkpoints,
+                if e.resumed > 0 {
+                    format!(
+                        "; {} repositories continued an interrupted first export",
+                        e.resumed
+                    )
+                } else {
+                    String::new()
+                }
+            )?;
+            writeln!(
+                f,
+                "  unfinished runs {} tracked, {} fetched again, {} no longer tracked (gone or too old)",
+                e.unfinished_tracked, e.revisited, e.unfinished_dropped
+            )?;
+            if !e.sort_fallbacks.is_empty() {
+                writeln!(
+                    f,
+                    "  warning         sort=-run_creation_date ignored for {}: re-runs of old pipelines may be missed",
+                    e.sort_fallbacks.join(", ")
+                )?;
+            }
         }
         let statuses: Vec<String> = self
             .transform
@@ -91,6 +129,13 @@ impl fmt::Display for Summary {
                     bytes(size)
                 )?;
             }
+        }
+        if self.load.orphans_removed > 0 {
+            writeln!(
+                f,
+                "  cleaned up      {} files left by an interrupted export",
+                self.load.orphans_removed
+            )?;
         }
         if self.load.replaced > 0 {
             writeln!(

@@ -245,7 +245,8 @@ fn a_full_export_reads_every_page_with_the_minimum_requests() {
     for logged in mock.requests() {
         assert!(logged.path.contains("pagelen=100"), "{}", logged.path);
         if logged.path.contains("/pipelines?") {
-            assert!(logged.path.contains("sort=-created_on"), "{}", logged.path);
+            // A first export reads oldest first: new runs append, offsets never shift.
+            assert!(logged.path.contains("sort=created_on"), "{}", logged.path);
         }
     }
     let verified = bbpipe(&["verify-output", out.path().to_str().unwrap()]);
@@ -359,10 +360,15 @@ fn credentials_go_only_to_the_api_origin() {
 #[test]
 fn incremental_exports_cost_the_minimum_and_refresh_unfinished_runs() {
     let mock = MockBitbucket::start("acme", Auth::Bearer(TOKEN.into()));
+    // Recent runs, 20 minutes apart: unfinished ones are fetched again at every export.
+    mock.clock(
+        chrono::Utc::now() - chrono::Duration::days(6),
+        chrono::Duration::minutes(20),
+    );
     mock.add_repo("api", 240);
     mock.add_repo("web", 30);
     mock.add_repo("docs", 0);
-    // A run that was still going long ago (page 2 of api), and one just now (page 1 of web).
+    // A run that was still going days ago (page 2 of api), and one just now (page 1 of web).
     let old = mock.state.lock().unwrap().repos[0].runs[20]["uuid"]
         .as_str()
         .unwrap()
@@ -375,9 +381,14 @@ fn incremental_exports_cost_the_minimum_and_refresh_unfinished_runs() {
     let out = tempfile::tempdir().unwrap();
     let first = export_ok(&mock, out.path(), &[]);
     assert_eq!(requests_in(&first), 1 + 3 + 1 + 1);
-    let state = read_json(&out.path().join("_state/acme.json"));
-    assert_eq!(state["repositories"]["api"]["unfinished"], json!([old]));
-    assert_eq!(state["repositories"]["web"]["unfinished"], json!([recent]));
+    assert_eq!(
+        unfinished_runs(out.path(), "acme", "api"),
+        std::slice::from_ref(&old)
+    );
+    assert_eq!(
+        unfinished_runs(out.path(), "acme", "web"),
+        std::slice::from_ref(&recent)
+    );
 
     // Nothing changed: one listing, one page per repository, one per unfinished run beyond it.
     let unchanged = export_ok(&mock, out.path(), &[]);
@@ -414,8 +425,7 @@ fn incremental_exports_cost_the_minimum_and_refresh_unfinished_runs() {
             .any(|r| r.path.contains("/pipelines/%7B")),
         "the old run fetched by uuid"
     );
-    let state = read_json(&out.path().join("_state/acme.json"));
-    assert_eq!(state["repositories"]["api"]["unfinished"], json!([]));
+    assert!(unfinished_runs(out.path(), "acme", "api").is_empty());
     let verified = bbpipe(&["verify-output", out.path().to_str().unwrap()]);
     assert!(verified.status.success(), "{}", stdout(&verified));
 
@@ -528,7 +538,10 @@ fn exports_to_s3_keep_their_state_there() {
     assert_eq!(requests_in(&stdout(&second)), 1 + 2, "{}", stdout(&second));
     let copy = tempfile::tempdir().unwrap();
     common::s3::download(&bucket, "bitbucket", copy.path());
-    assert!(copy.path().join("_state/acme.json").exists());
+    assert!(
+        !sync_state(copy.path(), "acme").is_empty(),
+        "state in the manifests"
+    );
     assert_eq!(read_table(copy.path(), "pipeline_runs").len(), 160);
     let verified = bbpipe_with_env(&["verify-output", &out], &vars);
     assert!(verified.status.success(), "{}", stdout(&verified));

@@ -52,6 +52,11 @@ impl Target {
             &out,
             "--rules",
             rules.to_str().unwrap(),
+            // A killed writer's lease lapses quickly; the next one waits it out.
+            "--lease",
+            "2s",
+            "--wait-lock",
+            "60s",
         ];
         bbpipe_with_env(&args, &env)
     }
@@ -163,13 +168,13 @@ fn killed_export_is_healed(target: Target, fresh: Target, failpoint: &str) {
             );
         }
     }
+    // Once its lease lapsed, the killed export's files are orphans and its lease is stale.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
     let verified = target.verify();
     assert!(!verified.status.success(), "leftovers are reported");
-    assert!(
-        stdout(&verified).contains("not live in any manifest"),
-        "{}",
-        stdout(&verified)
-    );
+    let report = stdout(&verified);
+    assert!(report.contains("not live in any manifest"), "{report}");
+    assert!(report.contains("stale lease"), "{report}");
 
     target.replay_ok(later.path());
     let verified = target.verify();

@@ -61,6 +61,18 @@ pub struct State {
     /// Origin put in `next` links of repository pages (to test that credentials stay home).
     pub next_origin: Option<String>,
     pub log: Vec<Logged>,
+    /// The pipelines listing ignores `sort` (serves its default order, oldest first).
+    pub ignore_sort: bool,
+    /// A busy day: every Nth pipelines listing request, a new run arrives in that repository
+    /// first.
+    pub arrive_every: Option<usize>,
+    /// Share of pipelines listing requests answered with an HTML 502 (deterministic).
+    pub fault_rate: f64,
+    pub listings: usize,
+    rng: u64,
+    /// When build 1 is created, and the time between builds.
+    pub base: chrono::DateTime<chrono::FixedOffset>,
+    pub spacing: chrono::Duration,
 }
 
 pub struct MockBitbucket {
@@ -80,6 +92,13 @@ impl MockBitbucket {
             faults: VecDeque::new(),
             next_origin: None,
             log: vec![],
+            ignore_sort: false,
+            arrive_every: None,
+            fault_rate: 0.0,
+            listings: 0,
+            rng: 0x2545_f491_4f6c_dd1d,
+            base: chrono::DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z").unwrap(),
+            spacing: chrono::Duration::hours(1),
         }));
         let shared = Arc::clone(&state);
         let base = url.clone();
@@ -90,6 +109,14 @@ impl MockBitbucket {
             }
         });
         MockBitbucket { url, state }
+    }
+
+    /// Runs from now on are created from `base`, `spacing` apart (default: from 2026-06-01,
+    /// hourly). Call before adding repositories.
+    pub fn clock(&self, base: chrono::DateTime<chrono::Utc>, spacing: chrono::Duration) {
+        let mut state = self.state.lock().unwrap();
+        state.base = base.fixed_offset();
+        state.spacing = spacing;
     }
 
     pub fn requests(&self) -> Vec<Logged> {
@@ -110,7 +137,7 @@ impl MockBitbucket {
             pipelines_missing: false,
         };
         for _ in 0..runs {
-            let run = new_run(&state.workspace, &repo, "COMPLETED", Some("SUCCESSFUL"));
+            let run = new_run(&state, &repo, "COMPLETED", Some("SUCCESSFUL"));
             repo.runs.push(run);
         }
         state.repos.push(repo);
@@ -119,12 +146,47 @@ impl MockBitbucket {
     /// Appends a run to a repository, one hour after its newest.
     pub fn push_run(&self, slug: &str, state_name: &str, result: Option<&str>) -> String {
         let mut state = self.state.lock().unwrap();
-        let workspace = state.workspace.clone();
-        let repo = state.repos.iter_mut().find(|r| r.slug == slug).unwrap();
-        let run = new_run(&workspace, repo, state_name, result);
+        let index = state.repos.iter().position(|r| r.slug == slug).unwrap();
+        let run = new_run(&state, &state.repos[index], state_name, result);
         let uuid = run["uuid"].as_str().unwrap().to_string();
-        repo.runs.push(run);
+        state.repos[index].runs.push(run);
         uuid
+    }
+
+    /// Bitbucket's "Rerun": same uuid, build number and created_on; run_number + 1, a new
+    /// run_creation_date (after every time the mock has served), the new result.
+    pub fn rerun(&self, slug: &str, uuid: &str, result: &str) {
+        let mut state = self.state.lock().unwrap();
+        let now = state.latest_time() + chrono::Duration::minutes(1);
+        let repo = state.repos.iter_mut().find(|r| r.slug == slug).unwrap();
+        let run = repo.runs.iter_mut().find(|r| r["uuid"] == uuid).unwrap();
+        run["run_number"] = json!(run["run_number"].as_i64().unwrap() + 1);
+        run["run_creation_date"] = json!(now.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string());
+        run["state"] = json!({"name": "COMPLETED", "type": "pipeline_state_completed",
+            "result": {"name": result, "type": format!("pipeline_state_completed_{}", result.to_lowercase())}});
+        run["completed_on"] = json!(
+            (now + chrono::Duration::minutes(1))
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string()
+        );
+    }
+
+    /// Every run of every repository (uuid and run number), for comparing with a dataset.
+    pub fn all_runs(&self) -> Vec<(String, i64)> {
+        let state = self.state.lock().unwrap();
+        let mut runs: Vec<(String, i64)> = state
+            .repos
+            .iter()
+            .flat_map(|r| r.runs.iter())
+            .map(|r| {
+                (
+                    r["uuid"].as_str().unwrap().to_string(),
+                    r["run_number"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        runs.sort();
+        runs
     }
 
     pub fn update_run(&self, slug: &str, uuid: &str, edit: impl FnOnce(&mut Value)) {
@@ -134,11 +196,35 @@ impl MockBitbucket {
     }
 }
 
-/// Runs are an hour apart from 2026-06-01: build n is created n hours after.
-fn new_run(workspace: &str, repo: &Repo, state_name: &str, result: Option<&str>) -> Value {
-    let build = repo.runs.len() as i64 + 1;
-    let created = chrono::DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z").unwrap()
-        + chrono::Duration::hours(build);
+impl State {
+    /// The latest time any run carries: re-runs happen after it.
+    fn latest_time(&self) -> chrono::DateTime<chrono::FixedOffset> {
+        self.repos
+            .iter()
+            .flat_map(|r| r.runs.iter())
+            .flat_map(|r| [r["created_on"].as_str(), r["run_creation_date"].as_str()])
+            .flatten()
+            .filter_map(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .max()
+            .unwrap_or_else(|| {
+                chrono::DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z").unwrap()
+            })
+    }
+
+    /// xorshift: the same faults on every run of a test.
+    fn chance(&mut self) -> f64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        (self.rng % 1_000_000) as f64 / 1_000_000.0
+    }
+}
+
+/// Build n is created n spacings after the base (by default hours after 2026-06-01).
+fn new_run(state: &State, repo: &Repo, state_name: &str, result: Option<&str>) -> Value {
+    let workspace = &state.workspace;
+    let build = repo.runs.len() as i32 + 1;
+    let created = state.base + state.spacing * build;
     let mut state = json!({"name": state_name, "type": format!("pipeline_state_{}", state_name.to_lowercase())});
     if let Some(result) = result {
         state["result"] = json!({"name": result, "type": format!("pipeline_state_completed_{}", result.to_lowercase())});
@@ -146,10 +232,11 @@ fn new_run(workspace: &str, repo: &Repo, state_name: &str, result: Option<&str>)
     let mut run = json!({
         "type": "pipeline",
         "uuid": format!("{{{:08x}-1111-4222-8333-{:012x}}}", build, fxhash(&repo.slug)),
-        "build_number": build,
+        "build_number": i64::from(build),
         "run_number": 1,
         "state": state,
         "created_on": created.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        "run_creation_date": created.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
         "duration_in_seconds": 60,
         "build_seconds_used": 60,
         "target": {"type": "pipeline_ref_target", "ref_type": "branch", "ref_name": "main",
@@ -366,6 +453,22 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>, base: &str) {
             );
         }
         ["repositories", ws, slug, "pipelines"] if *ws == workspace => {
+            state.listings += 1;
+            if state.fault_rate > 0.0 && state.chance() < state.fault_rate {
+                return respond(
+                    &mut stream,
+                    "502 Bad Gateway",
+                    "text/html",
+                    b"<html>502</html>",
+                );
+            }
+            if let Some(every) = state.arrive_every
+                && state.listings.is_multiple_of(every)
+                && let Some(index) = state.repos.iter().position(|r| r.slug == *slug)
+            {
+                let run = new_run(&state, &state.repos[index], "COMPLETED", Some("SUCCESSFUL"));
+                state.repos[index].runs.push(run);
+            }
             let Some(repo) = state
                 .repos
                 .iter()
@@ -378,9 +481,27 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>, base: &str) {
                     Value::Null,
                 );
             };
+            let sort = param("sort");
+            let key = |run: &Value, field: &str| run[field].as_str().unwrap_or("").to_string();
             let mut runs = repo.runs.clone();
-            if param("sort").as_deref() == Some("-created_on") {
-                runs.reverse(); // default order is oldest first
+            if !state.ignore_sort {
+                match sort.as_deref() {
+                    None | Some("created_on") => {} // default order is oldest first
+                    Some("-created_on") => runs.reverse(),
+                    Some("run_creation_date") => runs.sort_by_key(|r| key(r, "run_creation_date")),
+                    Some("-run_creation_date") => {
+                        runs.reverse();
+                        runs.sort_by_key(|r| std::cmp::Reverse(key(r, "run_creation_date")));
+                    }
+                    Some(other) => {
+                        return error(
+                            &mut stream,
+                            "400 Bad Request",
+                            &format!("Invalid sort: {other}"),
+                            Value::Null,
+                        );
+                    }
+                }
             }
             let body = paginate(
                 runs,

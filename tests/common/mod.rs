@@ -192,3 +192,33 @@ pub fn copy_tree(from: &Path, to: &Path) {
         std::fs::copy(&file, &target).unwrap();
     }
 }
+
+/// The sync state of `workspace` as the manifests carry it: their `state` entries folded in
+/// sequence order, repositories keyed by uuid.
+pub fn sync_state(out: &Path, workspace: &str) -> Map<String, Value> {
+    let dir = out.join("_manifests").join(workspace);
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    names.sort();
+    let mut state = Map::new();
+    for name in names {
+        if let Some(entries) = read_json(&name).get("state").and_then(Value::as_object) {
+            state.extend(entries.clone());
+        }
+    }
+    state
+}
+
+/// The unfinished runs tracked for the repository `slug`.
+pub fn unfinished_runs(out: &Path, workspace: &str, slug: &str) -> Vec<String> {
+    let state = sync_state(out, workspace);
+    let repo = state
+        .values()
+        .find(|r| r["slug"] == slug)
+        .unwrap_or_else(|| panic!("no state for {slug}: {state:?}"));
+    repo["unfinished"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}

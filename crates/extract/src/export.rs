@@ -1,18 +1,29 @@
-//! Export: repositories and pipeline runs of a workspace from the Bitbucket API, incrementally.
+//! Export: repositories and pipeline runs of a workspace from the Bitbucket API, incrementally,
+//! with checkpoints.
+//!
+//! How no run is lost (see also [`walk`](crate::walk)):
+//! - a first (or `--full`) read of a repository pages oldest first (`sort=created_on`), where new
+//!   runs only append at the end, so pages fetched concurrently or retried never skip a run;
+//! - later exports page by `-run_creation_date`, which brings re-runs of old pipelines to the
+//!   top, back to the run watermark less the lookback;
+//! - runs left unfinished are fetched again on a schedule that backs off with their age;
+//! - state moves only with the data it describes: [`Message::Checkpoint`]s carry it down the
+//!   pipeline, and load commits both at once.
 
 use crate::ExtractSummary;
-use crate::api::{ApiError, Client, PAGELEN, PipelinesPage, RepositoriesPage, RunHeader};
+use crate::api::{ApiError, Client, Listed, PAGELEN, RepositoriesPage, RunHeader};
 use crate::error::ExtractError;
 use crate::filter::RepoFilter;
 use crate::record::Recorder;
 use crate::state::{RepositoryState, SyncState};
-use bbpipe_model::{Endpoint, Message, PageSource, RawPage};
+use bbpipe_model::{Checkpoint, Endpoint, Message, PageSource, RawPage};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use tokio::sync::mpsc::Sender;
 use url::Url;
 
@@ -23,13 +34,21 @@ pub struct ExportOptions {
     pub filter: RepoFilter,
     /// First runs: no history older than this.
     pub since: Option<DateTime<Utc>>,
-    /// Ignore the saved state: page through the whole history (or back to `since`).
+    /// Ignore the saved state: read the whole history (or back to `since`).
     pub full: bool,
-    /// How far before the watermark an incremental export still looks, for runs created
-    /// late in the listing (their created_on lies before the watermark).
+    /// How far before the watermark an incremental export still looks, for runs listed late
+    /// and for clocks that disagree.
     pub lookback: chrono::Duration,
     /// Requests in flight at once, across repositories and pages.
     pub concurrency: usize,
+    /// Unfinished runs older than this are no longer fetched again.
+    pub max_revisit_age: chrono::Duration,
+    /// Commit at least every this many requests...
+    pub checkpoint_requests: u64,
+    /// ... or this often, whichever comes first.
+    pub checkpoint_interval: Duration,
+    /// Runs to fetch again by uuid (repository uuid, run uuid): the rejects of earlier exports.
+    pub retry_runs: Vec<(String, String)>,
 }
 
 /// Live counters, for progress bars.
@@ -41,28 +60,61 @@ pub struct ExportProgress {
 }
 
 /// What an export found, besides the pages it sent.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ExportOutcome {
     pub summary: ExtractSummary,
-    /// The state to save once the data is committed.
+    /// The state committed with the last checkpoint.
     pub state: SyncState,
     pub repositories: u64,
     /// Repositories whose pipelines answered 404 (pipelines off, or gone since listed).
     pub skipped: Vec<String>,
+    /// Checkpoints sent (the last one included).
+    pub checkpoints: u64,
+    /// Unfinished runs fetched again by uuid.
+    pub revisited: u64,
+    /// Unfinished runs still tracked at the end.
+    pub unfinished_tracked: u64,
+    /// Unfinished runs no longer tracked: gone (404) or older than `max_revisit_age`.
+    pub unfinished_dropped: u64,
+    /// Repositories continued from an interrupted first export.
+    pub resumed: u64,
+    /// Repositories where the API ignored `sort=-run_creation_date` (re-runs may be missed).
+    pub sort_fallbacks: Vec<String>,
+}
+
+/// Counters the repository walks add to.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) revisited: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) resumed: AtomicU64,
+}
+
+/// The state as committed so far and what changed since the last checkpoint.
+struct Progress {
+    state: SyncState,
+    /// Repositories whose entry changed since the last checkpoint.
+    dirty: BTreeSet<String>,
+    last_at: tokio::time::Instant,
+    last_requests: u64,
+    sent: u64,
+    sort_fallbacks: Vec<String>,
 }
 
 /// One export of one workspace.
 pub struct Exporter {
-    client: Arc<Client>,
-    options: ExportOptions,
-    previous: SyncState,
-    recorder: Option<Arc<Recorder>>,
-    started_at: DateTime<Utc>,
+    pub(crate) client: Arc<Client>,
+    pub(crate) options: ExportOptions,
+    pub(crate) previous: SyncState,
+    pub(crate) recorder: Option<Arc<Recorder>>,
+    pub(crate) started_at: DateTime<Utc>,
     progress: Arc<ExportProgress>,
     /// Requests in flight, across repositories: at most `concurrency`.
     in_flight: tokio::sync::Semaphore,
     pages: AtomicU64,
     bytes: AtomicU64,
+    pub(crate) counters: Counters,
+    checkpoints: tokio::sync::Mutex<Progress>,
 }
 
 impl Exporter {
@@ -72,17 +124,34 @@ impl Exporter {
         previous: SyncState,
         recorder: Option<Recorder>,
     ) -> Self {
+        let mut state = previous.clone();
+        state.workspace.clone_from(&options.workspace);
         Exporter {
             client,
-            options: options.clone(),
+            in_flight: tokio::sync::Semaphore::new(options.concurrency.max(1)),
+            options,
             previous,
             recorder: recorder.map(Arc::new),
             started_at: Utc::now(),
-            in_flight: tokio::sync::Semaphore::new(options.concurrency.max(1)),
             progress: Arc::default(),
             pages: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
+            counters: Counters::default(),
+            checkpoints: tokio::sync::Mutex::new(Progress {
+                state,
+                dirty: BTreeSet::new(),
+                last_at: tokio::time::Instant::now(),
+                last_requests: 0,
+                sent: 0,
+                sort_fallbacks: Vec::new(),
+            }),
         }
+    }
+
+    pub(crate) fn count_runs(&self, runs: usize) {
+        self.progress
+            .runs_fetched
+            .fetch_add(runs as u64, Ordering::Relaxed);
     }
 
     pub fn progress(&self) -> Arc<ExportProgress> {
@@ -94,7 +163,8 @@ impl Exporter {
         self.started_at
     }
 
-    /// Sends the workspace's pages, then [`Message::Complete`]; returns the new state.
+    /// Sends the workspace's pages with checkpoints along the way, a last checkpoint with the
+    /// final state, then [`Message::Complete`].
     pub async fn run(
         self,
         output: Sender<Message<RawPage>>,
@@ -104,59 +174,124 @@ impl Exporter {
         this.progress
             .repositories_total
             .store(selected.len() as u64, Ordering::Relaxed);
-        let results: Vec<(String, Option<RepositoryState>)> =
-            futures::stream::iter(selected.clone())
-                .map(|slug| {
-                    let (this, output) = (Arc::clone(&this), output.clone());
-                    async move {
-                        let state = this.export_repository(&slug, &output).await?;
-                        this.progress
-                            .repositories_done
-                            .fetch_add(1, Ordering::Relaxed);
-                        Ok::<_, ExtractError>((slug, state))
-                    }
-                })
-                // Twice as many repositories as requests in flight: while one repository reads its
-                // page, another's request is already going, so the connection slots never idle.
-                .buffer_unordered(this.options.concurrency.max(1) * 2)
-                .try_collect()
-                .await?;
-        output
-            .send(Message::Complete)
-            .await
-            .map_err(|_| ExtractError::Cancelled)?;
+        this.retry_rejects(&selected, &output).await?;
+        let results: Vec<(String, bool)> = futures::stream::iter(selected.clone())
+            .map(|listed| {
+                let (this, output) = (Arc::clone(&this), output.clone());
+                async move {
+                    let found = this.export_repository(&listed, &output).await?;
+                    this.progress
+                        .repositories_done
+                        .fetch_add(1, Ordering::Relaxed);
+                    this.checkpoint(&output, false).await?;
+                    Ok::<_, ExtractError>((listed.slug, found))
+                }
+            })
+            // Twice as many repositories as requests in flight: while one repository reads its
+            // page, another's request is already going, so the connection slots never idle.
+            .buffer_unordered(this.options.concurrency.max(1) * 2)
+            .try_collect()
+            .await?;
         if let Some(recorder) = &this.recorder {
             recorder
                 .finish(this.started_at, this.client.endpoint("").as_ref())
                 .await?;
         }
-
-        let mut state = this.previous.clone();
-        state.format = crate::state::STATE_FORMAT;
-        state.workspace.clone_from(&this.options.workspace);
-        state.exported_at = Some(this.started_at);
-        let mut skipped = Vec::new();
-        for (slug, repo_state) in results {
-            match repo_state {
-                Some(repo_state) => {
-                    state.repositories.insert(slug, repo_state);
-                }
-                None => skipped.push(slug),
-            }
+        {
+            let mut progress = this.checkpoints.lock().await;
+            progress.state.format = crate::state::STATE_FORMAT;
+            progress.state.exported_at = Some(this.started_at);
         }
+        this.checkpoint(&output, true).await?;
+        output
+            .send(Message::Complete)
+            .await
+            .map_err(|_| ExtractError::Cancelled)?;
+
+        let progress = this.checkpoints.lock().await;
+        let mut skipped: Vec<String> = results
+            .into_iter()
+            .filter(|(_, found)| !found)
+            .map(|(slug, _)| slug)
+            .collect();
         skipped.sort();
         Ok(ExportOutcome {
             summary: ExtractSummary {
                 pages: this.pages.load(Ordering::Relaxed),
                 bytes: this.bytes.load(Ordering::Relaxed),
             },
-            state,
+            unfinished_tracked: progress
+                .state
+                .repositories
+                .values()
+                .map(|r| r.unfinished.len() as u64)
+                .sum(),
+            state: progress.state.clone(),
             repositories: selected.len() as u64,
             skipped,
+            checkpoints: progress.sent,
+            revisited: this.counters.revisited.load(Ordering::Relaxed),
+            unfinished_dropped: this.counters.dropped.load(Ordering::Relaxed),
+            resumed: this.counters.resumed.load(Ordering::Relaxed),
+            sort_fallbacks: progress.sort_fallbacks.clone(),
         })
     }
 
-    async fn get(&self, url: &Url) -> Result<Bytes, ApiError> {
+    /// Records a repository's new state; the next checkpoint commits it.
+    pub(crate) async fn publish(&self, uuid: &str, state: RepositoryState) {
+        let mut progress = self.checkpoints.lock().await;
+        progress.state.repositories.insert(uuid.to_string(), state);
+        progress.dirty.insert(uuid.to_string());
+    }
+
+    pub(crate) async fn note_sort_fallback(&self, slug: &str) {
+        self.checkpoints
+            .lock()
+            .await
+            .sort_fallbacks
+            .push(slug.to_string());
+    }
+
+    /// Sends a checkpoint when enough requests or time passed since the last (or when
+    /// `force`d): everything sent before it is committed with the state published so far.
+    pub(crate) async fn checkpoint(
+        &self,
+        output: &Sender<Message<RawPage>>,
+        force: bool,
+    ) -> Result<(), ExtractError> {
+        let mut progress = self.checkpoints.lock().await;
+        let requests = self.client.stats().requests.load(Ordering::Relaxed);
+        let due = requests.saturating_sub(progress.last_requests)
+            >= self.options.checkpoint_requests
+            || progress.last_at.elapsed() >= self.options.checkpoint_interval;
+        if !force && !due {
+            return Ok(());
+        }
+        let dirty = std::mem::take(&mut progress.dirty);
+        let entries = progress.state.entries(&dirty);
+        progress.sent += 1;
+        let mark = Checkpoint {
+            id: progress.sent,
+            copies: 1,
+            state: BTreeMap::from([(self.options.workspace.clone(), entries)]),
+            requests,
+        };
+        tracing::debug!(
+            checkpoint = mark.id,
+            repositories = dirty.len(),
+            requests,
+            "checkpoint"
+        );
+        output
+            .send(Message::Checkpoint(mark))
+            .await
+            .map_err(|_| ExtractError::Cancelled)?;
+        progress.last_at = tokio::time::Instant::now();
+        progress.last_requests = requests;
+        Ok(())
+    }
+
+    pub(crate) async fn get(&self, url: &Url) -> Result<Bytes, ApiError> {
         let _permit = self
             .in_flight
             .acquire()
@@ -168,14 +303,14 @@ impl Exporter {
         self.client.get(url).await
     }
 
-    fn url(&self, path: &str, query: &[(&str, String)]) -> Url {
+    pub(crate) fn url(&self, path: &str, query: &[(&str, String)]) -> Url {
         let mut url = self.client.endpoint(path);
         url.query_pairs_mut()
             .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         url
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         output: &Sender<Message<RawPage>>,
         endpoint: Endpoint,
@@ -203,11 +338,11 @@ impl Exporter {
             .map_err(|_| ExtractError::Cancelled)
     }
 
-    /// Every page of the workspace's repositories; returns the slugs the filter keeps.
+    /// Every page of the workspace's repositories; returns those the filter keeps.
     async fn discover(
         &self,
         output: &Sender<Message<RawPage>>,
-    ) -> Result<Vec<String>, ExtractError> {
+    ) -> Result<Vec<Listed>, ExtractError> {
         let workspace = &self.options.workspace;
         let mut selected = Vec::new();
         for page in 1.. {
@@ -224,12 +359,12 @@ impl Exporter {
             }
             self.send(output, Endpoint::Repositories, None, &url, page, body)
                 .await?;
-            let count = listed.slugs.len();
+            let count = listed.repositories.len();
             selected.extend(
                 listed
-                    .slugs
+                    .repositories
                     .into_iter()
-                    .filter(|slug| self.options.filter.allows(slug)),
+                    .filter(|r| self.options.filter.allows(&r.slug)),
             );
             if is_last_page(page, count, listed.has_next, listed.size) {
                 break;
@@ -238,170 +373,64 @@ impl Exporter {
         Ok(selected)
     }
 
-    /// Pages of one repository's runs back to where the last export stopped, then the runs that
-    /// were unfinished then and did not show up again. `None` when the pipelines endpoint
-    /// answered 404.
-    async fn export_repository(
+    /// Fetches again, one by one, the runs earlier exports could not decode: a fixed version
+    /// replaces the reject, one still broken is rejected again.
+    async fn retry_rejects(
         &self,
-        slug: &str,
+        selected: &[Listed],
         output: &Sender<Message<RawPage>>,
-    ) -> Result<Option<RepositoryState>, ExtractError> {
+    ) -> Result<(), ExtractError> {
+        for (repo_uuid, run_uuid) in &self.options.retry_runs {
+            let Some(repo) = selected.iter().find(|r| &r.uuid == repo_uuid) else {
+                continue;
+            };
+            self.fetch_run(repo, run_uuid, output).await?;
+        }
+        Ok(())
+    }
+
+    /// `GET .../pipelines/{uuid}`: sends the run and returns its header; `None` when it is gone.
+    pub(crate) async fn fetch_run(
+        &self,
+        repo: &Listed,
+        run_uuid: &str,
+        output: &Sender<Message<RawPage>>,
+    ) -> Result<Option<RunHeader>, ExtractError> {
         let workspace = &self.options.workspace;
-        let previous = if self.options.full {
-            None
-        } else {
-            self.previous.repositories.get(slug)
-        };
-        let stop_before = previous
-            .and_then(|p| p.watermark)
-            .map(|w| w - self.options.lookback)
-            .or(self.options.since);
-        let mut state = RepositoryState {
-            watermark: previous.and_then(|p| p.watermark),
-            ..Default::default()
-        };
-        let mut seen = HashSet::new();
-        let path = format!("repositories/{workspace}/{slug}/pipelines");
-        let mut walk = RunPages {
-            slug,
-            stop_before,
-            state: &mut state,
-            seen: &mut seen,
-            output,
-        };
-        let first = match self.fetch_runs(&path, 1).await {
-            Ok(fetched) => fetched,
-            Err(ExtractError::Api(e)) if e.status() == Some(404) => {
-                tracing::warn!(repository = %format!("{workspace}/{slug}"), "pipelines not found (404): skipped");
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
-        };
-        let size = first.2.size;
-        let mut done = self.take_runs(&mut walk, 1, first).await?;
-        let mut page = 1;
-        // Without a watermark every page will be read, and page 1 told how many there are:
-        // fetch the rest concurrently (within --concurrency) instead of one after another.
-        if let (false, None, Some(size)) = (done, stop_before, size) {
-            let last = u32::try_from(size.div_ceil(u64::from(PAGELEN))).unwrap_or(u32::MAX);
-            let path = path.as_str();
-            let mut pages = futures::stream::iter(2..=last)
-                .map(|n| async move { (n, self.fetch_runs(path, n).await) })
-                .buffered(self.options.concurrency.max(1));
-            while let Some((n, fetched)) = pages.next().await {
-                page = n;
-                done = self.take_runs(&mut walk, n, fetched?).await?;
-                if done {
-                    break;
+        let path = format!(
+            "repositories/{workspace}/{}/pipelines/{run_uuid}",
+            repo.slug
+        );
+        let url = self.url(&path, &[]);
+        match self.get(&url).await {
+            Ok(body) => {
+                let header = RunHeader::parse(url.as_str(), &body).ok();
+                if let Some(recorder) = &self.recorder {
+                    recorder.run(workspace, &repo.slug, &body).await?;
                 }
-            }
-        }
-        // Sequentially from there: incremental exports stop at the first page that reaches
-        // back past the watermark, and pages may have grown since page 1 was read.
-        while !done {
-            page += 1;
-            let fetched = self.fetch_runs(&path, page).await?;
-            done = self.take_runs(&mut walk, page, fetched).await?;
-        }
-        // Runs in progress at the last export that lie beyond the pages read: fetch each again.
-        let unfinished = previous.map(|p| p.unfinished.clone()).unwrap_or_default();
-        for uuid in unfinished.iter().filter(|u| !seen.contains(*u)) {
-            let url = self.url(&format!("{path}/{uuid}"), &[]);
-            match self.get(&url).await {
-                Ok(body) => {
-                    let run = RunHeader::parse(url.as_str(), &body)?;
-                    if let Some(recorder) = &self.recorder {
-                        recorder.run(workspace, slug, &body).await?;
-                    }
-                    self.send(output, Endpoint::PipelineRun, Some(slug), &url, 1, body)
-                        .await?;
-                    self.track(&mut state, &run);
-                }
-                Err(e) if e.status() == Some(404) => {
-                    tracing::info!(run = %uuid, "an unfinished run is gone (404): no longer tracked");
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(Some(state))
-    }
-
-    /// GETs page `page` of a repository's runs, newest first, with a URL of our own every
-    /// time (Bitbucket's `next` drops `sort`).
-    async fn fetch_runs(
-        &self,
-        path: &str,
-        page: u32,
-    ) -> Result<(Url, Bytes, PipelinesPage), ExtractError> {
-        let query = [
-            ("pagelen", PAGELEN.to_string()),
-            ("sort", "-created_on".into()),
-            ("page", page.to_string()),
-        ];
-        let url = self.url(path, &query);
-        let body = self.get(&url).await?;
-        let listed = PipelinesPage::parse(url.as_str(), &body)?;
-        Ok((url, body, listed))
-    }
-
-    /// Records, sends and tracks one page of runs; true when it is the last to read.
-    async fn take_runs(
-        &self,
-        walk: &mut RunPages<'_>,
-        page: u32,
-        (url, body, listed): (Url, Bytes, PipelinesPage),
-    ) -> Result<bool, ExtractError> {
-        if let Some(recorder) = &self.recorder {
-            recorder
-                .page(&self.options.workspace, Some(walk.slug), page, &body)
+                self.send(
+                    output,
+                    Endpoint::PipelineRun,
+                    Some(&repo.slug),
+                    &url,
+                    1,
+                    body,
+                )
                 .await?;
-        }
-        self.send(
-            walk.output,
-            Endpoint::Pipelines,
-            Some(walk.slug),
-            &url,
-            page,
-            body,
-        )
-        .await?;
-        self.progress
-            .runs_fetched
-            .fetch_add(listed.runs.len() as u64, Ordering::Relaxed);
-        for run in &listed.runs {
-            self.track(walk.state, run);
-            walk.seen.insert(run.uuid.clone());
-        }
-        let reached_known = walk
-            .stop_before
-            .is_some_and(|b| listed.oldest().is_some_and(|o| o < b));
-        Ok(reached_known || is_last_page(page, listed.runs.len(), listed.has_next, listed.size))
-    }
-
-    fn track(&self, state: &mut RepositoryState, run: &RunHeader) {
-        if let Some(created) = run.created_on {
-            state.watermark = Some(state.watermark.map_or(created, |w| w.max(created)));
-        }
-        if run.completed {
-            state.unfinished.remove(&run.uuid);
-        } else {
-            state.unfinished.insert(run.uuid.clone());
+                Ok(header)
+            }
+            Err(e) if e.status() == Some(404) => {
+                tracing::info!(run = %run_uuid, repository = %repo.slug, "a run is gone (404): no longer tracked");
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
         }
     }
-}
-
-/// Where one repository's walk through its pages stands.
-struct RunPages<'a> {
-    slug: &'a str,
-    stop_before: Option<DateTime<Utc>>,
-    state: &'a mut RepositoryState,
-    seen: &'a mut HashSet<String>,
-    output: &'a Sender<Message<RawPage>>,
 }
 
 /// The last page: fewer values than asked for, no `next`, or `size` reached. Never computed
 /// from `size` alone: a projection can leave it out.
-fn is_last_page(page: u32, values: usize, has_next: bool, size: Option<u64>) -> bool {
+pub(crate) fn is_last_page(page: u32, values: usize, has_next: bool, size: Option<u64>) -> bool {
     values < PAGELEN as usize
         || !has_next
         || size.is_some_and(|s| u64::from(page) * u64::from(PAGELEN) >= s)

@@ -14,13 +14,14 @@ pub mod layout;
 mod record;
 mod replay;
 mod state;
+mod walk;
 
 pub use error::ExtractError;
 pub use export::{ExportOptions, ExportOutcome, ExportProgress, Exporter};
 pub use filter::RepoFilter;
 pub use record::Recorder;
 pub use replay::Replay;
-pub use state::{RepositoryState, STATE_FORMAT, SyncState};
+pub use state::{RepositoryState, Resume, STATE_FORMAT, SyncState, Unfinished};
 
 /// What an extraction sent down its channel.
 #[derive(Debug, Clone, Default)]

@@ -11,6 +11,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 pub struct Recorder {
     root: PathBuf,
     runs_written: AtomicU32,
+    /// Pipelines pages written per repository: they are numbered in the order read, so a
+    /// page read twice (a walk started again) never overwrites the first reading.
+    pages_written: std::sync::Mutex<std::collections::HashMap<String, u32>>,
 }
 
 impl Recorder {
@@ -28,6 +31,7 @@ impl Recorder {
         Ok(Recorder {
             root: root.to_path_buf(),
             runs_written: AtomicU32::new(0),
+            pages_written: std::sync::Mutex::default(),
         })
     }
 
@@ -42,6 +46,8 @@ impl Recorder {
             .map_err(ExtractError::io(&path))
     }
 
+    /// A page: repositories pages by their page number, pipelines pages numbered in the order
+    /// they were read.
     pub async fn page(
         &self,
         workspace: &str,
@@ -49,7 +55,19 @@ impl Recorder {
         page: u32,
         body: &[u8],
     ) -> Result<(), ExtractError> {
-        self.write(page_path(&self.root, workspace, repo_slug, page), body)
+        let number = match repo_slug {
+            None => page,
+            Some(slug) => {
+                let mut written = self
+                    .pages_written
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let n = written.entry(format!("{workspace}/{slug}")).or_default();
+                *n += 1;
+                *n
+            }
+        };
+        self.write(page_path(&self.root, workspace, repo_slug, number), body)
             .await
     }
 

@@ -1,13 +1,15 @@
 //! Incremental sync state: where the last committed export of a workspace stopped.
 //!
-//! Stored with the dataset at `<out>/_state/<workspace>.json` and written only after the data it
-//! describes is committed, so a nightly job on a fresh machine continues where the last stopped.
+//! Committed with the data it describes: each checkpoint's manifest carries the entries of the
+//! repositories it covers (keyed by repository uuid, so a renamed repository keeps its state),
+//! and the state of a workspace is those entries folded over its manifests. Datasets of earlier
+//! versions kept it in `<out>/_state/<workspace>.json`, keyed by slug; it is still read.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
 
-pub const STATE_FORMAT: u32 = 1;
+pub const STATE_FORMAT: u32 = 2;
 
 /// The state of one workspace.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -16,19 +18,70 @@ pub struct SyncState {
     pub workspace: String,
     /// When the export that wrote this state started.
     pub exported_at: Option<DateTime<Utc>>,
-    /// Per repository slug.
+    /// Per repository uuid (per slug in states of earlier versions).
     pub repositories: BTreeMap<String, RepositoryState>,
 }
 
 /// The state of one repository.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RepositoryState {
-    /// The newest `created_on` of a run committed: the next export pages back to this, less
-    /// the lookback, and no further.
+    /// The slug when last exported (the key is the uuid: slugs change on renames).
+    #[serde(default)]
+    pub slug: String,
+    /// The newest `created_on` of a run committed.
     pub watermark: Option<DateTime<Utc>>,
-    /// Runs not completed when last exported; each is fetched again until it completes.
-    pub unfinished: BTreeSet<String>,
+    /// Every run whose latest `run_creation_date` is before this was read in its latest
+    /// version: incremental exports page by `-run_creation_date` back to this, less the
+    /// lookback, and see new runs and re-runs alike.
+    #[serde(default)]
+    pub run_watermark: Option<DateTime<Utc>>,
+    /// Runs not completed when last read; each is fetched again on a schedule until it
+    /// completes, disappears or grows too old.
+    #[serde(default, deserialize_with = "unfinished")]
+    pub unfinished: BTreeMap<String, Unfinished>,
+    /// A first (or `--full`) export of the repository that has not finished: it continues here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<Resume>,
 }
+
+/// A run left unfinished (in progress, paused at a manual step, halted).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Unfinished {
+    pub created_on: Option<DateTime<Utc>>,
+    /// When it was last read.
+    pub checked_at: Option<DateTime<Utc>>,
+}
+
+/// Where an interrupted full read of a repository's runs (oldest first) continues.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resume {
+    /// The next page to read (pages before it were committed).
+    pub next_page: u32,
+    /// When the full read began: every run re-run after it has a later `run_creation_date`.
+    pub started_at: DateTime<Utc>,
+}
+
+/// Unfinished runs: a map, or the list of uuids states of earlier versions kept.
+fn unfinished<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, Unfinished>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Map(BTreeMap<String, Unfinished>),
+        List(Vec<String>),
+    }
+    Ok(match Either::deserialize(deserializer)? {
+        Either::Map(map) => map,
+        Either::List(list) => list
+            .into_iter()
+            .map(|uuid| (uuid, Unfinished::default()))
+            .collect(),
+    })
+}
+
+/// Key of the workspace-wide entry among the state entries (repository entries are uuids).
+const WORKSPACE_ENTRY: &str = "_workspace";
 
 impl SyncState {
     pub fn new(workspace: &str) -> Self {
@@ -39,8 +92,92 @@ impl SyncState {
         }
     }
 
-    /// Path of the state file, relative to the dataset root.
-    pub fn path(workspace: &str) -> String {
+    /// Path of the state file of earlier versions, relative to the dataset root.
+    pub fn legacy_path(workspace: &str) -> String {
         format!("_state/{workspace}.json")
+    }
+
+    /// The state folded from a workspace's manifests; `None` when they carry none.
+    pub fn from_entries(
+        workspace: &str,
+        entries: &BTreeMap<String, serde_json::Value>,
+    ) -> Result<Option<SyncState>, serde_json::Error> {
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        let mut state = SyncState::new(workspace);
+        for (key, value) in entries {
+            if key == WORKSPACE_ENTRY {
+                state.exported_at = serde_json::from_value(value.clone())?;
+            } else {
+                state
+                    .repositories
+                    .insert(key.clone(), serde_json::from_value(value.clone())?);
+            }
+        }
+        Ok(Some(state))
+    }
+
+    /// Entries for the repositories named, and the workspace entry.
+    pub fn entries<'a>(
+        &self,
+        repositories: impl IntoIterator<Item = &'a String>,
+    ) -> BTreeMap<String, serde_json::Value> {
+        let mut entries = BTreeMap::new();
+        for uuid in repositories {
+            if let Some(state) = self.repositories.get(uuid)
+                && let Ok(value) = serde_json::to_value(state)
+            {
+                entries.insert(uuid.clone(), value);
+            }
+        }
+        if let Ok(value) = serde_json::to_value(self.exported_at) {
+            entries.insert(WORKSPACE_ENTRY.to_string(), value);
+        }
+        entries
+    }
+
+    /// A repository's state: by uuid, or by slug in a state of an earlier version.
+    pub fn repository(&self, uuid: &str, slug: &str) -> Option<&RepositoryState> {
+        self.repositories
+            .get(uuid)
+            .or_else(|| self.repositories.get(slug))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_of_earlier_versions_still_read() {
+        let legacy = r#"{"format":1,"workspace":"acme","exported_at":null,
+            "repositories":{"web-app":{"watermark":"2026-06-01T00:00:00Z","unfinished":["{a}"]}}}"#;
+        let state: SyncState = serde_json::from_str(legacy).unwrap();
+        let repo = state.repository("{uuid}", "web-app").unwrap();
+        assert_eq!(repo.unfinished.keys().collect::<Vec<_>>(), ["{a}"]);
+        assert_eq!(repo.run_watermark, None);
+    }
+
+    #[test]
+    fn entries_round_trip() {
+        let mut state = SyncState::new("acme");
+        state.exported_at = Some(Utc::now());
+        state.repositories.insert(
+            "{r}".into(),
+            RepositoryState {
+                slug: "web".into(),
+                resume: Some(Resume {
+                    next_page: 3,
+                    started_at: Utc::now(),
+                }),
+                ..RepositoryState::default()
+            },
+        );
+        let keys = ["{r}".to_string()];
+        let back = SyncState::from_entries("acme", &state.entries(&keys))
+            .unwrap()
+            .unwrap();
+        assert_eq!(back, state);
     }
 }

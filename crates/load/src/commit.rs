@@ -1,39 +1,46 @@
-//! Committing an export: the manifest first (the commit point), then the deletes.
+//! Committing a workspace: its next manifest first (the commit point, create-only), then the
+//! deletes of the files it replaced.
 
 use crate::destination::Destination;
 use crate::error::LoadError;
 use crate::failpoint::failpoint;
-use crate::manifest::{FileEntry, Manifest, TableChanges};
-use crate::ndjson::DeploymentsNdjson;
-use crate::sink::LoadSummary;
+use crate::manifest::{FileEntry, Manifest, StateEntries, TableChanges};
 use crate::writer::WrittenFile;
 use bbpipe_model::{SCHEMA_VERSION, Table};
 use chrono::{DateTime, Utc};
 use object_store::path::Path;
 use std::collections::BTreeMap;
 
-/// Everything an export wrote, not yet committed.
-pub struct StagedExport {
-    pub(crate) destination: Destination,
-    pub(crate) run_id: String,
-    pub(crate) started_at: DateTime<Utc>,
-    pub(crate) workspaces: Vec<String>,
-    pub(crate) added: Vec<WrittenFile>,
-    pub(crate) removed: Vec<(Table, FileEntry)>,
-    pub(crate) ndjson: Option<DeploymentsNdjson>,
-}
-
-/// What the manifest says beyond the files.
+/// What the manifests of an export say beyond the files.
 #[derive(Debug, Clone, Default)]
 pub struct CommitInfo {
+    /// Where the pages came from: an API base URL or a fixture directory.
     pub source: String,
+    /// Requests made to the API so far.
     pub requests: u64,
 }
 
-impl StagedExport {
-    /// Commits: writes the manifest (the commit point), deletes the files it replaced, then
-    /// moves the NDJSON file into place.
-    pub async fn commit(self, info: CommitInfo) -> Result<(LoadSummary, Manifest), LoadError> {
+/// One workspace's changes, ready to commit.
+pub(crate) struct WorkspaceCommit<'a> {
+    pub(crate) workspace: &'a str,
+    pub(crate) sequence: u64,
+    pub(crate) run_id: &'a str,
+    pub(crate) started_at: DateTime<Utc>,
+    pub(crate) added: Vec<&'a WrittenFile>,
+    pub(crate) removed: Vec<&'a (Table, FileEntry)>,
+    pub(crate) state: StateEntries,
+    pub(crate) checkpoint: bool,
+}
+
+impl WorkspaceCommit<'_> {
+    /// Writes the manifest create-only (the commit point), then deletes the files it replaced.
+    /// Another writer having taken the same sequence number is a [`LoadError::Conflict`]:
+    /// nothing is committed and nothing deleted.
+    pub(crate) async fn run(
+        self,
+        destination: &Destination,
+        info: &CommitInfo,
+    ) -> Result<Manifest, LoadError> {
         let mut tables: BTreeMap<String, TableChanges> = BTreeMap::new();
         for file in &self.added {
             tables
@@ -54,37 +61,35 @@ impl StagedExport {
                 .push(entry.clone());
         }
         let manifest = Manifest {
-            run_id: self.run_id.clone(),
+            run_id: self.run_id.to_string(),
             started_at: self.started_at,
             finished_at: Utc::now(),
-            workspaces: self.workspaces,
+            workspaces: vec![self.workspace.to_string()],
             tool: "bbpipe".into(),
             tool_version: env!("CARGO_PKG_VERSION").into(),
             schema_version: SCHEMA_VERSION,
-            source: info.source,
+            source: info.source.clone(),
             requests: info.requests,
             tables,
+            sequence: Some(self.sequence),
+            state: self.state,
+            checkpoint: self.checkpoint,
         };
         let json = serde_json::to_vec_pretty(&manifest).map_err(|e| LoadError::Destination {
-            destination: self.destination.display().to_string(),
+            destination: destination.display().to_string(),
             message: e.to_string(),
         })?;
-        self.destination
-            .put(&Manifest::path(&self.run_id), json)
-            .await?;
+        let path = Manifest::path(self.workspace, self.sequence);
+        if !destination.put_create(&path, json).await? {
+            return Err(LoadError::Conflict {
+                workspace: self.workspace.to_string(),
+                path: destination.describe(&path),
+            });
+        }
         failpoint("after-manifest");
         for (_, entry) in &self.removed {
-            self.destination
-                .delete(&Path::from(entry.path.as_str()))
-                .await?;
+            destination.delete(&Path::from(entry.path.as_str())).await?;
         }
-        if let Some(ndjson) = self.ndjson {
-            ndjson.commit()?;
-        }
-        let summary = LoadSummary {
-            files: self.added,
-            replaced: self.removed.len() as u64,
-        };
-        Ok((summary, manifest))
+        Ok(manifest)
     }
 }

@@ -6,7 +6,9 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
+use object_store::{
+    ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,7 +79,11 @@ impl Destination {
             return Err(fail("only local paths and s3:// URLs are supported".into()));
         }
         std::fs::create_dir_all(location).map_err(|e| fail(e.to_string()))?;
-        let local = LocalFileSystem::new_with_prefix(location).map_err(|e| fail(e.to_string()))?;
+        // fsync every file and directory written before the write returns: a committed
+        // dataset survives a power loss (data files are synced before the manifest names them).
+        let local = LocalFileSystem::new_with_prefix(location)
+            .map_err(|e| fail(e.to_string()))?
+            .with_fsync(true);
         Ok(Destination {
             store: Arc::new(local),
             display,
@@ -128,6 +134,37 @@ impl Destination {
             .await
             .map_err(self.store_error(path))?;
         Ok(())
+    }
+
+    /// Writes a small object only if none exists at `path`: `If-None-Match: *` on S3, a
+    /// no-clobber link on local disk. False when the object already existed.
+    pub async fn put_create(
+        &self,
+        path: &Path,
+        bytes: impl Into<PutPayload>,
+    ) -> Result<bool, LoadError> {
+        let options = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match self.store.put_opts(path, bytes.into(), options).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => Ok(false),
+            Err(e) => Err(self.store_error(path)(e)),
+        }
+    }
+
+    /// When the store last wrote `path`, by the store's own clock.
+    pub async fn last_modified(
+        &self,
+        path: &Path,
+    ) -> Result<chrono::DateTime<chrono::Utc>, LoadError> {
+        self.store
+            .head(path)
+            .await
+            .map(|meta| meta.last_modified)
+            .map_err(self.store_error(path))
     }
 
     pub async fn delete(&self, path: &Path) -> Result<(), LoadError> {

@@ -5,14 +5,17 @@
 //! (writing the coldest partitions while rows still arrive once it is spent), and rewrites
 //! every partition it touches as one zstd Parquet file: existing rows merged with the
 //! new, the newest version of each key kept, sorted, partition columns left to the path.
-//! [`StagedExport::commit`] then writes the manifest (the commit point) and deletes the files it
-//! replaced; an interrupted export is cleaned up by the next (see [`manifest`](History)).
+//! At each checkpoint and at the end, the sink commits: it writes each workspace's next
+//! manifest create-only (the commit point, fenced against other writers) and deletes the files
+//! it replaced. A [`Lease`] keeps writers of one workspace apart; an interrupted export is
+//! cleaned up by the next one that commits (see [`History`]).
 
 mod commit;
 mod destination;
 mod error;
 mod failpoint;
 mod flush;
+mod lease;
 mod manifest;
 mod ndjson;
 mod partition;
@@ -22,10 +25,15 @@ mod spill;
 mod verify;
 mod writer;
 
-pub use commit::{CommitInfo, StagedExport};
+pub use commit::CommitInfo;
 pub use destination::{Destination, StoreOptions};
 pub use error::LoadError;
-pub use manifest::{FileEntry, History, MANIFEST_DIR, Manifest, TableChanges};
+pub use lease::{
+    Holder, LEASE_DIR, Lease, LeaseOptions, LeaseRecord, check_conditional_writes, current_record,
+};
+pub use manifest::{
+    FileEntry, History, MANIFEST_DIR, Manifest, Scope, StateEntries, TableChanges, WorkspaceLog,
+};
 pub use ndjson::DeploymentsNdjson;
 pub use partition::PartitionKey;
 pub use partition::split;

@@ -1,10 +1,17 @@
 //! Manifests: the commit record of each export, and what the dataset holds.
 //!
-//! An export writes its data files, then `_manifests/<run_id>.json` (the commit point), then
-//! deletes the files it replaced. A data file is *live* when some manifest added it and no later
-//! manifest removed it. Anything else under the table directories is left over from an export
-//! that was killed (never committed) or that committed but died before deleting what it
-//! replaced; the next export removes it.
+//! Each workspace has its own log: `_manifests/<workspace>/<sequence>.json`, numbered from 1
+//! and written create-only, so of two writers committing the same number exactly one succeeds
+//! (the other stops: its view of the dataset is stale). An export writes its data files, then
+//! the next manifest of its workspace (the commit point), then deletes the files it replaced. A
+//! data file is *live* when some manifest added it and no later manifest removed it. Manifests
+//! also carry the workspace's sync state, as entries folded over its log (later wins), so the
+//! state moves exactly with the data it describes. Manifests of earlier versions
+//! (`_manifests/<run_id>.json`, possibly naming several workspaces) are read first, by name.
+//!
+//! Anything else under a workspace's table directories was written by an export that never
+//! committed it, or was replaced by one that died before deleting it; [`orphans`] finds the
+//! files that are provably so.
 
 use crate::destination::Destination;
 use crate::error::LoadError;
@@ -14,6 +21,9 @@ use futures::StreamExt;
 use object_store::path::Path;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// State entries of a workspace, keyed by what extract names them.
+pub type StateEntries = BTreeMap<String, serde_json::Value>;
 
 pub const MANIFEST_DIR: &str = "_manifests";
 
@@ -51,12 +61,42 @@ pub struct Manifest {
     #[serde(default)]
     pub requests: u64,
     pub tables: BTreeMap<String, TableChanges>,
+    /// Position in the workspace's log (absent in manifests of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<u64>,
+    /// Sync state entries that this commit sets (see the module docs).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub state: StateEntries,
+    /// True for a checkpoint within an export, false for its last commit.
+    #[serde(default)]
+    pub checkpoint: bool,
 }
 
 impl Manifest {
-    pub fn path(run_id: &str) -> Path {
-        Path::from(MANIFEST_DIR).join(format!("{run_id}.json"))
+    /// Where the manifest numbered `sequence` of `workspace` lives.
+    pub fn path(workspace: &str, sequence: u64) -> Path {
+        Path::from(MANIFEST_DIR)
+            .join(workspace)
+            .join(format!("{sequence:012}.json"))
     }
+}
+
+/// Which workspaces' logs to read.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    All,
+    Workspaces(&'a [String]),
+}
+
+/// One workspace's log, as read.
+#[derive(Debug, Default, Clone)]
+pub struct WorkspaceLog {
+    /// The sequence number its next commit takes.
+    pub next_sequence: u64,
+    /// Its sync state, folded over the log.
+    pub state: StateEntries,
+    /// Sequence numbers missing below the newest: a manifest was deleted by hand.
+    pub missing: Vec<u64>,
 }
 
 /// The committed history of a destination.
@@ -65,34 +105,75 @@ pub struct History {
     pub manifests: Vec<Manifest>,
     /// Live files with what the manifest that added them says of them.
     pub live: BTreeMap<String, FileEntry>,
+    /// Per workspace read.
+    pub workspaces: BTreeMap<String, WorkspaceLog>,
+}
+
+/// A manifest's place: `<run_id>.json` of earlier versions, or a workspace's numbered entry.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Place {
+    Legacy(String),
+    Logged(String, u64),
+}
+
+fn place(path: &Path) -> Option<Place> {
+    let parts: Vec<&str> = path.as_ref().split('/').collect();
+    match parts.as_slice() {
+        [_, name] => Some(Place::Legacy(name.strip_suffix(".json")?.to_string())),
+        [_, workspace, name] => Some(Place::Logged(
+            (*workspace).to_string(),
+            name.strip_suffix(".json")?.parse().ok()?,
+        )),
+        _ => None,
+    }
 }
 
 impl History {
-    /// Reads every manifest, oldest first (run ids sort by time).
-    pub async fn read(destination: &Destination) -> Result<History, LoadError> {
-        let mut paths: Vec<Path> = destination
+    /// Reads the manifests of `scope`: those of earlier versions first, then each workspace's
+    /// log in sequence order. A manifest that cannot be read is an error naming it: nothing is
+    /// decided on a partial history.
+    pub async fn read(destination: &Destination, scope: Scope<'_>) -> Result<History, LoadError> {
+        let mut places: Vec<(Place, Path)> = destination
             .list(&Path::from(MANIFEST_DIR))
             .await?
             .into_iter()
-            .map(|m| m.location)
-            .filter(|p| p.extension() == Some("json"))
+            .filter_map(|m| place(&m.location).map(|p| (p, m.location)))
+            .filter(|(p, _)| match (p, scope) {
+                (Place::Logged(ws, _), Scope::Workspaces(wanted)) => wanted.contains(ws),
+                _ => true,
+            })
             .collect();
-        paths.sort();
+        places.sort();
         let mut history = History::default();
+        if let Scope::Workspaces(wanted) = scope {
+            for workspace in wanted {
+                history
+                    .workspaces
+                    .entry(workspace.clone())
+                    .or_insert(WorkspaceLog {
+                        next_sequence: 1,
+                        ..WorkspaceLog::default()
+                    });
+            }
+        }
         // One GET per manifest: many at once (on S3 each waits tens of milliseconds), applied
         // in order.
-        let mut fetched = futures::stream::iter(paths)
-            .map(|path| async move { destination.get_opt(&path).await.map(|bytes| (path, bytes)) })
+        let mut fetched = futures::stream::iter(places)
+            .map(|(place, path)| async move {
+                let bytes = destination.get_opt(&path).await?;
+                Ok::<_, LoadError>((place, path, bytes))
+            })
             .buffered(CONCURRENT_READS);
         while let Some(result) = fetched.next().await {
-            let (path, Some(bytes)) = result? else {
+            let (place, path, Some(bytes)) = result? else {
                 continue;
             };
             let manifest: Manifest =
                 serde_json::from_slice(&bytes).map_err(|e| LoadError::Destination {
                     destination: destination.display().to_string(),
                     message: format!(
-                        "{}: not a bbpipe manifest: {e}",
+                        "{}: not a bbpipe manifest: {e}; nothing was changed (restore or \
+                         remove it)",
                         destination.describe(&path)
                     ),
                 })?;
@@ -103,6 +184,16 @@ impl History {
                 for file in &changes.removed {
                     history.live.remove(&file.path);
                 }
+            }
+            if let Place::Logged(workspace, sequence) = place {
+                let log = history.workspaces.entry(workspace).or_insert(WorkspaceLog {
+                    next_sequence: 1,
+                    ..WorkspaceLog::default()
+                });
+                log.missing.extend(log.next_sequence..sequence);
+                log.next_sequence = sequence + 1;
+                log.state
+                    .extend(manifest.state.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
             history.manifests.push(manifest);
         }
@@ -124,29 +215,57 @@ pub async fn data_files(destination: &Destination) -> Result<BTreeSet<String>, L
     Ok(files)
 }
 
-/// Makes the destination what its manifests say: removes files no manifest keeps live. Returns
-/// the live files. Refuses a destination holding data files but no manifest at all: that is not
-/// a bbpipe dataset, and nothing in it is deleted.
-pub async fn recover(destination: &Destination) -> Result<History, LoadError> {
-    let history = History::read(destination).await?;
+/// Refuses a destination holding data files but no manifest at all: that is not a bbpipe
+/// dataset, and nothing in it is touched.
+pub async fn check_is_dataset(destination: &Destination) -> Result<(), LoadError> {
+    let has_manifests = !destination
+        .list(&Path::from(MANIFEST_DIR))
+        .await?
+        .is_empty();
+    if has_manifests {
+        return Ok(());
+    }
     let present = data_files(destination).await?;
-    if history.manifests.is_empty() && !present.is_empty() {
-        return Err(LoadError::Destination {
-            destination: destination.display().to_string(),
-            message: format!(
-                "holds Parquet files ({} and {} more) but no {MANIFEST_DIR}/: not a bbpipe \
-                 dataset; refusing to write into it",
-                present.iter().next().map(String::as_str).unwrap_or(""),
-                present.len().saturating_sub(1)
-            ),
-        });
+    if present.is_empty() {
+        return Ok(());
     }
-    for file in present.iter().filter(|f| !history.live.contains_key(*f)) {
-        tracing::warn!(file = %destination.describe(&Path::from(file.as_str())), "removing a file left by an interrupted export");
-        destination.delete(&Path::from(file.as_str())).await?;
+    Err(LoadError::Destination {
+        destination: destination.display().to_string(),
+        message: format!(
+            "holds Parquet files ({} and {} more) but no {MANIFEST_DIR}/: not a bbpipe \
+             dataset; refusing to write into it",
+            present.iter().next().map(String::as_str).unwrap_or(""),
+            present.len().saturating_sub(1)
+        ),
+    })
+}
+
+/// Data files of `workspace` that no manifest keeps live and that were last modified before
+/// `before` (the store's time at which the caller took the workspace's lease), less `keep`.
+/// Called only after the caller committed under that lease: no writer that started before it
+/// can commit any more (its manifest number is taken), so these files can never become live.
+pub async fn orphans(
+    destination: &Destination,
+    workspace: &str,
+    live: &BTreeMap<String, FileEntry>,
+    keep: &BTreeSet<String>,
+    before: DateTime<Utc>,
+) -> Result<Vec<Path>, LoadError> {
+    let mut found = Vec::new();
+    for table in Table::ALL {
+        let prefix = Path::from(table.name()).join(format!("workspace={workspace}"));
+        for meta in destination.list(&prefix).await? {
+            let name = meta.location.filename().unwrap_or_default();
+            let path = meta.location.to_string();
+            if name.starts_with("part-")
+                && name.ends_with(".parquet")
+                && !live.contains_key(&path)
+                && !keep.contains(&path)
+                && meta.last_modified < before
+            {
+                found.push(meta.location);
+            }
+        }
     }
-    for missing in history.live.keys().filter(|f| !present.contains(*f)) {
-        tracing::warn!(file = %missing, "a committed file is missing");
-    }
-    Ok(history)
+    Ok(found)
 }

@@ -9,27 +9,63 @@ use serde_json::{Value, json};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-/// Writes to `<file>.partial` and renames it to `<file>` on commit, so a failed run never
-/// leaves a half-written file where a previous complete one stood.
+/// Writes to `<file>.partial` and moves a copy into place at each checkpoint and the file itself
+/// at the end, so `<file>` always holds the deployments of committed data only, and a failed run
+/// never leaves a half-written file where a complete one stood. The file is locked
+/// (`<file>.lock`) while an export writes it: two exports naming one file, which would lose one
+/// another's lines, are refused.
 pub struct DeploymentsNdjson {
     path: PathBuf,
     partial: PathBuf,
     out: BufWriter<std::fs::File>,
+    /// Held until dropped: the OS releases it if the process dies.
+    _lock: std::fs::File,
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 impl DeploymentsNdjson {
     pub fn create(path: &Path) -> Result<Self, LoadError> {
-        let mut partial = path.as_os_str().to_owned();
-        partial.push(".partial");
-        let partial = PathBuf::from(partial);
-        let file = std::fs::File::create(&partial).map_err(|source| LoadError::File {
-            path: partial.display().to_string(),
-            source,
-        })?;
+        let io = |path: &Path| {
+            let path = path.display().to_string();
+            move |source| LoadError::File { path, source }
+        };
+        let lock_path = with_suffix(path, ".lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(LoadError::File {
+                    path: path.display().to_string(),
+                    source: std::io::Error::other(
+                        "another bbpipe export is writing this deployments file; give each \
+                         workspace its own (put {workspace} in the path)",
+                    ),
+                });
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(LoadError::File {
+                    path: lock_path.display().to_string(),
+                    source,
+                });
+            }
+        }
+        let partial = with_suffix(path, ".partial");
+        let file = std::fs::File::create(&partial).map_err(io(&partial))?;
         Ok(DeploymentsNdjson {
             path: path.to_path_buf(),
             partial,
             out: BufWriter::new(file),
+            _lock: lock,
         })
     }
 
@@ -112,6 +148,22 @@ impl DeploymentsNdjson {
         Ok(())
     }
 
+    /// Publishes the lines written so far (after a checkpoint's commit): a copy of the partial
+    /// file replaces `<file>`.
+    pub fn checkpoint(&mut self) -> Result<(), LoadError> {
+        self.out.flush().map_err(self.io())?;
+        let copy = with_suffix(&self.path, ".checkpoint");
+        let failed = |source| LoadError::File {
+            path: copy.display().to_string(),
+            source,
+        };
+        std::fs::copy(&self.partial, &copy).map_err(failed)?;
+        std::fs::File::open(&copy)
+            .and_then(|f| f.sync_all())
+            .map_err(failed)?;
+        std::fs::rename(&copy, &self.path).map_err(failed)
+    }
+
     /// Flushes and moves the file into place.
     pub fn commit(mut self) -> Result<(), LoadError> {
         self.out.flush().map_err(self.io())?;
@@ -121,6 +173,9 @@ impl DeploymentsNdjson {
             source,
         })
     }
+
+    /// Gives up: the partial file is removed, `<file>` keeps what the last checkpoint published.
+    pub fn abandon(self) {}
 }
 
 impl Drop for DeploymentsNdjson {

@@ -1,18 +1,22 @@
 //! The load stage: buffers batches per partition, merges each partition with what the dataset
 //! already holds, and writes it as one new Parquet file. Nothing is visible as committed until
-//! [`StagedExport::commit`] writes the manifest.
+//! a commit writes the workspace's next manifest (at each checkpoint, and at the end).
 //!
 //! Memory is bounded by a budget. Past it, the partition that has gone longest without new
 //! rows is written out while rows keep arriving (a replay sends the days of a workspace newest
 //! first, so that partition is usually complete); rows that arrive later for a partition
 //! written early are spilled to disk and merged with its file at the end.
 
-use crate::commit::StagedExport;
+use crate::commit::{CommitInfo, WorkspaceCommit};
 use crate::destination::Destination;
 use crate::error::LoadError;
 use crate::failpoint::failpoint;
 use crate::flush::{FlushJob, Flushed, partition_of, write_rows};
-use crate::manifest::{CONCURRENT_READS, FileEntry, recover};
+use crate::lease::Lease;
+use crate::manifest::{
+    CONCURRENT_READS, FileEntry, History, Manifest, Scope, StateEntries, WorkspaceLog,
+    check_is_dataset, orphans,
+};
 use crate::ndjson::DeploymentsNdjson;
 use crate::partition::{PartitionKey, split};
 use crate::reader::{read_columns, read_file};
@@ -20,11 +24,12 @@ use crate::spill::Spill;
 use crate::writer::{WrittenFile, merge_partition, newest_versions};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::filter_record_batch;
-use bbpipe_model::{Message, Table, TableBatch};
+use bbpipe_model::{Checkpoint, Message, Table, TableBatch};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use object_store::path::Path;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 use tokio::sync::mpsc::Receiver;
 
 /// How load buffers and names files.
@@ -37,15 +42,21 @@ pub struct LoadOptions {
     pub upload_part_bytes: usize,
     /// Unique per export, sorting by time; names the files and the manifest.
     pub run_id: String,
+    /// Where the pages come from, for the manifests.
+    pub source: String,
 }
 
-/// What load wrote.
+/// What load committed.
 #[derive(Debug, Clone, Default)]
 pub struct LoadSummary {
-    /// Files added by this export.
+    /// Files added by this export and still live.
     pub files: Vec<WrittenFile>,
-    /// Committed files replaced by merged ones.
+    /// Files committed before this export and replaced by merged ones.
     pub replaced: u64,
+    /// Manifests this export committed (checkpoints included).
+    pub manifests: Vec<Manifest>,
+    /// Files left by interrupted exports that this one removed.
+    pub orphans_removed: u64,
 }
 
 impl LoadSummary {
@@ -106,12 +117,44 @@ pub struct ParquetSink {
     added: BTreeMap<String, WrittenFile>,
     /// Committed files this export replaced; deleted once the manifest is written.
     removed: BTreeMap<String, (Table, FileEntry)>,
+    /// Per workspace this sink may write: its log as read, advanced by each commit.
+    logs: BTreeMap<String, WorkspaceLog>,
+    /// The lease of each workspace, checked before each commit (none with --no-lock).
+    leases: BTreeMap<String, Arc<Lease>>,
+    /// Workspaces committed at least once by this export (then orphans are removed).
+    committed_once: HashSet<String>,
+    /// Copies of each checkpoint received, until all arrived.
+    marks: HashMap<u64, usize>,
+    /// What this export committed so far.
+    summary: LoadSummary,
+    /// Files this export committed, still live.
+    committed_files: BTreeMap<String, WrittenFile>,
+    /// Manifests committed so far, readable after a failure.
+    commit_count: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl ParquetSink {
-    /// Opens the destination: removes what an interrupted export left, learns the live files.
-    pub async fn open(destination: Destination, options: LoadOptions) -> Result<Self, LoadError> {
-        let history = recover(&destination).await?;
+    /// Opens the destination for `workspaces` (the only ones this sink may write): learns the
+    /// live files and where each workspace's log stands. Call it while holding the workspaces'
+    /// leases. Nothing is deleted here: files left by an interrupted export are removed after
+    /// this export's first commit (see [`orphans`]).
+    pub async fn open(
+        destination: Destination,
+        options: LoadOptions,
+        workspaces: &[String],
+    ) -> Result<Self, LoadError> {
+        check_is_dataset(&destination).await?;
+        let history = History::read(&destination, Scope::Workspaces(workspaces)).await?;
+        for (workspace, log) in &history.workspaces {
+            if !log.missing.is_empty() {
+                tracing::warn!(
+                    workspace,
+                    missing = ?log.missing,
+                    "manifests are missing from the workspace's log: files they named are kept, \
+                     and no leftover file is removed until they are restored"
+                );
+            }
+        }
         Ok(ParquetSink {
             destination,
             options,
@@ -130,7 +173,33 @@ impl ParquetSink {
             live: history.live,
             added: BTreeMap::new(),
             removed: BTreeMap::new(),
+            logs: history.workspaces,
+            leases: BTreeMap::new(),
+            committed_once: HashSet::new(),
+            marks: HashMap::new(),
+            summary: LoadSummary::default(),
+            committed_files: BTreeMap::new(),
+            commit_count: Arc::default(),
         })
+    }
+
+    /// Counts the manifests this sink commits: how far a run got, even if it fails later.
+    pub fn commits(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        Arc::clone(&self.commit_count)
+    }
+
+    /// The leases to check before each commit, by workspace.
+    pub fn with_leases(mut self, leases: impl IntoIterator<Item = Arc<Lease>>) -> Self {
+        self.leases = leases
+            .into_iter()
+            .map(|lease| (lease.workspace().to_string(), lease))
+            .collect();
+        self
+    }
+
+    /// The sync state committed so far for `workspace`.
+    pub fn state(&self, workspace: &str) -> Option<&StateEntries> {
+        self.logs.get(workspace).map(|log| &log.state)
     }
 
     /// Also writes every deployment as a JSON line to `ndjson` (see [`DeploymentsNdjson`]).
@@ -141,6 +210,15 @@ impl ParquetSink {
 
     /// Buffers a batch; past the memory budget, writes out or spills partitions.
     pub async fn write(&mut self, batch: TableBatch) -> Result<(), LoadError> {
+        if !self.logs.contains_key(&batch.workspace) {
+            return Err(LoadError::Batch {
+                table: batch.table.name(),
+                message: format!(
+                    "rows of workspace {} that this export did not open",
+                    batch.workspace
+                ),
+            });
+        }
         self.workspaces.insert(batch.workspace.clone());
         self.batches_received += 1;
         for (key, part) in split(batch)? {
@@ -259,16 +337,13 @@ impl ParquetSink {
 
     /// Writes every buffered partition and settles rows that moved partition. Nothing is
     /// committed yet.
-    pub async fn finish(mut self) -> Result<StagedExport, LoadError> {
+    async fn stage(&mut self) -> Result<(), LoadError> {
         while !self.in_flight.is_empty() {
             self.settle_next().await?;
         }
         // Partitions are independent: merge and encode them on every core at once.
         let keys: Vec<PartitionKey> = self.buffers.keys().cloned().collect();
-        tracing::info!(
-            partitions = keys.len(),
-            "all rows received; writing partitions"
-        );
+        tracing::debug!(partitions = keys.len(), "writing partitions");
         let writes: Vec<_> = keys
             .into_iter()
             .filter_map(|key| {
@@ -286,15 +361,135 @@ impl ParquetSink {
                 self.settle_moved_rows(table, &workspace).await?;
             }
         }
-        Ok(StagedExport {
-            destination: self.destination,
-            run_id: self.options.run_id,
-            started_at: self.started_at,
-            workspaces: self.workspaces.into_iter().collect(),
-            added: self.added.into_values().collect(),
-            removed: self.removed.into_values().collect(),
-            ndjson: self.ndjson,
-        })
+        Ok(())
+    }
+
+    /// Writes what is buffered and commits it: one manifest per workspace that changed, carries
+    /// new state, or (at the end) was not committed yet by this export. Then deletes the files
+    /// the manifests replaced, and after a workspace's first commit, its orphaned files.
+    async fn commit(
+        &mut self,
+        mut state: BTreeMap<String, StateEntries>,
+        requests: u64,
+        checkpoint: bool,
+    ) -> Result<(), LoadError> {
+        self.stage().await?;
+        let workspace_of = |path: &str| {
+            path.split('/')
+                .find_map(|part| part.strip_prefix("workspace="))
+                .unwrap_or_default()
+                .to_string()
+        };
+        let info = CommitInfo {
+            source: self.options.source.clone(),
+            requests,
+        };
+        let workspaces: Vec<String> = self.logs.keys().cloned().collect();
+        for workspace in workspaces {
+            let added: Vec<&WrittenFile> = self
+                .added
+                .iter()
+                .filter(|(path, _)| workspace_of(path) == workspace)
+                .map(|(_, file)| file)
+                .collect();
+            let removed: Vec<&(Table, FileEntry)> = self
+                .removed
+                .iter()
+                .filter(|(path, _)| workspace_of(path) == workspace)
+                .map(|(_, entry)| entry)
+                .collect();
+            let entries = state.remove(&workspace).unwrap_or_default();
+            let first = !self.committed_once.contains(&workspace);
+            let changed = !added.is_empty() || !removed.is_empty() || !entries.is_empty();
+            // Every export leaves at least one manifest per workspace at its end: it fences
+            // out older writers and lets this one remove their leftovers.
+            let last_chance = first && !checkpoint;
+            if !changed && !last_chance {
+                continue;
+            }
+            if let Some(lease) = self.leases.get(&workspace) {
+                lease.check()?;
+            }
+            let sequence = self.logs.get(&workspace).map_or(1, |l| l.next_sequence);
+            let manifest = WorkspaceCommit {
+                workspace: &workspace,
+                sequence,
+                run_id: &self.options.run_id,
+                started_at: self.started_at,
+                added,
+                removed,
+                state: entries.clone(),
+                checkpoint,
+            }
+            .run(&self.destination, &info)
+            .await?;
+            tracing::info!(workspace, sequence, checkpoint, "committed");
+            if let Some(log) = self.logs.get_mut(&workspace) {
+                log.next_sequence = sequence + 1;
+                log.state.extend(entries);
+            }
+            self.record_commit(&manifest);
+            self.commit_count
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.summary.manifests.push(manifest);
+            if first {
+                self.committed_once.insert(workspace.clone());
+                self.remove_orphans(&workspace).await?;
+            }
+        }
+        self.added.clear();
+        self.removed.clear();
+        self.written_early.clear();
+        if let Some(ndjson) = &mut self.ndjson {
+            ndjson.checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// The live set after a commit, and what the summary reports.
+    fn record_commit(&mut self, manifest: &Manifest) {
+        for changes in manifest.tables.values() {
+            for entry in &changes.removed {
+                self.live.remove(&entry.path);
+                if self.committed_files.remove(&entry.path).is_none() {
+                    self.summary.replaced += 1;
+                }
+            }
+            for entry in &changes.added {
+                self.live.insert(entry.path.clone(), entry.clone());
+                if let Some(file) = self.added.get(&entry.path) {
+                    self.committed_files
+                        .insert(entry.path.clone(), file.clone());
+                }
+            }
+        }
+    }
+
+    /// Removes files of `workspace` that interrupted exports left: only under its lease, only
+    /// after this export committed, only files written before the lease was taken, and not at
+    /// all while manifests are missing from its log.
+    async fn remove_orphans(&mut self, workspace: &str) -> Result<(), LoadError> {
+        let Some(log) = self.logs.get(workspace) else {
+            return Ok(());
+        };
+        if !log.missing.is_empty() {
+            return Ok(());
+        }
+        let before = match self.leases.get(workspace) {
+            Some(lease) => lease.acquired_mark(),
+            // --no-lock: the user vouches that no other export writes here.
+            None => self.started_at,
+        };
+        let keep: BTreeSet<String> = self.added.keys().cloned().collect();
+        for path in orphans(&self.destination, workspace, &self.live, &keep, before).await? {
+            if let Some(lease) = self.leases.get(workspace) {
+                lease.check()?;
+            }
+            tracing::warn!(file = %self.destination.describe(&path), "removing a file left by an interrupted export");
+            self.destination.delete(&path).await?;
+            self.summary.orphans_removed += 1;
+        }
+        Ok(())
     }
 
     /// Committed and own files of one partition directory (or table/workspace prefix).
@@ -476,21 +671,35 @@ impl ParquetSink {
         Ok(())
     }
 
-    /// Runs the stage: writes what arrives; stages the export once upstream completed. On
-    /// failure it deletes the files it wrote (best effort: the next export removes them too).
+    /// Runs the stage: writes what arrives, commits at each checkpoint once every copy of it
+    /// arrived, and commits the rest once upstream completed. On failure it deletes the files it
+    /// wrote since the last commit (best effort: the next export removes them too); what was
+    /// committed stays.
     pub async fn run(
         mut self,
         mut input: Receiver<Message<TableBatch>>,
-    ) -> Result<StagedExport, LoadError> {
+    ) -> Result<LoadSummary, LoadError> {
         let outcome = loop {
-            match input.recv().await {
-                Some(Message::Data(batch)) => {
-                    if let Err(e) = self.write(batch).await {
-                        break Err(e);
+            let step = match input.recv().await {
+                Some(Message::Data(batch)) => self.write(batch).await,
+                Some(Message::Checkpoint(mark)) => self.checkpoint(mark).await,
+                Some(Message::Complete) => match self.commit(BTreeMap::new(), 0, false).await {
+                    Ok(()) => {
+                        let mut summary = std::mem::take(&mut self.summary);
+                        summary.files = std::mem::take(&mut self.committed_files)
+                            .into_values()
+                            .collect();
+                        if let Some(ndjson) = self.ndjson.take() {
+                            ndjson.commit()?;
+                        }
+                        return Ok(summary);
                     }
-                }
-                Some(Message::Complete) => return self.finish().await,
-                None => break Err(LoadError::Cancelled),
+                    Err(e) => Err(e),
+                },
+                None => Err(LoadError::Cancelled),
+            };
+            if let Err(e) = step {
+                break e;
             }
         };
         // Let partitions being written finish, so that their files are deleted too.
@@ -507,8 +716,25 @@ impl ParquetSink {
             }
         }
         for path in self.added.keys() {
-            let _ = self.destination.delete(&Path::from(path.as_str())).await;
+            if !self.live.contains_key(path) {
+                let _ = self.destination.delete(&Path::from(path.as_str())).await;
+            }
         }
-        outcome
+        if let Some(ndjson) = self.ndjson.take() {
+            ndjson.abandon();
+        }
+        Err(outcome)
+    }
+
+    /// Counts a checkpoint's copies; commits once all arrived.
+    async fn checkpoint(&mut self, mark: Checkpoint) -> Result<(), LoadError> {
+        let received = self.marks.entry(mark.id).or_default();
+        *received += 1;
+        if *received < mark.copies.max(1) {
+            return Ok(());
+        }
+        self.marks.remove(&mark.id);
+        failpoint("checkpoint");
+        self.commit(mark.state, mark.requests, true).await
     }
 }

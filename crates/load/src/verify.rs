@@ -2,7 +2,8 @@
 
 use crate::destination::Destination;
 use crate::error::LoadError;
-use crate::manifest::{History, data_files};
+use crate::lease::current_record;
+use crate::manifest::{History, Scope, data_files};
 use crate::reader::read_columns;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::TimestampMicrosecondType;
@@ -19,12 +20,14 @@ pub struct Verification {
     /// Rows per table.
     pub rows: BTreeMap<&'static str, u64>,
     pub problems: Vec<String>,
+    /// Worth knowing but not wrong: leases held or left behind, exports under way.
+    pub notes: Vec<String>,
 }
 
 /// Checks every data file: readable, of the documented schema, rows as the manifest counted,
 /// in the partition its path names; keys unique across files; files and manifests agreeing.
 pub async fn verify(destination: &Destination) -> Result<Verification, LoadError> {
-    let history = History::read(destination).await?;
+    let history = History::read(destination, Scope::All).await?;
     let present = data_files(destination).await?;
     let mut report = Verification {
         manifests: history.manifests.len(),
@@ -36,11 +39,50 @@ pub async fn verify(destination: &Destination) -> Result<Verification, LoadError
             destination.display()
         ));
     }
+    // Workspaces an export is writing right now: their files that are not live yet are its
+    // work in progress, not leftovers.
+    let mut writing = HashSet::new();
+    for (workspace, log) in &history.workspaces {
+        for sequence in &log.missing {
+            report.problems.push(format!(
+                "workspace {workspace}: manifest {sequence} of its log is missing"
+            ));
+        }
+        if let Some(record) = current_record(destination, workspace).await? {
+            if record.released {
+                continue;
+            }
+            if record.expires_at > chrono::Utc::now() {
+                report.notes.push(format!(
+                    "workspace {workspace}: being exported by {} (lease until {})",
+                    record.holder, record.expires_at
+                ));
+                writing.insert(workspace.clone());
+            } else {
+                report.notes.push(format!(
+                    "workspace {workspace}: stale lease of {} (expired {}): that export died; \
+                     the next export takes over and removes what it left",
+                    record.holder, record.expires_at
+                ));
+            }
+        }
+    }
     for file in present.iter().filter(|f| !history.live.contains_key(*f)) {
-        report.problems.push(format!(
-            "{}: not live in any manifest (left by an interrupted export; the next export removes it)",
-            destination.describe(&Path::from(file.as_str()))
-        ));
+        let workspace = file
+            .split('/')
+            .find_map(|p| p.strip_prefix("workspace="))
+            .unwrap_or("");
+        let shown = destination.describe(&Path::from(file.as_str()));
+        if writing.contains(workspace) {
+            report.notes.push(format!(
+                "{shown}: not committed yet (an export is under way)"
+            ));
+        } else {
+            report.problems.push(format!(
+                "{shown}: orphaned, not live in any manifest (left by an interrupted export; \
+                 the next export of workspace {workspace} removes it)"
+            ));
+        }
     }
     for file in history.live.keys().filter(|f| !present.contains(*f)) {
         report.problems.push(format!(

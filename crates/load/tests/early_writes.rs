@@ -10,7 +10,7 @@ use arrow::array::{
     new_null_array,
 };
 use arrow::datatypes::{DataType, Int64Type};
-use bbpipe_load::{CommitInfo, Destination, LoadOptions, ParquetSink, StoreOptions};
+use bbpipe_load::{Destination, LoadOptions, ParquetSink, StoreOptions};
 use bbpipe_model::{Message, Table, TableBatch};
 use files::parquet_files;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -94,8 +94,9 @@ async fn a_partition_written_early_takes_later_rows_into_one_file() {
         max_buffered_bytes: 1, // every batch overflows: partitions go out as soon as they can
         upload_part_bytes: 5 << 20,
         run_id: "early".into(),
+        source: "test".into(),
     };
-    let sink = ParquetSink::open(destination.clone(), options)
+    let sink = ParquetSink::open(destination.clone(), options, &["acme".to_string()])
         .await
         .unwrap();
     let (tx, rx) = tokio::sync::mpsc::channel(1);
@@ -111,8 +112,8 @@ async fn a_partition_written_early_takes_later_rows_into_one_file() {
         tx.send(Message::Data(batch)).await.unwrap();
     }
     tx.send(Message::Complete).await.unwrap();
-    let staged = load.await.unwrap().unwrap();
-    let (summary, manifest) = staged.commit(CommitInfo::default()).await.unwrap();
+    let summary = load.await.unwrap().unwrap();
+    let manifest = summary.manifests.last().unwrap().clone();
 
     let expected: BTreeMap<String, BTreeMap<String, i64>> = [
         ("created_date=2024-10-04", vec![("{a1}", 2), ("{c1}", 1)]),

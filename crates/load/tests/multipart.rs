@@ -5,7 +5,7 @@
 mod s3;
 
 use arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray, TimestampMicrosecondArray};
-use bbpipe_load::{CommitInfo, Destination, LoadOptions, ParquetSink, StoreOptions};
+use bbpipe_load::{Destination, LoadOptions, ParquetSink, StoreOptions};
 use bbpipe_model::{Message, Table, TableBatch};
 use object_store::ObjectStoreExt;
 use std::sync::Arc;
@@ -66,8 +66,9 @@ async fn large_files_upload_in_parts() {
         max_buffered_bytes: 1 << 30,
         upload_part_bytes: 5 << 20,
         run_id: "test".into(),
+        source: "test".into(),
     };
-    let sink = ParquetSink::open(destination.clone(), options)
+    let sink = ParquetSink::open(destination.clone(), options, &["acme".to_string()])
         .await
         .unwrap();
     let (tx, rx) = tokio::sync::mpsc::channel(2);
@@ -78,8 +79,8 @@ async fn large_files_upload_in_parts() {
     };
     tx.send(Message::Data(batch)).await.unwrap();
     tx.send(Message::Complete).await.unwrap();
-    let staged = sink.run(rx).await.unwrap();
-    let (summary, manifest) = staged.commit(CommitInfo::default()).await.unwrap();
+    let summary = sink.run(rx).await.unwrap();
+    let manifest = summary.manifests.last().unwrap().clone();
 
     let file = &summary.files[0];
     assert_eq!(file.rows, ROWS as u64);

@@ -9,7 +9,7 @@ mod message;
 mod page;
 mod schema;
 
-pub use message::Message;
+pub use message::{Checkpoint, Message};
 pub use page::{Endpoint, PageSource, RawPage};
 pub use schema::{
     DESCRIPTION_KEY, SCHEMA_VERSION, SCHEMA_VERSION_KEY, Table, TableBatch, timestamp_type,

@@ -240,6 +240,19 @@ impl Transformer {
         Ok(())
     }
 
+    fn send_all(
+        &self,
+        out: &mut Vec<TableBatch>,
+        output: &Sender<Message<TableBatch>>,
+    ) -> Result<(), TransformError> {
+        for batch in out.drain(..) {
+            output
+                .blocking_send(Message::Data(batch))
+                .map_err(|_| TransformError::Cancelled)?;
+        }
+        Ok(())
+    }
+
     /// Transforms pages on the calling thread until the input completes (then returns its
     /// summary, without sending `Complete`: [`run_stage`] does, once every worker is done) or
     /// fails. Decoding is CPU-bound: the caller runs this under `spawn_blocking`.
@@ -255,6 +268,15 @@ impl Transformer {
                     self.push(&page, &mut out)?;
                     false
                 }
+                Some(Message::Checkpoint(mark)) => {
+                    // Everything this worker read before the mark goes down before it.
+                    self.finish(&mut out)?;
+                    self.send_all(&mut out, &output)?;
+                    output
+                        .blocking_send(Message::Checkpoint(mark))
+                        .map_err(|_| TransformError::Cancelled)?;
+                    continue;
+                }
                 Some(Message::Complete) => {
                     self.finish(&mut out)?;
                     true
@@ -262,11 +284,7 @@ impl Transformer {
                 // The extractor stopped without completing: it reports its own error.
                 None => return Err(TransformError::Cancelled),
             };
-            for batch in out.drain(..) {
-                output
-                    .blocking_send(Message::Data(batch))
-                    .map_err(|_| TransformError::Cancelled)?;
-            }
+            self.send_all(&mut out, &output)?;
             if finished {
                 return Ok(self.summary);
             }
@@ -349,6 +367,19 @@ async fn route(
                     .await
                     .map_err(cancelled)?;
                 next = (next + 1) % workers.len();
+            }
+            Some(Message::Checkpoint(mark)) => {
+                // One copy per worker: load commits once every worker passed the mark.
+                let mark = bbpipe_model::Checkpoint {
+                    copies: workers.len(),
+                    ..mark
+                };
+                for worker in workers {
+                    worker
+                        .send(Message::Checkpoint(mark.clone()))
+                        .await
+                        .map_err(cancelled)?;
+                }
             }
             Some(Message::Complete) => {
                 for worker in workers {
@@ -439,6 +470,7 @@ mod tests {
                 Message::Data(batch) => {
                     *rows.entry(batch.table).or_default() += batch.batch.num_rows()
                 }
+                Message::Checkpoint(_) => {}
                 Message::Complete => completes += 1,
             }
         }

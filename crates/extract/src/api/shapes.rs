@@ -16,6 +16,8 @@ struct Envelope<T> {
 
 #[derive(Deserialize)]
 struct Repo {
+    #[serde(default)]
+    uuid: Option<String>,
     slug: Option<String>,
     full_name: Option<String>,
 }
@@ -25,6 +27,10 @@ struct Run {
     uuid: String,
     #[serde(default)]
     created_on: Option<String>,
+    #[serde(default)]
+    run_creation_date: Option<String>,
+    #[serde(default)]
+    run_number: Option<i64>,
     #[serde(default)]
     state: Option<State>,
 }
@@ -44,10 +50,18 @@ fn parse<'a, T: Deserialize<'a>>(url: &str, body: &'a [u8]) -> Result<T, ApiErro
     })
 }
 
+/// A repository as discovery lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub slug: String,
+    /// Its uuid: the key of its sync state (slugs change when repositories are renamed).
+    pub uuid: String,
+}
+
 /// A page of `GET /repositories/{workspace}`.
 #[derive(Debug)]
 pub struct RepositoriesPage {
-    pub slugs: Vec<String>,
+    pub repositories: Vec<Listed>,
     pub size: Option<u64>,
     pub has_next: bool,
 }
@@ -55,18 +69,20 @@ pub struct RepositoriesPage {
 impl RepositoriesPage {
     pub fn parse(url: &str, body: &[u8]) -> Result<Self, ApiError> {
         let page: Envelope<Repo> = parse(url, body)?;
-        let slugs = page
+        let repositories = page
             .values
             .into_iter()
             .filter_map(|r| {
-                r.slug.or_else(|| {
+                let slug = r.slug.or_else(|| {
                     r.full_name
                         .and_then(|f| f.split_once('/').map(|(_, s)| s.to_string()))
-                })
+                })?;
+                let uuid = r.uuid.unwrap_or_else(|| slug.clone());
+                Some(Listed { slug, uuid })
             })
             .collect();
         Ok(RepositoriesPage {
-            slugs,
+            repositories,
             size: page.size,
             has_next: page.next.is_some(),
         })
@@ -78,20 +94,31 @@ impl RepositoriesPage {
 pub struct RunHeader {
     pub uuid: String,
     pub created_on: Option<DateTime<Utc>>,
+    /// When its latest run (attempt) was created; a re-run raises it.
+    pub run_creation_date: Option<DateTime<Utc>>,
+    pub run_number: Option<i64>,
     pub completed: bool,
+}
+
+fn time(text: Option<&str>) -> Option<DateTime<Utc>> {
+    text.and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
 }
 
 impl RunHeader {
     fn from(run: Run) -> Self {
         RunHeader {
-            created_on: run
-                .created_on
-                .as_deref()
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.with_timezone(&Utc)),
+            created_on: time(run.created_on.as_deref()),
+            run_creation_date: time(run.run_creation_date.as_deref()),
+            run_number: run.run_number,
             completed: run.state.and_then(|s| s.name).as_deref() == Some("COMPLETED"),
             uuid: run.uuid,
         }
+    }
+
+    /// The time `-run_creation_date` orders by: the latest attempt's, else the creation.
+    pub fn latest_run_at(&self) -> Option<DateTime<Utc>> {
+        self.run_creation_date.or(self.created_on)
     }
 
     /// One run, as `GET .../pipelines/{uuid}` returns it.
@@ -109,9 +136,16 @@ pub struct PipelinesPage {
 }
 
 impl PipelinesPage {
+    /// Parses the page; a run whose header cannot be read is left out here (transform reports
+    /// it, with its path, in the `rejects` table) rather than failing the whole page.
     pub fn parse(url: &str, body: &[u8]) -> Result<Self, ApiError> {
-        let page: Envelope<Run> = parse(url, body)?;
-        let runs = page.values.into_iter().map(RunHeader::from).collect();
+        let page: Envelope<&serde_json::value::RawValue> = parse(url, body)?;
+        let runs = page
+            .values
+            .into_iter()
+            .filter_map(|raw| serde_json::from_str::<Run>(raw.get()).ok())
+            .map(RunHeader::from)
+            .collect();
         Ok(PipelinesPage {
             runs,
             size: page.size,
@@ -119,8 +153,71 @@ impl PipelinesPage {
         })
     }
 
-    /// The oldest creation time on the page (pages come newest first).
+    /// The oldest creation time on the page.
     pub fn oldest(&self) -> Option<DateTime<Utc>> {
         self.runs.iter().filter_map(|r| r.created_on).min()
+    }
+
+    /// The oldest latest-run time on the page.
+    pub fn oldest_run_at(&self) -> Option<DateTime<Utc>> {
+        self.runs.iter().filter_map(RunHeader::latest_run_at).min()
+    }
+
+    /// The newest creation time on the page.
+    pub fn newest(&self) -> Option<DateTime<Utc>> {
+        self.runs.iter().filter_map(|r| r.created_on).max()
+    }
+}
+
+/// How a listing is sorted, and so in which order its times must come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOrder {
+    /// `sort=created_on`: oldest first. New runs only append at the end.
+    CreatedAscending,
+    /// `sort=-created_on`: newest first.
+    CreatedDescending,
+    /// `sort=-run_creation_date`: latest attempt first; re-runs come to the top.
+    RunCreationDescending,
+}
+
+impl RunOrder {
+    /// The `sort` parameter.
+    pub fn sort(self) -> &'static str {
+        match self {
+            RunOrder::CreatedAscending => "created_on",
+            RunOrder::CreatedDescending => "-created_on",
+            RunOrder::RunCreationDescending => "-run_creation_date",
+        }
+    }
+
+    fn key(self, run: &RunHeader) -> Option<DateTime<Utc>> {
+        match self {
+            RunOrder::CreatedAscending | RunOrder::CreatedDescending => run.created_on,
+            RunOrder::RunCreationDescending => run.latest_run_at(),
+        }
+    }
+
+    /// Whether `runs`, following a run whose key was `before`, come in this order. Equal times
+    /// are in order; runs without the time are not judged.
+    pub fn holds(self, before: Option<DateTime<Utc>>, runs: &[RunHeader]) -> bool {
+        let mut previous = before;
+        for key in runs.iter().filter_map(|r| self.key(r)) {
+            if let Some(p) = previous {
+                let ordered = match self {
+                    RunOrder::CreatedAscending => p <= key,
+                    _ => p >= key,
+                };
+                if !ordered {
+                    return false;
+                }
+            }
+            previous = Some(key);
+        }
+        true
+    }
+
+    /// The key of the last run of `runs` that has one.
+    pub fn last_key(self, runs: &[RunHeader]) -> Option<DateTime<Utc>> {
+        runs.iter().rev().find_map(|r| self.key(r))
     }
 }
