@@ -108,7 +108,7 @@ pub async fn run(args: ExportArgs, quiet: bool) -> anyhow::Result<()> {
 
 /// Bitbucket workspace slugs are lower-case, and `Acme` and `acme` name one workspace: one
 /// state, one lease, one partition.
-fn normalize_workspace(given: &str) -> String {
+pub fn normalize_workspace(given: &str) -> String {
     let slug = given.trim().to_lowercase();
     if slug != given {
         tracing::info!("workspace {given:?} read as {slug:?} (workspace slugs are lower-case)");
@@ -163,5 +163,6 @@ fn parse_date(text: &str) -> anyhow::Result<DateTime<Utc>> {
 fn parse_lookback(text: &str) -> anyhow::Result<chrono::Duration> {
     let duration = humantime::parse_duration(text)
         .map_err(|e| anyhow!("--lookback {text:?}: {e} (e.g. 2d, 36h)"))?;
-    chrono::Duration::from_std(duration).map_err(|e| anyhow!("--lookback {text:?}: {e}"))
+    // Longer than the calendar: look back over everything.
+    Ok(chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX))
 }

@@ -3,90 +3,10 @@
 
 mod common;
 
+use common::target::Target;
 use common::*;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
-
-/// A destination under test.
-enum Target {
-    Local(tempfile::TempDir),
-    S3 { bucket: String },
-}
-
-impl Target {
-    fn local() -> Target {
-        Target::Local(tempfile::tempdir().unwrap())
-    }
-
-    fn s3(test: &str) -> Target {
-        Target::S3 {
-            bucket: s3::bucket(test),
-        }
-    }
-
-    fn out(&self) -> String {
-        match self {
-            Target::Local(dir) => dir.path().join("data").display().to_string(),
-            Target::S3 { bucket } => format!("s3://{bucket}/exports/bitbucket"),
-        }
-    }
-
-    fn env(&self) -> Vec<(&'static str, String)> {
-        match self {
-            Target::Local(_) => vec![],
-            Target::S3 { .. } => s3::env(),
-        }
-    }
-
-    fn replay(&self, fixtures: &Path, failpoint: Option<&str>) -> std::process::Output {
-        let rules = demo().join("deploy-rules.toml");
-        let out = self.out();
-        let mut env = self.env();
-        if let Some(point) = failpoint {
-            env.push(("BBPIPE_FAILPOINT", point.to_string()));
-        }
-        let args = [
-            "replay",
-            fixtures.to_str().unwrap(),
-            "--out",
-            &out,
-            "--rules",
-            rules.to_str().unwrap(),
-            // A killed writer's lease lapses quickly; the next one waits it out.
-            "--lease",
-            "2s",
-            "--wait-lock",
-            "60s",
-        ];
-        bbpipe_with_env(&args, &env)
-    }
-
-    fn replay_ok(&self, fixtures: &Path) -> String {
-        let output = self.replay(fixtures, None);
-        assert!(output.status.success(), "{}", stderr(&output));
-        stdout(&output)
-    }
-
-    fn verify(&self) -> std::process::Output {
-        bbpipe_with_env(&["verify-output", &self.out()], &self.env())
-    }
-
-    /// Every row of every table, sorted, as the files present say (leftovers included).
-    fn rows(&self) -> Vec<(String, Vec<String>)> {
-        let copy = tempfile::tempdir().unwrap();
-        let root: PathBuf = match self {
-            Target::Local(_) => PathBuf::from(self.out()),
-            Target::S3 { bucket } => {
-                s3::download(bucket, "exports/bitbucket", copy.path());
-                copy.path().to_path_buf()
-            }
-        };
-        ["repositories", "pipeline_runs", "deployments"]
-            .into_iter()
-            .map(|table| (table.to_string(), sorted_rows(&root, table)))
-            .collect()
-    }
-}
+use std::path::PathBuf;
 
 /// The demo, changed as a later export would see it: a production deploy that was running has
 /// completed, a completed one was re-run (it completes two days later: its deployment moves to

@@ -31,6 +31,8 @@ impl Auth {
 #[derive(Clone, Debug)]
 pub enum Fault {
     RateLimited,
+    /// A 429 with this `Retry-After` value.
+    RetryAfter(String),
     BadGatewayHtml,
     ResetMidBody,
 }
@@ -70,6 +72,8 @@ pub struct State {
     pub fault_rate: f64,
     pub listings: usize,
     rng: u64,
+    /// Milliseconds every response waits (outside the lock: requests overlap).
+    pub delay_ms: u64,
     /// When build 1 is created, and the time between builds.
     pub base: chrono::DateTime<chrono::FixedOffset>,
     pub spacing: chrono::Duration,
@@ -97,6 +101,7 @@ impl MockBitbucket {
             fault_rate: 0.0,
             listings: 0,
             rng: 0x2545_f491_4f6c_dd1d,
+            delay_ms: 0,
             base: chrono::DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z").unwrap(),
             spacing: chrono::Duration::hours(1),
         }));
@@ -157,7 +162,8 @@ impl MockBitbucket {
     /// run_creation_date (after every time the mock has served), the new result.
     pub fn rerun(&self, slug: &str, uuid: &str, result: &str) {
         let mut state = self.state.lock().unwrap();
-        let now = state.latest_time() + chrono::Duration::minutes(1);
+        let now = state.latest_time().max(chrono::Utc::now().fixed_offset())
+            + chrono::Duration::minutes(1);
         let repo = state.repos.iter_mut().find(|r| r.slug == slug).unwrap();
         let run = repo.runs.iter_mut().find(|r| r["uuid"] == uuid).unwrap();
         run["run_number"] = json!(run["run_number"].as_i64().unwrap() + 1);
@@ -353,6 +359,8 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>, base: &str) {
             .map(|(_, v)| v.clone())
     };
 
+    let delay = state.lock().unwrap().delay_ms;
+    std::thread::sleep(std::time::Duration::from_millis(delay));
     let mut state = state.lock().unwrap();
     state.log.push(Logged {
         path: target.clone(),
@@ -387,6 +395,16 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>, base: &str) {
                 "text/plain",
                 b"Rate limit for this resource has been exceeded",
             );
+        }
+        Some(Fault::RetryAfter(value)) => {
+            let body = "Rate limit for this resource has been exceeded";
+            let head = format!(
+                "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nRetry-After: {value}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body.as_bytes());
+            return;
         }
         Some(Fault::BadGatewayHtml) => {
             return respond(

@@ -4,6 +4,7 @@
 pub mod files;
 pub mod mock;
 pub mod s3;
+pub mod target;
 
 pub use files::parquet_files;
 

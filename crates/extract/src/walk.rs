@@ -42,6 +42,8 @@ struct Walk<'a> {
     state: RepositoryState,
     /// Runs seen, with their run number.
     seen: HashMap<String, Option<i64>>,
+    /// The oldest creation time seen.
+    oldest_seen: Option<DateTime<Utc>>,
     output: &'a Sender<Message<RawPage>>,
 }
 
@@ -81,6 +83,7 @@ impl Exporter {
                 ..RepositoryState::default()
             },
             seen: HashMap::new(),
+            oldest_seen: None,
             output,
         };
         let outcome = match &previous {
@@ -305,13 +308,52 @@ impl Exporter {
             .map_or(DateTime::<Utc>::MIN_UTC, |w| {
                 minus(w, self.options.lookback)
             });
-        match self
-            .newest_first(walk, RunOrder::CreatedDescending, stop_at)
-            .await
-        {
-            Ok(_) | Err(Stop::OrderIgnored) => Ok(()),
-            Err(Stop::Failed(e)) => Err(e),
+        // An API that ignores every sort serves its default order, oldest first: read from
+        // the last page back instead (new runs append, so nothing shifts under the walk).
+        let fetched = self
+            .fetch_runs(&walk.path, 1, RunOrder::CreatedDescending)
+            .await?;
+        let oldest_first = !RunOrder::CreatedDescending.holds(None, &fetched.2.runs);
+        if !oldest_first {
+            let mut last_key = None;
+            let last = self
+                .take_runs(walk, 1, fetched, RunOrder::CreatedDescending, &mut last_key)
+                .await?;
+            let reached = walk_reached(walk, stop_at);
+            if last || reached {
+                return Ok(());
+            }
+            return match self
+                .newest_first(walk, RunOrder::CreatedDescending, stop_at)
+                .await
+            {
+                Ok(_) | Err(Stop::OrderIgnored) => Ok(()),
+                Err(Stop::Failed(e)) => Err(e),
+            };
         }
+        let pages = fetched.2.size.map_or(1, |s| {
+            u32::try_from(s.div_ceil(u64::from(PAGELEN))).unwrap_or(u32::MAX)
+        });
+        let mut last_key = None;
+        for page in (1..=pages.max(1)).rev() {
+            let fetched = self
+                .fetch_runs(&walk.path, page, RunOrder::CreatedAscending)
+                .await?;
+            let reached = fetched.2.oldest().is_some_and(|o| o < stop_at);
+            self.take_runs(
+                walk,
+                page,
+                fetched,
+                RunOrder::CreatedDescending,
+                &mut last_key,
+            )
+            .await?;
+            self.checkpoint(walk.output, false).await?;
+            if reached {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Pages newest first (by `order`) until a page reaches before `stop_at` or the end;
@@ -432,6 +474,9 @@ impl Exporter {
         )
         .await?;
         self.count_runs(listed.runs.len());
+        if let Some(oldest) = listed.oldest() {
+            walk.oldest_seen = Some(walk.oldest_seen.map_or(oldest, |o| o.min(oldest)));
+        }
         for run in &listed.runs {
             track(&mut walk.state, run);
             walk.seen.insert(run.uuid.clone(), run.run_number);
@@ -443,6 +488,11 @@ impl Exporter {
             listed.size,
         ))
     }
+}
+
+/// Whether the oldest run seen so far is before `stop_at`.
+fn walk_reached(walk: &Walk<'_>, stop_at: DateTime<Utc>) -> bool {
+    walk.oldest_seen.is_some_and(|o| o < stop_at)
 }
 
 /// Moves the created watermark and keeps track of unfinished runs.

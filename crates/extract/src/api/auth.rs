@@ -58,6 +58,10 @@ pub enum AuthError {
     },
     #[error("{0} is set but empty")]
     Empty(&'static str),
+    /// A newline or other control character cannot go into an HTTP header: a token pasted with
+    /// one would fail every request, and could smuggle a header.
+    #[error("{0} holds a newline or another control character (a copy-paste slip?)")]
+    ControlCharacter(&'static str),
 }
 
 impl Credentials {
@@ -88,6 +92,9 @@ impl Credentials {
             };
             match value {
                 Some(v) if v.trim().is_empty() => Err(AuthError::Empty(name)),
+                Some(v) if v.chars().any(char::is_control) => {
+                    Err(AuthError::ControlCharacter(name))
+                }
                 other => Ok(other),
             }
         };
@@ -197,6 +204,10 @@ mod tests {
         let app = from(&[("BITBUCKET_USERNAME", "u"), ("BITBUCKET_APP_PASSWORD", "p")]).unwrap();
         assert_eq!(app.mode(), "app_password");
         assert_eq!(from(&[]), Err(AuthError::Missing));
+        assert_eq!(
+            from(&[("BITBUCKET_ACCESS_TOKEN", "abc\ndef")]),
+            Err(AuthError::ControlCharacter("BITBUCKET_ACCESS_TOKEN"))
+        );
         assert!(matches!(
             from(&[
                 ("BITBUCKET_ACCESS_TOKEN", "t"),

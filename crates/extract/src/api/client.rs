@@ -155,10 +155,11 @@ impl Client {
                 },
                 Attempt::RateLimited(retry_after) => {
                     // Bitbucket rarely says how long: back off exponentially, and slow down.
-                    let delay = retry_after
-                        .or_else(|| limited.next())
-                        .unwrap_or(self.options.max_delay);
-                    if waited + delay > self.options.rate_limit_patience {
+                    // A `Retry-After` shorter than the backoff (`0` included) never makes
+                    // bbpipe retry sooner than it would have anyway.
+                    let backoff = limited.next().unwrap_or(self.options.max_delay);
+                    let delay = retry_after.map_or(backoff, |r| r.max(backoff));
+                    if waited.saturating_add(delay) > self.options.rate_limit_patience {
                         return Err(ApiError::RateLimited {
                             url: url.to_string(),
                             waited_secs: waited.as_secs(),
@@ -175,7 +176,7 @@ impl Client {
                     self.stats
                         .waiting_on_rate_limit
                         .store(false, Ordering::Relaxed);
-                    waited += delay;
+                    waited = waited.saturating_add(delay);
                 }
             }
         }

@@ -1,0 +1,512 @@
+//! Exports that lose no run: runs arriving while pages are read and retried, re-runs of old
+//! pipelines, an API that ignores the sort, first exports interrupted and resumed, the
+//! unfinished-run schedule, and the small traps around them.
+
+mod common;
+
+use common::mock::{Auth, Fault, MockBitbucket};
+use common::*;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "tkn-no-run-lost";
+
+fn base_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "export",
+        "--workspace",
+        "acme",
+        "--out",
+        out,
+        "--retry-delay-ms",
+        "5",
+        "--max-retries",
+        "12",
+        "--max-requests-per-hour",
+        "1000000",
+    ];
+    args.extend(extra);
+    args
+}
+
+fn env(mock: &MockBitbucket) -> Vec<(&'static str, String)> {
+    vec![
+        ("BITBUCKET_API_URL", mock.url.clone()),
+        ("BITBUCKET_ACCESS_TOKEN", TOKEN.to_string()),
+    ]
+}
+
+fn export(mock: &MockBitbucket, out: &Path, extra: &[&str]) -> std::process::Output {
+    bbpipe_with_env(&base_args(out.to_str().unwrap(), extra), &env(mock))
+}
+
+fn export_ok(mock: &MockBitbucket, out: &Path, extra: &[&str]) -> (String, String) {
+    let output = export(mock, out, extra);
+    assert!(
+        output.status.success(),
+        "export failed: {}",
+        stderr(&output)
+    );
+    (stdout(&output), stderr(&output))
+}
+
+fn requests_in(summary: &str) -> u64 {
+    let line = summary
+        .lines()
+        .find(|l| l.trim_start().starts_with("requests"))
+        .expect("requests line");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// (uuid, run_number) of every run in the dataset.
+fn runs_in(out: &Path) -> BTreeSet<(String, i64)> {
+    read_table(out, "pipeline_runs")
+        .iter()
+        .map(|r| {
+            (
+                r["uuid"].as_str().unwrap().to_string(),
+                r["run_number"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Every row of `table`, without `exported_at` (which differs between two exports), sorted.
+fn rows_without_export_time(out: &Path, table: &str) -> Vec<String> {
+    let mut rows: Vec<String> = read_table(out, table)
+        .into_iter()
+        .map(|mut r| {
+            r.remove("exported_at");
+            Value::Object(r).to_string()
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+fn assert_verified(out: &Path) {
+    let verified = bbpipe(&["verify-output", out.to_str().unwrap()]);
+    assert!(verified.status.success(), "{}", stdout(&verified));
+}
+
+#[test]
+fn runs_arriving_while_pages_are_retried_are_never_lost() {
+    let mock = MockBitbucket::start("acme", Auth::Bearer(TOKEN.into()));
+    for i in 0..6 {
+        mock.add_repo(&format!("repo-{i}"), 450 + i * 20);
+    }
+    {
+        let mut state = mock.state.lock().unwrap();
+        state.arrive_every = Some(2); // a new run every other listing request
+        state.fault_rate = 0.15; // and 15% of them answer 502 first
+    }
+    let before: BTreeSet<String> = mock.all_runs().into_iter().map(|(u, _)| u).collect();
+    let out = tempfile::tempdir().unwrap();
+    let (first, _) = export_ok(&mock, out.path(), &["--concurrency", "4"]);
+    assert!(first.contains("retries"), "{first}");
+    let exported: BTreeSet<String> = runs_in(out.path()).into_iter().map(|(u, _)| u).collect();
+    let missing: Vec<&String> = before.difference(&exported).collect();
+    assert!(
+        missing.is_empty(),
+        "runs lost by the full export: {missing:?}"
+    );
+    assert!(
+        mock.all_runs().len() > before.len() + 10,
+        "runs arrived during the export"
+    );
+
+    // Runs that arrived during the first are there after the next one.
+    let at_second = mock.all_runs();
+    export_ok(&mock, out.path(), &["--concurrency", "4"]);
+    let exported = runs_in(out.path());
+    let missing: Vec<_> = at_second
+        .iter()
+        .filter(|(uuid, _)| !exported.iter().any(|(u, _)| u == uuid))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "runs lost by the incremental export: {missing:?}"
+    );
+    assert_verified(out.path());
+}
+
+#[test]
+fn reruns_of_old_pipelines_come_back_with_their_new_result() {
+    let mock = MockBitbucket::start("acme", Auth::Bearer(TOKEN.into()));
+    mock.add_repo("api", 260);
+    mock.add_repo("web", 40);
+    let out = tempfile::tempdir().unwrap();
+    let config = tempfile::tempdir().unwrap();
+    let rules = config.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nname = \"production\"\nworkflow = \"^deploy-to-production$\"\n",
+    )
+    .unwrap();
+    let rules = rules.to_str().unwrap();
+    export_ok(&mock, out.path(), &["--rules", rules]);
+    // Six pipelines created months before the watermark, re-run now (two of them failed
+    // deploys fixed by their re-run).
+    let old: Vec<(String, String)> = {
+        let state = mock.state.lock().unwrap();
+        [(0, 3), (0, 57), (0, 130), (0, 201), (1, 5), (1, 20)]
+            .iter()
+            .map(|&(repo, run)| {
+                (
+                    state.repos[repo].slug.clone(),
+                    state.repos[repo].runs[run]["uuid"]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                )
+            })
+            .collect()
+    };
+    for (i, (slug, uuid)) in old.iter().enumerate() {
+        let result = if i % 2 == 0 { "FAILED" } else { "SUCCESSFUL" };
+        mock.rerun(slug, uuid, result);
+    }
+    mock.clear_log();
+    let (summary, _) = export_ok(&mock, out.path(), &["--rules", rules]);
+    assert_eq!(
+        requests_in(&summary),
+        1 + 2,
+        "one page per repository: {summary}"
+    );
+    assert!(
+        mock.requests()
+            .iter()
+            .filter(|r| r.path.contains("/pipelines?"))
+            .all(|r| r.path.contains("sort=-run_creation_date")),
+        "incremental exports page by the latest run"
+    );
+    let runs = read_table(out.path(), "pipeline_runs");
+    let deployments = read_table(out.path(), "deployments");
+    for (i, (_, uuid)) in old.iter().enumerate() {
+        let run = runs.iter().find(|r| r["uuid"] == json!(uuid)).unwrap();
+        assert_eq!(run["run_number"], 2, "{uuid}: its re-run");
+        let failed = i % 2 == 0;
+        assert_eq!(run["result"], if failed { "FAILED" } else { "SUCCESSFUL" });
+        let deployment = deployments
+            .iter()
+            .find(|d| d["pipeline_run_uuid"] == json!(uuid))
+            .unwrap_or_else(|| panic!("a deployment for {uuid}"));
+        assert_eq!(deployment["success"], json!(!failed));
+        assert_eq!(deployment["run_number"], 2);
+    }
+    // Each run once, each deployment once, whatever moved.
+    assert_eq!(runs.len(), 300);
+    assert_verified(out.path());
+}
+
+#[test]
+fn an_api_that_ignores_the_sort_falls_back_with_a_warning() {
+    let mock = MockBitbucket::start("acme", Auth::Bearer(TOKEN.into()));
+    mock.add_repo("api", 150);
+    let out = tempfile::tempdir().unwrap();
+    export_ok(&mock, out.path(), &[]);
+    mock.state.lock().unwrap().ignore_sort = true;
+    let added = mock.push_run("api", "COMPLETED", Some("SUCCESSFUL"));
+    let (summary, log) = export_ok(&mock, out.path(), &[]);
+    assert!(log.contains("ignored sort=-run_creation_date"), "{log}");
+    assert!(log.contains("re-runs of pipelines created before the lookback will be missed"));
+    assert!(
+        summary.contains("sort=-run_creation_date ignored for api"),
+        "{summary}"
+    );
+    assert!(runs_in(out.path()).iter().any(|(u, _)| *u == added));
+    assert_eq!(runs_in(out.path()).len(), 151);
+}
+
+/// Starts an export in the background and waits until it committed `checkpoints` of them.
+fn start_slow_export(mock: &MockBitbucket, out: &Path, checkpoints: usize) -> std::process::Child {
+    let args = base_args(
+        out.to_str().unwrap(),
+        &["--checkpoint-requests", "3", "--concurrency", "2"],
+    );
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bbpipe"));
+    command
+        .args(&args)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (key, value) in env(mock) {
+        command.env(key, value);
+    }
+    let child = command.spawn().unwrap();
+    let started = Instant::now();
+    let log = out.join("_manifests/acme");
+    loop {
+        let committed = std::fs::read_dir(&log).map(|d| d.count()).unwrap_or(0);
+        if committed >= checkpoints {
+            return child;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no checkpoint came"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn slow_mock() -> MockBitbucket {
+    let mock = MockBitbucket::start("acme", Auth::Bearer(TOKEN.into()));
+    for i in 0..8 {
+        mock.add_repo(&format!("repo-{i}"), 230);
+    }
+    mock.state.lock().unwrap().delay_ms = 40;
+    mock
+}
+
+fn resumes_after(signal: Option<&str>) {
+    let mock = slow_mock();
+    let out = tempfile::tempdir().unwrap();
+    let mut child = start_slow_export(&mock, out.path(), 3);
+    let status = match signal {
+        None => {
+            child.kill().unwrap(); // kill -9
+            child.wait().unwrap()
+        }
+        Some(name) => {
+            let sent = Command::new("kill")
+                .args(["-s", name, &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(sent.success());
+            let waited = Instant::now();
+            let status = child.wait().unwrap();
+            assert!(
+                waited.elapsed() < Duration::from_secs(10),
+                "stops within seconds"
+            );
+            status
+        }
+    };
+    let mut stderr_text = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        use std::io::Read;
+        err.read_to_string(&mut stderr_text).unwrap();
+    }
+    match signal {
+        Some("TERM") => assert_eq!(status.code(), Some(143), "{stderr_text}"),
+        Some("INT") => assert_eq!(status.code(), Some(130), "{stderr_text}"),
+        _ => assert!(!status.success()),
+    }
+    if signal.is_some() {
+        // Stopped cleanly: nothing uncommitted left behind, the lease released.
+        assert!(stderr_text.contains("interrupted by SIG"), "{stderr_text}");
+        assert_verified(out.path());
+        let leftovers: Vec<_> = walk(out.path())
+            .into_iter()
+            .filter(|p| {
+                p.to_string_lossy().contains("partial") || p.to_string_lossy().contains("#")
+            })
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+    let committed_before = runs_in(out.path()).len();
+    assert!(committed_before > 0, "checkpoints committed runs");
+
+    mock.clear_log();
+    let (summary, _) = export_ok(&mock, out.path(), &["--lease", "2s", "--wait-lock", "30s"]);
+    let resumed_requests = requests_in(&summary);
+    assert!(
+        summary.contains("continued an interrupted first export"),
+        "{summary}"
+    );
+    let fresh = tempfile::tempdir().unwrap();
+    let (fresh_summary, _) = export_ok(&mock, fresh.path(), &[]);
+    assert!(
+        resumed_requests < requests_in(&fresh_summary),
+        "resuming ({resumed_requests}) costs less than starting over ({})",
+        requests_in(&fresh_summary)
+    );
+    for table in ["pipeline_runs", "repositories"] {
+        assert_eq!(
+            rows_without_export_time(out.path(), table),
+            rows_without_export_time(fresh.path(), table),
+            "{table}: the resumed dataset equals a clean export"
+        );
+    }
+    assert_verified(out.path());
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn a_first_export_killed_midway_resumes_from_its_last_checkpoint() {
+    resumes_after(None);
+}
+
+#[test]
+fn sigterm_stops_cleanly_with_143_and_the_next_export_resumes() {
+    resumes_after(Some("TERM"));
+}
+
+#[test]
+fn sigint_stops_cleanly_with_130() {
+    resumes_after(Some("INT"));
+}
+
+#[test]
+fn unfinished_runs_older_than_the_revisit_age_are_dropped() {
+    let mock = MockBitbucket::start("acme", Auth::Bearer(TOKEN.into()));
+    mock.add_repo("api", 150);
+    let paused = mock.state.lock().unwrap().repos[0].runs[3]["uuid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    mock.update_run("api", &paused, |r| {
+        r["state"] = json!({"name": "IN_PROGRESS", "stage": {"name": "PAUSED"}});
+        r.as_object_mut().unwrap().remove("completed_on");
+    });
+    let out = tempfile::tempdir().unwrap();
+    export_ok(&mock, out.path(), &[]);
+    assert_eq!(unfinished_runs(out.path(), "acme", "api"), [paused.clone()]);
+    // Created in June: months old. With the default 90 days it is no longer fetched.
+    mock.clear_log();
+    let (summary, _) = export_ok(&mock, out.path(), &[]);
+    assert!(
+        !mock
+            .requests()
+            .iter()
+            .any(|r| r.path.contains("/pipelines/%7B")),
+        "not fetched again"
+    );
+    assert!(
+        summary.contains("0 tracked, 0 fetched again, 1 no longer tracked"),
+        "{summary}"
+    );
+    assert!(unfinished_runs(out.path(), "acme", "api").is_empty());
+}
+
+#[test]
+fn a_workspace_is_one_whatever_its_case() {
+    let mock = MockBitbucket::start("acme", Auth::Bearer(TOKEN.into()));
+    mock.add_repo("api", 20);
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let mut args = base_args(dir, &[]);
+    args[2] = "Acme";
+    let output = bbpipe_with_env(&args, &env(&mock));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(out.path().join("pipeline_runs/workspace=acme").exists());
+    let (summary, _) = export_ok(&mock, out.path(), &[]);
+    assert_eq!(
+        requests_in(&summary),
+        2,
+        "incremental: the state of `Acme` is acme's"
+    );
+}
+
+#[test]
+fn a_renamed_repository_continues_from_its_state() {
+    let mock = MockBitbucket::start("acme", Auth::Bearer(TOKEN.into()));
+    mock.add_repo("api", 250);
+    let out = tempfile::tempdir().unwrap();
+    export_ok(&mock, out.path(), &[]);
+    mock.state.lock().unwrap().repos[0].slug = "api-gateway".into();
+    mock.clear_log();
+    let (summary, _) = export_ok(&mock, out.path(), &[]);
+    assert_eq!(
+        requests_in(&summary),
+        2,
+        "one page, not its history again: {summary}"
+    );
+    assert_eq!(runs_in(out.path()).len(), 250);
+}
+
+#[test]
+fn a_token_with_a_newline_is_invalid_credentials_at_once() {
+    let mock = MockBitbucket::start("acme", Auth::Bearer(TOKEN.into()));
+    mock.add_repo("api", 1);
+    let out = tempfile::tempdir().unwrap();
+    let args = base_args(out.path().to_str().unwrap(), &[]);
+    let started = Instant::now();
+    let output = bbpipe_with_env(
+        &args,
+        &[
+            ("BITBUCKET_API_URL", mock.url.clone()),
+            ("BITBUCKET_ACCESS_TOKEN", format!("{TOKEN}\nX-Evil: 1")),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(!stderr(&output).contains(TOKEN), "the token is never shown");
+    assert!(mock.requests().is_empty(), "nothing sent");
+}
+
+#[test]
+fn retry_after_zero_waits_and_huge_values_do_not_panic() {
+    let mock = MockBitbucket::start("acme", Auth::Bearer(TOKEN.into()));
+    mock.add_repo("api", 5);
+    for _ in 0..2 {
+        mock.state
+            .lock()
+            .unwrap()
+            .faults
+            .push_back(Fault::RetryAfter("0".into()));
+    }
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let mut args = base_args(dir, &[]);
+    let delay = args.iter().position(|a| *a == "--retry-delay-ms").unwrap();
+    args[delay + 1] = "200";
+    let started = Instant::now();
+    let output = bbpipe_with_env(&args, &env(&mock));
+    assert!(output.status.success(), "{}", stderr(&output));
+    // Two 429s saying "retry now", each waited out with the backoff all the same (400 ms,
+    // then 800 ms, jittered upwards).
+    assert!(
+        started.elapsed() >= Duration::from_millis(1200),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        stdout(&output).contains("2 rate limited"),
+        "{}",
+        stdout(&output)
+    );
+
+    // A Retry-After past any patience gives up cleanly instead of overflowing.
+    mock.state
+        .lock()
+        .unwrap()
+        .faults
+        .push_back(Fault::RetryAfter("18446744073709551615".into()));
+    let output = export(&mock, out.path(), &[]);
+    assert!(!output.status.success());
+    assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("rate limit"),
+        "{}",
+        stderr(&output)
+    );
+
+    // Lookbacks and revisit ages past the calendar read everything, without a panic.
+    let output = export(
+        &mock,
+        out.path(),
+        &[
+            "--lookback",
+            "100000000000d",
+            "--max-revisit-age",
+            "100000000000d",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+}
