@@ -222,6 +222,8 @@ fn an_api_that_ignores_the_sort_falls_back_with_a_warning() {
 }
 
 /// Starts an export in the background and waits until it committed `checkpoints` of them.
+/// The caller kills or signals the child and waits for it.
+#[allow(clippy::zombie_processes)]
 fn start_slow_export(mock: &MockBitbucket, out: &Path, checkpoints: usize) -> std::process::Child {
     let args = base_args(
         out.to_str().unwrap(),
