@@ -394,23 +394,21 @@ impl Exporter {
         previous: &RepositoryState,
     ) -> Result<(), ExtractError> {
         let now = Utc::now();
-        let max_age = self.options.max_revisit_age;
-        let week = chrono::Duration::days(REVISIT_DAILY_FOR_DAYS);
         for (uuid, run) in &previous.unfinished {
             if walk.seen.contains_key(uuid) {
                 continue;
             }
-            let age = run.created_on.map(|c| now - c);
-            if age.is_some_and(|a| a > max_age) {
-                tracing::info!(run = %uuid, repository = %walk.repo.slug, "unfinished run older than --max-revisit-age: no longer tracked");
-                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            let due =
-                age.is_none_or(|a| a <= week) || run.checked_at.is_none_or(|c| now - c >= week);
-            if !due {
-                walk.state.unfinished.insert(uuid.clone(), run.clone());
-                continue;
+            match revisit(now, run, self.options.max_revisit_age) {
+                Revisit::Drop => {
+                    tracing::info!(run = %uuid, repository = %walk.repo.slug, "unfinished run older than --max-revisit-age: no longer tracked");
+                    self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                Revisit::Later => {
+                    walk.state.unfinished.insert(uuid.clone(), run.clone());
+                    continue;
+                }
+                Revisit::Now => {}
             }
             self.counters.revisited.fetch_add(1, Ordering::Relaxed);
             match self.fetch_run(walk.repo, uuid, walk.output).await? {
@@ -490,6 +488,29 @@ impl Exporter {
     }
 }
 
+/// What to do with a run left unfinished.
+#[derive(Debug, PartialEq, Eq)]
+enum Revisit {
+    Now,
+    Later,
+    Drop,
+}
+
+/// The schedule: every export while the run is younger than a week (or of unknown age), then
+/// once a week since it was last read, never once older than `max_age`. A run paused for weeks
+/// costs one request a week, and lands at most a week after it completes.
+fn revisit(now: DateTime<Utc>, run: &Unfinished, max_age: chrono::Duration) -> Revisit {
+    let week = chrono::Duration::days(REVISIT_DAILY_FOR_DAYS);
+    let age = run.created_on.map(|c| now - c);
+    if age.is_some_and(|a| a > max_age) {
+        Revisit::Drop
+    } else if age.is_none_or(|a| a <= week) || run.checked_at.is_none_or(|c| now - c >= week) {
+        Revisit::Now
+    } else {
+        Revisit::Later
+    }
+}
+
 /// Whether the oldest run seen so far is before `stop_at`.
 fn walk_reached(walk: &Walk<'_>, stop_at: DateTime<Utc>) -> bool {
     walk.oldest_seen.is_some_and(|o| o < stop_at)
@@ -510,5 +531,44 @@ fn track(state: &mut RepositoryState, run: &RunHeader) {
                 checked_at: Some(Utc::now()),
             },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unfinished_runs_are_revisited_on_a_schedule_that_backs_off() {
+        let now = DateTime::parse_from_rfc3339("2026-11-30T12:00:00Z")
+            .unwrap()
+            .to_utc();
+        let days = |d: i64| Some(now - chrono::Duration::days(d));
+        let max = chrono::Duration::days(90);
+        let cases = [
+            // (created days ago, last read days ago, decision)
+            (days(0), days(0), Revisit::Now),
+            (days(6), days(0), Revisit::Now),
+            (days(8), days(1), Revisit::Later),
+            (days(8), days(6), Revisit::Later),
+            (days(8), days(7), Revisit::Now),
+            (days(30), None, Revisit::Now),
+            (days(89), days(3), Revisit::Later),
+            (days(91), days(8), Revisit::Drop),
+            (None, days(1), Revisit::Now),
+        ];
+        for (created_on, checked_at, want) in cases {
+            let run = Unfinished {
+                created_on,
+                checked_at,
+            };
+            assert_eq!(revisit(now, &run, max), want, "{run:?}");
+        }
+    }
+
+    #[test]
+    fn huge_lookbacks_saturate() {
+        let now = Utc::now();
+        assert_eq!(minus(now, chrono::Duration::MAX), DateTime::<Utc>::MIN_UTC);
     }
 }
