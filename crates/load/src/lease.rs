@@ -222,10 +222,15 @@ impl Lease {
                         _ => seen.insert((record.epoch, Instant::now())).1,
                     }
                     .elapsed();
+                    // Unchanged for the holder's whole lease (not ours: leases differ), it
+                    // has lapsed whatever the clocks say.
+                    let holders_lease = (record.expires_at - record.written_at)
+                        .to_std()
+                        .unwrap_or(options.duration);
                     let free = record.released
                         || record.holder.run_id == holder.run_id
                         || record.expires_at <= Utc::now()
-                        || since >= options.duration;
+                        || since >= holders_lease;
                     if !free {
                         let now = Instant::now();
                         if now >= deadline {

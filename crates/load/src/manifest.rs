@@ -218,12 +218,12 @@ pub async fn data_files(destination: &Destination) -> Result<BTreeSet<String>, L
 /// Refuses a destination holding data files but no manifest at all: that is not a bbpipe
 /// dataset, and nothing in it is touched.
 pub async fn check_is_dataset(destination: &Destination) -> Result<(), LoadError> {
-    let has_manifests = !destination
-        .list(&Path::from(MANIFEST_DIR))
-        .await?
-        .is_empty();
-    if has_manifests {
-        return Ok(());
+    // Every bbpipe writer takes a lease before writing a file: another export's lease, or a
+    // manifest, makes this a bbpipe dataset even before its first commit.
+    for marker in [MANIFEST_DIR, crate::lease::LEASE_DIR] {
+        if !destination.list(&Path::from(marker)).await?.is_empty() {
+            return Ok(());
+        }
     }
     let present = data_files(destination).await?;
     if present.is_empty() {
