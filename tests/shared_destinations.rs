@@ -54,7 +54,7 @@ fn two_workspaces_at_once(target: Target, offsets_ms: &[u64]) {
     assert_eq!(expected_acme[1].1.len(), 2000, "acme's runs");
     for &offset in offsets_ms {
         // globex with a tiny buffer (partitions written early), then acme again.
-        let mut first = target
+        let first = target
             .replay_command(globex.path(), &["--buffer-mib", "1"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -94,7 +94,7 @@ fn s3_two_workspaces_at_once_both_commit_intact() {
 
 fn same_workspace_twice(target: Target) {
     // Both wait for the lease: exactly one writes at a time, and the result is one replay's.
-    let mut first = target
+    let first = target
         .replay_command(&demo(), &["--wait-lock", "120s"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
