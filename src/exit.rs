@@ -26,6 +26,8 @@ pub const NO_RESOURCES: (&str, u8) = ("no_resources", 5);
 pub const WORKSPACE_NOT_FOUND: (&str, u8) = ("workspace_not_found", 6);
 pub const UNREACHABLE: (&str, u8) = ("unreachable", 7);
 pub const FAILED: (&str, u8) = ("error", 1);
+/// Runs that could not be decoded were set aside in the `rejects` table; the rest committed.
+pub const REJECTED: (&str, u8) = ("rejected_runs", 8);
 /// Another export holds the workspace's lease (or took it over, or committed first).
 pub const LOCKED: (&str, u8) = ("locked", 9);
 

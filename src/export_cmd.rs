@@ -23,7 +23,7 @@ pub async fn run(args: ExportArgs, quiet: bool) -> anyhow::Result<()> {
         message: e.to_string(),
     })?;
     warn_if_deprecated(&credentials);
-    let options = ExportOptions {
+    let mut options = ExportOptions {
         workspace: workspace.clone(),
         filter: RepoFilter::new(&args.repos, &args.exclude)
             .map_err(|e| anyhow!("--repos/--exclude: {e}"))?,
@@ -60,6 +60,11 @@ pub async fn run(args: ExportArgs, quiet: bool) -> anyhow::Result<()> {
         Some(state) => state,
         None => read_legacy_state(&destination, &workspace).await?,
     };
+    options.retry_runs = writer
+        .sink
+        .rejected_runs(&workspace)
+        .await
+        .map_err(crate::pipeline::load_error)?;
     let exporter = Exporter::new(Arc::clone(&client), options, state, recorder);
     let progress = Progress::start(exporter.progress(), Arc::clone(client.stats()), quiet);
 
@@ -68,6 +73,7 @@ pub async fn run(args: ExportArgs, quiet: bool) -> anyhow::Result<()> {
         .await;
     progress.finish().await;
     let (outcome, transformed, loaded) = result.map_err(with_exit_code)?;
+    let transformed_rejected = transformed.clone();
     let stats = client.stats();
     if !outcome.skipped.is_empty() {
         tracing::warn!(
@@ -103,7 +109,7 @@ pub async fn run(args: ExportArgs, quiet: bool) -> anyhow::Result<()> {
         };
         print!("{summary}");
     }
-    Ok(())
+    crate::pipeline::fail_if_rejected(&transformed_rejected)
 }
 
 /// Bitbucket workspace slugs are lower-case, and `Acme` and `acme` name one workspace: one

@@ -48,6 +48,7 @@ pub async fn replay(args: ReplayArgs, quiet: bool) -> anyhow::Result<()> {
     let (extracted, transformed, loaded) = writer
         .run(|tx| replay.run(tx), transformer(&args.tuning, rules))
         .await?;
+    let rejected = transformed.clone();
     if !quiet {
         let summary = Summary {
             source,
@@ -63,7 +64,25 @@ pub async fn replay(args: ReplayArgs, quiet: bool) -> anyhow::Result<()> {
         };
         print!("{summary}");
     }
-    Ok(())
+    fail_if_rejected(&rejected)
+}
+
+/// Exit code 8 when runs were set aside in `rejects`: the rest is committed, but a scheduler
+/// should notice.
+pub fn fail_if_rejected(transformed: &TransformSummary) -> anyhow::Result<()> {
+    if transformed.rejected == 0 {
+        return Ok(());
+    }
+    Err(Exit {
+        code: exit::REJECTED.1,
+        message: format!(
+            "{} pipeline run(s) could not be decoded and were set aside in the `rejects` table \
+             (the rest is committed; the next export tries them again): {}",
+            transformed.rejected,
+            transformed.rejected_examples.join("; ")
+        ),
+    }
+    .into())
 }
 
 /// The load side of a run: the destination opened for some workspaces, under their leases.

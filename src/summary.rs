@@ -106,6 +106,16 @@ impl fmt::Display for Summary {
                 self.transform.deployments, self.transform.rule_overlaps
             )?;
         }
+        if self.transform.rejected > 0 {
+            writeln!(
+                f,
+                "  rejected        {} runs set aside in `rejects` (could not be decoded):",
+                self.transform.rejected
+            )?;
+            for example in &self.transform.rejected_examples {
+                writeln!(f, "                  {example}")?;
+            }
+        }
         let dropped = self.load.duplicates_dropped();
         if dropped > 0 {
             writeln!(

@@ -516,3 +516,101 @@ fn retry_after_zero_waits_and_huge_values_do_not_panic() {
     );
     assert!(output.status.success(), "{}", stderr(&output));
 }
+
+#[test]
+fn a_malformed_run_is_rejected_and_the_rest_commits() {
+    let mock = MockBitbucket::start("acme", Auth::Bearer(TOKEN.into()));
+    mock.add_repo("api", 150);
+    mock.add_repo("web", 10);
+    let (bad_time, bad_type) = {
+        let state = mock.state.lock().unwrap();
+        let uuid = |i: usize| state.repos[0].runs[i]["uuid"].as_str().unwrap().to_string();
+        (uuid(120), uuid(30))
+    };
+    mock.update_run("api", &bad_time, |r| {
+        r["created_on"] = json!("yesterday-ish");
+        r["variables"] = json!([{"key": "DEPLOY_KEY", "value": "hunter2-secret"}]);
+    });
+    mock.update_run("api", &bad_type, |r| r["build_number"] = json!("thirty"));
+    let out = tempfile::tempdir().unwrap();
+    let output = export(&mock, out.path(), &[]);
+    assert_eq!(output.status.code(), Some(8), "{}", stderr(&output));
+    let summary = stdout(&output);
+    assert!(summary.contains("rejected        2 runs"), "{summary}");
+    assert!(summary.contains(".created_on"), "{summary}");
+    assert!(stderr(&output).contains(&bad_time), "{}", stderr(&output));
+    // The rest is committed.
+    assert_eq!(runs_in(out.path()).len(), 158);
+    assert_verified(out.path());
+    let rejects = read_table(out.path(), "rejects");
+    assert_eq!(rejects.len(), 2);
+    let time_reject = rejects
+        .iter()
+        .find(|r| r["run_uuid"] == json!(bad_time))
+        .unwrap();
+    assert!(
+        time_reject["json_path"]
+            .as_str()
+            .unwrap()
+            .ends_with("].created_on"),
+        "{time_reject:?}"
+    );
+    assert!(
+        time_reject["page_url"]
+            .as_str()
+            .unwrap()
+            .contains("/pipelines?")
+    );
+    assert!(
+        !time_reject["raw_json"]
+            .as_str()
+            .unwrap()
+            .contains("hunter2")
+    );
+    let type_reject = rejects
+        .iter()
+        .find(|r| r["run_uuid"] == json!(bad_type))
+        .unwrap();
+    assert!(
+        type_reject["json_path"]
+            .as_str()
+            .unwrap()
+            .ends_with(".build_number"),
+        "{type_reject:?}"
+    );
+
+    // Still broken: fetched again by uuid, rejected again, nothing else changes.
+    mock.clear_log();
+    let output = export(&mock, out.path(), &[]);
+    assert_eq!(output.status.code(), Some(8), "{}", stderr(&output));
+    let fetched: Vec<String> = mock
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/pipelines/%7B"))
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(fetched.len(), 2, "{fetched:?}");
+    assert_eq!(read_table(out.path(), "rejects").len(), 2);
+
+    // Fixed upstream: the good version replaces the reject.
+    mock.update_run("api", &bad_time, |r| {
+        r["created_on"] = json!("2026-06-06T01:00:00.000000Z");
+    });
+    let output = export(&mock, out.path(), &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(8),
+        "one left: {}",
+        stderr(&output)
+    );
+    let rejects = read_table(out.path(), "rejects");
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(rejects[0]["run_uuid"], json!(bad_type));
+    assert_eq!(runs_in(out.path()).len(), 159);
+    mock.update_run("api", &bad_type, |r| r["build_number"] = json!(31));
+    let (summary, _) = export_ok(&mock, out.path(), &[]);
+    assert!(!summary.contains("rejected"), "{summary}");
+    assert!(read_table(out.path(), "rejects").is_empty());
+    assert_eq!(runs_in(out.path()).len(), 160);
+    assert_verified(out.path());
+}

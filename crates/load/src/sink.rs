@@ -131,6 +131,10 @@ pub struct ParquetSink {
     committed_files: BTreeMap<String, WrittenFile>,
     /// Manifests committed so far, readable after a failure.
     commit_count: Arc<std::sync::atomic::AtomicU64>,
+    /// Per workspace, the ids of the runs its `rejects` table holds.
+    rejected: BTreeMap<String, HashSet<String>>,
+    /// Rejected runs that arrived in a good version in this export: removed at the next commit.
+    resolved: BTreeMap<String, HashSet<String>>,
 }
 
 impl ParquetSink {
@@ -155,7 +159,7 @@ impl ParquetSink {
                 );
             }
         }
-        Ok(ParquetSink {
+        ParquetSink {
             destination,
             options,
             started_at: Utc::now(),
@@ -180,7 +184,146 @@ impl ParquetSink {
             summary: LoadSummary::default(),
             committed_files: BTreeMap::new(),
             commit_count: Arc::default(),
-        })
+            rejected: BTreeMap::new(),
+            resolved: BTreeMap::new(),
+        }
+        .with_rejects_read()
+        .await
+    }
+
+    /// Learns which runs the `rejects` table holds, to drop them once a good version arrives.
+    async fn with_rejects_read(mut self) -> Result<Self, LoadError> {
+        let prefix = format!("{}/", Table::Rejects.name());
+        let files: Vec<String> = self
+            .live
+            .range(prefix.clone()..)
+            .take_while(|(path, _)| path.starts_with(&prefix))
+            .map(|(path, _)| path.clone())
+            .collect();
+        for path in files {
+            let workspace = path
+                .split('/')
+                .find_map(|p| p.strip_prefix("workspace="))
+                .unwrap_or_default()
+                .to_string();
+            if !self.logs.contains_key(&workspace) {
+                continue;
+            }
+            let batches = read_columns(
+                &self.destination,
+                Table::Rejects,
+                &Path::from(path.as_str()),
+                Some(&["reject_id"]),
+            )
+            .await?;
+            let ids = self.rejected.entry(workspace).or_default();
+            for batch in batches {
+                let column = batch.column(0).as_string::<i32>();
+                ids.extend((0..column.len()).map(|i| column.value(i).to_string()));
+            }
+        }
+        Ok(self)
+    }
+
+    /// Runs of `workspace` the `rejects` table holds, as (repository uuid, run uuid): every
+    /// export fetches them again.
+    pub async fn rejected_runs(&self, workspace: &str) -> Result<Vec<(String, String)>, LoadError> {
+        let mut runs = Vec::new();
+        let prefix = format!("{}/workspace={workspace}/", Table::Rejects.name());
+        for (path, _) in self.current_files(&prefix) {
+            let batches = read_columns(
+                &self.destination,
+                Table::Rejects,
+                &Path::from(path.as_str()),
+                Some(&["repo_uuid", "run_uuid"]),
+            )
+            .await?;
+            for batch in batches {
+                let (repos, uuids) = (
+                    batch.column(0).as_string::<i32>(),
+                    batch.column(1).as_string::<i32>(),
+                );
+                for i in 0..batch.num_rows() {
+                    if repos.is_valid(i) && uuids.is_valid(i) {
+                        runs.push((repos.value(i).to_string(), uuids.value(i).to_string()));
+                    }
+                }
+            }
+        }
+        Ok(runs)
+    }
+
+    /// Notes rejected runs that arrived in a good version.
+    fn resolve_rejects(&mut self, batch: &TableBatch) {
+        let Some(ids) = self
+            .rejected
+            .get(&batch.workspace)
+            .filter(|ids| !ids.is_empty())
+        else {
+            return;
+        };
+        let columns = (
+            batch.batch.column_by_name("repo_uuid"),
+            batch.batch.column_by_name("uuid"),
+        );
+        let (Some(repos), Some(uuids)) = columns else {
+            return;
+        };
+        let (repos, uuids) = (repos.as_string::<i32>(), uuids.as_string::<i32>());
+        for i in 0..batch.batch.num_rows() {
+            let id = format!("{}/{}", repos.value(i), uuids.value(i));
+            if ids.contains(&id) {
+                self.resolved
+                    .entry(batch.workspace.clone())
+                    .or_default()
+                    .insert(id);
+            }
+        }
+    }
+
+    /// Rewrites the `rejects` partitions that hold runs now read in a good version.
+    async fn drop_resolved_rejects(&mut self) -> Result<(), LoadError> {
+        for (workspace, ids) in std::mem::take(&mut self.resolved) {
+            let key = PartitionKey {
+                table: Table::Rejects,
+                workspace: workspace.clone(),
+                day: None,
+            };
+            let files = self.current_files(&format!("{}/", key.dir()));
+            let mut kept = Vec::new();
+            for (path, _) in &files {
+                for batch in read_file(
+                    &self.destination,
+                    Table::Rejects,
+                    &workspace,
+                    &Path::from(path.as_str()),
+                )
+                .await?
+                {
+                    let column = batch.column(1).as_string::<i32>();
+                    let keep: arrow::array::BooleanArray = (0..column.len())
+                        .map(|i| Some(!ids.contains(column.value(i))))
+                        .collect();
+                    kept.push(filter_record_batch(&batch, &keep).map_err(|e| {
+                        LoadError::Batch {
+                            table: "rejects",
+                            message: e.to_string(),
+                        }
+                    })?);
+                }
+            }
+            tracing::info!(
+                workspace,
+                fixed = ids.len(),
+                "rejected runs read again in a good version"
+            );
+            if let Some(rejected) = self.rejected.get_mut(&workspace) {
+                rejected.retain(|id| !ids.contains(id));
+            }
+            let (rows, _) = merge_partition(Table::Rejects, &kept)?;
+            self.replace(&key, files, rows, 0).await?;
+        }
+        Ok(())
     }
 
     /// Counts the manifests this sink commits: how far a run got, even if it fails later.
@@ -221,6 +364,9 @@ impl ParquetSink {
         }
         self.workspaces.insert(batch.workspace.clone());
         self.batches_received += 1;
+        if batch.table == Table::PipelineRuns {
+            self.resolve_rejects(&batch);
+        }
         for (key, part) in split(batch)? {
             let bytes = part.get_array_memory_size();
             let buffer = self.buffers.entry(key).or_default();
@@ -361,7 +507,7 @@ impl ParquetSink {
                 self.settle_moved_rows(table, &workspace).await?;
             }
         }
-        Ok(())
+        self.drop_resolved_rejects().await
     }
 
     /// Writes what is buffered and commits it: one manifest per workspace that changed, carries

@@ -18,6 +18,7 @@ pub enum Table {
     Repositories,
     PipelineRuns,
     Deployments,
+    Rejects,
 }
 
 /// Rows of one table and one workspace, on their way from transform to load.
@@ -30,7 +31,12 @@ pub struct TableBatch {
 }
 
 impl Table {
-    pub const ALL: [Table; 3] = [Table::Repositories, Table::PipelineRuns, Table::Deployments];
+    pub const ALL: [Table; 4] = [
+        Table::Repositories,
+        Table::PipelineRuns,
+        Table::Deployments,
+        Table::Rejects,
+    ];
 
     /// Directory name of the table in the output, and its name in documentation.
     pub fn name(self) -> &'static str {
@@ -38,6 +44,7 @@ impl Table {
             Table::Repositories => "repositories",
             Table::PipelineRuns => "pipeline_runs",
             Table::Deployments => "deployments",
+            Table::Rejects => "rejects",
         }
     }
 
@@ -57,6 +64,10 @@ impl Table {
             Table::Deployments => {
                 "One row per deployment inferred from a completed pipeline run by a deploy rule."
             }
+            Table::Rejects => {
+                "One row per pipeline run that could not be decoded, set aside so the rest commits; \
+                 fetched again by every export and removed once a good version arrives."
+            }
         }
     }
 
@@ -67,6 +78,7 @@ impl Table {
             Table::Repositories => None,
             Table::PipelineRuns => Some(("created_at", "created_date")),
             Table::Deployments => Some(("deployed_at", "deployed_date")),
+            Table::Rejects => None,
         }
     }
 
@@ -76,6 +88,7 @@ impl Table {
             Table::Repositories => &["uuid"],
             Table::PipelineRuns => &["repo_uuid", "uuid"],
             Table::Deployments => &["reference_id"],
+            Table::Rejects => &["reject_id"],
         }
     }
 
@@ -87,6 +100,7 @@ impl Table {
             Table::Repositories => &["updated_at"],
             Table::PipelineRuns => &["run_number", "completed_at", "exported_at"],
             Table::Deployments => &["run_number", "exported_at"],
+            Table::Rejects => &["exported_at"],
         }
     }
 
@@ -133,6 +147,7 @@ impl Table {
                 "pipeline_run_uuid",
                 "build_number",
             ],
+            Table::Rejects => &["reject_id", "run_uuid", "raw_json", "exported_at"],
         }
     }
 
@@ -142,24 +157,27 @@ impl Table {
             Table::Repositories => "full_name",
             Table::PipelineRuns => "created_at",
             Table::Deployments => "deployed_at",
+            Table::Rejects => "reject_id",
         }
     }
 
     /// The full Arrow schema, including the `workspace` partition column (which the Parquet
     /// files themselves leave out: it lives in the path).
     pub fn schema(self) -> SchemaRef {
-        static SCHEMAS: OnceLock<[SchemaRef; 3]> = OnceLock::new();
+        static SCHEMAS: OnceLock<[SchemaRef; 4]> = OnceLock::new();
         let all = SCHEMAS.get_or_init(|| {
             [
                 build(repositories_columns()),
                 build(pipeline_runs_columns()),
                 build(deployments_columns()),
+                build(rejects_columns()),
             ]
         });
         match self {
             Table::Repositories => all[0].clone(),
             Table::PipelineRuns => all[1].clone(),
             Table::Deployments => all[2].clone(),
+            Table::Rejects => all[3].clone(),
         }
     }
 }
@@ -416,6 +434,55 @@ fn deployments_columns() -> Vec<Field> {
         int("run_number", true, "Attempt number of the pipeline run."),
         text("ref_name", true, "Branch or tag of the pipeline run."),
         text("trigger", true, "Trigger of the pipeline run."),
+        time(
+            "exported_at",
+            false,
+            "When bbpipe read the page the run came from (UTC).",
+        ),
+    ]
+}
+
+fn rejects_columns() -> Vec<Field> {
+    vec![
+        text("workspace", false, WORKSPACE),
+        text(
+            "reject_id",
+            false,
+            "The row's key: `{repo_uuid}/{run_uuid}`, or the page URL and JSON path when the run \
+             has no readable uuid.",
+        ),
+        text(
+            "repository",
+            false,
+            "Repository full name, `workspace/slug`.",
+        ),
+        text("repo_slug", false, "Repository slug."),
+        text(
+            "repo_uuid",
+            true,
+            "Repository UUID, with braces, where known.",
+        ),
+        text(
+            "run_uuid",
+            true,
+            "Pipeline run UUID, where the JSON has a readable one.",
+        ),
+        text(
+            "page_url",
+            false,
+            "The request (or fixture file) the run came from.",
+        ),
+        text(
+            "json_path",
+            false,
+            "JSON path of the first problem, e.g. `$.values[7].created_on`.",
+        ),
+        text("error", false, "What was wrong there."),
+        text(
+            "raw_json",
+            false,
+            "The run's JSON as received, less variables, `*_commands` and image credentials.",
+        ),
         time(
             "exported_at",
             false,

@@ -8,6 +8,7 @@
 
 mod error;
 pub mod json;
+mod rejects;
 mod repositories;
 mod row;
 pub mod rules;

@@ -2,6 +2,7 @@
 
 use crate::error::TransformError;
 use crate::json::{self, Page, PipelineRun, Repository};
+use crate::rejects::{Reject, RejectsBuilder};
 use crate::repositories::RepositoriesBuilder;
 use crate::row::RowError;
 use crate::rules::{DeploymentBuilder, RuleSet};
@@ -45,7 +46,14 @@ pub struct TransformSummary {
     pub deployments: u64,
     /// Runs for which two rules emitted the same (service, environment).
     pub rule_overlaps: u64,
+    /// Runs set aside in the `rejects` table.
+    pub rejected: u64,
+    /// The first of them, each as its repository, uuid (or page) and the path of the problem.
+    pub rejected_examples: Vec<String>,
 }
+
+/// Rejected runs named in the summary, at most.
+const REJECTED_EXAMPLES: usize = 20;
 
 impl TransformSummary {
     /// Adds another worker's counts.
@@ -55,6 +63,9 @@ impl TransformSummary {
         self.pipeline_runs += other.pipeline_runs;
         self.deployments += other.deployments;
         self.rule_overlaps += other.rule_overlaps;
+        self.rejected += other.rejected;
+        self.rejected_examples.extend(other.rejected_examples);
+        self.rejected_examples.truncate(REJECTED_EXAMPLES);
         for (status, n) in other.runs_by_status {
             *self.runs_by_status.entry(status).or_default() += n;
         }
@@ -69,6 +80,8 @@ pub struct Transformer {
     runs: PipelineRunsBuilder,
     runs_workspace: String,
     deployments: DeploymentBuilder,
+    rejects: RejectsBuilder,
+    rejects_workspace: String,
     /// Repository uuids by (workspace, slug), from repository pages: the fallback for runs whose
     /// JSON leaves out `repository.uuid`. One entry per repository, never per run.
     repo_uuids: HashMap<(String, String), String>,
@@ -84,6 +97,8 @@ impl Transformer {
             runs: PipelineRunsBuilder::default(),
             runs_workspace: String::new(),
             deployments: DeploymentBuilder::default(),
+            rejects: RejectsBuilder::default(),
+            rejects_workspace: String::new(),
             repo_uuids: HashMap::new(),
             summary: TransformSummary::default(),
         }
@@ -107,24 +122,138 @@ impl Transformer {
                 let parsed: Page<Repository> = decode(source, body)?;
                 self.push_repositories(source, &parsed.values, out)
             }
-            Endpoint::Pipelines => {
-                let parsed: Page<PipelineRun> = decode(source, body)?;
-                for (index, run) in parsed.values.iter().enumerate() {
-                    self.push_run(source, run, Some(index), out)?;
+            Endpoint::Pipelines => match json::decode::<Page<PipelineRun>>(body) {
+                Ok(parsed) => {
+                    for (index, run) in parsed.values.iter().enumerate() {
+                        if let Err(error) = self.push_run(source, run, Some(index), out) {
+                            self.reject_value(source, body, Some(index), error, out)?;
+                        }
+                    }
+                    Ok(())
                 }
-                Ok(())
-            }
-            Endpoint::PipelineRun => {
-                let run: PipelineRun = decode(source, body)?;
-                self.push_run(source, &run, None, out)
-            }
+                Err(page_error) => self.push_runs_one_by_one(source, body, page_error, out),
+            },
+            Endpoint::PipelineRun => match json::decode::<PipelineRun>(body) {
+                Ok(run) => match self.push_run(source, &run, None, out) {
+                    Ok(()) => Ok(()),
+                    Err(error) => self.reject_value(source, body, None, error, out),
+                },
+                Err((path, message)) => {
+                    let raw = std::str::from_utf8(body).unwrap_or("");
+                    self.reject(source, raw, path, message, out)
+                }
+            },
         }
     }
 
     /// Emits what is left.
     pub fn finish(&mut self, out: &mut Vec<TableBatch>) -> Result<(), TransformError> {
         self.flush_repositories(out)?;
-        self.flush_runs(out)
+        self.flush_runs(out)?;
+        self.flush_rejects(out)
+    }
+
+    /// A page that did not decode as a whole: if its envelope holds, each run is decoded on
+    /// its own and the bad ones rejected; if not (truncated, HTML), the page is the error.
+    fn push_runs_one_by_one(
+        &mut self,
+        source: &PageSource,
+        body: &[u8],
+        (path, message): (String, String),
+        out: &mut Vec<TableBatch>,
+    ) -> Result<(), TransformError> {
+        let Ok(page) = serde_json::from_slice::<Page<&serde_json::value::RawValue>>(body) else {
+            return Err(TransformError::Json {
+                source_page: Box::new(source.clone()),
+                path,
+                message,
+            });
+        };
+        for (index, raw) in page.values.iter().enumerate() {
+            match json::decode::<PipelineRun>(raw.get().as_bytes()) {
+                Ok(run) => {
+                    if let Err(error) = self.push_run(source, &run, Some(index), out) {
+                        self.reject_value(source, body, Some(index), error, out)?;
+                    }
+                }
+                Err((path, message)) => {
+                    let path = format!("$.values[{index}]{}", path.trim_start_matches('$'));
+                    self.reject(source, raw.get(), path, message, out)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Rejects the run at `index` of the page (or the page's one run) for `error`; errors that
+    /// are not about the run's values stop the stage.
+    fn reject_value(
+        &mut self,
+        source: &PageSource,
+        body: &[u8],
+        index: Option<usize>,
+        error: TransformError,
+        out: &mut Vec<TableBatch>,
+    ) -> Result<(), TransformError> {
+        let TransformError::Value { path, message, .. } = error else {
+            return Err(error);
+        };
+        let raw = match index {
+            Some(index) => serde_json::from_slice::<Page<&serde_json::value::RawValue>>(body)
+                .ok()
+                .and_then(|page| page.values.get(index).map(|v| v.get().to_string())),
+            None => std::str::from_utf8(body).ok().map(str::to_string),
+        }
+        .unwrap_or_default();
+        self.reject(source, &raw, path, message, out)
+    }
+
+    fn reject(
+        &mut self,
+        source: &PageSource,
+        raw: &str,
+        json_path: String,
+        error: String,
+        out: &mut Vec<TableBatch>,
+    ) -> Result<(), TransformError> {
+        let slug = source.repo_slug.as_deref().unwrap_or_default();
+        if self.rejects_workspace != source.workspace {
+            self.flush_rejects(out)?;
+            self.rejects_workspace.clone_from(&source.workspace);
+        }
+        let repo_uuid = self
+            .repo_uuids
+            .get(&(source.workspace.clone(), slug.to_string()))
+            .cloned();
+        let id = self.rejects.append(Reject {
+            workspace: &source.workspace,
+            repo_slug: slug,
+            repo_uuid: repo_uuid.as_deref(),
+            page_url: &source.location,
+            json_path: json_path.clone(),
+            error: error.clone(),
+            raw_json: raw,
+            exported_at: source.fetched_at.timestamp_micros(),
+        });
+        tracing::warn!(run = %id, page = %source, path = %json_path, "a run that cannot be decoded was set aside in `rejects`: {error}");
+        self.summary.rejected += 1;
+        if self.summary.rejected_examples.len() < REJECTED_EXAMPLES {
+            self.summary
+                .rejected_examples
+                .push(format!("{id} at {json_path}: {error}"));
+        }
+        Ok(())
+    }
+
+    fn flush_rejects(&mut self, out: &mut Vec<TableBatch>) -> Result<(), TransformError> {
+        if self.rejects.len() > 0 {
+            out.push(TableBatch {
+                table: Table::Rejects,
+                workspace: self.rejects_workspace.clone(),
+                batch: self.rejects.finish().map_err(internal)?,
+            });
+        }
+        Ok(())
     }
 
     fn push_repositories(
