@@ -54,18 +54,23 @@ fn an_html_error_page_is_rejected() {
 }
 
 #[test]
-fn a_wrong_type_names_the_json_path() {
+fn a_run_of_the_wrong_type_is_rejected_naming_the_json_path() {
     let page = "acme/docs-site/pipelines/page-0001.json";
     let (fixtures, out) = corrupt(|root| {
         edit_json(&root.join(page), |value| {
             value["values"][3]["build_number"] = serde_json::json!("forty-two");
         })
     });
+    // One bad run is set aside in `rejects`; the rest commits, and the exit code says so.
     let output = replay(fixtures.path(), out.path());
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(8), "{}", stderr(&output));
     let err = stderr(&output);
     assert!(err.contains("$.values[3].build_number"), "{err}");
     assert!(err.contains(page), "{err}");
+    let rejects = read_table(out.path(), "rejects");
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(rejects[0]["json_path"], "$.values[3].build_number");
+    assert_eq!(read_table(out.path(), "pipeline_runs").len(), 2000 - 1);
 }
 
 #[test]

@@ -44,6 +44,8 @@ struct Walk<'a> {
     seen: HashMap<String, Option<i64>>,
     /// The oldest creation time seen.
     oldest_seen: Option<DateTime<Utc>>,
+    /// Whether pages out of the order asked for were reported already.
+    warned_order: bool,
     output: &'a Sender<Message<RawPage>>,
 }
 
@@ -84,6 +86,7 @@ impl Exporter {
             },
             seen: HashMap::new(),
             oldest_seen: None,
+            warned_order: false,
             output,
         };
         let outcome = match &previous {
@@ -451,8 +454,12 @@ impl Exporter {
         order: RunOrder,
         last_key: &mut Option<DateTime<Utc>>,
     ) -> Result<bool, ExtractError> {
-        if order == RunOrder::CreatedAscending && !order.holds(*last_key, &listed.runs) {
-            tracing::warn!(repository = %walk.repo.slug, page, "runs are not oldest first as asked (sort=created_on)");
+        if order == RunOrder::CreatedAscending
+            && !walk.warned_order
+            && !order.holds(*last_key, &listed.runs)
+        {
+            walk.warned_order = true;
+            tracing::warn!(repository = %walk.repo.slug, page, "runs are not oldest first as asked (sort=created_on): runs arriving during this export may be missed until the next one");
         }
         if let Some(key) = order.last_key(&listed.runs) {
             *last_key = Some(key);

@@ -184,3 +184,21 @@ impl Drop for DeploymentsNdjson {
         let _ = std::fs::remove_file(&self.partial);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_writers_of_one_file_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("deployments.ndjson");
+        let first = DeploymentsNdjson::create(&path).unwrap();
+        let second = DeploymentsNdjson::create(&path);
+        let message = second.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("another bbpipe export"), "{message}");
+        drop(first);
+        // Once the first let go (or died), the file is free again.
+        DeploymentsNdjson::create(&path).unwrap();
+    }
+}
