@@ -60,14 +60,6 @@ fn export_ok(mock: &MockBitbucket, out: &Path, extra: &[&str]) -> String {
     stdout(&output)
 }
 
-fn requests_in(summary: &str) -> u64 {
-    let line = summary
-        .lines()
-        .find(|l| l.trim_start().starts_with("requests"))
-        .expect("requests line");
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 fn check(mock: &MockBitbucket, vars: &[(&'static str, &str)]) -> (Option<i32>, Value, String) {
     let output = bbpipe_with_env(
         &[

@@ -53,14 +53,6 @@ fn export_ok(mock: &MockBitbucket, out: &Path, extra: &[&str]) -> (String, Strin
     (stdout(&output), stderr(&output))
 }
 
-fn requests_in(summary: &str) -> u64 {
-    let line = summary
-        .lines()
-        .find(|l| l.trim_start().starts_with("requests"))
-        .expect("requests line");
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 /// (uuid, run_number) of every run in the dataset.
 fn runs_in(out: &Path) -> BTreeSet<(String, i64)> {
     read_table(out, "pipeline_runs")
@@ -227,7 +219,15 @@ fn an_api_that_ignores_the_sort_falls_back_with_a_warning() {
 fn start_slow_export(mock: &MockBitbucket, out: &Path, checkpoints: usize) -> std::process::Child {
     let args = base_args(
         out.to_str().unwrap(),
-        &["--checkpoint-requests", "3", "--concurrency", "2"],
+        // A short lease: after a kill -9 the next export waits it out.
+        &[
+            "--checkpoint-requests",
+            "3",
+            "--concurrency",
+            "2",
+            "--lease",
+            "3s",
+        ],
     );
     let mut command = Command::new(env!("CARGO_BIN_EXE_bbpipe"));
     command

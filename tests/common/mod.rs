@@ -223,3 +223,12 @@ pub fn unfinished_runs(out: &Path, workspace: &str, slug: &str) -> Vec<String> {
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default()
 }
+
+/// The request count an export's summary reports.
+pub fn requests_in(summary: &str) -> u64 {
+    let line = summary
+        .lines()
+        .find(|l| l.trim_start().starts_with("requests"))
+        .expect("requests line");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
