@@ -102,6 +102,10 @@ impl Writer {
         lock: &LockArgs,
     ) -> anyhow::Result<Writer> {
         let run_id = run_id();
+        // Before the first lease is written: a lease marks a bbpipe dataset.
+        bbpipe_load::check_is_dataset(&destination)
+            .await
+            .map_err(load_error)?;
         let mut leases = Vec::new();
         if lock.no_lock {
             tracing::warn!("--no-lock: nothing keeps other exports of these workspaces out");

@@ -33,6 +33,7 @@ pub use lease::{
 };
 pub use manifest::{
     FileEntry, History, MANIFEST_DIR, Manifest, Scope, StateEntries, TableChanges, WorkspaceLog,
+    check_is_dataset,
 };
 pub use ndjson::DeploymentsNdjson;
 pub use partition::PartitionKey;

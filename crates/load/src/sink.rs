@@ -14,8 +14,7 @@ use crate::failpoint::failpoint;
 use crate::flush::{FlushJob, Flushed, partition_of, write_rows};
 use crate::lease::Lease;
 use crate::manifest::{
-    CONCURRENT_READS, FileEntry, History, Manifest, Scope, StateEntries, WorkspaceLog,
-    check_is_dataset, orphans,
+    CONCURRENT_READS, FileEntry, History, Manifest, Scope, StateEntries, WorkspaceLog, orphans,
 };
 use crate::ndjson::DeploymentsNdjson;
 use crate::partition::{PartitionKey, split};
@@ -139,15 +138,16 @@ pub struct ParquetSink {
 
 impl ParquetSink {
     /// Opens the destination for `workspaces` (the only ones this sink may write): learns the
-    /// live files and where each workspace's log stands. Call it while holding the workspaces'
-    /// leases. Nothing is deleted here: files left by an interrupted export are removed after
+    /// live files and where each workspace's log stands. Call [`check_is_dataset`] before
+    /// taking the workspaces' leases, and this while holding them.
+    ///
+    /// [`check_is_dataset`]: crate::check_is_dataset Nothing is deleted here: files left by an interrupted export are removed after
     /// this export's first commit (see [`orphans`]).
     pub async fn open(
         destination: Destination,
         options: LoadOptions,
         workspaces: &[String],
     ) -> Result<Self, LoadError> {
-        check_is_dataset(&destination).await?;
         let history = History::read(&destination, Scope::Workspaces(workspaces)).await?;
         for (workspace, log) in &history.workspaces {
             if !log.missing.is_empty() {
