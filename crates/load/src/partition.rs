@@ -31,6 +31,13 @@ impl PartitionKey {
     }
 }
 
+/// The workspace a dataset path lies in (`.../workspace=<ws>/...`); empty if none.
+pub(crate) fn workspace_of(path: &str) -> &str {
+    path.split('/')
+        .find_map(|part| part.strip_prefix("workspace="))
+        .unwrap_or_default()
+}
+
 fn date_of(day: i32) -> NaiveDate {
     DateTime::from_timestamp(i64::from(day) * 86_400, 0)
         .map(|t| t.date_naive())

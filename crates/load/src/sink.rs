@@ -17,7 +17,7 @@ use crate::manifest::{
     CONCURRENT_READS, FileEntry, History, Manifest, Scope, StateEntries, WorkspaceLog, orphans,
 };
 use crate::ndjson::DeploymentsNdjson;
-use crate::partition::{PartitionKey, split};
+use crate::partition::{PartitionKey, split, workspace_of};
 use crate::reader::{read_columns, read_file};
 use crate::spill::Spill;
 use crate::writer::{WrittenFile, merge_partition, newest_versions};
@@ -201,11 +201,7 @@ impl ParquetSink {
             .map(|(path, _)| path.clone())
             .collect();
         for path in files {
-            let workspace = path
-                .split('/')
-                .find_map(|p| p.strip_prefix("workspace="))
-                .unwrap_or_default()
-                .to_string();
+            let workspace = workspace_of(&path).to_string();
             if !self.logs.contains_key(&workspace) {
                 continue;
             }
@@ -520,12 +516,6 @@ impl ParquetSink {
         checkpoint: bool,
     ) -> Result<(), LoadError> {
         self.stage().await?;
-        let workspace_of = |path: &str| {
-            path.split('/')
-                .find_map(|part| part.strip_prefix("workspace="))
-                .unwrap_or_default()
-                .to_string()
-        };
         let info = CommitInfo {
             source: self.options.source.clone(),
             requests,

@@ -4,6 +4,7 @@ use crate::destination::Destination;
 use crate::error::LoadError;
 use crate::lease::current_record;
 use crate::manifest::{History, Scope, data_files};
+use crate::partition::workspace_of;
 use crate::reader::read_columns;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::TimestampMicrosecondType;
@@ -68,10 +69,7 @@ pub async fn verify(destination: &Destination) -> Result<Verification, LoadError
         }
     }
     for file in present.iter().filter(|f| !history.live.contains_key(*f)) {
-        let workspace = file
-            .split('/')
-            .find_map(|p| p.strip_prefix("workspace="))
-            .unwrap_or("");
+        let workspace = workspace_of(file);
         let shown = destination.describe(&Path::from(file.as_str()));
         if writing.contains(workspace) {
             report.notes.push(format!(
@@ -100,10 +98,7 @@ pub async fn verify(destination: &Destination) -> Result<Verification, LoadError
                 .push(format!("{shown}: not under a table directory"));
             continue;
         };
-        let workspace = path_text
-            .split('/')
-            .find_map(|p| p.strip_prefix("workspace="))
-            .unwrap_or("");
+        let workspace = workspace_of(path_text);
         let batches = match read_columns(destination, table, &path, None).await {
             Ok(batches) => batches,
             Err(e) => {
