@@ -614,3 +614,28 @@ fn a_malformed_run_is_rejected_and_the_rest_commits() {
     assert_eq!(runs_in(out.path()).len(), 160);
     assert_verified(out.path());
 }
+
+#[test]
+fn since_bounds_a_first_export_without_reading_older_pages() {
+    let mock = MockBitbucket::start("acme", Auth::Bearer(TOKEN.into()));
+    mock.add_repo("api", 1000); // hourly from 2026-06-01: ten pages, oldest first
+    let out = tempfile::tempdir().unwrap();
+    let (summary, _) = export_ok(&mock, out.path(), &["--since", "2026-06-30"]);
+    let since = micros("2026-06-30T00:00:00Z");
+    let rows = read_table(out.path(), "pipeline_runs");
+    let created: Vec<i64> = rows
+        .iter()
+        .map(|r| r["created_at"].as_i64().unwrap())
+        .collect();
+    let wanted = mock.all_runs().len().saturating_sub(695); // builds 696.. are created on or after 2026-06-30
+    assert!(
+        created.iter().filter(|&&c| c >= since).count() == wanted,
+        "every run since the date: {summary}"
+    );
+    assert!(
+        created.iter().all(|&c| c >= since - 100 * 3_600_000_000),
+        "nothing from pages wholly before it"
+    );
+    // 1 listing + page 1 + bisection (at most 4) + pages 7..10.
+    assert!(requests_in(&summary) <= 1 + 1 + 4 + 4, "{summary}");
+}
