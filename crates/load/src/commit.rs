@@ -80,12 +80,16 @@ impl WorkspaceCommit<'_> {
             message: e.to_string(),
         })?;
         let path = Manifest::path(self.workspace, self.sequence);
+        // The data files must be durable before a manifest names them...
+        destination.sync().await?;
         if !destination.put_create(&path, json).await? {
             return Err(LoadError::Conflict {
                 workspace: self.workspace.to_string(),
                 path: destination.describe(&path),
             });
         }
+        // ... and the manifest before anything it replaced is deleted.
+        destination.sync().await?;
         failpoint("after-manifest");
         for (_, entry) in &self.removed {
             destination.delete(&Path::from(entry.path.as_str())).await?;

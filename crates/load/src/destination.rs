@@ -38,6 +38,8 @@ impl Default for StoreOptions {
 pub struct Destination {
     store: Arc<dyn ObjectStore>,
     display: String,
+    /// The directory of a local destination: [`Destination::sync`] flushes its file system.
+    local_root: Option<std::path::PathBuf>,
 }
 
 impl Destination {
@@ -73,21 +75,46 @@ impl Destination {
             } else {
                 Arc::new(PrefixStore::new(s3, prefix))
             };
-            return Ok(Destination { store, display });
+            return Ok(Destination {
+                store,
+                display,
+                local_root: None,
+            });
         }
         if location.contains("://") {
             return Err(fail("only local paths and s3:// URLs are supported".into()));
         }
         std::fs::create_dir_all(location).map_err(|e| fail(e.to_string()))?;
-        // fsync every file and directory written before the write returns: a committed
-        // dataset survives a power loss (data files are synced before the manifest names them).
         let local = LocalFileSystem::new_with_prefix(location)
             .map_err(|e| fail(e.to_string()))?
-            .with_fsync(true);
+            // Where the file system can be flushed whole (`syncfs`), commits do that once
+            // instead of an fsync per file and directory: same durability, a fraction of the
+            // cost on a dataset of many small files.
+            .with_fsync(!cfg!(target_os = "linux"));
         Ok(Destination {
             store: Arc::new(local),
             display,
+            local_root: Some(std::path::PathBuf::from(location)),
         })
+    }
+
+    /// Makes everything written so far durable (a power loss keeps it): on local disk, the
+    /// file system is flushed; object stores acknowledge a write only once it is durable.
+    /// Commits call it before writing a manifest and before deleting what it replaced.
+    pub async fn sync(&self) -> Result<(), LoadError> {
+        #[cfg(target_os = "linux")]
+        if let Some(root) = self.local_root.clone() {
+            let shown = self.display.clone();
+            return tokio::task::spawn_blocking(move || syncfs(&root))
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))
+                .and_then(|r| r)
+                .map_err(|source| LoadError::File {
+                    path: shown,
+                    source,
+                });
+        }
+        Ok(())
     }
 
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
@@ -172,5 +199,18 @@ impl Destination {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.store_error(path)(e)),
         }
+    }
+}
+
+/// `syncfs(2)`: flushes the file system holding `root`, data and metadata (new names included).
+#[cfg(target_os = "linux")]
+fn syncfs(root: &std::path::Path) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let dir = std::fs::File::open(root)?;
+    // SAFETY: `dir` is an open descriptor for the whole call; syncfs only reads it.
+    if unsafe { libc::syncfs(dir.as_raw_fd()) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
