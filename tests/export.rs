@@ -34,19 +34,7 @@ fn bearer() -> Vec<(&'static str, &'static str)> {
 
 /// Fast retries for tests; everything else as a user runs it.
 fn export(mock: &MockBitbucket, out: &Path, extra: &[&str]) -> std::process::Output {
-    let out = out.to_str().unwrap();
-    let mut args = vec![
-        "export",
-        "--workspace",
-        "acme",
-        "--out",
-        out,
-        "--retry-delay-ms",
-        "5",
-        "--max-requests-per-hour",
-        "1000000",
-    ];
-    args.extend(extra);
+    let args = export_args(out.to_str().unwrap(), extra);
     bbpipe_with_env(&args, &env(mock, &bearer()))
 }
 

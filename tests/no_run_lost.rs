@@ -14,20 +14,9 @@ use std::time::{Duration, Instant};
 
 const TOKEN: &str = "tkn-no-run-lost";
 
+/// The tests' export, with retries enough for a mock that fails 15% of its listings.
 fn base_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "export",
-        "--workspace",
-        "acme",
-        "--out",
-        out,
-        "--retry-delay-ms",
-        "5",
-        "--max-retries",
-        "12",
-        "--max-requests-per-hour",
-        "1000000",
-    ];
+    let mut args = export_args(out, &["--max-retries", "12"]);
     args.extend(extra);
     args
 }

@@ -232,3 +232,21 @@ pub fn requests_in(summary: &str) -> u64 {
         .expect("requests line");
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
+
+/// `bbpipe export` of workspace `acme` into `out` as the tests run it: fast retries, no
+/// pacing, then `extra`; everything else as a user runs it.
+pub fn export_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "export",
+        "--workspace",
+        "acme",
+        "--out",
+        out,
+        "--retry-delay-ms",
+        "5",
+        "--max-requests-per-hour",
+        "1000000",
+    ];
+    args.extend(extra);
+    args
+}
