@@ -63,8 +63,6 @@ pub struct ExportProgress {
 #[derive(Debug, Clone, Default)]
 pub struct ExportOutcome {
     pub summary: ExtractSummary,
-    /// The state committed with the last checkpoint.
-    pub state: SyncState,
     pub repositories: u64,
     /// Repositories whose pipelines answered 404 (pipelines off, or gone since listed).
     pub skipped: Vec<String>,
@@ -226,7 +224,6 @@ impl Exporter {
                 .values()
                 .map(|r| r.unfinished.len() as u64)
                 .sum(),
-            state: progress.state.clone(),
             repositories: selected.len() as u64,
             skipped,
             checkpoints: progress.sent,

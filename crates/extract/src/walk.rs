@@ -23,7 +23,7 @@ use bbpipe_model::{Endpoint, Message, RawPage};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use tokio::sync::mpsc::Sender;
 use url::Url;
@@ -40,8 +40,8 @@ struct Walk<'a> {
     repo: &'a Listed,
     path: String,
     state: RepositoryState,
-    /// Runs seen, with their run number.
-    seen: HashMap<String, Option<i64>>,
+    /// Runs seen on the pages read.
+    seen: HashSet<String>,
     /// The oldest creation time seen.
     oldest_seen: Option<DateTime<Utc>>,
     /// Whether pages out of the order asked for were reported already.
@@ -84,7 +84,7 @@ impl Exporter {
                 slug: repo.slug.clone(),
                 ..RepositoryState::default()
             },
-            seen: HashMap::new(),
+            seen: HashSet::new(),
             oldest_seen: None,
             warned_order: false,
             output,
@@ -263,7 +263,7 @@ impl Exporter {
                 .fetch_runs(&walk.path, 1, RunOrder::RunCreationDescending)
                 .await?;
             let moved_up = fetched.2.runs.iter().any(|run| {
-                !walk.seen.contains_key(&run.uuid)
+                !walk.seen.contains(&run.uuid)
                     && run.created_on.is_some_and(|c| {
                         c < minus(started, chrono::Duration::minutes(ARRIVAL_SLACK_MINUTES))
                     })
@@ -398,7 +398,7 @@ impl Exporter {
     ) -> Result<(), ExtractError> {
         let now = Utc::now();
         for (uuid, run) in &previous.unfinished {
-            if walk.seen.contains_key(uuid) {
+            if walk.seen.contains(uuid) {
                 continue;
             }
             match revisit(now, run, self.options.max_revisit_age) {
@@ -484,7 +484,7 @@ impl Exporter {
         }
         for run in &listed.runs {
             track(&mut walk.state, run);
-            walk.seen.insert(run.uuid.clone(), run.run_number);
+            walk.seen.insert(run.uuid.clone());
         }
         Ok(is_last_page(
             page,

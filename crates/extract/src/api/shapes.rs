@@ -30,8 +30,6 @@ struct Run {
     #[serde(default)]
     run_creation_date: Option<String>,
     #[serde(default)]
-    run_number: Option<i64>,
-    #[serde(default)]
     state: Option<State>,
 }
 
@@ -96,7 +94,6 @@ pub struct RunHeader {
     pub created_on: Option<DateTime<Utc>>,
     /// When its latest run (attempt) was created; a re-run raises it.
     pub run_creation_date: Option<DateTime<Utc>>,
-    pub run_number: Option<i64>,
     pub completed: bool,
 }
 
@@ -110,7 +107,6 @@ impl RunHeader {
         RunHeader {
             created_on: time(run.created_on.as_deref()),
             run_creation_date: time(run.run_creation_date.as_deref()),
-            run_number: run.run_number,
             completed: run.state.and_then(|s| s.name).as_deref() == Some("COMPLETED"),
             uuid: run.uuid,
         }
