@@ -60,11 +60,7 @@ pub async fn run(args: ExportArgs, quiet: bool) -> anyhow::Result<()> {
         Some(state) => state,
         None => read_legacy_state(&destination, &workspace).await?,
     };
-    options.retry_runs = writer
-        .sink
-        .rejected_runs(&workspace)
-        .await
-        .map_err(crate::pipeline::load_error)?;
+    options.retry_runs = writer.sink.rejected_runs(&workspace);
     let exporter = Exporter::new(Arc::clone(&client), options, state, recorder);
     let progress = Progress::start(exporter.progress(), Arc::clone(client.stats()), quiet);
 

@@ -20,6 +20,7 @@ mod manifest;
 mod ndjson;
 mod partition;
 mod reader;
+mod rejects;
 mod sink;
 mod spill;
 mod verify;

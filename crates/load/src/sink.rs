@@ -19,6 +19,7 @@ use crate::manifest::{
 use crate::ndjson::DeploymentsNdjson;
 use crate::partition::{PartitionKey, split, workspace_of};
 use crate::reader::{read_columns, read_file};
+use crate::rejects::{self, Rejects};
 use crate::spill::Spill;
 use crate::writer::{WrittenFile, merge_partition, newest_versions};
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -130,19 +131,18 @@ pub struct ParquetSink {
     committed_files: BTreeMap<String, WrittenFile>,
     /// Manifests committed so far, readable after a failure.
     commit_count: Arc<std::sync::atomic::AtomicU64>,
-    /// Per workspace, the ids of the runs its `rejects` table holds.
-    rejected: BTreeMap<String, HashSet<String>>,
-    /// Rejected runs that arrived in a good version in this export: removed at the next commit.
-    resolved: BTreeMap<String, HashSet<String>>,
+    /// The `rejects` of the workspaces written, and which arrived in a good version.
+    rejects: Rejects,
 }
 
 impl ParquetSink {
     /// Opens the destination for `workspaces` (the only ones this sink may write): learns the
     /// live files and where each workspace's log stands. Call [`check_is_dataset`] before
-    /// taking the workspaces' leases, and this while holding them.
+    /// taking the workspaces' leases, and this while holding them. Nothing is deleted here:
+    /// files left by an interrupted export are removed after this export's first commit (see
+    /// [`orphans`]).
     ///
-    /// [`check_is_dataset`]: crate::check_is_dataset Nothing is deleted here: files left by an interrupted export are removed after
-    /// this export's first commit (see [`orphans`]).
+    /// [`check_is_dataset`]: crate::check_is_dataset
     pub async fn open(
         destination: Destination,
         options: LoadOptions,
@@ -159,7 +159,11 @@ impl ParquetSink {
                 );
             }
         }
-        ParquetSink {
+        let rejects = Rejects::read(&destination, &history.live, |workspace| {
+            history.workspaces.contains_key(workspace)
+        })
+        .await?;
+        Ok(ParquetSink {
             destination,
             options,
             started_at: Utc::now(),
@@ -184,102 +188,19 @@ impl ParquetSink {
             summary: LoadSummary::default(),
             committed_files: BTreeMap::new(),
             commit_count: Arc::default(),
-            rejected: BTreeMap::new(),
-            resolved: BTreeMap::new(),
-        }
-        .with_rejects_read()
-        .await
-    }
-
-    /// Learns which runs the `rejects` table holds, to drop them once a good version arrives.
-    async fn with_rejects_read(mut self) -> Result<Self, LoadError> {
-        let prefix = format!("{}/", Table::Rejects.name());
-        let files: Vec<String> = self
-            .live
-            .range(prefix.clone()..)
-            .take_while(|(path, _)| path.starts_with(&prefix))
-            .map(|(path, _)| path.clone())
-            .collect();
-        for path in files {
-            let workspace = workspace_of(&path).to_string();
-            if !self.logs.contains_key(&workspace) {
-                continue;
-            }
-            let batches = read_columns(
-                &self.destination,
-                Table::Rejects,
-                &Path::from(path.as_str()),
-                Some(&["reject_id"]),
-            )
-            .await?;
-            let ids = self.rejected.entry(workspace).or_default();
-            for batch in batches {
-                let column = batch.column(0).as_string::<i32>();
-                ids.extend((0..column.len()).map(|i| column.value(i).to_string()));
-            }
-        }
-        Ok(self)
+            rejects,
+        })
     }
 
     /// Runs of `workspace` the `rejects` table holds, as (repository uuid, run uuid): every
     /// export fetches them again.
-    pub async fn rejected_runs(&self, workspace: &str) -> Result<Vec<(String, String)>, LoadError> {
-        let mut runs = Vec::new();
-        let prefix = format!("{}/workspace={workspace}/", Table::Rejects.name());
-        for (path, _) in self.current_files(&prefix) {
-            let batches = read_columns(
-                &self.destination,
-                Table::Rejects,
-                &Path::from(path.as_str()),
-                Some(&["repo_uuid", "run_uuid"]),
-            )
-            .await?;
-            for batch in batches {
-                let (repos, uuids) = (
-                    batch.column(0).as_string::<i32>(),
-                    batch.column(1).as_string::<i32>(),
-                );
-                for i in 0..batch.num_rows() {
-                    if repos.is_valid(i) && uuids.is_valid(i) {
-                        runs.push((repos.value(i).to_string(), uuids.value(i).to_string()));
-                    }
-                }
-            }
-        }
-        Ok(runs)
-    }
-
-    /// Notes rejected runs that arrived in a good version.
-    fn resolve_rejects(&mut self, batch: &TableBatch) {
-        let Some(ids) = self
-            .rejected
-            .get(&batch.workspace)
-            .filter(|ids| !ids.is_empty())
-        else {
-            return;
-        };
-        let columns = (
-            batch.batch.column_by_name("repo_uuid"),
-            batch.batch.column_by_name("uuid"),
-        );
-        let (Some(repos), Some(uuids)) = columns else {
-            return;
-        };
-        let (repos, uuids) = (repos.as_string::<i32>(), uuids.as_string::<i32>());
-        for i in 0..batch.batch.num_rows() {
-            let id = format!("{}/{}", repos.value(i), uuids.value(i));
-            if ids.contains(&id) {
-                self.resolved
-                    .entry(batch.workspace.clone())
-                    .or_default()
-                    .insert(id);
-            }
-        }
+    pub fn rejected_runs(&self, workspace: &str) -> Vec<(String, String)> {
+        self.rejects.runs(workspace)
     }
 
     /// Rewrites the `rejects` partitions that hold runs now read in a good version.
     async fn drop_resolved_rejects(&mut self) -> Result<(), LoadError> {
-        for (workspace, ids) in std::mem::take(&mut self.resolved) {
+        for (workspace, ids) in self.rejects.take_resolved() {
             let key = PartitionKey {
                 table: Table::Rejects,
                 workspace: workspace.clone(),
@@ -288,24 +209,10 @@ impl ParquetSink {
             let files = self.current_files(&format!("{}/", key.dir()));
             let mut kept = Vec::new();
             for (path, _) in &files {
-                for batch in read_file(
-                    &self.destination,
-                    Table::Rejects,
-                    &workspace,
-                    &Path::from(path.as_str()),
-                )
-                .await?
+                let path = Path::from(path.as_str());
+                for batch in read_file(&self.destination, Table::Rejects, &workspace, &path).await?
                 {
-                    let column = batch.column(1).as_string::<i32>();
-                    let keep: arrow::array::BooleanArray = (0..column.len())
-                        .map(|i| Some(!ids.contains(column.value(i))))
-                        .collect();
-                    kept.push(filter_record_batch(&batch, &keep).map_err(|e| {
-                        LoadError::Batch {
-                            table: "rejects",
-                            message: e.to_string(),
-                        }
-                    })?);
+                    kept.push(rejects::without(&batch, &ids)?);
                 }
             }
             tracing::info!(
@@ -313,9 +220,6 @@ impl ParquetSink {
                 fixed = ids.len(),
                 "rejected runs read again in a good version"
             );
-            if let Some(rejected) = self.rejected.get_mut(&workspace) {
-                rejected.retain(|id| !ids.contains(id));
-            }
             let (rows, _) = merge_partition(Table::Rejects, &kept)?;
             self.replace(&key, files, rows, 0).await?;
         }
@@ -361,7 +265,7 @@ impl ParquetSink {
         self.workspaces.insert(batch.workspace.clone());
         self.batches_received += 1;
         if batch.table == Table::PipelineRuns {
-            self.resolve_rejects(&batch);
+            self.rejects.note(&batch)?;
         }
         for (key, part) in split(batch)? {
             let bytes = part.get_array_memory_size();
