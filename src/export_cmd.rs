@@ -69,7 +69,8 @@ pub async fn run(args: ExportArgs, quiet: bool) -> anyhow::Result<()> {
         .await;
     progress.finish().await;
     let (outcome, transformed, loaded) = result.map_err(with_exit_code)?;
-    let transformed_rejected = transformed.clone();
+    // Decided before the summary takes the counts: exit 8 once it is printed.
+    let outcome_code = crate::pipeline::fail_if_rejected(&transformed);
     let stats = client.stats();
     if !outcome.skipped.is_empty() {
         tracing::warn!(
@@ -105,7 +106,7 @@ pub async fn run(args: ExportArgs, quiet: bool) -> anyhow::Result<()> {
         };
         print!("{summary}");
     }
-    crate::pipeline::fail_if_rejected(&transformed_rejected)
+    outcome_code
 }
 
 /// Bitbucket workspace slugs are lower-case, and `Acme` and `acme` name one workspace: one

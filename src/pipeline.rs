@@ -48,7 +48,8 @@ pub async fn replay(args: ReplayArgs, quiet: bool) -> anyhow::Result<()> {
     let (extracted, transformed, loaded) = writer
         .run(|tx| replay.run(tx), transformer(&args.tuning, rules))
         .await?;
-    let rejected = transformed.clone();
+    // Decided before the summary takes the counts: exit 8 once it is printed.
+    let outcome_code = fail_if_rejected(&transformed);
     if !quiet {
         let summary = Summary {
             source,
@@ -64,7 +65,7 @@ pub async fn replay(args: ReplayArgs, quiet: bool) -> anyhow::Result<()> {
         };
         print!("{summary}");
     }
-    fail_if_rejected(&rejected)
+    outcome_code
 }
 
 /// Exit code 8 when runs were set aside in `rejects`: the rest is committed, but a scheduler
