@@ -202,6 +202,22 @@ fn an_api_that_ignores_the_sort_falls_back_with_a_warning() {
     assert_eq!(runs_in(out.path()).len(), 151);
 }
 
+#[test]
+fn an_api_that_rejects_the_sort_falls_back_to_newest_created_first() {
+    let mock = MockBitbucket::start("acme", Auth::Bearer(TOKEN.into()));
+    mock.add_repo("api", 150);
+    let out = tempfile::tempdir().unwrap();
+    export_ok(&mock, out.path(), &[]);
+    mock.state.lock().unwrap().reject_run_creation_sort = true;
+    let added = mock.push_run("api", "COMPLETED", Some("SUCCESSFUL"));
+    mock.clear_log();
+    let (summary, log) = export_ok(&mock, out.path(), &[]);
+    assert!(log.contains("ignored sort=-run_creation_date"), "{log}");
+    assert!(runs_in(out.path()).iter().any(|(u, _)| *u == added));
+    // The listing, the refused page, then page 1 newest first, read once.
+    assert_eq!(requests_in(&summary), 3, "{summary}");
+}
+
 /// Starts an export in the background and waits until it committed `checkpoints` of them.
 /// The caller kills or signals the child and waits for it.
 #[allow(clippy::zombie_processes)]

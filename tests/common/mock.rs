@@ -65,6 +65,8 @@ pub struct State {
     pub log: Vec<Logged>,
     /// The pipelines listing ignores `sort` (serves its default order, oldest first).
     pub ignore_sort: bool,
+    /// The pipelines listing answers 400 to `sort=-run_creation_date`.
+    pub reject_run_creation_sort: bool,
     /// A busy day: every Nth pipelines listing request, a new run arrives in that repository
     /// first.
     pub arrive_every: Option<usize>,
@@ -97,6 +99,7 @@ impl MockBitbucket {
             next_origin: None,
             log: vec![],
             ignore_sort: false,
+            reject_run_creation_sort: false,
             arrive_every: None,
             fault_rate: 0.0,
             listings: 0,
@@ -500,6 +503,14 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>, base: &str) {
                 );
             };
             let sort = param("sort");
+            if state.reject_run_creation_sort && sort.as_deref() == Some("-run_creation_date") {
+                return error(
+                    &mut stream,
+                    "400 Bad Request",
+                    "Invalid sort field",
+                    Value::Null,
+                );
+            }
             let key = |run: &Value, field: &str| run[field].as_str().unwrap_or("").to_string();
             let mut runs = repo.runs.clone();
             if !state.ignore_sort {

@@ -42,8 +42,6 @@ struct Walk<'a> {
     state: RepositoryState,
     /// Runs seen on the pages read.
     seen: HashSet<String>,
-    /// The oldest creation time seen.
-    oldest_seen: Option<DateTime<Utc>>,
     /// Whether pages out of the order asked for were reported already.
     warned_order: bool,
     output: &'a Sender<Message<RawPage>>,
@@ -85,7 +83,6 @@ impl Exporter {
                 ..RepositoryState::default()
             },
             seen: HashSet::new(),
-            oldest_seen: None,
             warned_order: false,
             output,
         };
@@ -240,7 +237,7 @@ impl Exporter {
         let stop_at = minus(watermark, lookback);
         for attempt in 1..=MAX_WALKS {
             let pages = match self
-                .newest_first(walk, RunOrder::RunCreationDescending, stop_at)
+                .newest_first(walk, RunOrder::RunCreationDescending, stop_at, 1)
                 .await
             {
                 Ok(pages) => pages,
@@ -318,16 +315,17 @@ impl Exporter {
             .await?;
         let oldest_first = !RunOrder::CreatedDescending.holds(None, &fetched.2.runs);
         if !oldest_first {
+            let reached = fetched.2.oldest().is_some_and(|o| o < stop_at);
             let mut last_key = None;
             let last = self
                 .take_runs(walk, 1, fetched, RunOrder::CreatedDescending, &mut last_key)
                 .await?;
-            let reached = walk_reached(walk, stop_at);
             if last || reached {
                 return Ok(());
             }
+            // Page 1 is read: go on from page 2.
             return match self
-                .newest_first(walk, RunOrder::CreatedDescending, stop_at)
+                .newest_first(walk, RunOrder::CreatedDescending, stop_at, 2)
                 .await
             {
                 Ok(_) | Err(Stop::OrderIgnored) => Ok(()),
@@ -359,16 +357,17 @@ impl Exporter {
         Ok(())
     }
 
-    /// Pages newest first (by `order`) until a page reaches before `stop_at` or the end;
-    /// returns how many pages were read.
+    /// Pages newest first (by `order`) from page `first` until a page reaches before
+    /// `stop_at` or the end; returns the number of the last page read.
     async fn newest_first(
         &self,
         walk: &mut Walk<'_>,
         order: RunOrder,
         stop_at: DateTime<Utc>,
+        first: u32,
     ) -> Result<u32, Stop> {
         let mut last_key = None;
-        for page in 1.. {
+        for page in first.. {
             let fetched = self.fetch_runs(&walk.path, page, order).await?;
             if !order.holds(last_key, &fetched.2.runs) && order == RunOrder::RunCreationDescending {
                 return Err(Stop::OrderIgnored);
@@ -479,9 +478,6 @@ impl Exporter {
         )
         .await?;
         self.count_runs(listed.runs.len());
-        if let Some(oldest) = listed.oldest() {
-            walk.oldest_seen = Some(walk.oldest_seen.map_or(oldest, |o| o.min(oldest)));
-        }
         for run in &listed.runs {
             track(&mut walk.state, run);
             walk.seen.insert(run.uuid.clone());
@@ -516,11 +512,6 @@ fn revisit(now: DateTime<Utc>, run: &Unfinished, max_age: chrono::Duration) -> R
     } else {
         Revisit::Later
     }
-}
-
-/// Whether the oldest run seen so far is before `stop_at`.
-fn walk_reached(walk: &Walk<'_>, stop_at: DateTime<Utc>) -> bool {
-    walk.oldest_seen.is_some_and(|o| o < stop_at)
 }
 
 /// Moves the created watermark and keeps track of unfinished runs.
