@@ -137,3 +137,26 @@ fn a_failure_after_partitions_were_written_early_leaves_no_file_behind() {
 fn dir_is_empty(dir: &Path) -> bool {
     std::fs::read_dir(dir).unwrap().next().is_none()
 }
+
+#[test]
+fn an_api_url_that_is_not_http_is_a_usage_error() {
+    let out = tempfile::tempdir().unwrap();
+    for url in ["mailto:x", "file:///tmp"] {
+        let output = bbpipe_with_env(
+            &[
+                "export",
+                "--workspace",
+                "acme",
+                "--out",
+                out.path().to_str().unwrap(),
+                "--api-url",
+                url,
+            ],
+            &[("BITBUCKET_ACCESS_TOKEN", "t".to_string())],
+        );
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{url}: {err}");
+        assert!(err.contains("must start with http:// or https://"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

@@ -13,6 +13,22 @@ use url::Url;
 /// Bitbucket Cloud's API.
 pub const DEFAULT_API_URL: &str = "https://api.bitbucket.org/2.0";
 
+/// Checks that `url` can be an API base: `http` or `https` with a host. Anything else
+/// (`mailto:x`, `file:///`) could not carry request paths.
+pub fn check_api_url(url: &Url) -> Result<(), ApiError> {
+    let bad = |message: &str| ApiError::BadApiUrl {
+        url: url.to_string(),
+        message: message.to_string(),
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("must start with http:// or https://"));
+    }
+    if url.cannot_be_a_base() || url.host().is_none() {
+        return Err(bad("must name a host, e.g. https://api.bitbucket.org/2.0"));
+    }
+    Ok(())
+}
+
 /// How the client behaves.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -85,6 +101,7 @@ enum Attempt {
 
 impl Client {
     pub fn new(credentials: Credentials, options: ClientOptions) -> Result<Client, ApiError> {
+        check_api_url(&options.api_url)?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("bbpipe/", env!("CARGO_PKG_VERSION")))
             .timeout(options.timeout)
@@ -113,8 +130,8 @@ impl Client {
     /// `base + path`, e.g. `endpoint("repositories/acme")`.
     pub fn endpoint(&self, path: &str) -> Url {
         let mut url = self.options.api_url.clone();
-        {
-            let mut segments = url.path_segments_mut().expect("an http(s) base URL");
+        // `new` accepted only http(s) URLs, which always have path segments.
+        if let Ok(mut segments) = url.path_segments_mut() {
             segments.pop_if_empty();
             for segment in path.split('/') {
                 segments.push(segment);
@@ -258,5 +275,34 @@ fn unreachable(url: &str, error: &reqwest::Error) -> ApiError {
     ApiError::Unreachable {
         url: url.to_string(),
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(url: &str) -> Result<Client, ApiError> {
+        let url = Url::parse(url).map_err(|e| ApiError::BadApiUrl {
+            url: url.into(),
+            message: e.to_string(),
+        })?;
+        Client::new(
+            Credentials::AccessToken(super::super::Secret::new("t")),
+            ClientOptions::new(url),
+        )
+    }
+
+    #[test]
+    fn api_urls_that_cannot_carry_paths_are_refused_not_panicked_on() {
+        for url in ["mailto:x", "file:///tmp/api", "data:text/plain,x"] {
+            let error = client(url).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(error.starts_with("API URL"), "{url}: {error}");
+        }
+        let ok = client("http://127.0.0.1:9/2.0").unwrap();
+        assert_eq!(
+            ok.endpoint("repositories/acme").as_str(),
+            "http://127.0.0.1:9/2.0/repositories/acme"
+        );
     }
 }

@@ -20,6 +20,9 @@ pub enum ApiError {
     /// Still rate limited after waiting as long as allowed.
     #[error("GET {url}: still rate limited (HTTP 429) after waiting {waited_secs} s in all")]
     RateLimited { url: String, waited_secs: u64 },
+    /// An API base URL that is not `http(s)://host/...`: requests could not be built from it.
+    #[error("API URL {url:?}: {message}")]
+    BadApiUrl { url: String, message: String },
     /// A body that is not what the endpoint returns.
     #[error("GET {url}: unexpected response at {path}: {message}")]
     Body {

@@ -7,7 +7,7 @@ mod pace;
 mod shapes;
 
 pub use auth::{AuthError, Credentials, Secret};
-pub use client::{Client, ClientOptions, DEFAULT_API_URL, RequestStats};
+pub use client::{Client, ClientOptions, DEFAULT_API_URL, RequestStats, check_api_url};
 pub use error::ApiError;
 pub use shapes::{Listed, PipelinesPage, RepositoriesPage, RunHeader, RunOrder};
 
