@@ -287,7 +287,7 @@ impl ParquetSink {
                 self.write_early(key);
             } else if !self.in_flight.is_empty() {
                 self.settle_next().await?;
-            } else if !self.spill_largest()? {
+            } else if !self.spill_largest().await? {
                 break;
             }
         }
@@ -357,7 +357,7 @@ impl ParquetSink {
 
     /// Spills the largest partition's rows to disk; they come back when it is written.
     /// False when nothing is left in memory to spill.
-    fn spill_largest(&mut self) -> Result<bool, LoadError> {
+    async fn spill_largest(&mut self) -> Result<bool, LoadError> {
         let Some(buffer) = self
             .buffers
             .values_mut()
@@ -375,7 +375,7 @@ impl ParquetSink {
             bytes = buffer.bytes,
             "spilling a partition's rows until the end"
         );
-        let path = tokio::task::block_in_place(|| spill.write(&batches))?;
+        let path = spill.write(batches).await?;
         buffer.spilled.push(path);
         self.buffered_bytes -= std::mem::take(&mut buffer.bytes);
         Ok(true)

@@ -32,22 +32,30 @@ impl Spill {
         Ok(Spill { dir, files: 0 })
     }
 
-    /// Writes `batches` (all of one schema) to a new file.
-    pub fn write(&mut self, batches: &[RecordBatch]) -> Result<PathBuf, LoadError> {
+    /// Writes `batches` (all of one schema) to a new file, on a blocking thread: the caller is
+    /// an async task, which may run on a current-thread runtime.
+    pub async fn write(&mut self, batches: Vec<RecordBatch>) -> Result<PathBuf, LoadError> {
         self.files += 1;
         let path = self.dir.path().join(format!("{:06}.arrow", self.files));
-        let Some(first) = batches.first() else {
-            return Ok(path);
-        };
-        let file = File::create(&path).map_err(|e| io_error(&path, e))?;
-        let mut writer = FileWriter::try_new(BufWriter::new(file), &first.schema())
-            .map_err(|e| io_error(&path, e))?;
-        for batch in batches {
-            writer.write(batch).map_err(|e| io_error(&path, e))?;
-        }
-        writer.finish().map_err(|e| io_error(&path, e))?;
+        let target = path.clone();
+        tokio::task::spawn_blocking(move || write(&target, &batches))
+            .await
+            .map_err(|e| io_error(&path, e))??;
         Ok(path)
     }
+}
+
+fn write(path: &std::path::Path, batches: &[RecordBatch]) -> Result<(), LoadError> {
+    let Some(first) = batches.first() else {
+        return Ok(());
+    };
+    let file = File::create(path).map_err(|e| io_error(path, e))?;
+    let mut writer = FileWriter::try_new(BufWriter::new(file), &first.schema())
+        .map_err(|e| io_error(path, e))?;
+    for batch in batches {
+        writer.write(batch).map_err(|e| io_error(path, e))?;
+    }
+    writer.finish().map_err(|e| io_error(path, e))
 }
 
 /// Reads a spill file back, and removes it.

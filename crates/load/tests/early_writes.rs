@@ -87,6 +87,17 @@ fn rows_by_partition(dir: &Path) -> BTreeMap<String, BTreeMap<String, i64>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partition_written_early_takes_later_rows_into_one_file() {
+    early_then_late_rows().await;
+}
+
+/// The late rows of a partition written early are spilled to disk: that must not need a
+/// multi-threaded runtime (it once called `block_in_place`, which panics on this one).
+#[tokio::test(flavor = "current_thread")]
+async fn spilling_works_on_a_current_thread_runtime() {
+    early_then_late_rows().await;
+}
+
+async fn early_then_late_rows() {
     let out = tempfile::tempdir().unwrap();
     let destination =
         Destination::open(out.path().to_str().unwrap(), &StoreOptions::default()).unwrap();
