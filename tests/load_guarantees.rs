@@ -165,3 +165,53 @@ fn verify_output_catches_a_damaged_file() {
         stdout(&verified)
     );
 }
+
+/// Rewrites every Parquet file under `dir` with its columns in reverse order, as another tool
+/// rewriting the dataset might: same rows, same schema metadata, another column order.
+fn reverse_columns(dir: &std::path::Path) {
+    use arrow::record_batch::RecordBatch;
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    for file in parquet_files(dir) {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+        let order: Vec<usize> = (0..batches[0].num_columns()).rev().collect();
+        let reversed: Vec<RecordBatch> =
+            batches.iter().map(|b| b.project(&order).unwrap()).collect();
+        let mut writer = ArrowWriter::try_new(
+            std::fs::File::create(&file).unwrap(),
+            reversed[0].schema(),
+            None,
+        )
+        .unwrap();
+        for batch in &reversed {
+            writer.write(batch).unwrap();
+        }
+        writer.close().unwrap();
+    }
+}
+
+/// A file rewritten by another tool with its columns in another order is refused with the
+/// file and the column named, before anything is merged or committed, not read by position.
+#[test]
+fn a_file_with_reordered_columns_is_named_not_misread() {
+    let target = Target::local();
+    target.replay_ok(&demo());
+    let before = target.rows();
+    reverse_columns(&PathBuf::from(target.out()).join("deployments"));
+    let later = later_recording();
+    let output = target.replay(later.path(), None);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.contains("deployments/workspace=acme/"), "{err}");
+    assert!(
+        err.contains("expected column `reference_id Utf8 not null`"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    // Nothing committed moved: the other tables are as they were.
+    assert_eq!(target.rows()[1], before[1]);
+}

@@ -22,7 +22,7 @@ use crate::reader::{read_columns, read_file};
 use crate::rejects::{self, Rejects};
 use crate::spill::Spill;
 use crate::writer::{WrittenFile, merge_partition, newest_versions};
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{AsArray, RecordBatch};
 use arrow::compute::filter_record_batch;
 use bbpipe_model::{Checkpoint, Message, Table, TableBatch};
 use chrono::{DateTime, Utc};
@@ -675,12 +675,12 @@ impl ParquetSink {
         // The files holding an older version of a key, with those keys.
         let mut losers: BTreeMap<usize, HashSet<String>> = BTreeMap::new();
         for (part, batch) in parts.iter().enumerate() {
-            let keys = batch.column(0).as_string::<i32>();
+            let keys = row_keys(table, batch)?;
             for row in (0..batch.num_rows()).filter(|&row| !winners.contains(&(part, row))) {
                 losers
                     .entry(owner[part])
                     .or_default()
-                    .insert(keys.value(row).to_string());
+                    .insert(keys[row].clone());
             }
         }
         for (index, drop_keys) in losers {
@@ -689,12 +689,9 @@ impl ParquetSink {
             let path = Path::from(path.as_str());
             let mut kept = Vec::new();
             for batch in read_file(&self.destination, table, workspace, &path).await? {
-                let ids = batch
-                    .column_by_name(table.key_columns()[0])
-                    .map(|c| c.as_string::<i32>().clone());
-                let Some(ids) = ids else { continue };
-                let keep: arrow::array::BooleanArray = (0..ids.len())
-                    .map(|i| Some(!drop_keys.contains(ids.value(i))))
+                let keep: arrow::array::BooleanArray = row_keys(table, &batch)?
+                    .iter()
+                    .map(|key| Some(!drop_keys.contains(key)))
                     .collect();
                 kept.push(filter_record_batch(&batch, &keep).map_err(bad)?);
             }
@@ -776,5 +773,63 @@ impl ParquetSink {
         self.marks.remove(&mark.id);
         failpoint("checkpoint");
         self.commit(mark.state, mark.requests, true).await
+    }
+}
+
+/// Each row's key as one string: the table's key columns, found by name (a file's columns
+/// need not be in schema order), joined by a separator no key contains.
+fn row_keys(table: Table, batch: &RecordBatch) -> Result<Vec<String>, LoadError> {
+    let columns = table
+        .key_columns()
+        .iter()
+        .map(|name| {
+            batch
+                .column_by_name(name)
+                .and_then(|c| c.as_string_opt::<i32>())
+                .ok_or_else(|| LoadError::Batch {
+                    table: table.name(),
+                    message: format!("key column {name} is missing or not text"),
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((0..batch.num_rows())
+        .map(|row| {
+            let parts: Vec<&str> = columns.iter().map(|c| c.value(row)).collect();
+            parts.join("\u{1f}")
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{ArrayRef, Int64Array, StringArray};
+    use std::sync::Arc;
+
+    fn batch(columns: &[(&str, ArrayRef)]) -> RecordBatch {
+        RecordBatch::try_from_iter(columns.iter().map(|(n, c)| (*n, Arc::clone(c)))).unwrap()
+    }
+
+    #[test]
+    fn row_keys_are_read_by_name_in_key_order() {
+        let text = |v: &[&str]| -> ArrayRef { Arc::new(StringArray::from(v.to_vec())) };
+        // pipeline_runs is keyed by (repo_uuid, uuid); neither is the first column here.
+        let runs = batch(&[
+            ("build_number", Arc::new(Int64Array::from(vec![1, 2]))),
+            ("uuid", text(&["{r1}", "{r2}"])),
+            ("repo_uuid", text(&["{a}", "{b}"])),
+        ]);
+        assert_eq!(
+            row_keys(Table::PipelineRuns, &runs).unwrap(),
+            ["{a}\u{1f}{r1}", "{b}\u{1f}{r2}"]
+        );
+        let no_key = batch(&[("uuid", text(&["{r1}"]))]);
+        let error = row_keys(Table::PipelineRuns, &no_key).unwrap_err();
+        assert!(error.to_string().contains("repo_uuid"), "{error}");
+        let not_text = batch(&[(
+            "reference_id",
+            Arc::new(Int64Array::from(vec![7])) as ArrayRef,
+        )]);
+        assert!(row_keys(Table::Deployments, &not_text).is_err());
     }
 }
