@@ -307,10 +307,10 @@ fn first_failure(
 }
 
 /// Replays `fixtures` through transform (no rules, no load) and hands every `pipeline_runs`
-/// batch to `visit` until it breaks.
+/// batch to `visit` until it breaks or fails; a failure is returned, never taken for a stop.
 pub async fn for_each_run_batch(
     fixtures: &Path,
-    mut visit: impl FnMut(&RecordBatch) -> ControlFlow<()>,
+    mut visit: impl FnMut(&RecordBatch) -> anyhow::Result<ControlFlow<()>>,
 ) -> anyhow::Result<()> {
     let replay = Replay::open(fixtures).context("extract: cannot replay")?;
     let (page_tx, page_rx) = mpsc::channel(PAGE_CHANNEL);
@@ -320,20 +320,29 @@ pub async fn for_each_run_batch(
     let options = TransformOptions::default();
     let transform = tokio::spawn(bbpipe_transform::run_stage(options, 1, page_rx, batch_tx));
     let mut stopped_early = false;
+    let mut failed = None;
     while let Some(message) = batch_rx.recv().await {
         match message {
-            Message::Data(batch) if batch.table == Table::PipelineRuns => {
-                if visit(&batch.batch).is_break() {
+            Message::Data(batch) if batch.table == Table::PipelineRuns => match visit(&batch.batch) {
+                Ok(ControlFlow::Continue(())) => {}
+                Ok(ControlFlow::Break(())) => {
                     stopped_early = true;
                     break;
                 }
-            }
+                Err(error) => {
+                    failed = Some(error);
+                    break;
+                }
+            },
             Message::Data(_) | Message::Checkpoint(_) => {}
             Message::Complete => break,
         }
     }
     drop(batch_rx);
     let (extracted, transformed) = tokio::join!(extract, transform);
+    if let Some(error) = failed {
+        return Err(error);
+    }
     match (extracted?, transformed?) {
         (Ok(_), Ok(_)) => Ok(()),
         (extracted, transformed) => match first_failure(extracted.err(), transformed.err(), None) {

@@ -33,9 +33,7 @@ async fn check(args: RulesCheckArgs) -> anyhow::Result<()> {
     let mut overlaps: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut runs = 0u64;
     for_each_run_batch(fixtures, |batch| {
-        let Ok(columns) = RunColumns::new(batch) else {
-            return ControlFlow::Break(());
-        };
+        let columns = RunColumns::new(batch)?;
         for row in 0..columns.len() {
             runs += 1;
             if let Verdict::Matched(matched) = rules.judge(&columns.view(row)) {
@@ -50,7 +48,7 @@ async fn check(args: RulesCheckArgs) -> anyhow::Result<()> {
                 }
             }
         }
-        ControlFlow::Continue(())
+        Ok(ControlFlow::Continue(()))
     })
     .await
     .with_context(|| format!("trying the rules on {}", fixtures.display()))?;
@@ -74,10 +72,10 @@ async fn explain(args: RulesExplainArgs) -> anyhow::Result<()> {
     let limit = args.limit.unwrap_or(usize::MAX);
     let (mut shown, mut matched_runs, mut overlapping) = (0usize, 0u64, 0u64);
     for_each_run_batch(&args.fixtures, |batch| {
-        let Ok(columns) = RunColumns::new(batch) else { return ControlFlow::Break(()) };
+        let columns = RunColumns::new(batch)?;
         for row in 0..columns.len() {
             if shown >= limit {
-                return ControlFlow::Break(());
+                return Ok(ControlFlow::Break(()));
             }
             let run = columns.view(row);
             if let Some(repo) = &args.repo
@@ -146,7 +144,7 @@ async fn explain(args: RulesExplainArgs) -> anyhow::Result<()> {
                 }
             }
         }
-        ControlFlow::Continue(())
+        Ok(ControlFlow::Continue(()))
     })
     .await?;
     if !args.json {
