@@ -323,7 +323,8 @@ pub async fn for_each_run_batch(
     let mut failed = None;
     while let Some(message) = batch_rx.recv().await {
         match message {
-            Message::Data(batch) if batch.table == Table::PipelineRuns => match visit(&batch.batch) {
+            Message::Data(batch) if batch.table == Table::PipelineRuns => match visit(&batch.batch)
+            {
                 Ok(ControlFlow::Continue(())) => {}
                 Ok(ControlFlow::Break(())) => {
                     stopped_early = true;

@@ -1,196 +1,96 @@
-//! The output tables and their Arrow schemas, schema version 1.
+//! The four tables of schema version 1: one [`TableSpec`] each, with its columns and the
+//! description of every column.
 
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use arrow::record_batch::RecordBatch;
+#[cfg(doc)]
+use crate::table::Table;
+use crate::table::{DESCRIPTION_KEY, DatePartition, Merge, TableSpec, timestamp_type};
+use arrow::datatypes::{DataType, Field};
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
 
-/// Version of the table layouts below. Bump it on any change a reader could notice.
-pub const SCHEMA_VERSION: u32 = 1;
-/// Schema-level metadata key that carries [`SCHEMA_VERSION`] into every Parquet file.
-pub const SCHEMA_VERSION_KEY: &str = "bbpipe.schema_version";
-/// Field-level metadata key holding a column's documentation.
-pub const DESCRIPTION_KEY: &str = "description";
-
-/// A table of the output dataset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Table {
-    Repositories,
-    PipelineRuns,
-    Deployments,
-    Rejects,
-}
-
-/// Rows of one table and one workspace, on their way from transform to load.
-#[derive(Debug, Clone)]
-pub struct TableBatch {
-    pub table: Table,
-    pub workspace: String,
-    /// Rows in [`Table::schema`] order, partition columns included.
-    pub batch: RecordBatch,
-}
-
-impl Table {
-    pub const ALL: [Table; 4] = [
-        Table::Repositories,
-        Table::PipelineRuns,
-        Table::Deployments,
-        Table::Rejects,
-    ];
-
-    /// Directory name of the table in the output, and its name in documentation.
-    pub fn name(self) -> &'static str {
-        match self {
-            Table::Repositories => "repositories",
-            Table::PipelineRuns => "pipeline_runs",
-            Table::Deployments => "deployments",
-            Table::Rejects => "rejects",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Table> {
-        Table::ALL.into_iter().find(|t| t.name() == name)
-    }
-
-    /// One sentence on what a row is.
-    pub fn description(self) -> &'static str {
-        match self {
-            Table::Repositories => {
-                "One row per repository of a workspace, as of the latest export."
-            }
-            Table::PipelineRuns => {
-                "One row per pipeline run (a Bitbucket pipeline), in its newest known version."
-            }
-            Table::Deployments => {
-                "One row per deployment inferred from a completed pipeline run by a deploy rule."
-            }
-            Table::Rejects => {
-                "One row per pipeline run that could not be decoded, set aside so the rest commits; \
-                 fetched again by every export and removed once a good version arrives."
-            }
-        }
-    }
-
-    /// The timestamp column whose UTC date names the second partition level, with that level's
-    /// name. Every table is partitioned by `workspace` first.
-    pub fn date_partition(self) -> Option<(&'static str, &'static str)> {
-        match self {
-            Table::Repositories => None,
-            Table::PipelineRuns => Some(("created_at", "created_date")),
-            Table::Deployments => Some(("deployed_at", "deployed_date")),
-            Table::Rejects => None,
-        }
-    }
-
-    /// Columns that identify a row across exports (after the workspace partition).
-    pub fn key_columns(self) -> &'static [&'static str] {
-        match self {
-            Table::Repositories => &["uuid"],
-            Table::PipelineRuns => &["repo_uuid", "uuid"],
-            Table::Deployments => &["reference_id"],
-            Table::Rejects => &["reject_id"],
-        }
-    }
-
-    /// Columns that order two versions of one row: the greater wins, a value beats a null.
-    /// A pipeline run re-run later has a higher run_number; one that completed since has a
-    /// completed_at; otherwise the one read last is the newest.
-    pub fn version_columns(self) -> &'static [&'static str] {
-        match self {
-            Table::Repositories => &["updated_at"],
-            Table::PipelineRuns => &["run_number", "completed_at", "exported_at"],
-            Table::Deployments => &["run_number", "exported_at"],
-            Table::Rejects => &["exported_at"],
-        }
-    }
-
-    /// Whether a partition keeps its existing rows when an export writes to it. Repositories are
-    /// a snapshot: each export replaces the workspace's list, so deleted repositories go away.
-    pub fn merges_existing(self) -> bool {
-        !matches!(self, Table::Repositories)
-    }
-
-    /// Whether a row can change partition between exports: a re-run completes later, so its
-    /// deployment moves to another deployed_date. Such tables are de-duplicated across
-    /// partitions on commit.
-    pub fn rows_can_move(self) -> bool {
-        matches!(self, Table::Deployments)
-    }
-
-    /// Columns whose values (almost) never repeat within a file: ids, URLs, exact times.
-    /// Writers skip dictionary encoding for them.
-    pub fn unique_columns(self) -> &'static [&'static str] {
-        match self {
-            Table::Repositories => &[
-                "uuid",
-                "slug",
-                "full_name",
-                "url",
-                "created_at",
-                "updated_at",
-            ],
-            Table::PipelineRuns => &[
-                "uuid",
-                "build_number",
-                "commit_sha",
-                "created_at",
-                "completed_at",
-                "url",
-                "duration_seconds",
-                "build_seconds_used",
-            ],
-            Table::Deployments => &[
-                "reference_id",
-                "commit_sha",
-                "deployed_at",
-                "source_url",
-                "pipeline_run_uuid",
-                "build_number",
-            ],
-            Table::Rejects => &["reject_id", "run_uuid", "raw_json", "exported_at"],
-        }
-    }
-
-    /// Column that orders rows within a file.
-    pub fn sort_column(self) -> &'static str {
-        match self {
-            Table::Repositories => "full_name",
-            Table::PipelineRuns => "created_at",
-            Table::Deployments => "deployed_at",
-            Table::Rejects => "reject_id",
-        }
-    }
-
-    /// The full Arrow schema, including the `workspace` partition column (which the Parquet
-    /// files themselves leave out: it lives in the path).
-    pub fn schema(self) -> SchemaRef {
-        static SCHEMAS: OnceLock<[SchemaRef; 4]> = OnceLock::new();
-        let all = SCHEMAS.get_or_init(|| {
-            [
-                build(repositories_columns()),
-                build(pipeline_runs_columns()),
-                build(deployments_columns()),
-                build(rejects_columns()),
-            ]
-        });
-        match self {
-            Table::Repositories => all[0].clone(),
-            Table::PipelineRuns => all[1].clone(),
-            Table::Deployments => all[2].clone(),
-            Table::Rejects => all[3].clone(),
-        }
-    }
-}
-
-fn build(columns: Vec<Field>) -> SchemaRef {
-    let metadata = HashMap::from([(SCHEMA_VERSION_KEY.to_string(), SCHEMA_VERSION.to_string())]);
-    Arc::new(Schema::new_with_metadata(columns, metadata))
-}
-
-/// The timestamp type of every time column: microseconds since the epoch, UTC.
-pub fn timestamp_type() -> DataType {
-    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
-}
+/// One value per [`Table`], in its declaration order.
+pub(crate) static SPECS: [TableSpec; 4] = [
+    TableSpec {
+        name: "repositories",
+        description: "One row per repository of a workspace, as of the latest export.",
+        key: &["uuid"],
+        version: &["updated_at"],
+        date_partition: None,
+        merge: Merge::Replace,
+        rows_can_move: false,
+        unique_columns: &[
+            "uuid",
+            "slug",
+            "full_name",
+            "url",
+            "created_at",
+            "updated_at",
+        ],
+        sort_column: "full_name",
+        columns: repositories_columns,
+    },
+    TableSpec {
+        name: "pipeline_runs",
+        description: "One row per pipeline run (a Bitbucket pipeline), in its newest known version.",
+        key: &["repo_uuid", "uuid"],
+        // A run re-run later has a higher run_number; one that completed since has a
+        // completed_at; otherwise the one read last is the newest.
+        version: &["run_number", "completed_at", "exported_at"],
+        date_partition: Some(DatePartition {
+            column: "created_at",
+            level: "created_date",
+        }),
+        merge: Merge::KeepExisting,
+        rows_can_move: false,
+        unique_columns: &[
+            "uuid",
+            "build_number",
+            "commit_sha",
+            "created_at",
+            "completed_at",
+            "url",
+            "duration_seconds",
+            "build_seconds_used",
+        ],
+        sort_column: "created_at",
+        columns: pipeline_runs_columns,
+    },
+    TableSpec {
+        name: "deployments",
+        description: "One row per deployment inferred from a completed pipeline run by a deploy rule.",
+        key: &["reference_id"],
+        version: &["run_number", "exported_at"],
+        date_partition: Some(DatePartition {
+            column: "deployed_at",
+            level: "deployed_date",
+        }),
+        merge: Merge::KeepExisting,
+        // A re-run completes later: its deployment moves to another deployed_date.
+        rows_can_move: true,
+        unique_columns: &[
+            "reference_id",
+            "commit_sha",
+            "deployed_at",
+            "source_url",
+            "pipeline_run_uuid",
+            "build_number",
+        ],
+        sort_column: "deployed_at",
+        columns: deployments_columns,
+    },
+    TableSpec {
+        name: "rejects",
+        description: "One row per pipeline run that could not be decoded, set aside so the rest commits; \
+                      fetched again by every export and removed once a good version arrives.",
+        key: &["reject_id"],
+        version: &["exported_at"],
+        date_partition: None,
+        merge: Merge::KeepExisting,
+        rows_can_move: false,
+        unique_columns: &["reject_id", "run_uuid", "raw_json", "exported_at"],
+        sort_column: "reject_id",
+        columns: rejects_columns,
+    },
+];
 
 fn col(name: &str, data_type: DataType, nullable: bool, description: &str) -> Field {
     Field::new(name, data_type, nullable).with_metadata(HashMap::from([(
@@ -489,32 +389,4 @@ fn rejects_columns() -> Vec<Field> {
             "When bbpipe read the page the run came from (UTC).",
         ),
     ]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_column_is_documented_and_partition_columns_exist() {
-        for table in Table::ALL {
-            let schema = table.schema();
-            assert_eq!(schema.field(0).name(), "workspace");
-            for field in schema.fields() {
-                let text = field.metadata().get(DESCRIPTION_KEY);
-                assert!(text.is_some_and(|t| !t.is_empty()), "{}", field.name());
-            }
-            let named = table.key_columns().iter().chain(table.version_columns());
-            for key in named.chain(table.unique_columns()) {
-                assert!(schema.index_of(key).is_ok(), "{} {key}", table.name());
-            }
-            if let Some((column, _)) = table.date_partition() {
-                assert_eq!(
-                    schema.field_with_name(column).unwrap().data_type(),
-                    &timestamp_type()
-                );
-            }
-            assert_eq!(Table::from_name(table.name()), Some(table));
-        }
-    }
 }

@@ -1,0 +1,205 @@
+//! What a table is: the [`Table`] handle and the [`TableSpec`] that says everything about it.
+//!
+//! Adding a table is adding a variant and one [`TableSpec`] value (in `tables.rs`); no other
+//! code names tables one by one.
+
+use crate::tables::SPECS;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+/// Version of the table layouts. Bump it on any change a reader could notice.
+pub const SCHEMA_VERSION: u32 = 1;
+/// Schema-level metadata key that carries [`SCHEMA_VERSION`] into every Parquet file.
+pub const SCHEMA_VERSION_KEY: &str = "bbpipe.schema_version";
+/// Field-level metadata key holding a column's documentation.
+pub const DESCRIPTION_KEY: &str = "description";
+
+/// A table of the output dataset. Its facts are in its [`TableSpec`] ([`Table::spec`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Table {
+    /// The repositories of a workspace.
+    Repositories,
+    /// Pipeline runs, newest version of each.
+    PipelineRuns,
+    /// Deployments inferred from pipeline runs by deploy rules.
+    Deployments,
+    /// Pipeline runs that could not be decoded.
+    Rejects,
+}
+
+/// Everything that makes a table what it is.
+#[derive(Debug)]
+pub struct TableSpec {
+    /// Directory name of the table in the output, and its name in documentation.
+    pub name: &'static str,
+    /// One sentence on what a row is.
+    pub description: &'static str,
+    /// Columns that identify a row across exports (after the workspace partition).
+    pub key: &'static [&'static str],
+    /// Columns that order two versions of one row: the greater wins, a value beats a null.
+    pub version: &'static [&'static str],
+    /// The date level under `workspace=`, if the table has one.
+    pub date_partition: Option<DatePartition>,
+    /// What an export does to rows already in a partition it writes.
+    pub merge: Merge,
+    /// Whether a row can change partition between exports (its date column can change);
+    /// such tables are de-duplicated across partitions on commit.
+    pub rows_can_move: bool,
+    /// Columns whose values (almost) never repeat within a file: ids, URLs, exact times.
+    /// Writers skip dictionary encoding for them.
+    pub unique_columns: &'static [&'static str],
+    /// Column that orders rows within a file.
+    pub sort_column: &'static str,
+    /// The columns, `workspace` first.
+    pub(crate) columns: fn() -> Vec<Field>,
+}
+
+/// The second partition level: the UTC date of a timestamp column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatePartition {
+    /// The timestamp column.
+    pub column: &'static str,
+    /// The level's name in paths, e.g. `created_date`.
+    pub level: &'static str,
+}
+
+/// What an export does to rows already in a partition it writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Merge {
+    /// Keep them, newest version of each key wins.
+    KeepExisting,
+    /// Replace them: the table is a snapshot (repositories: deleted ones go away).
+    Replace,
+}
+
+/// Rows of one table and one workspace, on their way from transform to load.
+#[derive(Debug, Clone)]
+pub struct TableBatch {
+    /// The table the rows belong to.
+    pub table: Table,
+    /// The workspace they were read from.
+    pub workspace: String,
+    /// Rows in [`Table::schema`] order, partition columns included.
+    pub batch: RecordBatch,
+}
+
+impl Table {
+    /// Every table, in the order of [`SPECS`].
+    pub const ALL: [Table; 4] = [
+        Table::Repositories,
+        Table::PipelineRuns,
+        Table::Deployments,
+        Table::Rejects,
+    ];
+
+    /// Everything about the table.
+    pub fn spec(self) -> &'static TableSpec {
+        &SPECS[self as usize]
+    }
+
+    /// Directory name of the table in the output, and its name in documentation.
+    pub fn name(self) -> &'static str {
+        self.spec().name
+    }
+
+    /// The table named `name`, if any.
+    pub fn from_name(name: &str) -> Option<Table> {
+        Table::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// One sentence on what a row is.
+    pub fn description(self) -> &'static str {
+        self.spec().description
+    }
+
+    /// The timestamp column whose UTC date names the second partition level, with that level's
+    /// name. Every table is partitioned by `workspace` first.
+    pub fn date_partition(self) -> Option<(&'static str, &'static str)> {
+        self.spec().date_partition.map(|d| (d.column, d.level))
+    }
+
+    /// See [`TableSpec::key`].
+    pub fn key_columns(self) -> &'static [&'static str] {
+        self.spec().key
+    }
+
+    /// See [`TableSpec::version`].
+    pub fn version_columns(self) -> &'static [&'static str] {
+        self.spec().version
+    }
+
+    /// Whether a partition keeps its existing rows when an export writes to it.
+    pub fn merges_existing(self) -> bool {
+        self.spec().merge == Merge::KeepExisting
+    }
+
+    /// See [`TableSpec::rows_can_move`].
+    pub fn rows_can_move(self) -> bool {
+        self.spec().rows_can_move
+    }
+
+    /// See [`TableSpec::unique_columns`].
+    pub fn unique_columns(self) -> &'static [&'static str] {
+        self.spec().unique_columns
+    }
+
+    /// See [`TableSpec::sort_column`].
+    pub fn sort_column(self) -> &'static str {
+        self.spec().sort_column
+    }
+
+    /// The full Arrow schema, including the `workspace` partition column (which the Parquet
+    /// files themselves leave out: it lives in the path).
+    pub fn schema(self) -> SchemaRef {
+        static SCHEMAS: OnceLock<Vec<SchemaRef>> = OnceLock::new();
+        let all =
+            SCHEMAS.get_or_init(|| SPECS.iter().map(|spec| build((spec.columns)())).collect());
+        Arc::clone(&all[self as usize])
+    }
+}
+
+fn build(columns: Vec<Field>) -> SchemaRef {
+    let metadata = HashMap::from([(SCHEMA_VERSION_KEY.to_string(), SCHEMA_VERSION.to_string())]);
+    Arc::new(Schema::new_with_metadata(columns, metadata))
+}
+
+/// The timestamp type of every time column: microseconds since the epoch, UTC.
+pub fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_column_is_documented_and_partition_columns_exist() {
+        for table in Table::ALL {
+            let schema = table.schema();
+            assert_eq!(schema.field(0).name(), "workspace");
+            for field in schema.fields() {
+                let text = field.metadata().get(DESCRIPTION_KEY);
+                assert!(text.is_some_and(|t| !t.is_empty()), "{}", field.name());
+            }
+            let named = table.key_columns().iter().chain(table.version_columns());
+            for key in named.chain(table.unique_columns()) {
+                assert!(schema.index_of(key).is_ok(), "{} {key}", table.name());
+            }
+            if let Some((column, _)) = table.date_partition() {
+                assert_eq!(
+                    schema.field_with_name(column).unwrap().data_type(),
+                    &timestamp_type()
+                );
+            }
+            assert_eq!(Table::from_name(table.name()), Some(table));
+            assert!(schema.index_of(table.sort_column()).is_ok());
+            assert_eq!(
+                Table::ALL[table as usize],
+                table,
+                "ALL in declaration order"
+            );
+        }
+    }
+}
