@@ -3,12 +3,12 @@
 
 use crate::destination::Destination;
 use crate::error::LoadError;
-use crate::partition::PartitionKey;
 use crate::reader::read_file;
 use crate::spill;
 use crate::writer::{WrittenFile, encode, merge_partition, upload};
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
+use bbpipe_model::PartitionKey;
 use bbpipe_model::Table;
 use object_store::path::Path;
 
@@ -168,20 +168,4 @@ pub(crate) async fn write_rows(
         bytes: size,
         ..empty
     })
-}
-
-/// The partition a data file path lies in.
-pub(crate) fn partition_of(table: Table, workspace: &str, path: &str) -> PartitionKey {
-    let day = table.date_partition().and_then(|(_, level)| {
-        let value = path
-            .split('/')
-            .find_map(|part| part.strip_prefix(&format!("{level}=")))?;
-        let date = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").ok()?;
-        Some((date - chrono::NaiveDate::default()).num_days() as i32)
-    });
-    PartitionKey {
-        table,
-        workspace: workspace.to_string(),
-        day,
-    }
 }

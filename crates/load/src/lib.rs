@@ -37,7 +37,6 @@ pub use manifest::{
     check_is_dataset,
 };
 pub use ndjson::DeploymentsNdjson;
-pub use partition::PartitionKey;
 pub use partition::split;
 pub use sink::{LoadOptions, LoadSummary, ParquetSink};
 pub use verify::{Verification, verify};

@@ -15,7 +15,7 @@
 
 use crate::destination::Destination;
 use crate::error::LoadError;
-use bbpipe_model::Table;
+use bbpipe_model::{Table, is_data_file, workspace_dir};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use object_store::path::Path;
@@ -207,7 +207,7 @@ pub async fn data_files(destination: &Destination) -> Result<BTreeSet<String>, L
     for table in Table::ALL {
         for meta in destination.list(&Path::from(table.name())).await? {
             let name = meta.location.filename().unwrap_or_default();
-            if name.starts_with("part-") && name.ends_with(".parquet") {
+            if is_data_file(name) {
                 files.insert(meta.location.to_string());
             }
         }
@@ -253,12 +253,11 @@ pub async fn orphans(
 ) -> Result<Vec<Path>, LoadError> {
     let mut found = Vec::new();
     for table in Table::ALL {
-        let prefix = Path::from(table.name()).join(format!("workspace={workspace}"));
+        let prefix = Path::from(workspace_dir(table, workspace));
         for meta in destination.list(&prefix).await? {
             let name = meta.location.filename().unwrap_or_default();
             let path = meta.location.to_string();
-            if name.starts_with("part-")
-                && name.ends_with(".parquet")
+            if is_data_file(name)
                 && !live.contains_key(&path)
                 && !keep.contains(&path)
                 && meta.last_modified < before

@@ -1,48 +1,11 @@
-//! Hive partitions: `<table>/workspace=<ws>[/<date column>=<YYYY-MM-DD>]/`.
+//! Splitting batches by partition (the paths themselves are [`PartitionKey`]'s).
 
 use crate::error::LoadError;
 use arrow::array::{Array, TimestampMicrosecondArray, UInt32Array};
 use arrow::compute::take_record_batch;
 use arrow::record_batch::RecordBatch;
-use bbpipe_model::{Table, TableBatch};
-use chrono::{DateTime, NaiveDate};
-use object_store::path::Path;
+use bbpipe_model::{PartitionKey, TableBatch, day_of_micros};
 use std::collections::BTreeMap;
-
-const MICROS_PER_DAY: i64 = 86_400_000_000;
-
-/// One partition of one table.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PartitionKey {
-    pub table: Table,
-    pub workspace: String,
-    /// Days since 1970-01-01 (UTC) of the table's date column, for date-partitioned tables.
-    pub day: Option<i32>,
-}
-
-impl PartitionKey {
-    /// Directory of the partition, relative to the destination root.
-    pub fn dir(&self) -> Path {
-        let mut path = Path::from(self.table.name()).join(format!("workspace={}", self.workspace));
-        if let (Some(day), Some((_, level))) = (self.day, self.table.date_partition()) {
-            path = path.join(format!("{level}={}", date_of(day)));
-        }
-        path
-    }
-}
-
-/// The workspace a dataset path lies in (`.../workspace=<ws>/...`); empty if none.
-pub(crate) fn workspace_of(path: &str) -> &str {
-    path.split('/')
-        .find_map(|part| part.strip_prefix("workspace="))
-        .unwrap_or_default()
-}
-
-fn date_of(day: i32) -> NaiveDate {
-    DateTime::from_timestamp(i64::from(day) * 86_400, 0)
-        .map(|t| t.date_naive())
-        .unwrap_or_default()
-}
 
 /// Splits a batch into its partitions. Rows keep their order within each part.
 pub fn split(batch: TableBatch) -> Result<Vec<(PartitionKey, RecordBatch)>, LoadError> {
@@ -68,7 +31,7 @@ pub fn split(batch: TableBatch) -> Result<Vec<(PartitionKey, RecordBatch)>, Load
     }
     let mut rows_by_day: BTreeMap<i32, Vec<u32>> = BTreeMap::new();
     for (row, micros) in times.values().iter().enumerate() {
-        let day = micros.div_euclid(MICROS_PER_DAY) as i32;
+        let day = day_of_micros(*micros);
         rows_by_day.entry(day).or_default().push(row as u32);
     }
     if rows_by_day.len() == 1 {
@@ -83,36 +46,4 @@ pub fn split(batch: TableBatch) -> Result<Vec<(PartitionKey, RecordBatch)>, Load
             Ok((key(Some(day)), part))
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn directories_are_hive_style() {
-        let runs = PartitionKey {
-            table: Table::PipelineRuns,
-            workspace: "acme".into(),
-            day: Some(20_000),
-        };
-        assert_eq!(
-            runs.dir().as_ref(),
-            "pipeline_runs/workspace=acme/created_date=2024-10-04"
-        );
-        let repos = PartitionKey {
-            table: Table::Repositories,
-            workspace: "acme".into(),
-            day: None,
-        };
-        assert_eq!(repos.dir().as_ref(), "repositories/workspace=acme");
-    }
-
-    #[test]
-    fn days_before_1970_floor_correctly() {
-        assert_eq!(
-            date_of((-1_i64).div_euclid(MICROS_PER_DAY) as i32).to_string(),
-            "1969-12-31"
-        );
-    }
 }

@@ -4,10 +4,10 @@
 use crate::destination::Destination;
 use crate::error::LoadError;
 use crate::manifest::FileEntry;
-use crate::partition::workspace_of;
 use crate::reader::read_columns;
 use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
+use bbpipe_model::workspace_of;
 use bbpipe_model::{Table, TableBatch};
 use object_store::path::Path;
 use std::collections::{BTreeMap, HashSet};

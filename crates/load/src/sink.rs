@@ -11,13 +11,13 @@ use crate::commit::{CommitInfo, WorkspaceCommit};
 use crate::destination::Destination;
 use crate::error::LoadError;
 use crate::failpoint::failpoint;
-use crate::flush::{FlushJob, Flushed, partition_of, write_rows};
+use crate::flush::{FlushJob, Flushed, write_rows};
 use crate::lease::Lease;
 use crate::manifest::{
     CONCURRENT_READS, FileEntry, History, Manifest, Scope, StateEntries, WorkspaceLog, orphans,
 };
 use crate::ndjson::DeploymentsNdjson;
-use crate::partition::{PartitionKey, split, workspace_of};
+use crate::partition::split;
 use crate::reader::{read_columns, read_file};
 use crate::rejects::{self, Rejects};
 use crate::spill::Spill;
@@ -25,6 +25,7 @@ use crate::writer::{WrittenFile, merge_partition, newest_versions};
 use arrow::array::{AsArray, RecordBatch};
 use arrow::compute::filter_record_batch;
 use bbpipe_model::{Checkpoint, Message, Table, TableBatch};
+use bbpipe_model::{PartitionKey, workspace_dir, workspace_of};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use object_store::path::Path;
@@ -201,11 +202,7 @@ impl ParquetSink {
     /// Rewrites the `rejects` partitions that hold runs now read in a good version.
     async fn drop_resolved_rejects(&mut self) -> Result<(), LoadError> {
         for (workspace, ids) in self.rejects.take_resolved() {
-            let key = PartitionKey {
-                table: Table::Rejects,
-                workspace: workspace.clone(),
-                day: None,
-            };
+            let key = PartitionKey::workspace(Table::Rejects, &workspace);
             let files = self.current_files(&format!("{}/", key.dir()));
             let mut kept = Vec::new();
             for (path, _) in &files {
@@ -565,8 +562,7 @@ impl ParquetSink {
     fn next_path(&mut self, key: &PartitionKey) -> Path {
         let seq = self.files_per_partition.entry(key.clone()).or_default();
         *seq += 1;
-        key.dir()
-            .join(format!("part-{}-{:04}.parquet", self.options.run_id, seq))
+        Path::from(key.file(&self.options.run_id, *seq))
     }
 
     /// Records a flushed partition: its new file, and the files it replaced.
@@ -630,7 +626,7 @@ impl ParquetSink {
     /// Keeps one row per key across the partitions of `table` in `workspace`: the newest
     /// version. Only tables whose rows can change partition need this.
     async fn settle_moved_rows(&mut self, table: Table, workspace: &str) -> Result<(), LoadError> {
-        let prefix = format!("{}/workspace={workspace}/", table.name());
+        let prefix = format!("{}/", workspace_dir(table, workspace));
         if !self.added.keys().any(|p| p.starts_with(&prefix)) {
             return Ok(());
         }
@@ -685,7 +681,10 @@ impl ParquetSink {
         }
         for (index, drop_keys) in losers {
             let (path, committed) = files[index].clone();
-            let key = partition_of(table, workspace, &path);
+            let key = PartitionKey::of_path(&path).ok_or_else(|| LoadError::Corrupt {
+                path: self.destination.describe(&Path::from(path.as_str())),
+                message: "not in a partition directory".into(),
+            })?;
             let path = Path::from(path.as_str());
             let mut kept = Vec::new();
             for batch in read_file(&self.destination, table, workspace, &path).await? {

@@ -4,12 +4,11 @@ use crate::destination::Destination;
 use crate::error::LoadError;
 use crate::lease::current_record;
 use crate::manifest::{History, Scope, data_files};
-use crate::partition::workspace_of;
 use crate::reader::read_columns;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::TimestampMicrosecondType;
 use arrow::row::{RowConverter, SortField};
-use bbpipe_model::Table;
+use bbpipe_model::{PartitionKey, day_of_micros, workspace_of};
 use object_store::path::Path;
 use std::collections::{BTreeMap, HashSet};
 
@@ -92,13 +91,13 @@ pub async fn verify(destination: &Destination) -> Result<Verification, LoadError
     for (path_text, entry) in history.live.iter().filter(|(f, _)| present.contains(*f)) {
         let path = Path::from(path_text.as_str());
         let shown = destination.describe(&path);
-        let Some(table) = Table::from_name(path_text.split('/').next().unwrap_or("")) else {
+        let Some(partition) = PartitionKey::of_path(path_text) else {
             report
                 .problems
-                .push(format!("{shown}: not under a table directory"));
+                .push(format!("{shown}: not in a partition directory of a table"));
             continue;
         };
-        let workspace = workspace_of(path_text);
+        let (table, workspace) = (partition.table, partition.workspace.as_str());
         let batches = match read_columns(destination, table, &path, None).await {
             Ok(batches) => batches,
             Err(e) => {
@@ -115,25 +114,18 @@ pub async fn verify(destination: &Destination) -> Result<Verification, LoadError
                 entry.rows
             ));
         }
-        let partition_date = table.date_partition().and_then(|(_, level)| {
-            path_text
-                .split('/')
-                .find_map(|p| p.strip_prefix(&format!("{level}=")))
-        });
         let seen = keys
             .entry((table.name(), workspace.to_string()))
             .or_default();
         for batch in &batches {
-            if let (Some((column, _)), Some(date)) = (table.date_partition(), partition_date) {
+            if let (Some((column, _)), Some(day), Some(date)) =
+                (table.date_partition(), partition.day, partition.date())
+            {
                 let times = batch
                     .column_by_name(column)
                     .map(|c| c.as_primitive::<TimestampMicrosecondType>());
-                let wrong = times.and_then(|t| {
-                    (0..t.len()).find(|&i| {
-                        chrono::DateTime::from_timestamp_micros(t.value(i))
-                            .is_none_or(|d| d.date_naive().to_string() != date)
-                    })
-                });
+                let wrong =
+                    times.and_then(|t| (0..t.len()).find(|&i| day_of_micros(t.value(i)) != day));
                 if let Some(row) = wrong {
                     report
                         .problems

@@ -7,11 +7,13 @@
 
 mod message;
 mod page;
+mod partition;
 mod table;
 mod tables;
 
 pub use message::{Checkpoint, Message};
 pub use page::{Endpoint, PageSource, RawPage};
+pub use partition::{PartitionKey, day_of_micros, is_data_file, workspace_dir, workspace_of};
 pub use table::{
     DESCRIPTION_KEY, DatePartition, Merge, SCHEMA_VERSION, SCHEMA_VERSION_KEY, Table, TableBatch,
     TableSpec, timestamp_type,
