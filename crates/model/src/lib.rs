@@ -5,6 +5,7 @@
 //! tables live here too ([`Table::schema`], from one [`TableSpec`] per table), with a description on every column, so that the
 //! documentation (`bbpipe schema`) is generated from the very schema the writer uses.
 
+pub mod bitbucket;
 mod message;
 mod page;
 mod partition;

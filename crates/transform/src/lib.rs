@@ -7,7 +7,6 @@
 //! the page and the JSON path.
 
 mod error;
-pub mod json;
 mod rejects;
 mod repositories;
 mod row;

@@ -1,11 +1,11 @@
 //! Repositories: JSON values to rows of the `repositories` table.
 
-use crate::json::Repository;
 use crate::row::{RowError, opt, timestamp};
 use arrow::array::{ArrayRef, BooleanBuilder, StringBuilder, TimestampMicrosecondBuilder};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use bbpipe_model::Table;
+use bbpipe_model::bitbucket::Repository;
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -40,12 +40,10 @@ impl RepositoriesBuilder {
         repo: &'r Repository<'_>,
     ) -> Result<&'r str, RowError> {
         let full_name = opt(&repo.full_name);
-        let slug = opt(&repo.slug)
-            .or_else(|| full_name.and_then(|f| f.split_once('/')).map(|(_, s)| s))
-            .ok_or(RowError {
-                field: "slug",
-                message: "missing, and no full_name to derive it from".into(),
-            })?;
+        let slug = repo.slug().ok_or(RowError {
+            field: "slug",
+            message: "missing, and no full_name to derive it from".into(),
+        })?;
         let created_at = timestamp(opt(&repo.created_on), "created_on")?;
         let updated_at = timestamp(opt(&repo.updated_on), "updated_on")?;
 

@@ -1,7 +1,7 @@
 //! What the row builders share: reading optional strings and timestamps, and their errors.
 
-use crate::json::Str;
 use crate::timestamp::parse_micros;
+use bbpipe_model::bitbucket::Str;
 
 /// Why a value could not become a row; the caller adds the page and the path prefix.
 pub struct RowError {

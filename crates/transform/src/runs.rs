@@ -1,6 +1,5 @@
 //! Pipeline runs: JSON values to rows of the `pipeline_runs` table.
 
-use crate::json::PipelineRun;
 use crate::row::{RowError, opt, timestamp};
 use crate::status::normalized_status;
 use arrow::array::{
@@ -9,6 +8,7 @@ use arrow::array::{
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use bbpipe_model::Table;
+use bbpipe_model::bitbucket::PipelineRun;
 use std::fmt::Write;
 use std::sync::Arc;
 

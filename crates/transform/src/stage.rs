@@ -1,12 +1,12 @@
 //! The transform stage: raw pages in, table batches out.
 
 use crate::error::TransformError;
-use crate::json::{self, Page, PipelineRun, Repository};
 use crate::rejects::{Reject, RejectsBuilder};
 use crate::repositories::RepositoriesBuilder;
 use crate::row::RowError;
 use crate::rules::{DeploymentBuilder, RuleSet};
 use crate::runs::{PipelineRunsBuilder, RepoContext};
+use bbpipe_model::bitbucket::{self as json, DecodeError, Page, PipelineRun, Repository};
 use bbpipe_model::{Endpoint, Message, PageSource, RawPage, Table, TableBatch};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -138,7 +138,7 @@ impl Transformer {
                     Ok(()) => Ok(()),
                     Err(error) => self.reject_value(source, body, None, error, out),
                 },
-                Err((path, message)) => {
+                Err(DecodeError { path, message }) => {
                     let raw = std::str::from_utf8(body).unwrap_or("");
                     self.reject(source, raw, path, message, out)
                 }
@@ -159,7 +159,7 @@ impl Transformer {
         &mut self,
         source: &PageSource,
         body: &[u8],
-        (path, message): (String, String),
+        DecodeError { path, message }: DecodeError,
         out: &mut Vec<TableBatch>,
     ) -> Result<(), TransformError> {
         let Ok(page) = serde_json::from_slice::<Page<&serde_json::value::RawValue>>(body) else {
@@ -176,8 +176,8 @@ impl Transformer {
                         self.reject_value(source, body, Some(index), error, out)?;
                     }
                 }
-                Err((path, message)) => {
-                    let path = format!("$.values[{index}]{}", path.trim_start_matches('$'));
+                Err(DecodeError { path, message }) => {
+                    let path = json::value_path(index, &path);
                     self.reject(source, raw.get(), path, message, out)?;
                 }
             }
@@ -268,7 +268,7 @@ impl Transformer {
         }
         for (index, repo) in values.iter().enumerate() {
             if !self.options.emit_repositories {
-                if let Some(slug) = repo.slug.as_deref() {
+                if let Some(slug) = repo.slug() {
                     self.repo_uuids
                         .entry((source.workspace.clone(), slug.to_string()))
                         .or_insert_with(|| repo.uuid.to_string());
@@ -525,7 +525,7 @@ fn decode<'a, T: serde::Deserialize<'a>>(
     source: &PageSource,
     body: &'a [u8],
 ) -> Result<T, TransformError> {
-    json::decode(body).map_err(|(path, message)| TransformError::Json {
+    json::decode(body).map_err(|DecodeError { path, message }| TransformError::Json {
         source_page: Box::new(source.clone()),
         path,
         message,
@@ -534,7 +534,7 @@ fn decode<'a, T: serde::Deserialize<'a>>(
 
 fn row_error(source: &PageSource, index: Option<usize>, error: RowError) -> TransformError {
     let path = match index {
-        Some(i) => format!("$.values[{i}].{}", error.field),
+        Some(i) => json::value_path(i, &format!("$.{}", error.field)),
         None => format!("$.{}", error.field),
     };
     TransformError::value(source, path, error.message)
@@ -647,6 +647,45 @@ mod tests {
                 matches!(message, Message::Data(_)),
                 "no Complete after a failure"
             );
+        }
+    }
+
+    /// Whichever worker gets a run, a repository listed without `slug` is found by its
+    /// `full_name`: the worker that writes no repositories derives the slug the same way.
+    #[test]
+    fn every_worker_derives_a_missing_slug_from_the_full_name() {
+        let repos = br#"{"values": [{"uuid": "{repo-x}", "full_name": "acme/web-app"}]}"#;
+        let runs = br#"{"values": [{"uuid": "{r1}", "build_number": 1,
+            "created_on": "2026-01-01T00:00:00Z"}]}"#;
+        for emit_repositories in [true, false] {
+            let options = TransformOptions {
+                emit_repositories,
+                ..TransformOptions::default()
+            };
+            let mut transformer = Transformer::new(options);
+            let mut out = Vec::new();
+            for message in [
+                page(Endpoint::Repositories, repos, 1),
+                page(Endpoint::Pipelines, runs, 1),
+            ] {
+                let Message::Data(raw) = message else {
+                    unreachable!()
+                };
+                transformer.push(&raw, &mut out).unwrap();
+            }
+            transformer.finish(&mut out).unwrap();
+            let runs = out.iter().find(|b| b.table == Table::PipelineRuns).unwrap();
+            let repo_uuid = runs.batch.column_by_name("repo_uuid").unwrap();
+            assert_eq!(
+                repo_uuid
+                    .as_any()
+                    .downcast_ref::<arrow::array::StringArray>()
+                    .unwrap()
+                    .value(0),
+                "{repo-x}",
+                "emit_repositories = {emit_repositories}"
+            );
+            assert!(out.iter().all(|b| b.table != Table::Rejects));
         }
     }
 }

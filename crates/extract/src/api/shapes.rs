@@ -1,50 +1,16 @@
 //! The little the extractor reads of a page: enough to paginate and to keep its state.
-//! Transform decodes the same bytes in full.
+//! Transform decodes the same bytes in full; both with the shapes of [`bitbucket`].
 
 use super::error::ApiError;
+use bbpipe_model::bitbucket::{self, ListedRepository, Page};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-#[derive(Deserialize)]
-struct Envelope<T> {
-    values: Vec<T>,
-    #[serde(default)]
-    size: Option<u64>,
-    #[serde(default)]
-    next: Option<serde::de::IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-struct Repo {
-    #[serde(default)]
-    uuid: Option<String>,
-    slug: Option<String>,
-    full_name: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Run {
-    uuid: String,
-    #[serde(default)]
-    created_on: Option<String>,
-    #[serde(default)]
-    run_creation_date: Option<String>,
-    #[serde(default)]
-    state: Option<State>,
-}
-
-#[derive(Deserialize)]
-struct State {
-    #[serde(default)]
-    name: Option<String>,
-}
-
 fn parse<'a, T: Deserialize<'a>>(url: &str, body: &'a [u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| ApiError::Body {
+    bitbucket::decode(body).map_err(|e| ApiError::Body {
         url: url.to_string(),
-        path: format!("$.{}", e.path()),
-        message: e.into_inner().to_string(),
+        path: e.path,
+        message: e.message,
     })
 }
 
@@ -66,16 +32,16 @@ pub struct RepositoriesPage {
 
 impl RepositoriesPage {
     pub fn parse(url: &str, body: &[u8]) -> Result<Self, ApiError> {
-        let page: Envelope<Repo> = parse(url, body)?;
+        let page: Page<ListedRepository> = parse(url, body)?;
         let repositories = page
             .values
-            .into_iter()
+            .iter()
             .filter_map(|r| {
-                let slug = r.slug.or_else(|| {
-                    r.full_name
-                        .and_then(|f| f.split_once('/').map(|(_, s)| s.to_string()))
-                })?;
-                let uuid = r.uuid.unwrap_or_else(|| slug.clone());
+                let slug = r.slug()?.to_string();
+                let uuid = r
+                    .uuid
+                    .as_deref()
+                    .map_or_else(|| slug.clone(), str::to_string);
                 Some(Listed { slug, uuid })
             })
             .collect();
@@ -103,12 +69,12 @@ fn time(text: Option<&str>) -> Option<DateTime<Utc>> {
 }
 
 impl RunHeader {
-    fn from(run: Run) -> Self {
+    fn from(run: bitbucket::RunHeader) -> Self {
         RunHeader {
             created_on: time(run.created_on.as_deref()),
             run_creation_date: time(run.run_creation_date.as_deref()),
             completed: run.state.and_then(|s| s.name).as_deref() == Some("COMPLETED"),
-            uuid: run.uuid,
+            uuid: run.uuid.to_string(),
         }
     }
 
@@ -119,7 +85,7 @@ impl RunHeader {
 
     /// One run, as `GET .../pipelines/{uuid}` returns it.
     pub fn parse(url: &str, body: &[u8]) -> Result<Self, ApiError> {
-        parse::<Run>(url, body).map(RunHeader::from)
+        parse::<bitbucket::RunHeader>(url, body).map(RunHeader::from)
     }
 }
 
@@ -135,11 +101,11 @@ impl PipelinesPage {
     /// Parses the page; a run whose header cannot be read is left out here (transform reports
     /// it, with its path, in the `rejects` table) rather than failing the whole page.
     pub fn parse(url: &str, body: &[u8]) -> Result<Self, ApiError> {
-        let page: Envelope<&serde_json::value::RawValue> = parse(url, body)?;
+        let page: Page<&serde_json::value::RawValue> = parse(url, body)?;
         let runs = page
             .values
             .into_iter()
-            .filter_map(|raw| serde_json::from_str::<Run>(raw.get()).ok())
+            .filter_map(|raw| serde_json::from_str::<bitbucket::RunHeader>(raw.get()).ok())
             .map(RunHeader::from)
             .collect();
         Ok(PipelinesPage {
