@@ -2,7 +2,7 @@
 //! Input: a real-shaped page of the bundled demo (100 pipeline runs).
 
 use bbpipe_model::{Endpoint, PageSource, RawPage};
-use bbpipe_transform::json::{Page, PipelineRun, decode};
+use bbpipe_model::bitbucket::{Page, PipelineRun, decode};
 use bbpipe_transform::rules::{DeploymentBuilder, RunColumns};
 use bbpipe_transform::{RuleSet, TransformOptions, Transformer};
 use std::hint::black_box;

@@ -6,7 +6,7 @@
 //!
 //! `--io-only` only reads the files: the I/O limit.
 
-use bbpipe_transform::json::{Page, PipelineRun, Repository, decode};
+use bbpipe_model::bitbucket::{Page, PipelineRun, Repository, decode};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
