@@ -116,7 +116,7 @@ async fn probe(args: &CheckArgs) -> Outcome {
             };
         }
     };
-    let workspace = &crate::export_cmd::normalize_workspace(&args.workspace);
+    let workspace = &bbpipe_pipeline::normalize_workspace(&args.workspace);
     let mut url = client.endpoint(&format!("repositories/{workspace}"));
     url.query_pairs_mut().append_pair("pagelen", "10");
     let listed = match client.get(&url).await {

@@ -1,5 +1,6 @@
 //! The command line.
 
+use crate::summary::SummaryFormat;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -170,6 +171,10 @@ pub struct ExportArgs {
     pub lock: LockArgs,
     #[command(flatten)]
     pub sync: SyncArgs,
+    /// How to print what the export did: text, or one JSON object on stdout (printed even
+    /// with -q) for schedulers and monitoring.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text, value_name = "FORMAT")]
+    pub summary: SummaryFormat,
 }
 
 #[derive(Debug, Args)]
@@ -188,6 +193,10 @@ pub struct ReplayArgs {
     pub tuning: TuningArgs,
     #[command(flatten)]
     pub lock: LockArgs,
+    /// How to print what the replay did: text, or one JSON object on stdout (printed even
+    /// with -q).
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text, value_name = "FORMAT")]
+    pub summary: SummaryFormat,
 }
 
 /// Deployment inference, shared by every command that writes a dataset.

@@ -1,7 +1,9 @@
 //! Exit codes, documented in README: 0 ok, 1 failure, 2 usage, 3-7 access problems, 8 runs
 //! rejected, 9 another export holds the workspace, 130/143 interrupted.
 
+use bbpipe_extract::ExtractError;
 use bbpipe_extract::api::ApiError;
+use bbpipe_pipeline::PipelineError;
 use std::fmt;
 
 /// An error that ends the process with a specific exit code.
@@ -40,5 +42,17 @@ pub fn classify(error: &ApiError, listing: bool) -> (&'static str, u8) {
         ApiError::Status { status: 404, .. } if listing => WORKSPACE_NOT_FOUND,
         ApiError::Unreachable { .. } => UNREACHABLE,
         _ => FAILED,
+    }
+}
+
+/// The exit code of a failed replay or export: access problems keep `check`'s codes (a 404
+/// can only come from the repositories listing: a repository's 404 is skipped), another
+/// writer is 9, a signal 128 + its number, anything else 1.
+pub fn of(error: &PipelineError) -> u8 {
+    match error.root() {
+        PipelineError::Contention(_) => LOCKED.1,
+        PipelineError::Interrupted(signal) => signal.exit_code(),
+        PipelineError::Extract(ExtractError::Api(api)) => classify(api, true).1,
+        _ => FAILED.1,
     }
 }

@@ -1,18 +1,17 @@
 //! `bbpipe`: exports Bitbucket Cloud Pipelines history to analytics-ready Parquet.
 //!
-//! This binary parses the command line, sets up logging and wires the stages of the
-//! `bbpipe-extract`, `bbpipe-transform` and `bbpipe-load` crates together with bounded channels.
+//! This binary parses the command line, sets up logging, calls the `bbpipe-pipeline` library
+//! and prints what it returns, with the documented exit codes.
 
 mod check;
 mod cli;
 mod exit;
 mod export_cmd;
-mod pipeline;
 mod progress;
 mod rules_cmd;
 mod schema_doc;
-mod signal;
 mod summary;
+mod write_cmd;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -33,14 +32,14 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        signal::install();
+        bbpipe_pipeline::signal::install();
         match cli.command {
             Command::Check(args) => check::run(args).await,
             Command::Export(args) => export_cmd::run(*args, cli.quiet).await,
-            Command::Replay(args) => pipeline::replay(args, cli.quiet).await,
+            Command::Replay(args) => write_cmd::replay(args, cli.quiet).await,
             Command::Schema(args) => schema_doc::print(&args),
             Command::Rules(command) => rules_cmd::run(command).await,
-            Command::VerifyOutput(args) => pipeline::verify_output(args, cli.quiet).await,
+            Command::VerifyOutput(args) => write_cmd::verify_output(args, cli.quiet).await,
         }
     });
     match result {

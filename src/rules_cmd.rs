@@ -1,8 +1,8 @@
 //! `bbpipe rules check` and `bbpipe rules explain`.
 
 use crate::cli::{RulesCheckArgs, RulesCommand, RulesExplainArgs};
-use crate::pipeline::for_each_run_batch;
 use anyhow::Context;
+use bbpipe_pipeline::for_each_run_batch;
 use bbpipe_transform::RuleSet;
 use bbpipe_transform::rules::{RunColumns, Verdict};
 use serde_json::json;

@@ -1,55 +1,46 @@
-//! The one-screen report printed at the end of a run.
+//! The one-screen report printed at the end of a run, and its JSON form.
 
-use bbpipe_load::LoadSummary;
 use bbpipe_model::Table;
-use bbpipe_transform::TransformSummary;
+use bbpipe_pipeline::Report;
 use std::fmt;
-use std::time::Duration;
 
-/// What the API cost, for exports.
-pub struct Requests {
-    pub repositories: u64,
-    pub requests: u64,
-    pub retries: u64,
-    pub rate_limited: u64,
-    pub waited_ms: u64,
+/// How the report is printed (`--summary`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SummaryFormat {
+    /// A screen of text.
+    Text,
+    /// One JSON object (the fields of `bbpipe_pipeline::Report`).
+    Json,
 }
 
-/// What an export adds to the summary: how it committed and what it revisited.
-pub struct ExportReport {
-    pub checkpoints: u64,
-    pub resumed: u64,
-    pub revisited: u64,
-    pub unfinished_tracked: u64,
-    pub unfinished_dropped: u64,
-    pub sort_fallbacks: Vec<String>,
+/// Prints `report` as asked; text is left out when `quiet`, JSON never (it was asked for).
+pub fn print(report: &Report, format: SummaryFormat, quiet: bool) {
+    match format {
+        SummaryFormat::Text if !quiet => print!("{}", Summary(report)),
+        SummaryFormat::Text => {}
+        SummaryFormat::Json => match serde_json::to_string_pretty(report) {
+            Ok(json) => println!("{json}"),
+            Err(error) => tracing::error!("cannot print the summary as JSON: {error}"),
+        },
+    }
 }
 
-pub struct Summary {
-    pub source: String,
-    pub destination: String,
-    pub workspaces: Vec<String>,
-    pub pages: u64,
-    pub input_bytes: u64,
-    pub transform: TransformSummary,
-    pub load: LoadSummary,
-    pub elapsed: Duration,
-    pub requests: Option<Requests>,
-    pub export: Option<ExportReport>,
-}
+/// The text form of a report.
+pub struct Summary<'a>(pub &'a Report);
 
-impl fmt::Display for Summary {
+impl fmt::Display for Summary<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "bbpipe: {} -> {}", self.source, self.destination)?;
-        writeln!(f, "  workspaces      {}", self.workspaces.join(", "))?;
+        let report = self.0;
+        writeln!(f, "bbpipe: {} -> {}", report.source, report.destination)?;
+        writeln!(f, "  workspaces      {}", report.workspaces.join(", "))?;
         writeln!(
             f,
             "  pages read      {} ({})",
-            self.pages,
-            bytes(self.input_bytes)
+            report.pages,
+            bytes(report.input_bytes)
         )?;
-        writeln!(f, "  repositories    {}", self.transform.repositories)?;
-        if let Some(r) = &self.requests {
+        writeln!(f, "  repositories    {}", report.repositories)?;
+        if let Some(r) = &report.requests {
             writeln!(f, "  exported from   {} repositories", r.repositories)?;
             writeln!(
                 f,
@@ -60,7 +51,7 @@ impl fmt::Display for Summary {
                 r.waited_ms as f64 / 1000.0
             )?;
         }
-        if let Some(e) = &self.export {
+        if let Some(e) = &report.export {
             writeln!(
                 f,
                 "  commits         {} checkpoint(s){}",
@@ -87,8 +78,7 @@ impl fmt::Display for Summary {
                 )?;
             }
         }
-        let statuses: Vec<String> = self
-            .transform
+        let statuses: Vec<String> = report
             .runs_by_status
             .iter()
             .map(|(status, n)| format!("{status} {n}"))
@@ -96,41 +86,42 @@ impl fmt::Display for Summary {
         writeln!(
             f,
             "  pipeline runs   {} ({})",
-            self.transform.pipeline_runs,
+            report.pipeline_runs,
             statuses.join(", ")
         )?;
-        if self.transform.deployments > 0 || self.transform.rule_overlaps > 0 {
+        if report.deployments > 0 || report.rule_overlaps > 0 {
             writeln!(
                 f,
                 "  deployments     {} inferred ({} runs with overlapping rules)",
-                self.transform.deployments, self.transform.rule_overlaps
+                report.deployments, report.rule_overlaps
             )?;
         }
-        if self.transform.rejected > 0 {
+        if report.rejected > 0 {
             writeln!(
                 f,
                 "  rejected        {} runs set aside in `rejects` (could not be decoded):",
-                self.transform.rejected
+                report.rejected
             )?;
-            for example in &self.transform.rejected_examples {
+            for example in &report.rejected_examples {
                 writeln!(f, "                  {example}")?;
             }
         }
-        let dropped = self.load.duplicates_dropped();
+        let dropped = report.duplicates_dropped;
         if dropped > 0 {
             writeln!(
                 f,
                 "  merged          {dropped} older versions of rows dropped (read twice, or already in the dataset)"
             )?;
         }
-        if self.load.files.is_empty() {
+        if report.tables.is_empty() {
             writeln!(
                 f,
                 "  written         nothing: the dataset already held these rows"
             )?;
         }
         for table in Table::ALL {
-            let (files, rows, size) = self.load.totals(table);
+            let written = report.table(table);
+            let (files, rows, size) = (written.files, written.rows, written.bytes);
             if files > 0 {
                 writeln!(
                     f,
@@ -140,22 +131,22 @@ impl fmt::Display for Summary {
                 )?;
             }
         }
-        if self.load.orphans_removed > 0 {
+        if report.orphans_removed > 0 {
             writeln!(
                 f,
                 "  cleaned up      {} files left by an interrupted export",
-                self.load.orphans_removed
+                report.orphans_removed
             )?;
         }
-        if self.load.replaced > 0 {
+        if report.files_replaced > 0 {
             writeln!(
                 f,
                 "  replaced        {} files merged into the new ones",
-                self.load.replaced
+                report.files_replaced
             )?;
         }
-        let seconds = self.elapsed.as_secs_f64();
-        let rate = self.transform.pipeline_runs as f64 / seconds.max(1e-9);
+        let seconds = report.elapsed_seconds;
+        let rate = report.pipeline_runs as f64 / seconds.max(1e-9);
         writeln!(f, "  elapsed         {seconds:.2} s ({rate:.0} runs/s)")
     }
 }

@@ -1,8 +1,8 @@
 //! Micro-benchmarks of transform's hot paths: `cargo bench -p bbpipe-transform`.
 //! Input: a real-shaped page of the bundled demo (100 pipeline runs).
 
-use bbpipe_model::{Endpoint, PageSource, RawPage};
 use bbpipe_model::bitbucket::{Page, PipelineRun, decode};
+use bbpipe_model::{Endpoint, PageSource, RawPage};
 use bbpipe_transform::rules::{DeploymentBuilder, RunColumns};
 use bbpipe_transform::{RuleSet, TransformOptions, Transformer};
 use std::hint::black_box;

@@ -11,7 +11,9 @@ static RECEIVED: OnceLock<watch::Receiver<Option<Signal>>> = OnceLock::new();
 /// A signal that stops bbpipe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
+    /// SIGINT (Ctrl-C).
     Interrupt,
+    /// SIGTERM (a scheduler's deadline).
     Terminate,
 }
 
@@ -24,6 +26,7 @@ impl Signal {
         }
     }
 
+    /// The signal's name, e.g. `SIGTERM`.
     pub fn name(self) -> &'static str {
         match self {
             Signal::Interrupt => "SIGINT",

@@ -1,0 +1,179 @@
+//! Exports a workspace from the Bitbucket API into a dataset, incrementally.
+
+use crate::error::PipelineError;
+use crate::options::WriteOptions;
+use crate::report::{ExportReport, Report, Requests, RunFacts};
+use crate::stages::{load_rules, transformer};
+use crate::writer::{Writer, open_destination};
+use bbpipe_extract::api::{Client, RequestStats};
+use bbpipe_extract::{ExportOptions, ExportProgress, Exporter, Recorder, SyncState};
+use bbpipe_load::Destination;
+use bbpipe_transform::RuleSet;
+use object_store::path::Path;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// An export: one workspace from the API into a dataset.
+#[derive(Debug, Clone)]
+pub struct ExportJob {
+    /// What to read (workspace, repositories, history, pacing). `retry_runs` is filled from
+    /// the dataset's `rejects` table.
+    pub extract: ExportOptions,
+    /// The API base URL as the user gave it, for the report and the manifests.
+    pub api_url: String,
+    /// Also record every page here, in the layout `replay` reads.
+    pub record: Option<PathBuf>,
+    /// Where and how to write.
+    pub write: WriteOptions,
+}
+
+/// An export ready to run: its workspace leased, its state read.
+pub struct Export {
+    job: ExportJob,
+    writer: Writer,
+    exporter: Exporter,
+    client: Arc<Client>,
+    rules: Option<Arc<RuleSet>>,
+    started: Instant,
+}
+
+impl Export {
+    /// Takes the workspace's lease and reads the sync state the last export committed in its
+    /// manifests (or, for datasets of earlier versions, the state file).
+    pub async fn open(mut job: ExportJob, client: Arc<Client>) -> Result<Export, PipelineError> {
+        let started = Instant::now();
+        let workspace = job.extract.workspace.clone();
+        let rules = load_rules(job.write.rules.as_deref())?;
+        let destination = open_destination(&job.write)?;
+        let recorder = job
+            .record
+            .as_deref()
+            .map(Recorder::new)
+            .transpose()
+            .map_err(PipelineError::Recording)?;
+        let writer = Writer::open(
+            destination.clone(),
+            std::slice::from_ref(&workspace),
+            job.api_url.clone(),
+            &job.write,
+        )
+        .await?;
+        // Read under the lease: the state as committed by the last export, which nobody moves now.
+        let state = match writer.sink.state(&workspace) {
+            Some(entries) => SyncState::from_entries(&workspace, entries).map_err(|source| {
+                PipelineError::State {
+                    workspace: workspace.clone(),
+                    source,
+                }
+            })?,
+            None => None,
+        };
+        let state = match state {
+            Some(state) => state,
+            None => read_legacy_state(&destination, &workspace).await?,
+        };
+        job.extract.retry_runs = writer.sink.rejected_runs(&workspace);
+        let exporter = Exporter::new(Arc::clone(&client), job.extract.clone(), state, recorder);
+        Ok(Export {
+            job,
+            writer,
+            exporter,
+            client,
+            rules,
+            started,
+        })
+    }
+
+    /// Live counters, for progress bars.
+    pub fn progress(&self) -> Arc<ExportProgress> {
+        self.exporter.progress()
+    }
+
+    /// Runs the export to the end: every page read is committed, with the state that says how
+    /// far it got, at each checkpoint and at the end.
+    pub async fn run(self) -> Result<Report, PipelineError> {
+        let Export {
+            job,
+            writer,
+            exporter,
+            client,
+            rules,
+            started,
+        } = self;
+        let run_id = writer.run_id.clone();
+        let (outcome, transformed, loaded) = writer
+            .run(
+                |tx| exporter.run(tx),
+                transformer(job.write.batch_rows, rules),
+            )
+            .await?;
+        if !outcome.skipped.is_empty() {
+            tracing::warn!(
+                "no pipelines (404), skipped: {}",
+                outcome.skipped.join(", ")
+            );
+        }
+        let workspace = job.extract.workspace;
+        let facts = RunFacts {
+            source: format!("{} workspace {}", job.api_url, workspace),
+            destination: job.write.out.clone(),
+            run_id,
+            workspaces: vec![workspace],
+            pages: outcome.summary.pages,
+            input_bytes: outcome.summary.bytes,
+            elapsed: started.elapsed(),
+        };
+        let mut report = Report::new(facts, transformed, &loaded);
+        let stats = client.stats();
+        report.requests = Some(Requests {
+            repositories: outcome.repositories,
+            requests: RequestStats::get(&stats.requests),
+            retries: RequestStats::get(&stats.retries),
+            rate_limited: RequestStats::get(&stats.rate_limited),
+            waited_ms: RequestStats::get(&stats.rate_limit_wait_ms),
+        });
+        report.export = Some(ExportReport {
+            checkpoints: outcome.checkpoints,
+            resumed: outcome.resumed,
+            revisited: outcome.revisited,
+            unfinished_tracked: outcome.unfinished_tracked,
+            unfinished_dropped: outcome.unfinished_dropped,
+            sort_fallbacks: outcome.sort_fallbacks,
+            skipped: outcome.skipped,
+        });
+        Ok(report)
+    }
+}
+
+/// Bitbucket workspace slugs are lower-case, and `Acme` and `acme` name one workspace: one
+/// state, one lease, one partition.
+pub fn normalize_workspace(given: &str) -> String {
+    let slug = given.trim().to_lowercase();
+    if slug != given {
+        tracing::info!("workspace {given:?} read as {slug:?} (workspace slugs are lower-case)");
+    }
+    slug
+}
+
+/// The state file of earlier versions (`_state/<workspace>.json`), read when no manifest of
+/// the workspace carries state yet.
+async fn read_legacy_state(
+    destination: &Destination,
+    workspace: &str,
+) -> Result<SyncState, PipelineError> {
+    let path = Path::from(SyncState::legacy_path(workspace));
+    match destination
+        .get_opt(&path)
+        .await
+        .map_err(PipelineError::load)?
+    {
+        None => Ok(SyncState::new(workspace)),
+        Some(bytes) => {
+            serde_json::from_slice(&bytes).map_err(|source| PipelineError::LegacyState {
+                path: destination.describe(&path),
+                source,
+            })
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! The pipeline as a library: runs a replay or an export in-process and returns a [`Report`].
+//!
+//! [`replay`] and [`Export`] wire extract → transform → load with bounded channels, take the
+//! workspaces' leases, read the sync state the last export committed, and stop cleanly on
+//! SIGTERM/SIGINT once [`signal::install`] was called. The `bbpipe` binary only parses
+//! arguments, calls these and prints what they return.
+
+#![deny(missing_docs)]
+
+mod error;
+mod export;
+mod options;
+mod replay;
+mod report;
+mod runs;
+pub mod signal;
+mod stages;
+mod writer;
+
+pub use error::PipelineError;
+pub use export::{Export, ExportJob, normalize_workspace};
+pub use options::{LockOptions, WriteOptions};
+pub use replay::{ReplayJob, replay};
+pub use report::{ExportReport, Report, Requests, TableReport};
+pub use runs::{VisitError, for_each_run_batch};
+pub use stages::load_rules;

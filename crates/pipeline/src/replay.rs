@@ -1,0 +1,50 @@
+//! Replays recorded pages into a dataset.
+
+use crate::error::PipelineError;
+use crate::options::WriteOptions;
+use crate::report::{Report, RunFacts};
+use crate::stages::{load_rules, transformer};
+use crate::writer::{Writer, open_destination};
+use bbpipe_extract::Replay;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// A replay: recorded pages (the fixture layout) into a dataset.
+#[derive(Debug, Clone)]
+pub struct ReplayJob {
+    /// The directory of recorded pages, e.g. `fixtures/demo`.
+    pub fixtures: PathBuf,
+    /// Where and how to write.
+    pub write: WriteOptions,
+}
+
+/// Runs a replay to the end. Runs that could not be decoded are set aside in `rejects` and
+/// counted in [`Report::rejected`]; the rest is committed.
+pub async fn replay(job: &ReplayJob) -> Result<Report, PipelineError> {
+    let started = Instant::now();
+    let rules = load_rules(job.write.rules.as_deref())?;
+    let replay = Replay::open(&job.fixtures).map_err(PipelineError::Fixtures)?;
+    let workspaces = replay.workspaces().to_vec();
+    let destination = open_destination(&job.write)?;
+    tracing::info!(pages = replay.page_count(), from = %job.fixtures.display(), "replaying");
+
+    let source = job.fixtures.display().to_string();
+    let writer = Writer::open(destination, &workspaces, source.clone(), &job.write).await?;
+    let run_id = writer.run_id.clone();
+    let (extracted, transformed, loaded) = writer
+        .run(
+            |tx| replay.run(tx),
+            transformer(job.write.batch_rows, rules),
+        )
+        .await?;
+    let facts = RunFacts {
+        source,
+        destination: job.write.out.clone(),
+        run_id,
+        workspaces,
+        pages: extracted.pages,
+        input_bytes: extracted.bytes,
+        elapsed: started.elapsed(),
+    };
+    Ok(Report::new(facts, transformed, &loaded))
+}

@@ -1,0 +1,118 @@
+//! `bbpipe replay` and `bbpipe verify-output`, and what every command that writes shares:
+//! turning arguments into the pipeline's options, and its errors into exit codes.
+
+use crate::cli::{DeploymentArgs, LockArgs, ReplayArgs, StoreArgs, TuningArgs, VerifyArgs};
+use crate::exit::{self, Exit};
+use crate::summary;
+use anyhow::anyhow;
+use bbpipe_load::{Destination, StoreOptions};
+use bbpipe_pipeline::{LockOptions, PipelineError, ReplayJob, Report, WriteOptions};
+
+/// `bbpipe replay`.
+pub async fn replay(args: ReplayArgs, quiet: bool) -> anyhow::Result<()> {
+    let job = ReplayJob {
+        fixtures: args.fixtures.clone(),
+        write: write_options(
+            &args.out,
+            &args.store,
+            &args.deployments,
+            &args.tuning,
+            &args.lock,
+        ),
+    };
+    let report = bbpipe_pipeline::replay(&job).await.map_err(failed)?;
+    finish(&report, args.summary, quiet)
+}
+
+/// Prints the report; exit code 8 when runs were set aside in `rejects` (the rest is
+/// committed, but a scheduler should notice).
+pub fn finish(report: &Report, format: summary::SummaryFormat, quiet: bool) -> anyhow::Result<()> {
+    summary::print(report, format, quiet);
+    if report.rejected == 0 {
+        return Ok(());
+    }
+    Err(Exit {
+        code: exit::REJECTED.1,
+        message: format!(
+            "{} pipeline run(s) could not be decoded and were set aside in the `rejects` table \
+             (the rest is committed; the next export tries them again): {}",
+            report.rejected,
+            report.rejected_examples.join("; ")
+        ),
+    }
+    .into())
+}
+
+/// A pipeline error with its documented exit code.
+pub fn failed(error: PipelineError) -> anyhow::Error {
+    Exit {
+        code: exit::of(&error),
+        message: error.to_string(),
+    }
+    .into()
+}
+
+/// The pipeline's options from the arguments every writing command shares.
+pub fn write_options(
+    out: &str,
+    store: &StoreArgs,
+    deployments: &DeploymentArgs,
+    tuning: &TuningArgs,
+    lock: &LockArgs,
+) -> WriteOptions {
+    WriteOptions {
+        out: out.to_string(),
+        store: store_options(store),
+        rules: deployments.rules.clone(),
+        deployments_ndjson: deployments.deployments_ndjson.clone(),
+        batch_rows: tuning.batch_rows as usize,
+        buffer_bytes: tuning.buffer_mib as usize * 1024 * 1024,
+        upload_part_bytes: tuning.upload_part_mib as usize * 1024 * 1024,
+        lock: LockOptions {
+            wait: lock.wait_lock,
+            lease: lock.lease,
+            no_lock: lock.no_lock,
+        },
+    }
+}
+
+fn store_options(store: &StoreArgs) -> StoreOptions {
+    StoreOptions {
+        s3_endpoint: store.s3_endpoint.clone(),
+        max_retries: store.store_retries,
+        retry_timeout: std::time::Duration::from_secs(store.store_retry_timeout),
+    }
+}
+
+/// `bbpipe verify-output`.
+pub async fn verify_output(args: VerifyArgs, quiet: bool) -> anyhow::Result<()> {
+    let destination = Destination::open(&args.dest, &store_options(&args.store))
+        .map_err(|e| anyhow!("load: cannot open the destination: {e}"))?;
+    let report = bbpipe_load::verify(&destination).await?;
+    if !quiet {
+        println!(
+            "{}: {} manifests, {} files",
+            args.dest, report.manifests, report.files
+        );
+        for (table, rows) in &report.rows {
+            println!("  {table:<15} {rows} rows");
+        }
+        for note in &report.notes {
+            println!("note: {note}");
+        }
+    }
+    if report.problems.is_empty() {
+        if !quiet {
+            println!("ok");
+        }
+        return Ok(());
+    }
+    for problem in &report.problems {
+        println!("problem: {problem}");
+    }
+    Err(anyhow!(
+        "{} problems found in {}",
+        report.problems.len(),
+        args.dest
+    ))
+}
