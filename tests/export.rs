@@ -248,7 +248,9 @@ fn rate_limits_server_errors_and_resets_are_retried() {
     ]);
     let out = tempfile::tempdir().unwrap();
     let summary = export_ok(&mock, out.path(), &["--concurrency", "1"]);
-    assert!(summary.contains("(6 retries, 4 rate limited"), "{summary}");
+    let requests = &report(&summary)["requests"];
+    assert_eq!(requests["retries"], 6, "{summary}");
+    assert_eq!(requests["rate_limited"], 4, "{summary}");
     assert_eq!(read_table(out.path(), "pipeline_runs").len(), 170);
 }
 

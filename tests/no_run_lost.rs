@@ -87,7 +87,10 @@ fn runs_arriving_while_pages_are_retried_are_never_lost() {
     let before: BTreeSet<String> = mock.all_runs().into_iter().map(|(u, _)| u).collect();
     let out = tempfile::tempdir().unwrap();
     let (first, _) = export_ok(&mock, out.path(), &["--concurrency", "4"]);
-    assert!(first.contains("retries"), "{first}");
+    assert!(
+        report(&first)["requests"]["retries"].as_u64() > Some(0),
+        "{first}"
+    );
     let exported: BTreeSet<String> = runs_in(out.path()).into_iter().map(|(u, _)| u).collect();
     let missing: Vec<&String> = before.difference(&exported).collect();
     assert!(
@@ -194,8 +197,9 @@ fn an_api_that_ignores_the_sort_falls_back_with_a_warning() {
     let (summary, log) = export_ok(&mock, out.path(), &[]);
     assert!(log.contains("ignored sort=-run_creation_date"), "{log}");
     assert!(log.contains("re-runs of pipelines created before the lookback will be missed"));
-    assert!(
-        summary.contains("sort=-run_creation_date ignored for api"),
+    assert_eq!(
+        report(&summary)["export"]["sort_fallbacks"],
+        json!(["api"]),
         "{summary}"
     );
     assert!(runs_in(out.path()).iter().any(|(u, _)| *u == added));
@@ -322,7 +326,7 @@ fn resumes_after(signal: Option<&str>) {
     let (summary, _) = export_ok(&mock, out.path(), &["--lease", "2s", "--wait-lock", "30s"]);
     let resumed_requests = requests_in(&summary);
     assert!(
-        summary.contains("continued an interrupted first export"),
+        report(&summary)["export"]["resumed"].as_u64() > Some(0),
         "{summary}"
     );
     let fresh = tempfile::tempdir().unwrap();
@@ -398,8 +402,14 @@ fn unfinished_runs_older_than_the_revisit_age_are_dropped() {
             .any(|r| r.path.contains("/pipelines/%7B")),
         "not fetched again"
     );
-    assert!(
-        summary.contains("0 tracked, 0 fetched again, 1 no longer tracked"),
+    let export = &report(&summary)["export"];
+    assert_eq!(
+        (
+            &export["unfinished_tracked"],
+            &export["revisited"],
+            &export["unfinished_dropped"]
+        ),
+        (&json!(0), &json!(0), &json!(1)),
         "{summary}"
     );
     assert!(unfinished_runs(out.path(), "acme", "api").is_empty());
@@ -487,8 +497,9 @@ fn retry_after_zero_waits_and_huge_values_do_not_panic() {
         "{:?}",
         started.elapsed()
     );
-    assert!(
-        stdout(&output).contains("2 rate limited"),
+    assert_eq!(
+        report(&stdout(&output))["requests"]["rate_limited"],
+        2,
         "{}",
         stdout(&output)
     );
@@ -541,8 +552,10 @@ fn a_malformed_run_is_rejected_and_the_rest_commits() {
     let output = export(&mock, out.path(), &[]);
     assert_eq!(output.status.code(), Some(8), "{}", stderr(&output));
     let summary = stdout(&output);
-    assert!(summary.contains("rejected        2 runs"), "{summary}");
-    assert!(summary.contains(".created_on"), "{summary}");
+    let summary = report(&summary);
+    assert_eq!(summary["rejected"], 2, "{summary}");
+    let examples = summary["rejected_examples"].to_string();
+    assert!(examples.contains(".created_on"), "{examples}");
     assert!(stderr(&output).contains(&bad_time), "{}", stderr(&output));
     // The rest is committed.
     assert_eq!(runs_in(out.path()).len(), 158);
@@ -614,7 +627,7 @@ fn a_malformed_run_is_rejected_and_the_rest_commits() {
     assert_eq!(runs_in(out.path()).len(), 159);
     mock.update_run("api", &bad_type, |r| r["build_number"] = json!(31));
     let (summary, _) = export_ok(&mock, out.path(), &[]);
-    assert!(!summary.contains("rejected"), "{summary}");
+    assert_eq!(report(&summary)["rejected"], 0, "{summary}");
     assert!(read_table(out.path(), "rejects").is_empty());
     assert_eq!(runs_in(out.path()).len(), 160);
     assert_verified(out.path());

@@ -224,13 +224,14 @@ pub fn unfinished_runs(out: &Path, workspace: &str, slug: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The request count an export's summary reports.
+/// The report a run printed with `--summary json`.
+pub fn report(summary: &str) -> Value {
+    serde_json::from_str(summary).unwrap_or_else(|e| panic!("not a JSON report ({e}): {summary}"))
+}
+
+/// The request count an export's report (`--summary json`) gives.
 pub fn requests_in(summary: &str) -> u64 {
-    let line = summary
-        .lines()
-        .find(|l| l.trim_start().starts_with("requests"))
-        .expect("requests line");
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    report(summary)["requests"]["requests"].as_u64().unwrap()
 }
 
 /// `bbpipe export` of workspace `acme` into `out` as the tests run it: fast retries, no
@@ -246,6 +247,8 @@ pub fn export_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
         "5",
         "--max-requests-per-hour",
         "1000000",
+        "--summary",
+        "json",
     ];
     args.extend(extra);
     args
