@@ -510,6 +510,8 @@ fn exports_to_s3_keep_their_state_there() {
         &out,
         "--max-requests-per-hour",
         "1000000",
+        "--summary",
+        "json",
     ];
     let first = bbpipe_with_env(&args, &vars);
     assert!(first.status.success(), "{}", stderr(&first));

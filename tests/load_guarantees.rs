@@ -200,7 +200,6 @@ fn reverse_columns(dir: &std::path::Path) {
 fn a_file_with_reordered_columns_is_named_not_misread() {
     let target = Target::local();
     target.replay_ok(&demo());
-    let before = target.rows();
     reverse_columns(&PathBuf::from(target.out()).join("deployments"));
     let later = later_recording();
     let output = target.replay(later.path(), None);
@@ -212,6 +211,9 @@ fn a_file_with_reordered_columns_is_named_not_misread() {
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
-    // Nothing committed moved: the other tables are as they were.
-    assert_eq!(target.rows()[1], before[1]);
+    // The failed run committed nothing: the workspace's log still holds the first manifest only.
+    let manifests = std::fs::read_dir(PathBuf::from(target.out()).join("_manifests/acme"))
+        .unwrap()
+        .count();
+    assert_eq!(manifests, 1);
 }
