@@ -9,11 +9,13 @@
 mod config;
 mod deployments;
 mod rule;
+mod run_view;
 mod template;
 
 pub use config::{RuleSpec, RulesFile};
 pub use deployments::{DeploymentBuilder, RunColumns, SOURCE_NAME, reference_id};
-pub use rule::{Mismatch, Rule, RunView};
+pub use rule::{Mismatch, Rule};
+pub use run_view::RunView;
 pub use template::Template;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,6 @@
 //! Service names such as `{repo_slug}` or `payments-{workflow}`.
 
-use super::rule::RunView;
+use super::run_view::RunView;
 
 /// A service name template, parsed once.
 #[derive(Debug, Clone, PartialEq, Eq)]
