@@ -268,3 +268,79 @@ pub async fn orphans(
     }
     Ok(found)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::destination::StoreOptions;
+
+    /// Recovery removes only what no manifest names and no live writer can still commit.
+    #[tokio::test]
+    async fn orphans_are_only_old_unnamed_data_files_of_the_workspace() {
+        let dir = tempfile::tempdir().unwrap();
+        let destination =
+            Destination::open(dir.path().to_str().unwrap(), &StoreOptions::default()).unwrap();
+        let run = "pipeline_runs/workspace=acme/created_date=2026-01-01";
+        let files = [
+            (
+                format!("{run}/part-live-0001.parquet"),
+                "named by a manifest",
+            ),
+            (
+                format!("{run}/part-ours-0001.parquet"),
+                "written by this export",
+            ),
+            (format!("{run}/part-dead-0001.parquet"), "ORPHAN"),
+            (
+                "repositories/workspace=acme/part-dead-0001.parquet".into(),
+                "ORPHAN",
+            ),
+            (format!("{run}/notes.txt"), "not a data file"),
+            (
+                "pipeline_runs/workspace=globex/created_date=2026-01-01/part-dead-0001.parquet"
+                    .into(),
+                "another workspace",
+            ),
+        ];
+        for (path, _) in &files {
+            destination
+                .put(&Path::from(path.as_str()), bytes::Bytes::from_static(b"x"))
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let before = Utc::now();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let late = format!("{run}/part-other-writer-0001.parquet");
+        destination
+            .put(&Path::from(late.as_str()), bytes::Bytes::from_static(b"x"))
+            .await
+            .unwrap();
+        let live = BTreeMap::from([(
+            files[0].0.clone(),
+            FileEntry {
+                path: files[0].0.clone(),
+                rows: 1,
+                bytes: 1,
+            },
+        )]);
+        let keep = BTreeSet::from([files[1].0.clone()]);
+        let mut found: Vec<String> = orphans(&destination, "acme", &live, &keep, before)
+            .await
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        found.sort();
+        let mut want: Vec<String> = files
+            .iter()
+            .filter(|(_, why)| *why == "ORPHAN")
+            .map(|(path, _)| path.clone())
+            .collect();
+        want.sort();
+        assert_eq!(
+            found, want,
+            "a file written after the lease was taken is not an orphan"
+        );
+    }
+}

@@ -53,6 +53,9 @@ pub fn merge_partition(
         message: e.to_string(),
     };
     let schema = table.schema();
+    if parts.is_empty() {
+        return Ok((RecordBatch::new_empty(schema), 0));
+    }
     let received: usize = parts.iter().map(RecordBatch::num_rows).sum();
     let newest = newest_versions(table, parts).map_err(bad)?;
     let sort_column = schema.index_of(table.sort_column()).map_err(bad)?;
@@ -214,4 +217,164 @@ fn writer_properties(table: Table, schema: &SchemaRef) -> WriterProperties {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(*column), false);
     }
     builder.build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{
+        AsArray, Int64Array, StringArray, TimestampMicrosecondArray, new_null_array,
+    };
+    use arrow::datatypes::{DataType, Int64Type};
+
+    /// One pipeline-runs version: (repo_uuid, uuid, run_number, completed_at, exported_at);
+    /// created_at orders the file, so it is the uuid's number.
+    type Version = (&'static str, &'static str, Option<i64>, Option<i64>, i64);
+
+    fn runs(rows: &[Version]) -> RecordBatch {
+        let schema = Table::PipelineRuns.schema();
+        let n = rows.len();
+        let text = |f: fn(&Version) -> &str| -> ArrayRef {
+            Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>()))
+        };
+        let time = |values: Vec<Option<i64>>| -> ArrayRef {
+            Arc::new(TimestampMicrosecondArray::from(values).with_timezone("UTC"))
+        };
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|field| match field.name().as_str() {
+                "repo_uuid" => text(|r| r.0),
+                "uuid" => text(|r| r.1),
+                "run_number" => Arc::new(Int64Array::from(
+                    rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+                )),
+                "completed_at" => time(rows.iter().map(|r| r.3).collect()),
+                "exported_at" => time(rows.iter().map(|r| Some(r.4)).collect()),
+                "created_at" => time(
+                    rows.iter()
+                        .map(|r| r.1.trim_start_matches('r').parse().ok())
+                        .collect(),
+                ),
+                _ if field.is_nullable() => new_null_array(field.data_type(), n),
+                _ => match field.data_type() {
+                    DataType::Int64 => Arc::new(Int64Array::from(vec![0; n])) as ArrayRef,
+                    _ => Arc::new(StringArray::from(vec!["x"; n])),
+                },
+            })
+            .collect();
+        RecordBatch::try_new(schema, columns).unwrap()
+    }
+
+    /// (repo_uuid, uuid, run_number, exported_at) of the merged rows, in file order.
+    fn merged(parts: &[RecordBatch]) -> (Vec<(String, String, Option<i64>, i64)>, u64) {
+        let (rows, dropped) = merge_partition(Table::PipelineRuns, parts).unwrap();
+        let text = |name: &str| {
+            rows.column_by_name(name)
+                .unwrap()
+                .as_string::<i32>()
+                .clone()
+        };
+        let (repos, uuids) = (text("repo_uuid"), text("uuid"));
+        let numbers = rows
+            .column_by_name("run_number")
+            .unwrap()
+            .as_primitive::<Int64Type>()
+            .clone();
+        let exported = rows
+            .column_by_name("exported_at")
+            .unwrap()
+            .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+            .clone();
+        let out = (0..rows.num_rows())
+            .map(|i| {
+                (
+                    repos.value(i).to_string(),
+                    uuids.value(i).to_string(),
+                    numbers.is_valid(i).then(|| numbers.value(i)),
+                    exported.value(i),
+                )
+            })
+            .collect();
+        (out, dropped)
+    }
+
+    #[test]
+    fn merging_keeps_the_newest_version_of_each_key_sorted() {
+        type Case = (
+            &'static str,
+            Vec<Vec<Version>>,
+            Vec<(&'static str, &'static str, Option<i64>, i64)>,
+            u64,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "a re-run (higher run_number) wins whichever part holds it",
+                vec![
+                    vec![("a", "r1", Some(2), Some(5), 1)],
+                    vec![("a", "r1", Some(1), Some(9), 2)],
+                ],
+                vec![("a", "r1", Some(2), 1)],
+                1,
+            ),
+            (
+                "a completed version beats a running one of the same attempt",
+                vec![
+                    vec![("a", "r1", Some(1), Some(7), 1)],
+                    vec![("a", "r1", Some(1), None, 2)],
+                ],
+                vec![("a", "r1", Some(1), 1)],
+                1,
+            ),
+            (
+                "otherwise the version read last wins",
+                vec![
+                    vec![("a", "r1", Some(1), Some(7), 1)],
+                    vec![("a", "r1", Some(1), Some(7), 2)],
+                ],
+                vec![("a", "r1", Some(1), 2)],
+                1,
+            ),
+            (
+                "equal in every version column: the later part wins",
+                vec![
+                    vec![("a", "r1", Some(1), None, 3)],
+                    vec![("a", "r1", Some(1), None, 3)],
+                ],
+                vec![("a", "r1", Some(1), 3)],
+                1,
+            ),
+            (
+                "the key is (repo_uuid, uuid): one uuid in two repositories is two rows",
+                vec![vec![
+                    ("a", "r1", Some(1), None, 1),
+                    ("b", "r1", Some(1), None, 1),
+                ]],
+                vec![("a", "r1", Some(1), 1), ("b", "r1", Some(1), 1)],
+                0,
+            ),
+            (
+                "rows come out sorted by created_at, not in arrival order",
+                vec![
+                    vec![("a", "r3", Some(1), None, 1)],
+                    vec![("a", "r1", Some(1), None, 1), ("a", "r2", None, None, 1)],
+                ],
+                vec![
+                    ("a", "r1", Some(1), 1),
+                    ("a", "r2", None, 1),
+                    ("a", "r3", Some(1), 1),
+                ],
+                0,
+            ),
+            ("nothing in, nothing out", vec![], vec![], 0),
+        ];
+        for (name, parts, want, dropped) in cases {
+            let parts: Vec<RecordBatch> = parts.iter().map(|rows| runs(rows)).collect();
+            let want: Vec<(String, String, Option<i64>, i64)> = want
+                .into_iter()
+                .map(|(repo, uuid, n, e)| (repo.into(), uuid.into(), n, e))
+                .collect();
+            assert_eq!(merged(&parts), (want, dropped), "{name}");
+        }
+    }
 }

@@ -1,0 +1,158 @@
+//! The memory budget: rows wait per partition until the budget is spent; then the partition
+//! longest without new rows is written while rows keep arriving, and rows that reach a
+//! partition already written early are spilled to disk until the end.
+
+use super::ParquetSink;
+use crate::error::LoadError;
+use crate::flush::{FlushJob, Flushed};
+use crate::partition::split;
+use crate::spill::Spill;
+use arrow::array::RecordBatch;
+use bbpipe_model::{PartitionKey, Table, TableBatch};
+
+/// One partition's rows waiting to be written.
+#[derive(Default)]
+pub(super) struct Buffer {
+    pub(super) batches: Vec<RecordBatch>,
+    /// Bytes of `batches`, in memory.
+    pub(super) bytes: usize,
+    /// Earlier rows of the partition, spilled to disk (oldest first).
+    pub(super) spilled: Vec<std::path::PathBuf>,
+    /// When rows last arrived, in batches received.
+    pub(super) touched: u64,
+}
+
+/// Partitions being written while rows still arrive, each with the bytes of rows it took.
+pub(super) type InFlight = tokio::task::JoinSet<(usize, Result<Flushed, LoadError>)>;
+
+impl ParquetSink {
+    /// Buffers a batch; past the memory budget, writes out or spills partitions.
+    pub async fn write(&mut self, batch: TableBatch) -> Result<(), LoadError> {
+        if !self.logs.contains_key(&batch.workspace) {
+            return Err(LoadError::Batch {
+                table: batch.table.name(),
+                message: format!(
+                    "rows of workspace {} that this export did not open",
+                    batch.workspace
+                ),
+            });
+        }
+        self.workspaces.insert(batch.workspace.clone());
+        self.batches_received += 1;
+        if batch.table == Table::PipelineRuns {
+            self.rejects.note(&batch)?;
+        }
+        for (key, part) in split(batch)? {
+            let bytes = part.get_array_memory_size();
+            let buffer = self.buffers.entry(key).or_default();
+            buffer.batches.push(part);
+            buffer.bytes += bytes;
+            buffer.touched = self.batches_received;
+            self.buffered_bytes += bytes;
+        }
+        while let Some(done) = self.in_flight.try_join_next() {
+            self.settle(done).await?;
+        }
+        // Rows being written count too: memory stays within the budget whatever the size of
+        // the partitions.
+        while self.buffered_bytes + self.in_flight_bytes > self.options.max_buffered_bytes {
+            if self.in_flight.len() >= self.parallel {
+                self.settle_next().await?;
+            } else if let Some(key) = self.coldest_writable() {
+                self.write_early(key);
+            } else if !self.in_flight.is_empty() {
+                self.settle_next().await?;
+            } else if !self.spill_largest().await? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for the next partition written early; records it.
+    pub(super) async fn settle_next(&mut self) -> Result<(), LoadError> {
+        match self.in_flight.join_next().await {
+            Some(done) => self.settle(done).await,
+            None => Ok(()),
+        }
+    }
+
+    pub(super) async fn settle(
+        &mut self,
+        done: Result<(usize, Result<Flushed, LoadError>), tokio::task::JoinError>,
+    ) -> Result<(), LoadError> {
+        let (bytes, flushed) = done.map_err(|e| LoadError::Batch {
+            table: "load",
+            message: format!("writing a partition: {e}"),
+        })?;
+        self.in_flight_bytes -= bytes;
+        self.apply(flushed?).await
+    }
+
+    /// The partition longest without new rows among those that can be written before the
+    /// input ends: never written early yet, and merged with what their files hold (a snapshot
+    /// table's file is replaced whole; deployments for the NDJSON file are written once).
+    pub(super) fn coldest_writable(&self) -> Option<PartitionKey> {
+        let ndjson = self.ndjson.is_some();
+        self.buffers
+            .iter()
+            .filter(|(key, b)| {
+                b.bytes > 0
+                    && key.table.merges_existing()
+                    && !(ndjson && key.table == Table::Deployments)
+                    && !self.written_early.contains(*key)
+            })
+            .min_by_key(|(_, b)| b.touched)
+            .map(|(key, _)| key.clone())
+    }
+
+    /// Starts writing a partition while rows keep arriving. Its files are listed now, so it is
+    /// written early once only: later rows of it are spilled and merged at the end, after this
+    /// write was recorded.
+    pub(super) fn write_early(&mut self, key: PartitionKey) {
+        let bytes = self.buffers.get(&key).map_or(0, |b| b.bytes);
+        if let Some(job) = self.take_job(key.clone()) {
+            tracing::debug!(partition = %key.dir(), "writing before the input ends");
+            self.written_early.insert(key);
+            self.in_flight_bytes += bytes;
+            let write = self.flush(job);
+            self.in_flight.spawn(async move { (bytes, write.await) });
+        }
+    }
+
+    /// Writing one partition, detached from the sink so that it runs beside it.
+    pub(super) fn flush(
+        &self,
+        job: FlushJob,
+    ) -> impl Future<Output = Result<Flushed, LoadError>> + Send + use<> {
+        let destination = self.destination.clone();
+        let (part_bytes, wants_rows) = (self.options.upload_part_bytes, self.ndjson.is_some());
+        async move { job.run(&destination, part_bytes, wants_rows).await }
+    }
+
+    /// Spills the largest partition's rows to disk; they come back when it is written.
+    /// False when nothing is left in memory to spill.
+    pub(super) async fn spill_largest(&mut self) -> Result<bool, LoadError> {
+        let Some(buffer) = self
+            .buffers
+            .values_mut()
+            .filter(|b| b.bytes > 0)
+            .max_by_key(|b| b.bytes)
+        else {
+            return Ok(false);
+        };
+        let spill = match &mut self.spill {
+            Some(spill) => spill,
+            None => self.spill.insert(Spill::new()?),
+        };
+        let batches = std::mem::take(&mut buffer.batches);
+        tracing::debug!(
+            bytes = buffer.bytes,
+            "spilling a partition's rows until the end"
+        );
+        let path = spill.write(batches).await?;
+        buffer.spilled.push(path);
+        self.buffered_bytes -= std::mem::take(&mut buffer.bytes);
+        Ok(true)
+    }
+}

@@ -1,0 +1,184 @@
+//! Staging and committing. The order is what keeps readers and the next export safe; see
+//! [`ParquetSink::commit`].
+
+use super::ParquetSink;
+use crate::commit::{CommitInfo, WorkspaceCommit};
+use crate::error::LoadError;
+use crate::manifest::{FileEntry, StateEntries, orphans};
+use crate::reader::read_file;
+use crate::rejects;
+use crate::writer::{WrittenFile, merge_partition};
+use bbpipe_model::{PartitionKey, Table, workspace_of};
+use futures::StreamExt;
+use object_store::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+
+impl ParquetSink {
+    /// Writes every buffered partition and settles rows that moved partition. Nothing is
+    /// committed yet.
+    pub(super) async fn stage(&mut self) -> Result<(), LoadError> {
+        while !self.in_flight.is_empty() {
+            self.settle_next().await?;
+        }
+        // Partitions are independent: merge and encode them on every core at once.
+        let keys: Vec<PartitionKey> = self.buffers.keys().cloned().collect();
+        tracing::debug!(partitions = keys.len(), "writing partitions");
+        let writes: Vec<_> = keys
+            .into_iter()
+            .filter_map(|key| {
+                let job = self.take_job(key)?;
+                Some(self.flush(job))
+            })
+            .collect();
+        let mut flushed = futures::stream::iter(writes).buffer_unordered(self.parallel * 2);
+        while let Some(result) = flushed.next().await {
+            self.apply(result?).await?;
+        }
+        drop(flushed);
+        for table in Table::ALL.into_iter().filter(|t| t.rows_can_move()) {
+            for workspace in self.workspaces.clone() {
+                self.settle_moved_rows(table, &workspace).await?;
+            }
+        }
+        self.drop_resolved_rejects().await
+    }
+
+    /// Writes what is buffered and commits it: one manifest per workspace that changed, carries
+    /// new state, or (at the end) was not committed yet by this export.
+    ///
+    /// The order is the protocol, and this is the one place that owns it:
+    /// 1. **data**: every partition is written as a new file (nothing live changes);
+    /// 2. **lease**: checked, so a writer that lost its workspace commits nothing;
+    /// 3. **manifest and state together**: the workspace's next manifest, create-only, names the
+    ///    new files, the replaced ones and the sync state. Writing it is the commit point: a
+    ///    reader or the next export sees all of it or none, and the state can never run ahead
+    ///    of the data it describes (a crash before it leaves the last state and orphans);
+    /// 4. **deletes** of the replaced files, only once the manifest is durable (a crash before
+    ///    them leaves garbage, never a manifest naming a missing file); then, after a
+    ///    workspace's first commit, its orphaned files;
+    /// 5. **NDJSON**: the deployments file is republished last, so it never lists a deployment
+    ///    the dataset does not hold.
+    pub(super) async fn commit(
+        &mut self,
+        mut state: BTreeMap<String, StateEntries>,
+        requests: u64,
+        checkpoint: bool,
+    ) -> Result<(), LoadError> {
+        self.stage().await?;
+        let info = CommitInfo {
+            source: self.options.source.clone(),
+            requests,
+        };
+        let workspaces: Vec<String> = self.logs.keys().cloned().collect();
+        for workspace in workspaces {
+            let added: Vec<&WrittenFile> = self
+                .added
+                .iter()
+                .filter(|(path, _)| workspace_of(path) == workspace)
+                .map(|(_, file)| file)
+                .collect();
+            let removed: Vec<&(Table, FileEntry)> = self
+                .removed
+                .iter()
+                .filter(|(path, _)| workspace_of(path) == workspace)
+                .map(|(_, entry)| entry)
+                .collect();
+            let entries = state.remove(&workspace).unwrap_or_default();
+            let first = !self.committed_once.contains(&workspace);
+            let changed = !added.is_empty() || !removed.is_empty() || !entries.is_empty();
+            // Every export leaves at least one manifest per workspace at its end: it fences
+            // out older writers and lets this one remove their leftovers.
+            let last_chance = first && !checkpoint;
+            if !changed && !last_chance {
+                continue;
+            }
+            if let Some(lease) = self.leases.get(&workspace) {
+                lease.check()?;
+            }
+            let sequence = self.logs.get(&workspace).map_or(1, |l| l.next_sequence);
+            let manifest = WorkspaceCommit {
+                workspace: &workspace,
+                sequence,
+                run_id: &self.options.run_id,
+                started_at: self.started_at,
+                added,
+                removed,
+                state: entries.clone(),
+                checkpoint,
+            }
+            .run(&self.destination, &info)
+            .await?;
+            tracing::info!(workspace, sequence, checkpoint, "committed");
+            if let Some(log) = self.logs.get_mut(&workspace) {
+                log.next_sequence = sequence + 1;
+                log.state.extend(entries);
+            }
+            self.record_commit(&manifest);
+            self.commit_count
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.summary.manifests.push(manifest);
+            if first {
+                self.committed_once.insert(workspace.clone());
+                self.remove_orphans(&workspace).await?;
+            }
+        }
+        self.added.clear();
+        self.removed.clear();
+        self.written_early.clear();
+        if let Some(ndjson) = &mut self.ndjson {
+            ndjson.checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// Removes files of `workspace` that interrupted exports left: only under its lease, only
+    /// after this export committed, only files written before the lease was taken, and not at
+    /// all while manifests are missing from its log.
+    pub(super) async fn remove_orphans(&mut self, workspace: &str) -> Result<(), LoadError> {
+        let Some(log) = self.logs.get(workspace) else {
+            return Ok(());
+        };
+        if !log.missing.is_empty() {
+            return Ok(());
+        }
+        let before = match self.leases.get(workspace) {
+            Some(lease) => lease.acquired_mark(),
+            // --no-lock: the user vouches that no other export writes here.
+            None => self.started_at,
+        };
+        let keep: BTreeSet<String> = self.added.keys().cloned().collect();
+        for path in orphans(&self.destination, workspace, &self.live, &keep, before).await? {
+            if let Some(lease) = self.leases.get(workspace) {
+                lease.check()?;
+            }
+            tracing::warn!(file = %self.destination.describe(&path), "removing a file left by an interrupted export");
+            self.destination.delete(&path).await?;
+            self.summary.orphans_removed += 1;
+        }
+        Ok(())
+    }
+
+    /// Rewrites the `rejects` partitions that hold runs now read in a good version.
+    pub(super) async fn drop_resolved_rejects(&mut self) -> Result<(), LoadError> {
+        for (workspace, ids) in self.rejects.take_resolved() {
+            let key = PartitionKey::workspace(Table::Rejects, &workspace);
+            let files = self.current_files(&format!("{}/", key.dir()));
+            let mut kept = Vec::new();
+            for (path, _) in &files {
+                let path = Path::from(path.as_str());
+                for batch in read_file(&self.destination, Table::Rejects, &workspace, &path).await?
+                {
+                    kept.push(rejects::without(&batch, &ids)?);
+                }
+            }
+            tracing::info!(
+                workspace,
+                fixed = ids.len(),
+                "rejected runs read again in a good version"
+            );
+            let (rows, _) = merge_partition(Table::Rejects, &kept)?;
+            self.replace(&key, files, rows, 0).await?;
+        }
+        Ok(())
+    }
+}
