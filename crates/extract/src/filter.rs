@@ -9,15 +9,31 @@ pub struct RepoFilter {
     exclude: GlobSet,
 }
 
+/// A glob pattern that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("glob {pattern:?}: {source}")]
+pub struct FilterError {
+    /// The pattern (all of them, when the set as a whole failed).
+    pub pattern: String,
+    /// What globset said.
+    pub source: globset::Error,
+}
+
 impl RepoFilter {
     /// No `include` patterns means every repository.
-    pub fn new(include: &[String], exclude: &[String]) -> Result<Self, String> {
-        let build = |patterns: &[String]| -> Result<GlobSet, String> {
+    pub fn new(include: &[String], exclude: &[String]) -> Result<Self, FilterError> {
+        let build = |patterns: &[String]| -> Result<GlobSet, FilterError> {
             let mut set = GlobSetBuilder::new();
             for pattern in patterns {
-                set.add(Glob::new(pattern).map_err(|e| format!("glob {pattern:?}: {e}"))?);
+                set.add(Glob::new(pattern).map_err(|source| FilterError {
+                    pattern: pattern.clone(),
+                    source,
+                })?);
             }
-            set.build().map_err(|e| e.to_string())
+            set.build().map_err(|source| FilterError {
+                pattern: patterns.join(" "),
+                source,
+            })
         };
         let include = if include.is_empty() {
             None

@@ -18,7 +18,7 @@ mod walk;
 
 pub use error::ExtractError;
 pub use export::{ExportOptions, ExportOutcome, ExportProgress, Exporter};
-pub use filter::RepoFilter;
+pub use filter::{FilterError, RepoFilter};
 pub use record::Recorder;
 pub use replay::Replay;
 pub use state::{RepositoryState, Resume, STATE_FORMAT, SyncState, Unfinished};

@@ -29,6 +29,12 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
+    /// A data file whose columns are not its table's.
+    #[error("{path}: {mismatch}")]
+    WrongSchema {
+        path: String,
+        mismatch: crate::reader::SchemaMismatch,
+    },
     /// A file of the dataset that cannot be read, or is not what bbpipe wrote.
     #[error("{path}: {message}")]
     Corrupt { path: String, message: String },

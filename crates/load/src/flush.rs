@@ -77,9 +77,9 @@ impl FlushJob {
             let encoded = if unchanged || rows.num_rows() == 0 {
                 None
             } else {
-                Some(encode(table, &rows).map_err(|message| LoadError::Corrupt {
+                Some(encode(table, &rows).map_err(|source| LoadError::Parquet {
                     path: shown,
-                    message: format!("encoding Parquet: {message}"),
+                    source,
                 })?)
             };
             Ok(Merged {
@@ -155,11 +155,13 @@ pub(crate) async fn write_rows(
     let shown = destination.describe(&path);
     let (bytes, file_rows) = tokio::task::spawn_blocking(move || encode(table, &rows))
         .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r)
-        .map_err(|message| LoadError::Corrupt {
+        .map_err(|e| LoadError::Batch {
+            table: table.name(),
+            message: format!("encoding {shown}: {e}"),
+        })?
+        .map_err(|source| LoadError::Parquet {
             path: shown,
-            message: format!("encoding Parquet: {message}"),
+            source,
         })?;
     let size = bytes.len() as u64;
     upload(destination, &path, bytes, part_bytes).await?;

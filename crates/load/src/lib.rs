@@ -38,6 +38,7 @@ pub use manifest::{
 };
 pub use ndjson::DeploymentsNdjson;
 pub use partition::split;
+pub use reader::SchemaMismatch;
 pub use sink::{LoadOptions, LoadSummary, ParquetSink};
 pub use verify::{Verification, verify};
 pub use writer::{ROW_GROUP_ROWS, WrittenFile, encode, file_schema, merge_partition};

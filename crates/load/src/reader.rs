@@ -4,7 +4,7 @@ use crate::destination::Destination;
 use crate::error::LoadError;
 use crate::writer::file_schema;
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
-use bbpipe_model::Table;
+use bbpipe_model::{SCHEMA_VERSION, Table};
 use object_store::path::Path;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -53,7 +53,10 @@ pub async fn read_columns(
         .ok_or_else(|| corrupt("listed but gone".into()))?;
     let builder =
         ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| corrupt(e.to_string()))?;
-    check_schema(table, builder.schema()).map_err(corrupt)?;
+    check_schema(table, builder.schema()).map_err(|mismatch| LoadError::WrongSchema {
+        path: destination.describe(path),
+        mismatch,
+    })?;
     let builder = match columns {
         Some(names) => {
             let mask = ProjectionMask::columns(builder.parquet_schema(), names.iter().copied());
@@ -67,9 +70,23 @@ pub async fn read_columns(
         .map_err(|e| corrupt(e.to_string()))
 }
 
+/// A data file whose columns are not its table's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a {table} file of schema version {SCHEMA_VERSION}: {difference}")]
+pub struct SchemaMismatch {
+    /// The table whose file it should be.
+    pub table: &'static str,
+    /// The first difference, e.g. ``expected column `uuid Utf8 not null`, found ...``.
+    pub difference: String,
+}
+
 /// A file's columns must be the table's, by name, type and nullability, in order.
-pub fn check_schema(table: Table, found: &arrow::datatypes::Schema) -> Result<(), String> {
-    let expected = file_schema(table).map_err(|e| e.to_string())?;
+pub fn check_schema(table: Table, found: &arrow::datatypes::Schema) -> Result<(), SchemaMismatch> {
+    let mismatch = |difference: String| SchemaMismatch {
+        table: table.name(),
+        difference,
+    };
+    let expected = file_schema(table).map_err(|e| mismatch(e.to_string()))?;
     let describe = |s: &arrow::datatypes::Schema| -> Vec<String> {
         s.fields()
             .iter()
@@ -93,8 +110,5 @@ pub fn check_schema(table: Table, found: &arrow::datatypes::Schema) -> Result<()
         .find(|(w, g)| w != g)
         .map(|(w, g)| format!("expected column `{w}`, found `{g}`"))
         .unwrap_or_else(|| format!("expected {} columns, found {}", want.len(), got.len()));
-    Err(format!(
-        "not a {} file of schema version 1: {first}",
-        table.name()
-    ))
+    Err(mismatch(first))
 }

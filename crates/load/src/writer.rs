@@ -13,6 +13,7 @@ use object_store::buffered::BufWriter;
 use object_store::path::Path;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::errors::ParquetError;
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
@@ -75,13 +76,12 @@ pub fn merge_partition(
 
 /// Encodes merged rows, less the partition columns, as one Parquet file in memory. CPU-bound:
 /// callers run it off the async threads, several partitions at once.
-pub fn encode(table: Table, rows: &RecordBatch) -> Result<(Bytes, u64), String> {
-    let file_batch = without_partition_columns(rows).map_err(|e| e.to_string())?;
+pub fn encode(table: Table, rows: &RecordBatch) -> Result<(Bytes, u64), ParquetError> {
+    let file_batch = without_partition_columns(rows)?;
     let props = writer_properties(table, &file_batch.schema());
-    let mut writer = ArrowWriter::try_new(Vec::new(), file_batch.schema(), Some(props))
-        .map_err(|e| e.to_string())?;
-    writer.write(&file_batch).map_err(|e| e.to_string())?;
-    let bytes = writer.into_inner().map_err(|e| e.to_string())?;
+    let mut writer = ArrowWriter::try_new(Vec::new(), file_batch.schema(), Some(props))?;
+    writer.write(&file_batch)?;
+    let bytes = writer.into_inner()?;
     Ok((Bytes::from(bytes), file_batch.num_rows() as u64))
 }
 

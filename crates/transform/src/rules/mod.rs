@@ -16,7 +16,7 @@ pub use config::{RuleSpec, RulesFile};
 pub use deployments::{DeploymentBuilder, RunColumns, SOURCE_NAME, reference_id};
 pub use rule::{Mismatch, Rule};
 pub use run_view::RunView;
-pub use template::Template;
+pub use template::{Template, TemplateError};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -85,7 +85,10 @@ impl RuleSet {
             if rules.iter().any(|r| r.name == name) {
                 return Err(invalid("name".into(), "another rule has this name".into()));
             }
-            rules.push(Rule::compile(spec).map_err(|(field, message)| invalid(field, message))?);
+            rules.push(
+                Rule::compile(spec)
+                    .map_err(|problem| invalid(problem.field.into(), problem.message))?,
+            );
         }
         if rules.is_empty() {
             return Err(RulesError::Syntax {

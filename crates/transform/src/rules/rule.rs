@@ -20,6 +20,15 @@ impl fmt::Display for Mismatch {
     }
 }
 
+/// What is wrong with one field of a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// The field, as the rules file names it.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
 /// A rule ready to use: regexes compiled once, templates parsed.
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -39,29 +48,28 @@ pub struct Rule {
 
 impl Rule {
     /// Compiles a spec; the error names the field.
-    pub(super) fn compile(spec: RuleSpec) -> Result<Rule, (String, String)> {
-        let regex =
-            |field: &str, pattern: &Option<String>| -> Result<Option<Regex>, (String, String)> {
-                match pattern {
-                    None => Ok(None),
-                    Some(p) if p.is_empty() => Err((
-                        field.to_string(),
-                        "an empty pattern would match every run; leave the field out if that is \
-                     what you mean"
-                            .to_string(),
-                    )),
-                    Some(p) => Regex::new(p)
-                        .map(Some)
-                        .map_err(|e| (field.to_string(), e.to_string())),
-                }
-            };
+    pub(super) fn compile(spec: RuleSpec) -> Result<Rule, FieldProblem> {
+        let problem = |field: &'static str, message: String| FieldProblem { field, message };
+        let regex = |field: &'static str, pattern: &Option<String>| match pattern {
+            None => Ok(None),
+            Some(p) if p.is_empty() => Err(problem(
+                field,
+                "an empty pattern would match every run; leave the field out if that is what \
+                 you mean"
+                    .into(),
+            )),
+            Some(p) => Regex::new(p)
+                .map(Some)
+                .map_err(|e| problem(field, e.to_string())),
+        };
         if spec.name.trim().is_empty() {
-            return Err(("name".into(), "must not be empty".into()));
+            return Err(problem("name", "must not be empty".into()));
         }
         if spec.environment.trim().is_empty() {
-            return Err(("environment".into(), "must not be empty".into()));
+            return Err(problem("environment", "must not be empty".into()));
         }
-        let service = Template::parse(&spec.service).map_err(|e| ("service".to_string(), e))?;
+        let service =
+            Template::parse(&spec.service).map_err(|e| problem("service", e.to_string()))?;
         Ok(Rule {
             name: spec.name.clone(),
             repository: regex("repository", &spec.repository)?,

@@ -17,8 +17,34 @@ enum Part {
     Workflow,
 }
 
+/// Why a service template cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// Nothing but spaces.
+    #[error("must not be empty")]
+    Empty,
+    /// A `{` without its `}`.
+    #[error("unclosed '{{' in {text:?}")]
+    Unclosed {
+        /// The template.
+        text: String,
+    },
+    /// A placeholder rules do not know.
+    #[error(
+        "unknown placeholder {{{name}}} in {text:?}: use {{workspace}}, {{repo_slug}}, \
+         {{repository}} or {{workflow}}"
+    )]
+    UnknownPlaceholder {
+        /// The placeholder's name.
+        name: String,
+        /// The template.
+        text: String,
+    },
+}
+
 impl Template {
-    pub fn parse(text: &str) -> Result<Template, String> {
+    /// Parses `text`: literal text and `{placeholder}`s.
+    pub fn parse(text: &str) -> Result<Template, TemplateError> {
         let mut parts = Vec::new();
         let mut rest = text;
         while let Some(open) = rest.find('{') {
@@ -27,7 +53,7 @@ impl Template {
             }
             let close = rest[open..]
                 .find('}')
-                .ok_or_else(|| format!("unclosed '{{' in {text:?}"))?;
+                .ok_or_else(|| TemplateError::Unclosed { text: text.into() })?;
             let name = &rest[open + 1..open + close];
             parts.push(match name {
                 "workspace" => Part::Workspace,
@@ -35,10 +61,10 @@ impl Template {
                 "repository" => Part::Repository,
                 "workflow" => Part::Workflow,
                 other => {
-                    return Err(format!(
-                        "unknown placeholder {{{other}}} in {text:?}: use {{workspace}}, \
-                         {{repo_slug}}, {{repository}} or {{workflow}}"
-                    ));
+                    return Err(TemplateError::UnknownPlaceholder {
+                        name: other.into(),
+                        text: text.into(),
+                    });
                 }
             });
             rest = &rest[open + close + 1..];
@@ -47,7 +73,7 @@ impl Template {
             parts.push(Part::Literal(rest.to_string()));
         }
         if parts.is_empty() {
-            return Err("must not be empty".into());
+            return Err(TemplateError::Empty);
         }
         Ok(Template { parts })
     }
@@ -89,11 +115,13 @@ mod tests {
         assert!(
             Template::parse("{branch}")
                 .unwrap_err()
-                .contains("unknown placeholder")
+                .to_string()
+                .contains("unknown placeholder {branch}")
         );
         assert!(
             Template::parse("x{repo_slug")
                 .unwrap_err()
+                .to_string()
                 .contains("unclosed")
         );
     }
