@@ -131,7 +131,7 @@ pub struct ExportArgs {
     #[arg(long)]
     pub workspace: String,
     /// Where to write the dataset: a local directory or s3://bucket/prefix. The incremental
-    /// state lives there too (_state/<workspace>.json).
+    /// state lives there too, in the workspace's manifests.
     #[arg(long, value_name = "DEST")]
     pub out: String,
     /// Only repositories whose slug matches one of these globs (repeatable).

@@ -1,5 +1,8 @@
 //! End to end: bad input stops the run with an error that names the file and the JSON path.
 
+// Test helpers fail loudly: unwrap and panic are how they report.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::*;

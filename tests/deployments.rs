@@ -1,5 +1,8 @@
 //! End to end: deployments inferred from the demo by fixtures/demo/deploy-rules.toml.
 
+// Test helpers fail loudly: unwrap and panic are how they report.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::*;

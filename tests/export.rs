@@ -1,5 +1,8 @@
 //! End to end: `bbpipe check` and `bbpipe export` against a local mock of the Bitbucket API.
 
+// Test helpers fail loudly: unwrap and panic are how they report.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::mock::{Auth, Fault, MockBitbucket};

@@ -1,6 +1,9 @@
 //! End to end: re-runs, overlapping and older exports, and killed exports, on the local
 //! filesystem and on a local S3 server, checked row by row.
 
+// Test helpers fail loudly: unwrap and panic are how they report.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::target::Target;

@@ -1,5 +1,8 @@
 //! README.md documents what the binary does.
 
+// Test helpers fail loudly: unwrap and panic are how they report.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::*;

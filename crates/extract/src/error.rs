@@ -4,13 +4,22 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
     #[error("{path}: {source}")]
+    /// A file or directory of recorded pages cannot be read or written.
     Io {
+        /// Which one.
         path: PathBuf,
         #[source]
+        /// Why.
         source: std::io::Error,
     },
     #[error("{path}: {message}")]
-    Layout { path: PathBuf, message: String },
+    /// A fixture directory not in the layout `replay` reads (path, and what is wrong).
+    Layout {
+        /// The file or directory.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// The Bitbucket API refused or failed.
     #[error("{0}")]
     Api(Box<crate::api::ApiError>),

@@ -30,7 +30,9 @@ use url::Url;
 /// What to export.
 #[derive(Debug, Clone)]
 pub struct ExportOptions {
+    /// The workspace's slug (lower-case).
     pub workspace: String,
+    /// Which repositories to export.
     pub filter: RepoFilter,
     /// First runs: no history older than this.
     pub since: Option<DateTime<Utc>>,
@@ -54,15 +56,20 @@ pub struct ExportOptions {
 /// Live counters, for progress bars.
 #[derive(Debug, Default)]
 pub struct ExportProgress {
+    /// Repositories listed.
     pub repositories_total: AtomicU64,
+    /// Repositories done.
     pub repositories_done: AtomicU64,
+    /// Pipeline runs read.
     pub runs_fetched: AtomicU64,
 }
 
 /// What an export found, besides the pages it sent.
 #[derive(Debug, Clone, Default)]
 pub struct ExportOutcome {
+    /// Pages and bytes read.
     pub summary: ExtractSummary,
+    /// Repositories exported.
     pub repositories: u64,
     /// Repositories whose pipelines answered 404 (pipelines off, or gone since listed).
     pub skipped: Vec<String>,
@@ -116,6 +123,7 @@ pub struct Exporter {
 }
 
 impl Exporter {
+    /// An export by `client`, continuing from `state`; `recorder` also keeps every page.
     pub fn new(
         client: Arc<Client>,
         options: ExportOptions,
@@ -152,6 +160,7 @@ impl Exporter {
             .fetch_add(runs as u64, Ordering::Relaxed);
     }
 
+    /// Live counters, for progress displays.
     pub fn progress(&self) -> Arc<ExportProgress> {
         Arc::clone(&self.progress)
     }

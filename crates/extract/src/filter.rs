@@ -46,6 +46,7 @@ impl RepoFilter {
         })
     }
 
+    /// Whether the export covers the repository `slug`.
     pub fn allows(&self, slug: &str) -> bool {
         self.include.as_ref().is_none_or(|set| set.is_match(slug)) && !self.exclude.is_match(slug)
     }

@@ -26,6 +26,7 @@ pub use state::{RepositoryState, Resume, STATE_FORMAT, SyncState, Unfinished};
 /// What an extraction sent down its channel.
 #[derive(Debug, Clone, Default)]
 pub struct ExtractSummary {
+    /// Pages read.
     pub pages: u64,
     /// Bytes of page bodies.
     pub bytes: u64,

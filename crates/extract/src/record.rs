@@ -71,6 +71,7 @@ impl Recorder {
             .await
     }
 
+    /// Writes every page it receives to the recording, passing it on.
     pub async fn run(
         &self,
         workspace: &str,

@@ -97,10 +97,12 @@ impl Replay {
         })
     }
 
+    /// The workspaces the recording holds.
     pub fn workspaces(&self) -> &[String] {
         &self.workspaces
     }
 
+    /// How many pages it holds.
     pub fn page_count(&self) -> usize {
         self.files.len()
     }

@@ -9,12 +9,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 
+/// Version of the state format.
 pub const STATE_FORMAT: u32 = 2;
 
 /// The state of one workspace.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SyncState {
+    /// [`STATE_FORMAT`] when written.
     pub format: u32,
+    /// The workspace.
     pub workspace: String,
     /// When the export that wrote this state started.
     pub exported_at: Option<DateTime<Utc>>,
@@ -47,6 +50,7 @@ pub struct RepositoryState {
 /// A run left unfinished (in progress, paused at a manual step, halted).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Unfinished {
+    /// When the run was created.
     pub created_on: Option<DateTime<Utc>>,
     /// When it was last read.
     pub checked_at: Option<DateTime<Utc>>,
@@ -84,6 +88,7 @@ fn unfinished<'de, D: Deserializer<'de>>(
 const WORKSPACE_ENTRY: &str = "_workspace";
 
 impl SyncState {
+    /// An empty state: the next export reads the whole history.
     pub fn new(workspace: &str) -> Self {
         SyncState {
             format: STATE_FORMAT,

@@ -117,6 +117,7 @@ impl Destination {
         Ok(())
     }
 
+    /// The object store underneath.
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.store
     }
@@ -194,6 +195,7 @@ impl Destination {
             .map_err(self.store_error(path))
     }
 
+    /// Deletes one object; a missing one is not an error.
     pub async fn delete(&self, path: &Path) -> Result<(), LoadError> {
         match self.store.delete(path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),

@@ -2,68 +2,112 @@
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("destination {destination}: {message}")]
+    /// The destination cannot be opened or used (named, with why).
     Destination {
+        /// The destination.
         destination: String,
+        /// Why.
         message: String,
     },
     #[error("{path}: {source}")]
+    /// An object-store request failed after its retries.
     Store {
+        /// The object.
         path: String,
         #[source]
+        /// What the store said.
         source: object_store::Error,
     },
     #[error("{path}: writing Parquet: {source}")]
+    /// A file could not be encoded as Parquet.
     Parquet {
+        /// The file.
         path: String,
         #[source]
+        /// What the encoder said.
         source: parquet::errors::ParquetError,
     },
     #[error("{table}: {message}")]
+    /// Rows that do not fit their table.
     Batch {
+        /// The table.
         table: &'static str,
+        /// What is wrong.
         message: String,
     },
     #[error("{path}: {source}")]
+    /// A local file (NDJSON, spill) cannot be written.
     File {
+        /// The file.
         path: String,
         #[source]
+        /// Why.
         source: std::io::Error,
     },
     /// A data file whose columns are not its table's.
     #[error("{path}: {mismatch}")]
     WrongSchema {
+        /// The file.
         path: String,
+        /// How its columns differ.
         mismatch: crate::reader::SchemaMismatch,
     },
     /// A file of the dataset that cannot be read, or is not what bbpipe wrote.
     #[error("{path}: {message}")]
-    Corrupt { path: String, message: String },
+    /// The file, and what is wrong with it.
+    Corrupt {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Another export holds the workspace's lease.
     #[error(
         "workspace {workspace} is being exported into this destination by {holder}; its lease \
          expires at {expires_at} unless renewed (wait with --wait-lock DURATION)"
     )]
     Locked {
+        /// The workspace.
         workspace: String,
+        /// Who holds it: host, pid, run id.
         holder: String,
+        /// When its lease expires unless renewed.
         expires_at: chrono::DateTime<chrono::Utc>,
     },
     /// This export's lease is gone: it must not commit.
     #[error("lost the lease of workspace {workspace}: {why}; nothing more is committed")]
-    LeaseLost { workspace: String, why: String },
+    /// The workspace, and how the lease was lost.
+    LeaseLost {
+        /// The workspace.
+        workspace: String,
+        /// How the lease was lost.
+        why: String,
+    },
     /// Another writer committed the same sequence number first.
     #[error(
         "{path}: another export of workspace {workspace} committed first; this one stops \
          without committing (the next export continues from what is committed)"
     )]
-    Conflict { workspace: String, path: String },
+    /// The workspace, and the manifest taken.
+    Conflict {
+        /// The workspace.
+        workspace: String,
+        /// The manifest another export wrote.
+        path: String,
+    },
     /// The store cannot write create-only, so leases cannot keep writers apart.
     #[error(
         "destination {destination} does not support conditional (create-only) writes: \
          {detail}. Concurrent exports could corrupt it; pass --no-lock only if a single \
          export ever writes to it at a time"
     )]
-    NoConditionalWrites { destination: String, detail: String },
+    /// The destination, and what the probe saw.
+    NoConditionalWrites {
+        /// The destination.
+        destination: String,
+        /// What the probe saw.
+        detail: String,
+    },
     /// Another stage stopped first; its error is the one to report.
     #[error("cancelled because another stage stopped")]
     Cancelled,

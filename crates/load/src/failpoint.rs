@@ -1,14 +1,18 @@
-//! Crash injection for tests of commit safety.
+//! Crash injection for tests of commit safety, compiled only with the `failpoints` feature
+//! (which the workspace's tests turn on and release builds never do).
 //!
 //! `BBPIPE_FAILPOINT=after-file:N` kills the process right after the Nth data file is written;
-//! `BBPIPE_FAILPOINT=after-manifest` right after the manifest. The process aborts as a kill
-//! would: no destructor runs, nothing is cleaned up. Unset (always, outside tests) it costs one
-//! environment lookup per file.
+//! `BBPIPE_FAILPOINT=after-manifest` right after the manifest; `checkpoint:N` at the Nth
+//! checkpoint. The process aborts as a kill would: no destructor runs, nothing is cleaned up.
 
+#[cfg(feature = "failpoints")]
 use std::sync::atomic::{AtomicU64, Ordering};
 
+#[cfg(feature = "failpoints")]
 static HITS: AtomicU64 = AtomicU64::new(0);
 
+/// Aborts the process here if `BBPIPE_FAILPOINT` names this point (and its count is reached).
+#[cfg(feature = "failpoints")]
 pub fn failpoint(name: &str) {
     let Ok(spec) = std::env::var("BBPIPE_FAILPOINT") else {
         return;
@@ -23,3 +27,8 @@ pub fn failpoint(name: &str) {
         std::process::abort();
     }
 }
+
+/// Without the `failpoints` feature: nothing.
+#[cfg(not(feature = "failpoints"))]
+#[inline(always)]
+pub fn failpoint(_name: &str) {}

@@ -48,9 +48,13 @@ impl Default for LeaseOptions {
 /// Who holds a lease: enough for a person to find the process.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holder {
+    /// Host name.
     pub host: String,
+    /// Process id.
     pub pid: u32,
+    /// The export's run id.
     pub run_id: String,
+    /// When the export started.
     pub started_at: DateTime<Utc>,
 }
 
@@ -88,10 +92,15 @@ impl std::fmt::Display for Holder {
 /// One record of a lease's chain.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LeaseRecord {
+    /// The workspace leased.
     pub workspace: String,
+    /// The lease's number in the workspace's chain.
     pub epoch: u64,
+    /// Who holds it.
     pub holder: Holder,
+    /// When this record was written.
     pub written_at: DateTime<Utc>,
+    /// When it expires unless renewed.
     pub expires_at: DateTime<Utc>,
     /// The holder let go: the next writer need not wait.
     pub released: bool,
@@ -287,6 +296,7 @@ impl Lease {
         }
     }
 
+    /// The workspace it leases.
     pub fn workspace(&self) -> &str {
         &self.workspace
     }

@@ -25,6 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// State entries of a workspace, keyed by what extract names them.
 pub type StateEntries = BTreeMap<String, serde_json::Value>;
 
+/// Where manifests live, under the destination root.
 pub const MANIFEST_DIR: &str = "_manifests";
 
 /// Object-store reads in flight when reading many small objects.
@@ -33,33 +34,46 @@ pub(crate) const CONCURRENT_READS: usize = 16;
 /// A file a manifest added or removed.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct FileEntry {
+    /// Path relative to the destination root.
     pub path: String,
+    /// Rows in the file.
     pub rows: u64,
+    /// Its size.
     pub bytes: u64,
 }
 
 /// Files added and removed in one table.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TableChanges {
+    /// Files the commit made live.
     pub added: Vec<FileEntry>,
+    /// Files it retired.
     pub removed: Vec<FileEntry>,
 }
 
 /// `_manifests/<run_id>.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
+    /// The export that committed it.
     pub run_id: String,
+    /// When that export started.
     pub started_at: DateTime<Utc>,
+    /// When this commit was written.
     pub finished_at: DateTime<Utc>,
+    /// The workspaces it covers.
     pub workspaces: Vec<String>,
+    /// Always `bbpipe`.
     pub tool: String,
+    /// The bbpipe version that wrote it.
     pub tool_version: String,
+    /// [`SCHEMA_VERSION`](bbpipe_model::SCHEMA_VERSION) of its files.
     pub schema_version: u32,
     /// Where the pages came from: an API base URL or a fixture directory.
     pub source: String,
     /// Requests made to the API (0 for a replay).
     #[serde(default)]
     pub requests: u64,
+    /// Changes per table name.
     pub tables: BTreeMap<String, TableChanges>,
     /// Position in the workspace's log (absent in manifests of earlier versions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -84,7 +98,9 @@ impl Manifest {
 /// Which workspaces' logs to read.
 #[derive(Debug, Clone, Copy)]
 pub enum Scope<'a> {
+    /// Every workspace.
     All,
+    /// These workspaces only.
     Workspaces(&'a [String]),
 }
 
@@ -102,6 +118,7 @@ pub struct WorkspaceLog {
 /// The committed history of a destination.
 #[derive(Debug, Default)]
 pub struct History {
+    /// Every manifest read, in order.
     pub manifests: Vec<Manifest>,
     /// Live files with what the manifest that added them says of them.
     pub live: BTreeMap<String, FileEntry>,

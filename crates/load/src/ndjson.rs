@@ -29,6 +29,7 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 }
 
 impl DeploymentsNdjson {
+    /// Creates the file's staging copy next to `path`; nothing is visible at `path` until a commit.
     pub fn create(path: &Path) -> Result<Self, LoadError> {
         let io = |path: &Path| {
             let path = path.display().to_string();

@@ -15,10 +15,13 @@ use std::collections::{BTreeMap, HashSet};
 /// What verification found.
 #[derive(Debug, Default)]
 pub struct Verification {
+    /// Manifests read.
     pub manifests: usize,
+    /// Data files read.
     pub files: usize,
     /// Rows per table.
     pub rows: BTreeMap<&'static str, u64>,
+    /// What is wrong; empty when the dataset is sound.
     pub problems: Vec<String>,
     /// Worth knowing but not wrong: leases held or left behind, exports under way.
     pub notes: Vec<String>,

@@ -33,9 +33,13 @@ const ZSTD_LEVEL: i32 = 1;
 /// A file written into the dataset.
 #[derive(Debug, Clone)]
 pub struct WrittenFile {
+    /// Its table.
     pub table: Table,
+    /// Where it was written.
     pub path: Path,
+    /// Rows in it.
     pub rows: u64,
+    /// Its size.
     pub bytes: u64,
     /// Older versions of a row dropped while writing (pagination drift, re-fetched runs).
     pub duplicates_dropped: u64,

@@ -8,9 +8,11 @@ use std::collections::BTreeMap;
 /// a dataset as if whole.
 #[derive(Debug)]
 pub enum Message<T> {
+    /// Rows or pages.
     Data(T),
     /// Everything sent before this mark may be committed, with the state it carries.
     Checkpoint(Checkpoint),
+    /// Upstream finished without error: commit the rest.
     Complete,
 }
 

@@ -14,6 +14,7 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// The endpoint's name in logs and fixture paths.
     pub fn as_str(self) -> &'static str {
         match self {
             Endpoint::Repositories => "repositories",
@@ -26,14 +27,17 @@ impl Endpoint {
 /// Where a page came from: enough to name it in an error and to trace a row back to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageSource {
+    /// The workspace.
     pub workspace: String,
     /// The repository slug, for per-repository endpoints.
     pub repo_slug: Option<String>,
+    /// The endpoint.
     pub endpoint: Endpoint,
     /// The request URL, or the fixture file the page was replayed from.
     pub location: String,
     /// 1-based page number (1 for single objects).
     pub page: u32,
+    /// When it was fetched (or recorded).
     pub fetched_at: DateTime<Utc>,
 }
 
@@ -64,6 +68,8 @@ impl fmt::Display for PageSource {
 /// One response body, exactly as Bitbucket returned it, with its provenance.
 #[derive(Debug, Clone)]
 pub struct RawPage {
+    /// Where the page came from.
     pub source: PageSource,
+    /// The response body, as received.
     pub body: Bytes,
 }

@@ -86,7 +86,7 @@ pub struct TableBatch {
 }
 
 impl Table {
-    /// Every table, in the order of [`SPECS`].
+    /// Every table, in declaration order (the order of their specs).
     pub const ALL: [Table; 4] = [
         Table::Repositories,
         Table::PipelineRuns,

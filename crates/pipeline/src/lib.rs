@@ -5,8 +5,6 @@
 //! SIGTERM/SIGINT once [`signal::install`] was called. The `bbpipe` binary only parses
 //! arguments, calls these and prints what they return.
 
-#![deny(missing_docs)]
-
 mod error;
 mod export;
 mod options;

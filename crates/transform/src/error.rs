@@ -6,16 +6,21 @@ pub enum TransformError {
     /// The body is not the JSON Bitbucket sends: truncated, HTML, wrong types.
     #[error("{source_page}: invalid JSON at {path}: {message}")]
     Json {
+        /// The page.
         source_page: Box<PageSource>,
         /// JSON path of the offending value, e.g. `$.values[3].build_number`.
         path: String,
+        /// What was wrong.
         message: String,
     },
     /// Well-formed JSON whose value cannot be used, e.g. an unparseable timestamp.
     #[error("{source_page}: bad value at {path}: {message}")]
     Value {
+        /// The page.
         source_page: Box<PageSource>,
+        /// JSON path of the problem.
         path: String,
+        /// What was wrong there.
         message: String,
     },
     /// A bug: the batch built does not fit the table's schema.

@@ -37,8 +37,11 @@ impl Default for TransformOptions {
 /// What transform read.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TransformSummary {
+    /// Pages read.
     pub pages: u64,
+    /// Repositories read.
     pub repositories: u64,
+    /// Pipeline runs read.
     pub pipeline_runs: u64,
     /// Pipeline runs read, by normalized status.
     pub runs_by_status: BTreeMap<&'static str, u64>,
@@ -89,6 +92,7 @@ pub struct Transformer {
 }
 
 impl Transformer {
+    /// A transformer with `options`.
     pub fn new(options: TransformOptions) -> Self {
         Transformer {
             options,
@@ -104,6 +108,7 @@ impl Transformer {
         }
     }
 
+    /// What it read so far.
     pub fn summary(&self) -> &TransformSummary {
         &self.summary
     }

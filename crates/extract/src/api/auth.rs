@@ -7,6 +7,7 @@ use std::fmt;
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
     }
@@ -29,9 +30,21 @@ pub enum Credentials {
     /// Workspace, project or repository access token: `Authorization: Bearer`.
     AccessToken(Secret),
     /// Atlassian API token: HTTP Basic with the account's email.
-    ApiToken { email: String, token: Secret },
+    /// Atlassian API token: HTTP Basic with the account's email.
+    ApiToken {
+        /// The account's email.
+        email: String,
+        /// The API token.
+        token: Secret,
+    },
     /// App password (deprecated by Atlassian during 2026): HTTP Basic with the username.
-    AppPassword { username: String, password: Secret },
+    /// App password: HTTP Basic with the Bitbucket username.
+    AppPassword {
+        /// The Bitbucket username.
+        username: String,
+        /// The app password.
+        password: Secret,
+    },
 }
 
 /// Why no credentials could be read.
@@ -42,21 +55,31 @@ pub enum AuthError {
          and BITBUCKET_API_TOKEN (Atlassian API token), or BITBUCKET_USERNAME and \
          BITBUCKET_APP_PASSWORD (deprecated app password); each also as <NAME>_FILE"
     )]
+    /// No credential variable is set.
     Missing,
     #[error("ambiguous Bitbucket credentials: {0} are all set; keep exactly one kind")]
+    /// Variables of several kinds are set (named).
     Ambiguous(String),
     #[error("incomplete Bitbucket credentials: {set} is set but {missing} is not")]
+    /// One variable of a pair is set without the other.
     Partial {
+        /// The variable that is set.
         set: &'static str,
+        /// The one that is missing.
         missing: &'static str,
     },
     #[error("{name}: cannot read {path}: {message}")]
+    /// A `<NAME>_FILE` variable names a file that cannot be read.
     File {
+        /// The variable.
         name: String,
+        /// The file.
         path: String,
+        /// Why it cannot be read.
         message: String,
     },
     #[error("{0} is set but empty")]
+    /// A variable is set to nothing (named).
     Empty(&'static str),
     /// A newline or other control character cannot go into an HTTP header: a token pasted with
     /// one would fail every request, and could smuggle a header.

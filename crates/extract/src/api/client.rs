@@ -40,6 +40,7 @@ pub struct ClientOptions {
     pub max_retries: usize,
     /// First backoff delay; it doubles (with jitter) up to `max_delay`.
     pub min_delay: Duration,
+    /// Longest backoff delay.
     pub max_delay: Duration,
     /// Longest total wait on 429 responses for one request before giving up.
     pub rate_limit_patience: Duration,
@@ -48,6 +49,7 @@ pub struct ClientOptions {
 }
 
 impl ClientOptions {
+    /// The defaults (Bitbucket's 1,000 requests an hour, 5 retries) for `api_url`.
     pub fn new(api_url: Url) -> Self {
         ClientOptions {
             api_url,
@@ -64,8 +66,11 @@ impl ClientOptions {
 /// Counters of what the client did, readable while it works (progress) and after (summary).
 #[derive(Debug, Default)]
 pub struct RequestStats {
+    /// Requests sent, retries included.
     pub requests: AtomicU64,
+    /// Retries of transient failures and rate limits.
     pub retries: AtomicU64,
+    /// Responses with HTTP 429.
     pub rate_limited: AtomicU64,
     /// Milliseconds spent waiting on 429s and on pacing.
     pub rate_limit_wait_ms: AtomicU64,
@@ -78,6 +83,7 @@ impl RequestStats {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Reads a counter.
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
@@ -100,6 +106,7 @@ enum Attempt {
 }
 
 impl Client {
+    /// A client for the API at `options.api_url`; refuses an API URL that is not http(s).
     pub fn new(credentials: Credentials, options: ClientOptions) -> Result<Client, ApiError> {
         check_api_url(&options.api_url)?;
         let http = reqwest::Client::builder()
@@ -123,6 +130,7 @@ impl Client {
         })
     }
 
+    /// Its request counters, shared with progress displays.
     pub fn stats(&self) -> &Arc<RequestStats> {
         &self.stats
     }

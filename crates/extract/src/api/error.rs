@@ -8,31 +8,56 @@ pub enum ApiError {
     /// Bitbucket answered with an error status (4xx, or 5xx after the retries ran out).
     #[error("GET {url}: HTTP {status}: {message}")]
     Status {
+        /// The request.
         url: String,
+        /// The HTTP status.
         status: u16,
+        /// What Bitbucket said.
         message: String,
         /// Scopes the error detail says are required but not granted.
         missing_scopes: Vec<String>,
     },
     /// DNS, TLS, connection or timeout failures, after the retries ran out.
     #[error("GET {url}: unreachable: {message}")]
-    Unreachable { url: String, message: String },
+    /// The request, and what failed.
+    Unreachable {
+        /// The request.
+        url: String,
+        /// What failed.
+        message: String,
+    },
     /// Still rate limited after waiting as long as allowed.
     #[error("GET {url}: still rate limited (HTTP 429) after waiting {waited_secs} s in all")]
-    RateLimited { url: String, waited_secs: u64 },
+    /// The request, and how long it waited in all.
+    RateLimited {
+        /// The request.
+        url: String,
+        /// Seconds waited in all.
+        waited_secs: u64,
+    },
     /// An API base URL that is not `http(s)://host/...`: requests could not be built from it.
     #[error("API URL {url:?}: {message}")]
-    BadApiUrl { url: String, message: String },
+    /// The URL, and what is wrong with it.
+    BadApiUrl {
+        /// The URL.
+        url: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A body that is not what the endpoint returns.
     #[error("GET {url}: unexpected response at {path}: {message}")]
     Body {
+        /// The request.
         url: String,
+        /// JSON path of the problem.
         path: String,
+        /// What was wrong there.
         message: String,
     },
 }
 
 impl ApiError {
+    /// The HTTP status, for errors that have one.
     pub fn status(&self) -> Option<u16> {
         match self {
             ApiError::Status { status, .. } => Some(*status),

@@ -17,6 +17,7 @@ fn parse<'a, T: Deserialize<'a>>(url: &str, body: &'a [u8]) -> Result<T, ApiErro
 /// A repository as discovery lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed {
+    /// Its slug, as in request paths.
     pub slug: String,
     /// Its uuid: the key of its sync state (slugs change when repositories are renamed).
     pub uuid: String,
@@ -25,12 +26,16 @@ pub struct Listed {
 /// A page of `GET /repositories/{workspace}`.
 #[derive(Debug)]
 pub struct RepositoriesPage {
+    /// The repositories on the page.
     pub repositories: Vec<Listed>,
+    /// The total Bitbucket reports, if it does.
     pub size: Option<u64>,
+    /// Whether a next page exists.
     pub has_next: bool,
 }
 
 impl RepositoriesPage {
+    /// Parses one page; the error names the URL and JSON path.
     pub fn parse(url: &str, body: &[u8]) -> Result<Self, ApiError> {
         let page: Page<ListedRepository> = parse(url, body)?;
         let repositories = page
@@ -56,10 +61,13 @@ impl RepositoriesPage {
 /// What the extractor needs to know of one pipeline run.
 #[derive(Debug, Clone)]
 pub struct RunHeader {
+    /// The run's uuid.
     pub uuid: String,
+    /// When it was first created.
     pub created_on: Option<DateTime<Utc>>,
     /// When its latest run (attempt) was created; a re-run raises it.
     pub run_creation_date: Option<DateTime<Utc>>,
+    /// Whether it has completed.
     pub completed: bool,
 }
 
@@ -92,8 +100,11 @@ impl RunHeader {
 /// A page of `GET .../pipelines`.
 #[derive(Debug)]
 pub struct PipelinesPage {
+    /// The runs on the page whose header could be read.
     pub runs: Vec<RunHeader>,
+    /// The total Bitbucket reports, if it does.
     pub size: Option<u64>,
+    /// Whether a next page exists.
     pub has_next: bool,
 }
 

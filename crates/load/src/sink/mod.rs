@@ -74,6 +74,7 @@ impl LoadSummary {
             })
     }
 
+    /// Older versions of rows dropped while merging.
     pub fn duplicates_dropped(&self) -> u64 {
         self.files.iter().map(|f| f.duplicates_dropped).sum()
     }
@@ -129,8 +130,7 @@ impl ParquetSink {
     /// Opens the destination for `workspaces` (the only ones this sink may write): learns the
     /// live files and where each workspace's log stands. Call [`check_is_dataset`] before
     /// taking the workspaces' leases, and this while holding them. Nothing is deleted here:
-    /// files left by an interrupted export are removed after this export's first commit (see
-    /// [`orphans`]).
+    /// files left by an interrupted export are removed after this export's first commit.
     ///
     /// [`check_is_dataset`]: crate::check_is_dataset
     pub async fn open(

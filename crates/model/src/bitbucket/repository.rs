@@ -7,26 +7,37 @@ use serde::Deserialize;
 #[derive(Deserialize)]
 pub struct Repository<'a> {
     #[serde(borrow)]
+    /// Its uuid, with braces.
     pub uuid: Str<'a>,
     #[serde(borrow, default)]
+    /// Its slug, as in its URL; derived from `full_name` where absent.
     pub slug: Text<'a>,
     #[serde(borrow, default)]
+    /// Display name.
     pub name: Text<'a>,
     #[serde(borrow, default)]
+    /// `workspace/slug`.
     pub full_name: Text<'a>,
     #[serde(default)]
+    /// Whether it is private.
     pub is_private: Option<bool>,
     #[serde(borrow, default)]
+    /// Free-text description.
     pub description: Text<'a>,
     #[serde(borrow, default)]
+    /// Main language; `""` where Bitbucket knows none.
     pub language: Text<'a>,
     #[serde(borrow, default)]
+    /// The project it belongs to.
     pub project: Option<Project<'a>>,
     #[serde(borrow, default)]
+    /// Its main branch.
     pub mainbranch: Option<Named<'a>>,
     #[serde(borrow, default)]
+    /// When it was created (RFC 3339).
     pub created_on: Text<'a>,
     #[serde(borrow, default)]
+    /// When it was last updated (RFC 3339).
     pub updated_on: Text<'a>,
 }
 
@@ -34,8 +45,10 @@ pub struct Repository<'a> {
 #[derive(Deserialize)]
 pub struct Project<'a> {
     #[serde(borrow, default)]
+    /// The project's key.
     pub key: Text<'a>,
     #[serde(borrow, default)]
+    /// The project's name.
     pub name: Text<'a>,
 }
 

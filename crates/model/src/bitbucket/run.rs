@@ -33,106 +33,148 @@ pub struct StateName<'a> {
 #[derive(Deserialize)]
 pub struct PipelineRun<'a> {
     #[serde(borrow)]
+    /// The run's uuid, with braces.
     pub uuid: Str<'a>,
+    /// The number shown in Bitbucket (#123).
     pub build_number: i64,
     #[serde(default)]
+    /// The attempt: above 1 once re-run.
     pub run_number: Option<i64>,
     #[serde(borrow, default)]
+    /// Where the run stands.
     pub state: Option<State<'a>>,
     #[serde(borrow, default)]
+    /// What it built: a ref, a commit or a pull request.
     pub target: Option<Target<'a>>,
     #[serde(borrow, default)]
+    /// What started it: PUSH, MANUAL, SCHEDULE, ...
     pub trigger: Option<NameAndType<'a>>,
     #[serde(borrow, default)]
+    /// Who or what created it.
     pub creator: Option<Creator<'a>>,
     #[serde(borrow, default)]
+    /// Its repository, where the response names it.
     pub repository: Option<RepositoryRef<'a>>,
     #[serde(borrow, default)]
+    /// When it was first created (RFC 3339).
     pub created_on: Text<'a>,
     #[serde(borrow, default)]
+    /// When its latest attempt was created; a re-run raises it.
     pub run_creation_date: Text<'a>,
     #[serde(borrow, default)]
+    /// When it completed; absent until it has.
     pub completed_on: Text<'a>,
     #[serde(default)]
+    /// Wall-clock duration.
     pub duration_in_seconds: Option<i64>,
     #[serde(default)]
+    /// Billed build seconds, over all steps.
     pub build_seconds_used: Option<i64>,
     #[serde(default)]
+    /// First successful run of the pipeline.
     pub first_successful: Option<bool>,
     #[serde(default)]
+    /// Whether it expired.
     pub expired: Option<bool>,
     #[serde(default)]
+    /// Whether it was started with variables (their values are never read).
     pub has_variables: Option<bool>,
 }
 
 #[derive(Deserialize)]
+/// A run's state: a name, and a result once completed or a stage while in progress.
 pub struct State<'a> {
     #[serde(borrow, default)]
+    /// e.g. `COMPLETED`, `IN_PROGRESS`, `PENDING`.
     pub name: Text<'a>,
     #[serde(borrow, default)]
+    /// The result of a completed run: SUCCESSFUL, FAILED, ...
     pub result: Option<NameAndType<'a>>,
     #[serde(borrow, default)]
+    /// The stage of a run in progress: RUNNING, PAUSED, HALTED.
     pub stage: Option<NameAndType<'a>>,
 }
 
 #[derive(Deserialize)]
+/// What a run built.
 pub struct Target<'a> {
     #[serde(borrow, default, rename = "type")]
+    /// e.g. `pipeline_ref_target`, `pipeline_pullrequest_target`.
     pub kind: Text<'a>,
     #[serde(borrow, default)]
+    /// branch, tag, named_branch, bookmark or annotated_tag.
     pub ref_type: Text<'a>,
     #[serde(borrow, default)]
+    /// The branch or tag built.
     pub ref_name: Text<'a>,
     #[serde(borrow, default)]
+    /// The commit built.
     pub commit: Option<Commit<'a>>,
     #[serde(borrow, default)]
+    /// The pipeline definition that ran.
     pub selector: Option<Selector<'a>>,
     /// Pull-request targets: source and destination branches.
     #[serde(borrow, default)]
     pub source: Text<'a>,
     #[serde(borrow, default)]
+    /// Pull-request targets: the destination branch.
     pub destination: Text<'a>,
     #[serde(default)]
+    /// Pull-request targets: the pull request.
     pub pullrequest: Option<PullRequest>,
     /// Merge-queue targets: the branch the queue merges into, and the queued pull requests.
     #[serde(borrow, default)]
     pub target_branch: Text<'a>,
     #[serde(default)]
+    /// Merge-queue targets: the queued pull requests.
     pub pullrequest_ids: Option<Vec<i64>>,
 }
 
 #[derive(Deserialize)]
+/// A commit, of which only the hash is read.
 pub struct Commit<'a> {
     #[serde(borrow, default)]
+    /// The full SHA.
     pub hash: Text<'a>,
 }
 
 #[derive(Deserialize)]
+/// Which pipeline of bitbucket-pipelines.yml ran.
 pub struct Selector<'a> {
     #[serde(borrow, default, rename = "type")]
+    /// custom, branches, tags, pull-requests, default, ...
     pub kind: Text<'a>,
     #[serde(borrow, default)]
+    /// The selector's pattern, e.g. `main` or `deploy-prod`.
     pub pattern: Text<'a>,
 }
 
 #[derive(Deserialize)]
+/// A pull request, of which only the id is read.
 pub struct PullRequest {
     #[serde(default)]
+    /// Its id.
     pub id: Option<i64>,
 }
 
 #[derive(Deserialize)]
+/// Who or what created a run.
 pub struct Creator<'a> {
     #[serde(borrow, default)]
+    /// Their uuid.
     pub uuid: Text<'a>,
     #[serde(borrow, default)]
+    /// Their Atlassian account id.
     pub account_id: Text<'a>,
     #[serde(borrow, default)]
+    /// Their display name.
     pub display_name: Text<'a>,
 }
 
 #[derive(Deserialize)]
+/// The repository a run names.
 pub struct RepositoryRef<'a> {
     #[serde(borrow, default)]
+    /// Its uuid.
     pub uuid: Text<'a>,
 }

@@ -7,6 +7,7 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct RulesFile {
     #[serde(default)]
+    /// The rules, in file order.
     pub rule: Vec<RuleSpec>,
 }
 
@@ -14,6 +15,7 @@ pub struct RulesFile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
+    /// Unique name: in deployments' `rule` column and in explanations.
     pub name: String,
     /// Regex on the repository slug or full name (`workspace/slug`).
     pub repository: Option<String>,
@@ -29,10 +31,12 @@ pub struct RuleSpec {
     /// Raw selector type: branches, tags, custom, default, pull-requests, merge-queues, ...
     pub selector_type: Option<String>,
     #[serde(default = "production")]
+    /// Environment the deployment goes to, e.g. production.
     pub environment: String,
     /// Literal, or a template with {workspace}, {repo_slug}, {repository}, {workflow}.
     #[serde(default = "repo_slug_template")]
     pub service: String,
+    /// Branch deployments integrate, if any.
     pub integration_branch: Option<String>,
     /// Whether runs that did not succeed become deployments with success = false.
     #[serde(default = "yes")]

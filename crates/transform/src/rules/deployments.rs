@@ -79,6 +79,7 @@ fn get(array: &StringArray, row: usize) -> Option<&str> {
 }
 
 impl<'a> RunColumns<'a> {
+    /// Finds the columns rules read; an error names a missing one.
     pub fn new(runs: &'a RecordBatch) -> Result<Self, ArrowError> {
         Ok(RunColumns {
             workspace: text(runs, "workspace")?,
@@ -103,10 +104,12 @@ impl<'a> RunColumns<'a> {
         })
     }
 
+    /// Rows in the batch.
     pub fn len(&self) -> usize {
         self.uuid.len()
     }
 
+    /// Whether the batch has no rows.
     pub fn is_empty(&self) -> bool {
         self.uuid.is_empty()
     }
@@ -128,10 +131,12 @@ impl<'a> RunColumns<'a> {
         }
     }
 
+    /// The run's uuid.
     pub fn uuid(&self, row: usize) -> &'a str {
         self.uuid.value(row)
     }
 
+    /// The run's build number.
     pub fn build_number(&self, row: usize) -> i64 {
         self.build_number.value(row)
     }
@@ -165,10 +170,12 @@ pub struct DeploymentBuilder {
 }
 
 impl DeploymentBuilder {
+    /// Deployments built so far.
     pub fn len(&self) -> usize {
         self.rows
     }
 
+    /// Whether none was built.
     pub fn is_empty(&self) -> bool {
         self.rows == 0
     }
@@ -224,6 +231,7 @@ impl DeploymentBuilder {
         Ok(())
     }
 
+    /// The deployments built, as a batch; the builder starts over.
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.workspace.finish()),

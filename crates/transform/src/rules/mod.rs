@@ -25,18 +25,32 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
     #[error("{path}: {source}")]
+    /// The rules file cannot be read.
     Read {
+        /// The file.
         path: String,
         #[source]
+        /// Why.
         source: std::io::Error,
     },
     #[error("{path}: {message}")]
-    Syntax { path: String, message: String },
-    #[error("{path}: rule '{rule}', field {field}: {message}")]
-    Invalid {
+    /// The file is not valid TOML or not shaped like a rules file.
+    Syntax {
+        /// The file.
         path: String,
+        /// What the parser said.
+        message: String,
+    },
+    #[error("{path}: rule '{rule}', field {field}: {message}")]
+    /// A rule's field is invalid.
+    Invalid {
+        /// The file.
+        path: String,
+        /// The rule.
         rule: String,
+        /// The field.
         field: String,
+        /// What is wrong with it.
         message: String,
     },
 }
@@ -58,6 +72,7 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
+    /// Reads and validates a rules file.
     pub fn load(path: &Path) -> Result<RuleSet, RulesError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| RulesError::Read {
@@ -102,10 +117,12 @@ impl RuleSet {
         })
     }
 
+    /// The rules, in file order.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
     }
 
+    /// The file they came from.
     pub fn path(&self) -> &str {
         &self.path
     }

@@ -11,6 +11,7 @@ use std::fmt;
 pub struct Mismatch {
     /// Predicates that passed before this one, to find the nearest rule.
     pub passed: usize,
+    /// Why the run failed it.
     pub reason: String,
 }
 
@@ -32,6 +33,7 @@ pub struct FieldProblem {
 /// A rule ready to use: regexes compiled once, templates parsed.
 #[derive(Debug, Clone)]
 pub struct Rule {
+    /// Its unique name.
     pub name: String,
     repository: Option<Regex>,
     workflow: Option<Regex>,
@@ -39,9 +41,13 @@ pub struct Rule {
     trigger: Option<Vec<String>>,
     ref_type: Option<String>,
     selector_type: Option<String>,
+    /// Environment of its deployments.
     pub environment: String,
+    /// Service of its deployments, from the run.
     pub service: Template,
+    /// Branch its deployments integrate, if any.
     pub integration_branch: Option<String>,
+    /// Whether failed runs count as (failed) deployments.
     pub include_failed: bool,
     spec: RuleSpec,
 }
@@ -86,6 +92,7 @@ impl Rule {
         })
     }
 
+    /// The rule as written.
     pub fn spec(&self) -> &RuleSpec {
         &self.spec
     }

@@ -3,16 +3,27 @@
 /// The fields of a pipeline run that rules look at, borrowed from a row.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunView<'a> {
+    /// Workspace slug.
     pub workspace: &'a str,
+    /// Repository slug.
     pub repo_slug: &'a str,
+    /// `workspace/slug`.
     pub repository: &'a str,
+    /// Pipeline definition name.
     pub name: Option<&'a str>,
+    /// Raw state name.
     pub state: Option<&'a str>,
+    /// Raw result name.
     pub result: Option<&'a str>,
+    /// Trigger name.
     pub trigger: Option<&'a str>,
+    /// Ref type.
     pub ref_type: Option<&'a str>,
+    /// Branch or tag built.
     pub ref_name: Option<&'a str>,
+    /// Pull-request destination or merge-queue target branch.
     pub pr_destination_branch: Option<&'a str>,
+    /// Raw selector type.
     pub selector_type: Option<&'a str>,
 }
 

@@ -78,6 +78,7 @@ impl Template {
         Ok(Template { parts })
     }
 
+    /// The service name for `run`.
     pub fn render(&self, run: &RunView<'_>) -> String {
         let mut out = String::new();
         for part in &self.parts {
