@@ -1,9 +1,12 @@
-//! The vocabulary shared by bbpipe's stages.
+//! The vocabulary shared by bbpipe's stages, each fact with one owner.
 //!
-//! Extract emits [`RawPage`]s, transform turns them into [`TableBatch`]es, load writes those.
-//! Each stage depends on this crate and on none of the others. The Arrow schemas of the output
-//! tables live here too ([`Table::schema`], from one [`TableSpec`] per table), with a description on every column, so that the
-//! documentation (`bbpipe schema`) is generated from the very schema the writer uses.
+//! Extract emits [`RawPage`]s, transform turns them into [`TableBatch`]es, load writes those;
+//! each stage depends on this crate and on none of the others. Here live:
+//! - [`bitbucket`]: Bitbucket's JSON shapes, the slug fallback and JSON paths;
+//! - [`TableSpec`]: everything about a table (key, versions, partition, merge rule, columns with
+//!   their descriptions, from which `bbpipe schema` is generated);
+//! - [`PartitionKey`]: every dataset path, built and parsed;
+//! - [`Message`]: data, checkpoints and completion, as they travel down the channels.
 
 pub mod bitbucket;
 mod message;

@@ -1,10 +1,11 @@
 //! Transform: raw Bitbucket pages to normalized Arrow record batches.
 //!
-//! [`Transformer`] decodes one [`RawPage`](bbpipe_model::RawPage) at a time with serde (strings
-//! borrowed from the page) straight into Arrow builders, and emits a
+//! [`Transformer`] decodes one [`RawPage`](bbpipe_model::RawPage) at a time with the shapes of
+//! [`bbpipe_model::bitbucket`] (strings borrowed from the page) straight into Arrow builders, and emits a
 //! [`TableBatch`](bbpipe_model::TableBatch) whenever a table's batch fills up. Unknown enum
-//! values are kept as strings; a page that is not the JSON Bitbucket sends is an error naming
-//! the page and the JSON path.
+//! values are kept as strings; a run that cannot be decoded goes to the `rejects` table, and a
+//! page that is not the JSON Bitbucket sends is an error naming the page and the JSON path.
+//! [`rules`] infers deployments from completed runs.
 
 mod error;
 mod rejects;
