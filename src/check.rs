@@ -2,7 +2,9 @@
 
 use crate::cli::{ApiArgs, CheckArgs};
 use crate::exit::{self, Exit};
-use bbpipe_extract::api::{ApiError, Client, ClientOptions, Credentials, RepositoriesPage};
+use bbpipe_pipeline::extract::api::{
+    ApiError, Client, ClientOptions, Credentials, RepositoriesPage,
+};
 use serde_json::json;
 use std::time::Duration;
 

@@ -92,7 +92,7 @@ pub struct RulesExplainArgs {
 /// An http(s) URL that can be the API base; anything else is a usage error (exit 2).
 fn api_url(text: &str) -> Result<String, String> {
     let url = url::Url::parse(text).map_err(|e| e.to_string())?;
-    bbpipe_extract::api::check_api_url(&url).map_err(|e| e.to_string())?;
+    bbpipe_pipeline::extract::api::check_api_url(&url).map_err(|e| e.to_string())?;
     Ok(text.to_string())
 }
 
@@ -100,7 +100,7 @@ fn api_url(text: &str) -> Result<String, String> {
 #[derive(Debug, Args)]
 pub struct ApiArgs {
     /// API base URL.
-    #[arg(long, env = "BITBUCKET_API_URL", default_value = bbpipe_extract::api::DEFAULT_API_URL, value_name = "URL", value_parser = api_url)]
+    #[arg(long, env = "BITBUCKET_API_URL", default_value = bbpipe_pipeline::extract::api::DEFAULT_API_URL, value_name = "URL", value_parser = api_url)]
     pub api_url: String,
     /// Retries of a 5xx, a timeout or a dropped connection (429s are waited out separately).
     #[arg(long, default_value_t = 5, value_name = "N")]

@@ -1,9 +1,9 @@
 //! Exit codes, documented in README: 0 ok, 1 failure, 2 usage, 3-7 access problems, 8 runs
 //! rejected, 9 another export holds the workspace, 130/143 interrupted.
 
-use bbpipe_extract::ExtractError;
-use bbpipe_extract::api::ApiError;
 use bbpipe_pipeline::PipelineError;
+use bbpipe_pipeline::extract::ExtractError;
+use bbpipe_pipeline::extract::api::ApiError;
 use std::fmt;
 
 /// An error that ends the process with a specific exit code.

@@ -85,10 +85,10 @@ fn init_logging(verbose: u8, quiet: bool) {
         (true, _) => "error",
         (false, 0) => "warn,bbpipe=info",
         (false, 1) => {
-            "info,bbpipe=debug,bbpipe_extract=debug,bbpipe_transform=debug,bbpipe_load=debug"
+            "info,bbpipe=debug,bbpipe_pipeline::extract=debug,bbpipe_pipeline::transform=debug,bbpipe_pipeline::load=debug"
         }
         (false, _) => {
-            "debug,bbpipe=trace,bbpipe_extract=trace,bbpipe_transform=trace,bbpipe_load=trace"
+            "debug,bbpipe=trace,bbpipe_pipeline::extract=trace,bbpipe_pipeline::transform=trace,bbpipe_pipeline::load=trace"
         }
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));

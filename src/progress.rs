@@ -1,7 +1,7 @@
 //! Progress while exporting: bars on a terminal, a log line every 30 s otherwise.
 
-use bbpipe_extract::ExportProgress;
-use bbpipe_extract::api::RequestStats;
+use bbpipe_pipeline::extract::ExportProgress;
+use bbpipe_pipeline::extract::api::RequestStats;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::Arc;

@@ -3,8 +3,8 @@
 use crate::cli::{RulesCheckArgs, RulesCommand, RulesExplainArgs};
 use anyhow::Context;
 use bbpipe_pipeline::for_each_run_batch;
-use bbpipe_transform::RuleSet;
-use bbpipe_transform::rules::{RunColumns, Verdict};
+use bbpipe_pipeline::transform::RuleSet;
+use bbpipe_pipeline::transform::rules::{RunColumns, Verdict};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;

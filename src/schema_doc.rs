@@ -1,8 +1,8 @@
 //! `bbpipe schema`: the tables' documentation, generated from their Arrow schemas.
 
 use crate::cli::{SchemaArgs, SchemaFormat};
-use arrow::datatypes::{DataType, Field};
-use bbpipe_model::{DESCRIPTION_KEY, SCHEMA_VERSION, Table};
+use bbpipe_pipeline::model::arrow::datatypes::{DataType, Field};
+use bbpipe_pipeline::model::{DESCRIPTION_KEY, SCHEMA_VERSION, Table};
 use serde_json::json;
 
 pub fn print(args: &SchemaArgs) -> anyhow::Result<()> {

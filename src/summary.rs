@@ -1,7 +1,7 @@
 //! The one-screen report printed at the end of a run, and its JSON form.
 
-use bbpipe_model::Table;
 use bbpipe_pipeline::Report;
+use bbpipe_pipeline::model::Table;
 use std::fmt;
 
 /// How the report is printed (`--summary`).

@@ -5,7 +5,7 @@ use crate::cli::{DeploymentArgs, LockArgs, ReplayArgs, StoreArgs, TuningArgs, Ve
 use crate::exit::{self, Exit};
 use crate::summary;
 use anyhow::anyhow;
-use bbpipe_load::{Destination, StoreOptions};
+use bbpipe_pipeline::load::{Destination, StoreOptions};
 use bbpipe_pipeline::{LockOptions, PipelineError, ReplayJob, Report, WriteOptions};
 
 /// `bbpipe replay`.
@@ -88,7 +88,7 @@ fn store_options(store: &StoreArgs) -> StoreOptions {
 pub async fn verify_output(args: VerifyArgs, quiet: bool) -> anyhow::Result<()> {
     let destination = Destination::open(&args.dest, &store_options(&args.store))
         .map_err(|e| anyhow!("load: cannot open the destination: {e}"))?;
-    let report = bbpipe_load::verify(&destination).await?;
+    let report = bbpipe_pipeline::load::verify(&destination).await?;
     if !quiet {
         println!(
             "{}: {} manifests, {} files",

@@ -1,3 +1,5 @@
+//! Why load stopped, with the file, table or workspace it was about.
+
 /// Why load stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -50,7 +52,7 @@ pub enum LoadError {
         /// The file.
         path: String,
         /// How its columns differ.
-        mismatch: crate::reader::SchemaMismatch,
+        mismatch: SchemaMismatch,
     },
     /// A file of the dataset that cannot be read, or is not what bbpipe wrote.
     #[error("{path}: {message}")]
@@ -111,4 +113,17 @@ pub enum LoadError {
     /// Another stage stopped first; its error is the one to report.
     #[error("cancelled because another stage stopped")]
     Cancelled,
+}
+
+/// A data file whose columns are not its table's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "not a {table} file of schema version {}: {difference}",
+    bbpipe_model::SCHEMA_VERSION
+)]
+pub struct SchemaMismatch {
+    /// The table whose file it should be.
+    pub table: &'static str,
+    /// The first difference, e.g. ``expected column `uuid Utf8 not null`, found ...``.
+    pub difference: String,
 }

@@ -28,7 +28,7 @@ mod writer;
 
 pub use commit::CommitInfo;
 pub use destination::{Destination, StoreOptions};
-pub use error::LoadError;
+pub use error::{LoadError, SchemaMismatch};
 pub use lease::{
     Holder, LEASE_DIR, Lease, LeaseOptions, LeaseRecord, check_conditional_writes, current_record,
 };
@@ -38,7 +38,6 @@ pub use manifest::{
 };
 pub use ndjson::DeploymentsNdjson;
 pub use partition::split;
-pub use reader::SchemaMismatch;
 pub use sink::{LoadOptions, LoadSummary, ParquetSink};
 pub use verify::{Verification, verify};
 pub use writer::{ROW_GROUP_ROWS, WrittenFile, encode, file_schema, merge_partition};

@@ -1,10 +1,10 @@
 //! Reading back files of the dataset: to merge a partition, to verify it.
 
 use crate::destination::Destination;
-use crate::error::LoadError;
+use crate::error::{LoadError, SchemaMismatch};
 use crate::writer::file_schema;
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
-use bbpipe_model::{SCHEMA_VERSION, Table};
+use bbpipe_model::Table;
 use object_store::path::Path;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -68,16 +68,6 @@ pub async fn read_columns(
     reader
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| corrupt(e.to_string()))
-}
-
-/// A data file whose columns are not its table's.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("not a {table} file of schema version {SCHEMA_VERSION}: {difference}")]
-pub struct SchemaMismatch {
-    /// The table whose file it should be.
-    pub table: &'static str,
-    /// The first difference, e.g. ``expected column `uuid Utf8 not null`, found ...``.
-    pub difference: String,
 }
 
 /// A file's columns must be the table's, by name, type and nullability, in order.

@@ -8,17 +8,22 @@
 //! - [`PartitionKey`]: every dataset path, built and parsed;
 //! - [`Message`]: data, checkpoints and completion, as they travel down the channels.
 
+/// The Arrow version the schemas are built with, for readers of them.
+pub use arrow;
+
 pub mod bitbucket;
 mod message;
 mod page;
 mod partition;
+mod spec;
 mod table;
 mod tables;
 
 pub use message::{Checkpoint, Message};
 pub use page::{Endpoint, PageSource, RawPage};
 pub use partition::{PartitionKey, day_of_micros, is_data_file, workspace_dir, workspace_of};
-pub use table::{
-    DESCRIPTION_KEY, DatePartition, Merge, SCHEMA_VERSION, SCHEMA_VERSION_KEY, Table, TableBatch,
-    TableSpec, timestamp_type,
+pub use spec::{
+    DESCRIPTION_KEY, DatePartition, Merge, SCHEMA_VERSION, SCHEMA_VERSION_KEY, TableSpec,
+    timestamp_type,
 };
+pub use table::{Table, TableBatch};

@@ -1,20 +1,14 @@
-//! What a table is: the [`Table`] handle and the [`TableSpec`] that says everything about it.
+//! The [`Table`] handle, which finds everything about a table in its [`TableSpec`].
 //!
-//! Adding a table is adding a variant and one [`TableSpec`] value (in `tables.rs`); no other
-//! code names tables one by one.
+//! Adding a table is adding a variant here and one [`TableSpec`] value in `tables.rs`; no
+//! other code names tables one by one.
 
+use crate::spec::{Merge, SCHEMA_VERSION, SCHEMA_VERSION_KEY, TableSpec};
 use crate::tables::SPECS;
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
-
-/// Version of the table layouts. Bump it on any change a reader could notice.
-pub const SCHEMA_VERSION: u32 = 1;
-/// Schema-level metadata key that carries [`SCHEMA_VERSION`] into every Parquet file.
-pub const SCHEMA_VERSION_KEY: &str = "bbpipe.schema_version";
-/// Field-level metadata key holding a column's documentation.
-pub const DESCRIPTION_KEY: &str = "description";
 
 /// A table of the output dataset. Its facts are in its [`TableSpec`] ([`Table::spec`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -27,51 +21,6 @@ pub enum Table {
     Deployments,
     /// Pipeline runs that could not be decoded.
     Rejects,
-}
-
-/// Everything that makes a table what it is.
-#[derive(Debug)]
-pub struct TableSpec {
-    /// Directory name of the table in the output, and its name in documentation.
-    pub name: &'static str,
-    /// One sentence on what a row is.
-    pub description: &'static str,
-    /// Columns that identify a row across exports (after the workspace partition).
-    pub key: &'static [&'static str],
-    /// Columns that order two versions of one row: the greater wins, a value beats a null.
-    pub version: &'static [&'static str],
-    /// The date level under `workspace=`, if the table has one.
-    pub date_partition: Option<DatePartition>,
-    /// What an export does to rows already in a partition it writes.
-    pub merge: Merge,
-    /// Whether a row can change partition between exports (its date column can change);
-    /// such tables are de-duplicated across partitions on commit.
-    pub rows_can_move: bool,
-    /// Columns whose values (almost) never repeat within a file: ids, URLs, exact times.
-    /// Writers skip dictionary encoding for them.
-    pub unique_columns: &'static [&'static str],
-    /// Column that orders rows within a file.
-    pub sort_column: &'static str,
-    /// The columns, `workspace` first.
-    pub(crate) columns: fn() -> Vec<Field>,
-}
-
-/// The second partition level: the UTC date of a timestamp column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DatePartition {
-    /// The timestamp column.
-    pub column: &'static str,
-    /// The level's name in paths, e.g. `created_date`.
-    pub level: &'static str,
-}
-
-/// What an export does to rows already in a partition it writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Merge {
-    /// Keep them, newest version of each key wins.
-    KeepExisting,
-    /// Replace them: the table is a snapshot (repositories: deleted ones go away).
-    Replace,
 }
 
 /// Rows of one table and one workspace, on their way from transform to load.
@@ -165,14 +114,10 @@ fn build(columns: Vec<Field>) -> SchemaRef {
     Arc::new(Schema::new_with_metadata(columns, metadata))
 }
 
-/// The timestamp type of every time column: microseconds since the epoch, UTC.
-pub fn timestamp_type() -> DataType {
-    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::{DESCRIPTION_KEY, timestamp_type};
 
     #[test]
     fn every_column_is_documented_and_partition_columns_exist() {

@@ -1,13 +1,11 @@
 //! The four tables of schema version 1: one [`TableSpec`] each, with its columns and the
 //! description of every column.
 
-#[cfg(doc)]
-use crate::table::Table;
-use crate::table::{DESCRIPTION_KEY, DatePartition, Merge, TableSpec, timestamp_type};
+use crate::spec::{DESCRIPTION_KEY, DatePartition, Merge, TableSpec, timestamp_type};
 use arrow::datatypes::{DataType, Field};
 use std::collections::HashMap;
 
-/// One value per [`Table`], in its declaration order.
+/// One value per table, in the declaration order of `Table`.
 pub(crate) static SPECS: [TableSpec; 4] = [
     TableSpec {
         name: "repositories",

@@ -15,6 +15,12 @@ pub mod signal;
 mod stages;
 mod writer;
 
+// The stages, for callers that need their types (credentials, rules, destinations): a user of
+// the library depends on this crate alone.
+pub use bbpipe_extract as extract;
+pub use bbpipe_load as load;
+pub use bbpipe_model as model;
+pub use bbpipe_transform as transform;
 pub use error::PipelineError;
 pub use export::{Export, ExportJob, normalize_workspace};
 pub use options::{LockOptions, WriteOptions};
