@@ -37,8 +37,24 @@ pub enum LoadError {
         /// What is wrong.
         message: String,
     },
-    #[error("{path}: {source}")]
+    /// Arrow refused rows of a table (a bug, or rows that do not fit their schema).
+    #[error("{table}: {source}")]
+    Arrow {
+        /// The table.
+        table: &'static str,
+        /// What Arrow said.
+        source: arrow::error::ArrowError,
+    },
+    /// A data file that is not readable Parquet.
+    #[error("{path}: reading Parquet: {source}")]
+    ReadParquet {
+        /// The file.
+        path: String,
+        /// What the reader said.
+        source: parquet::errors::ParquetError,
+    },
     /// A local file (NDJSON, spill) cannot be written.
+    #[error("{path}: {source}")]
     File {
         /// The file.
         path: String,
@@ -126,4 +142,16 @@ pub struct SchemaMismatch {
     pub table: &'static str,
     /// The first difference, e.g. ``expected column `uuid Utf8 not null`, found ...``.
     pub difference: String,
+}
+
+impl LoadError {
+    /// Arrow refused rows of `table`.
+    pub(crate) fn arrow(
+        table: bbpipe_model::Table,
+    ) -> impl Fn(arrow::error::ArrowError) -> Self + Copy {
+        move |source| LoadError::Arrow {
+            table: table.name(),
+            source,
+        }
+    }
 }

@@ -42,7 +42,7 @@ pub fn split(batch: TableBatch) -> Result<Vec<(PartitionKey, RecordBatch)>, Load
         .into_iter()
         .map(|(day, rows)| {
             let part = take_record_batch(&batch.batch, &UInt32Array::from(rows))
-                .map_err(|e| bad(e.to_string()))?;
+                .map_err(LoadError::arrow(batch.table))?;
             Ok((key(Some(day)), part))
         })
         .collect()

@@ -51,8 +51,11 @@ pub async fn read_columns(
         .get_opt(path)
         .await?
         .ok_or_else(|| corrupt("listed but gone".into()))?;
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| corrupt(e.to_string()))?;
+    let unreadable = |source| LoadError::ReadParquet {
+        path: destination.describe(path),
+        source,
+    };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(unreadable)?;
     check_schema(table, builder.schema()).map_err(|mismatch| LoadError::WrongSchema {
         path: destination.describe(path),
         mismatch,
@@ -64,10 +67,10 @@ pub async fn read_columns(
         }
         None => builder,
     };
-    let reader = builder.build().map_err(|e| corrupt(e.to_string()))?;
+    let reader = builder.build().map_err(unreadable)?;
     reader
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| corrupt(e.to_string()))
+        .map_err(|e| unreadable(e.into()))
 }
 
 /// A file's columns must be the table's, by name, type and nullability, in order.

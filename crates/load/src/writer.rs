@@ -53,10 +53,7 @@ pub fn merge_partition(
     table: Table,
     parts: &[RecordBatch],
 ) -> Result<(RecordBatch, u64), LoadError> {
-    let bad = |e: arrow::error::ArrowError| LoadError::Batch {
-        table: table.name(),
-        message: e.to_string(),
-    };
+    let bad = LoadError::arrow(table);
     let schema = table.schema();
     if parts.is_empty() {
         return Ok((RecordBatch::new_empty(schema), 0));

@@ -56,10 +56,7 @@ impl ParquetSink {
             parts.extend(batches);
         }
         drop(read);
-        let bad = |e: arrow::error::ArrowError| LoadError::Batch {
-            table: table.name(),
-            message: e.to_string(),
-        };
+        let bad = LoadError::arrow(table);
         let losers = older_versions(table, &parts, &owner)?;
         for (index, drop_keys) in losers {
             let (path, committed) = files[index].clone();
@@ -99,10 +96,7 @@ fn older_versions(
     owner: &[usize],
 ) -> Result<BTreeMap<usize, HashSet<String>>, LoadError> {
     let winners: HashSet<(usize, usize)> = newest_versions(table, parts)
-        .map_err(|e| LoadError::Batch {
-            table: table.name(),
-            message: e.to_string(),
-        })?
+        .map_err(LoadError::arrow(table))?
         .into_iter()
         .collect();
     let mut losers: BTreeMap<usize, HashSet<String>> = BTreeMap::new();
