@@ -4,6 +4,18 @@
 //! workspaces' leases, read the sync state the last export committed, and stop cleanly on
 //! SIGTERM/SIGINT once [`signal::install`] was called. The `bbpipe` binary only parses
 //! arguments, calls these and prints what they return.
+//!
+//! ```no_run
+//! use bbpipe_pipeline::{ReplayJob, WriteOptions, replay};
+//!
+//! # async fn run() -> Result<(), bbpipe_pipeline::PipelineError> {
+//! let mut write = WriteOptions::new("./out");
+//! write.rules = Some("fixtures/demo/deploy-rules.toml".into());
+//! let report = replay(&ReplayJob { fixtures: "fixtures/demo".into(), write }).await?;
+//! println!("{} runs, {} deployments", report.pipeline_runs, report.deployments);
+//! # Ok(())
+//! # }
+//! ```
 
 mod error;
 mod export;
