@@ -2,6 +2,9 @@
 //! writes 320 daily partitions of ~310 rows; of 1M runs, 320 of ~3,100: per file, splitting
 //! batches by day, merging a partition's parts and encoding it as Parquet is the work.
 
+// Test and benchmark code fails loudly: unwrap and panic are how it reports.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use arrow::array::{
     ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };

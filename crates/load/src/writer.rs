@@ -267,8 +267,11 @@ mod tests {
         RecordBatch::try_new(schema, columns).unwrap()
     }
 
-    /// (repo_uuid, uuid, run_number, exported_at) of the merged rows, in file order.
-    fn merged(parts: &[RecordBatch]) -> (Vec<(String, String, Option<i64>, i64)>, u64) {
+    /// A merged row: (repo_uuid, uuid, run_number, exported_at).
+    type Merged = (String, String, Option<i64>, i64);
+
+    /// The merged rows, in file order, and how many versions were dropped.
+    fn merged(parts: &[RecordBatch]) -> (Vec<Merged>, u64) {
         let (rows, dropped) = merge_partition(Table::PipelineRuns, parts).unwrap();
         let text = |name: &str| {
             rows.column_by_name(name)
@@ -371,7 +374,7 @@ mod tests {
         ];
         for (name, parts, want, dropped) in cases {
             let parts: Vec<RecordBatch> = parts.iter().map(|rows| runs(rows)).collect();
-            let want: Vec<(String, String, Option<i64>, i64)> = want
+            let want: Vec<Merged> = want
                 .into_iter()
                 .map(|(repo, uuid, n, e)| (repo.into(), uuid.into(), n, e))
                 .collect();

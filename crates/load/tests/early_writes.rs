@@ -2,6 +2,9 @@
 //! written early that receives rows afterwards still ends as one file holding the newest
 //! version of each run, and the early file is gone.
 
+// Test and benchmark code fails loudly: unwrap and panic are how it reports.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 #[path = "../../../tests/common/files.rs"]
 mod files;
 

@@ -1,5 +1,8 @@
 //! A file larger than the upload part size goes to S3 as a multipart upload and reads back whole.
 
+// Test and benchmark code fails loudly: unwrap and panic are how it reports.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 #[path = "../../../tests/common/s3.rs"]
 #[allow(dead_code)] // shared with the end-to-end tests, which use all of it
 mod s3;

@@ -1,6 +1,9 @@
 //! The pipeline runs in-process: a replay of the bundled fixtures, read back through its
 //! report, then again into the same dataset, which changes nothing.
 
+// Test and benchmark code fails loudly: unwrap and panic are how it reports.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use bbpipe_model::Table;
 use bbpipe_pipeline::{PipelineError, ReplayJob, WriteOptions, replay};
 use std::path::{Path, PathBuf};

@@ -1,6 +1,9 @@
 //! Micro-benchmarks of transform's hot paths: `cargo bench -p bbpipe-transform`.
 //! Input: a real-shaped page of the bundled demo (100 pipeline runs).
 
+// Test and benchmark code fails loudly: unwrap and panic are how it reports.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use bbpipe_model::bitbucket::{Page, PipelineRun, decode};
 use bbpipe_model::{Endpoint, PageSource, RawPage};
 use bbpipe_transform::rules::{DeploymentBuilder, RunColumns};

@@ -6,6 +6,9 @@
 //!
 //! `--io-only` only reads the files: the I/O limit.
 
+// Test and benchmark code fails loudly: unwrap and panic are how it reports.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use bbpipe_model::bitbucket::{Page, PipelineRun, Repository, decode};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
