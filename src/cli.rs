@@ -199,7 +199,6 @@ pub struct ReplayArgs {
     pub summary: SummaryFormat,
 }
 
-/// Deployment inference, shared by every command that writes a dataset.
 /// How writers of one destination are kept apart.
 #[derive(Debug, Args)]
 pub struct LockArgs {
@@ -231,6 +230,7 @@ pub struct SyncArgs {
     pub max_revisit_age: std::time::Duration,
 }
 
+/// Deployment inference, shared by every command that writes a dataset.
 #[derive(Debug, Args)]
 pub struct DeploymentArgs {
     /// Deploy rules (TOML, see README): infer a `deployments` table from completed runs.
