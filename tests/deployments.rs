@@ -133,8 +133,16 @@ fn replay_with_rules_and(
 fn golden_deployments_row_by_row() {
     let out = tempfile::tempdir().unwrap();
     let ndjson = out.path().join("deployments.ndjson");
-    let summary = replay_with_rules(&demo(), &out.path().join("data"), Some(&ndjson));
-    assert!(summary.contains("deployments"), "{summary}");
+    let summary = replay_with_rules_and(
+        &demo(),
+        &out.path().join("data"),
+        Some(&ndjson),
+        &["--summary", "json"],
+    );
+    let report = report(&summary);
+    let written = read_table(&out.path().join("data"), "deployments").len();
+    assert_eq!(report["deployments"], written, "{report}");
+    assert_eq!(report["tables"]["deployments"]["rows"], written, "{report}");
 
     let mut expected: BTreeMap<(String, String), BTreeMap<&str, Value>> = BTreeMap::new();
     for (file, page) in fixture_pages(&demo(), "pipelines") {

@@ -116,14 +116,34 @@ fn replay_demo(out: &Path) {
         demo().to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
+        "--summary",
+        "json",
     ]);
     assert!(
         output.status.success(),
         "replay failed: {}",
         stderr(&output)
     );
-    let summary = stdout(&output);
-    assert!(summary.contains("pipeline runs"), "summary: {summary}");
+    // The report says what the dataset holds.
+    let report = report(&stdout(&output));
+    let rows = read_table(out, "pipeline_runs").len();
+    assert_eq!(report["tables"]["pipeline_runs"]["rows"], rows, "{report}");
+    let by_status: u64 = report["runs_by_status"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        Some(by_status),
+        report["pipeline_runs"].as_u64(),
+        "{report}"
+    );
+    assert_eq!(
+        report["pipeline_runs"].as_u64(),
+        Some(rows as u64 + report["duplicates_dropped"].as_u64().unwrap()),
+        "every run read is a row, or a duplicate dropped: {report}"
+    );
 }
 
 #[test]
