@@ -16,9 +16,11 @@ mod runs;
 mod stage;
 mod status;
 mod timestamp;
+mod transformer;
 
 pub use error::TransformError;
 pub use rules::{RuleSet, RulesError};
-pub use stage::{TransformOptions, TransformSummary, Transformer, run_stage};
+pub use stage::run_stage;
 pub use status::normalized_status;
 pub use timestamp::parse_micros;
+pub use transformer::{TransformOptions, TransformSummary, Transformer};
