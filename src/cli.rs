@@ -162,13 +162,7 @@ pub struct ExportArgs {
     #[command(flatten)]
     pub api: ApiArgs,
     #[command(flatten)]
-    pub store: StoreArgs,
-    #[command(flatten)]
-    pub deployments: DeploymentArgs,
-    #[command(flatten)]
-    pub tuning: TuningArgs,
-    #[command(flatten)]
-    pub lock: LockArgs,
+    pub write: WriteArgs,
     #[command(flatten)]
     pub sync: SyncArgs,
     /// How to print what the export did: text, or one JSON object on stdout (printed even
@@ -186,6 +180,17 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "DEST")]
     pub out: String,
     #[command(flatten)]
+    pub write: WriteArgs,
+    /// How to print what the replay did: text, or one JSON object on stdout (printed even
+    /// with -q).
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text, value_name = "FORMAT")]
+    pub summary: SummaryFormat,
+}
+
+/// What every command that writes a dataset shares, besides `--out`.
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    #[command(flatten)]
     pub store: StoreArgs,
     #[command(flatten)]
     pub deployments: DeploymentArgs,
@@ -193,10 +198,6 @@ pub struct ReplayArgs {
     pub tuning: TuningArgs,
     #[command(flatten)]
     pub lock: LockArgs,
-    /// How to print what the replay did: text, or one JSON object on stdout (printed even
-    /// with -q).
-    #[arg(long, value_enum, default_value_t = SummaryFormat::Text, value_name = "FORMAT")]
-    pub summary: SummaryFormat,
 }
 
 /// How writers of one destination are kept apart.

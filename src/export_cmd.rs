@@ -5,7 +5,7 @@ use crate::check::{client, warn_if_deprecated};
 use crate::cli::ExportArgs;
 use crate::exit::{self, Exit};
 use crate::progress::Progress;
-use crate::write_cmd::{failed, finish, write_options};
+use crate::write_cmd::{failed, finish};
 use anyhow::anyhow;
 use bbpipe_pipeline::extract::api::Credentials;
 use bbpipe_pipeline::extract::{ExportOptions, RepoFilter};
@@ -37,13 +37,7 @@ pub async fn run(args: ExportArgs, quiet: bool) -> anyhow::Result<()> {
         },
         api_url: args.api.api_url.clone(),
         record: args.record.clone(),
-        write: write_options(
-            &args.out,
-            &args.store,
-            &args.deployments,
-            &args.tuning,
-            &args.lock,
-        ),
+        write: args.write.options(&args.out),
     };
     // Rules are read before the client is built: a bad rules file fails before any request.
     bbpipe_pipeline::load_rules(job.write.rules.as_deref()).map_err(failed)?;

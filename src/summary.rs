@@ -9,7 +9,7 @@ use std::fmt;
 pub enum SummaryFormat {
     /// A screen of text.
     Text,
-    /// One JSON object (the fields of `bbpipe_pipeline::Report`).
+    /// One JSON object, its fields listed in README.
     Json,
 }
 

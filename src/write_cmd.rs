@@ -1,7 +1,7 @@
 //! `bbpipe replay` and `bbpipe verify-output`, and what every command that writes shares:
 //! turning arguments into the pipeline's options, and its errors into exit codes.
 
-use crate::cli::{DeploymentArgs, LockArgs, ReplayArgs, StoreArgs, TuningArgs, VerifyArgs};
+use crate::cli::{ReplayArgs, StoreArgs, VerifyArgs, WriteArgs};
 use crate::exit::{self, Exit};
 use crate::summary;
 use anyhow::anyhow;
@@ -12,13 +12,7 @@ use bbpipe_pipeline::{LockOptions, PipelineError, ReplayJob, Report, WriteOption
 pub async fn replay(args: ReplayArgs, quiet: bool) -> anyhow::Result<()> {
     let job = ReplayJob {
         fixtures: args.fixtures.clone(),
-        write: write_options(
-            &args.out,
-            &args.store,
-            &args.deployments,
-            &args.tuning,
-            &args.lock,
-        ),
+        write: args.write.options(&args.out),
     };
     let report = bbpipe_pipeline::replay(&job).await.map_err(failed)?;
     finish(&report, args.summary, quiet)
@@ -52,27 +46,24 @@ pub fn failed(error: PipelineError) -> anyhow::Error {
     .into()
 }
 
-/// The pipeline's options from the arguments every writing command shares.
-pub fn write_options(
-    out: &str,
-    store: &StoreArgs,
-    deployments: &DeploymentArgs,
-    tuning: &TuningArgs,
-    lock: &LockArgs,
-) -> WriteOptions {
-    WriteOptions {
-        out: out.to_string(),
-        store: store_options(store),
-        rules: deployments.rules.clone(),
-        deployments_ndjson: deployments.deployments_ndjson.clone(),
-        batch_rows: tuning.batch_rows as usize,
-        buffer_bytes: tuning.buffer_mib as usize * 1024 * 1024,
-        upload_part_bytes: tuning.upload_part_mib as usize * 1024 * 1024,
-        lock: LockOptions {
-            wait: lock.wait_lock,
-            lease: lock.lease,
-            no_lock: lock.no_lock,
-        },
+impl WriteArgs {
+    /// The pipeline's options for writing to `out`.
+    pub fn options(&self, out: &str) -> WriteOptions {
+        let (tuning, lock) = (&self.tuning, &self.lock);
+        WriteOptions {
+            out: out.to_string(),
+            store: store_options(&self.store),
+            rules: self.deployments.rules.clone(),
+            deployments_ndjson: self.deployments.deployments_ndjson.clone(),
+            batch_rows: tuning.batch_rows as usize,
+            buffer_bytes: tuning.buffer_mib as usize * 1024 * 1024,
+            upload_part_bytes: tuning.upload_part_mib as usize * 1024 * 1024,
+            lock: LockOptions {
+                wait: lock.wait_lock,
+                lease: lock.lease,
+                no_lock: lock.no_lock,
+            },
+        }
     }
 }
 
