@@ -47,6 +47,13 @@ struct Walk<'a> {
     output: &'a Sender<Message<RawPage>>,
 }
 
+/// A page of runs as fetched: its URL, its body as received, and what extract read of it.
+struct Fetched {
+    url: Url,
+    body: Bytes,
+    listed: PipelinesPage,
+}
+
 /// Why a newest-first walk stopped early.
 enum Stop {
     /// The API did not order the runs as asked.
@@ -138,14 +145,13 @@ impl Exporter {
             page = self.first_page_since(walk, since).await?;
         }
         let first = self.fetch_runs(&walk.path, page, order).await?;
-        let size = first.2.size;
+        let page_count = first.listed.page_count();
         let mut last_key = None;
         let mut done = self
             .take_runs(walk, page, first, order, &mut last_key)
             .await?;
         self.progress_of_full_read(walk, page, &resume).await;
-        if let (false, Some(size)) = (done, size) {
-            let last = u32::try_from(size.div_ceil(u64::from(PAGELEN))).unwrap_or(u32::MAX);
+        if let (false, Some(last)) = (done, page_count) {
             let path = walk.path.clone();
             let path = path.as_str();
             let mut pages = futures::stream::iter(page + 1..=last)
@@ -196,23 +202,18 @@ impl Exporter {
         since: DateTime<Utc>,
     ) -> Result<u32, ExtractError> {
         let order = RunOrder::CreatedAscending;
-        let (_, _, first) = self.fetch_runs(&walk.path, 1, order).await?;
+        let first = self.fetch_runs(&walk.path, 1, order).await?.listed;
         let reaches = |page: &PipelinesPage| page.newest().is_none_or(|n| n >= since);
-        let Some(size) = first.size else {
+        let Some(page_count) = first.page_count() else {
             return Ok(1);
         };
         if reaches(&first) {
             return Ok(1);
         }
-        let (mut low, mut high) = (
-            2,
-            u32::try_from(size.div_ceil(u64::from(PAGELEN)))
-                .unwrap_or(u32::MAX)
-                .max(2),
-        );
+        let (mut low, mut high) = (2, page_count.max(2));
         while low < high {
             let middle = low + (high - low) / 2;
-            let (_, _, page) = self.fetch_runs(&walk.path, middle, order).await?;
+            let page = self.fetch_runs(&walk.path, middle, order).await?.listed;
             if reaches(&page) {
                 high = middle;
             } else {
@@ -259,7 +260,7 @@ impl Exporter {
             let fetched = self
                 .fetch_runs(&walk.path, 1, RunOrder::RunCreationDescending)
                 .await?;
-            let moved_up = fetched.2.runs.iter().any(|run| {
+            let moved_up = fetched.listed.runs.iter().any(|run| {
                 !walk.seen.contains(&run.uuid)
                     && run.created_on.is_some_and(|c| {
                         c < minus(started, chrono::Duration::minutes(ARRIVAL_SLACK_MINUTES))
@@ -313,9 +314,9 @@ impl Exporter {
         let fetched = self
             .fetch_runs(&walk.path, 1, RunOrder::CreatedDescending)
             .await?;
-        let oldest_first = !RunOrder::CreatedDescending.holds(None, &fetched.2.runs);
+        let oldest_first = !RunOrder::CreatedDescending.holds(None, &fetched.listed.runs);
         if !oldest_first {
-            let reached = fetched.2.oldest().is_some_and(|o| o < stop_at);
+            let reached = fetched.listed.oldest().is_some_and(|o| o < stop_at);
             let mut last_key = None;
             let last = self
                 .take_runs(walk, 1, fetched, RunOrder::CreatedDescending, &mut last_key)
@@ -332,15 +333,13 @@ impl Exporter {
                 Err(Stop::Failed(e)) => Err(e),
             };
         }
-        let pages = fetched.2.size.map_or(1, |s| {
-            u32::try_from(s.div_ceil(u64::from(PAGELEN))).unwrap_or(u32::MAX)
-        });
+        let pages = fetched.listed.page_count().unwrap_or(1);
         let mut last_key = None;
         for page in (1..=pages.max(1)).rev() {
             let fetched = self
                 .fetch_runs(&walk.path, page, RunOrder::CreatedAscending)
                 .await?;
-            let reached = fetched.2.oldest().is_some_and(|o| o < stop_at);
+            let reached = fetched.listed.oldest().is_some_and(|o| o < stop_at);
             self.take_runs(
                 walk,
                 page,
@@ -369,12 +368,14 @@ impl Exporter {
         let mut last_key = None;
         for page in first.. {
             let fetched = self.fetch_runs(&walk.path, page, order).await?;
-            if !order.holds(last_key, &fetched.2.runs) && order == RunOrder::RunCreationDescending {
+            if !order.holds(last_key, &fetched.listed.runs)
+                && order == RunOrder::RunCreationDescending
+            {
                 return Err(Stop::OrderIgnored);
             }
             let reached = match order {
-                RunOrder::RunCreationDescending => fetched.2.oldest_run_at(),
-                _ => fetched.2.oldest(),
+                RunOrder::RunCreationDescending => fetched.listed.oldest_run_at(),
+                _ => fetched.listed.oldest(),
             }
             .is_some_and(|oldest| oldest < stop_at);
             let last = self
@@ -430,7 +431,7 @@ impl Exporter {
         path: &str,
         page: u32,
         order: RunOrder,
-    ) -> Result<(Url, Bytes, PipelinesPage), ExtractError> {
+    ) -> Result<Fetched, ExtractError> {
         let query = [
             ("pagelen", PAGELEN.to_string()),
             ("sort", order.sort().into()),
@@ -439,7 +440,7 @@ impl Exporter {
         let url = self.url(path, &query);
         let body = self.get(&url).await?;
         let listed = PipelinesPage::parse(url.as_str(), &body)?;
-        Ok((url, body, listed))
+        Ok(Fetched { url, body, listed })
     }
 
     /// Records, sends and tracks one page of runs; true when it is the last page. A full read
@@ -449,7 +450,7 @@ impl Exporter {
         &self,
         walk: &mut Walk<'_>,
         page: u32,
-        (url, body, listed): (Url, Bytes, PipelinesPage),
+        Fetched { url, body, listed }: Fetched,
         order: RunOrder,
         last_key: &mut Option<DateTime<Utc>>,
     ) -> Result<bool, ExtractError> {

@@ -1,6 +1,7 @@
 //! The little the extractor reads of a page: enough to paginate and to keep its state.
 //! Transform decodes the same bytes in full; both with the shapes of [`bitbucket`].
 
+use super::PAGELEN;
 use super::error::ApiError;
 use bbpipe_model::bitbucket::{self, ListedRepository, Page};
 use chrono::{DateTime, Utc};
@@ -124,6 +125,12 @@ impl PipelinesPage {
             size: page.size,
             has_next: page.next.is_some(),
         })
+    }
+
+    /// How many pages the whole listing has, where Bitbucket reports its size.
+    pub fn page_count(&self) -> Option<u32> {
+        self.size
+            .map(|size| u32::try_from(size.div_ceil(u64::from(PAGELEN))).unwrap_or(u32::MAX))
     }
 
     /// The oldest creation time on the page.
