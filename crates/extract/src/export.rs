@@ -316,6 +316,7 @@ impl Exporter {
         url
     }
 
+    /// Where every page leaves extract: recorded (with `--record`), counted, sent on.
     pub(crate) async fn send(
         &self,
         output: &Sender<Message<RawPage>>,
@@ -325,6 +326,13 @@ impl Exporter {
         page: u32,
         body: Bytes,
     ) -> Result<(), ExtractError> {
+        if let Some(recorder) = &self.recorder {
+            let workspace = &self.options.workspace;
+            match (endpoint, repo_slug) {
+                (Endpoint::PipelineRun, Some(slug)) => recorder.run(workspace, slug, &body).await?,
+                _ => recorder.page(workspace, repo_slug, page, &body).await?,
+            }
+        }
         self.pages.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
         let page = RawPage {
@@ -360,9 +368,6 @@ impl Exporter {
             let url = self.url(&format!("repositories/{workspace}"), &query);
             let body = self.get(&url).await?;
             let listed = RepositoriesPage::parse(url.as_str(), &body)?;
-            if let Some(recorder) = &self.recorder {
-                recorder.page(workspace, None, page, &body).await?;
-            }
             self.send(output, Endpoint::Repositories, None, &url, page, body)
                 .await?;
             let count = listed.repositories.len();
@@ -411,9 +416,6 @@ impl Exporter {
         match self.get(&url).await {
             Ok(body) => {
                 let header = RunHeader::parse(url.as_str(), &body).ok();
-                if let Some(recorder) = &self.recorder {
-                    recorder.run(workspace, &repo.slug, &body).await?;
-                }
                 self.send(
                     output,
                     Endpoint::PipelineRun,

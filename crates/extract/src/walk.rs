@@ -464,11 +464,6 @@ impl Exporter {
         if let Some(key) = order.last_key(&listed.runs) {
             *last_key = Some(key);
         }
-        if let Some(recorder) = &self.recorder {
-            recorder
-                .page(&self.options.workspace, Some(&walk.repo.slug), page, &body)
-                .await?;
-        }
         self.send(
             walk.output,
             Endpoint::Pipelines,
