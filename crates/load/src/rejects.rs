@@ -8,7 +8,7 @@ use crate::reader::read_columns;
 use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
 use bbpipe_model::workspace_of;
-use bbpipe_model::{Table, TableBatch};
+use bbpipe_model::{Table, TableBatch, run_reject_id};
 use object_store::path::Path;
 use std::collections::{BTreeMap, HashSet};
 
@@ -100,7 +100,7 @@ impl Rejects {
             column(&batch.batch, "uuid")?,
         );
         for i in 0..batch.batch.num_rows() {
-            let id = format!("{}/{}", repos.value(i), uuids.value(i));
+            let id = run_reject_id(repos.value(i), uuids.value(i));
             if held.contains(&id) {
                 self.resolved
                     .entry(batch.workspace.clone())
@@ -132,8 +132,5 @@ pub(crate) fn without(
     let keep: BooleanArray = (0..reject_ids.len())
         .map(|i| Some(!ids.contains(reject_ids.value(i))))
         .collect();
-    filter_record_batch(batch, &keep).map_err(|e| LoadError::Batch {
-        table: "rejects",
-        message: e.to_string(),
-    })
+    filter_record_batch(batch, &keep).map_err(LoadError::arrow(Table::Rejects))
 }

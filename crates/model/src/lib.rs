@@ -27,3 +27,4 @@ pub use spec::{
     timestamp_type,
 };
 pub use table::{Table, TableBatch};
+pub use tables::run_reject_id;

@@ -388,3 +388,9 @@ fn rejects_columns() -> Vec<Field> {
         ),
     ]
 }
+
+/// The `reject_id` of a rejected pipeline run: `{repo_uuid}/{run_uuid}`. Transform writes it,
+/// load matches a good version of the run against it.
+pub fn run_reject_id(repo_uuid: &str, run_uuid: &str) -> String {
+    format!("{repo_uuid}/{run_uuid}")
+}

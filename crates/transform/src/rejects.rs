@@ -3,7 +3,7 @@
 
 use arrow::array::{ArrayRef, RecordBatch, StringBuilder, TimestampMicrosecondBuilder};
 use arrow::error::ArrowError;
-use bbpipe_model::Table;
+use bbpipe_model::{Table, run_reject_id};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -63,7 +63,7 @@ impl RejectsBuilder {
     pub fn append(&mut self, reject: Reject<'_>) -> String {
         let uuid = run_uuid(reject.raw_json);
         let id = match &uuid {
-            Some(uuid) => format!("{}/{uuid}", reject.repo_uuid.unwrap_or(reject.repo_slug)),
+            Some(uuid) => run_reject_id(reject.repo_uuid.unwrap_or(reject.repo_slug), uuid),
             None => format!("{}#{}", reject.page_url, reject.json_path),
         };
         let raw = match serde_json::from_str::<Value>(reject.raw_json) {
