@@ -1,7 +1,7 @@
 //! Where the dataset goes: a local directory or an S3 prefix, behind one `ObjectStore`.
 
 use crate::error::LoadError;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
@@ -144,6 +144,15 @@ impl Destination {
             .try_collect()
             .await
             .map_err(self.store_error(prefix))
+    }
+
+    /// Whether anything lies under `prefix`: the first page of a listing, not all of it.
+    pub async fn is_empty(&self, prefix: &Path) -> Result<bool, LoadError> {
+        match self.store.list(Some(prefix)).next().await {
+            None => Ok(true),
+            Some(Ok(_)) => Ok(false),
+            Some(Err(e)) => Err(self.store_error(prefix)(e)),
+        }
     }
 
     /// Reads a whole object; `None` if there is none.

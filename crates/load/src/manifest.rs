@@ -105,7 +105,7 @@ pub enum Scope<'a> {
 }
 
 /// One workspace's log, as read.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct WorkspaceLog {
     /// The sequence number its next commit takes.
     pub next_sequence: u64,
@@ -113,6 +113,17 @@ pub struct WorkspaceLog {
     pub state: StateEntries,
     /// Sequence numbers missing below the newest: a manifest was deleted by hand.
     pub missing: Vec<u64>,
+}
+
+impl Default for WorkspaceLog {
+    /// An empty log: its first commit is number 1.
+    fn default() -> Self {
+        WorkspaceLog {
+            next_sequence: 1,
+            state: StateEntries::new(),
+            missing: Vec::new(),
+        }
+    }
 }
 
 /// The committed history of a destination.
@@ -164,13 +175,7 @@ impl History {
         let mut history = History::default();
         if let Scope::Workspaces(wanted) = scope {
             for workspace in wanted {
-                history
-                    .workspaces
-                    .entry(workspace.clone())
-                    .or_insert(WorkspaceLog {
-                        next_sequence: 1,
-                        ..WorkspaceLog::default()
-                    });
+                history.workspaces.entry(workspace.clone()).or_default();
             }
         }
         // One GET per manifest: many at once (on S3 each waits tens of milliseconds), applied
@@ -203,10 +208,7 @@ impl History {
                 }
             }
             if let Place::Logged(workspace, sequence) = place {
-                let log = history.workspaces.entry(workspace).or_insert(WorkspaceLog {
-                    next_sequence: 1,
-                    ..WorkspaceLog::default()
-                });
+                let log = history.workspaces.entry(workspace).or_default();
                 log.missing.extend(log.next_sequence..sequence);
                 log.next_sequence = sequence + 1;
                 log.state
@@ -238,7 +240,7 @@ pub async fn check_is_dataset(destination: &Destination) -> Result<(), LoadError
     // Every bbpipe writer takes a lease before writing a file: another export's lease, or a
     // manifest, makes this a bbpipe dataset even before its first commit.
     for marker in [MANIFEST_DIR, crate::lease::LEASE_DIR] {
-        if !destination.list(&Path::from(marker)).await?.is_empty() {
+        if !destination.is_empty(&Path::from(marker)).await? {
             return Ok(());
         }
     }

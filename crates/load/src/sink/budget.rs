@@ -37,7 +37,6 @@ impl ParquetSink {
                 ),
             });
         }
-        self.workspaces.insert(batch.workspace.clone());
         self.batches_received += 1;
         if batch.table == Table::PipelineRuns {
             self.rejects.note(&batch)?;

@@ -35,9 +35,11 @@ impl ParquetSink {
             self.apply(result?).await?;
         }
         drop(flushed);
+        // A workspace this export wrote no file of returns at once.
+        let workspaces: Vec<String> = self.logs.keys().cloned().collect();
         for table in Table::ALL.into_iter().filter(|t| t.rows_can_move()) {
-            for workspace in self.workspaces.clone() {
-                self.settle_moved_rows(table, &workspace).await?;
+            for workspace in &workspaces {
+                self.settle_moved_rows(table, workspace).await?;
             }
         }
         self.drop_resolved_rejects().await

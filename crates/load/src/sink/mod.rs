@@ -32,7 +32,7 @@ use bbpipe_model::{Checkpoint, Message, PartitionKey, Table, TableBatch};
 use budget::{Buffer, InFlight};
 use chrono::{DateTime, Utc};
 use object_store::path::Path;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::mpsc::Receiver;
 
@@ -100,7 +100,6 @@ pub struct ParquetSink {
     ndjson: Option<DeploymentsNdjson>,
     /// Where rows over the memory budget wait; created on first need.
     spill: Option<Spill>,
-    workspaces: BTreeSet<String>,
     /// Committed files still current: the dataset as the last manifest left it, less what
     /// this export replaced.
     live: BTreeMap<String, FileEntry>,
@@ -167,7 +166,6 @@ impl ParquetSink {
             files_per_partition: HashMap::new(),
             ndjson: None,
             spill: None,
-            workspaces: BTreeSet::new(),
             live: history.live,
             added: BTreeMap::new(),
             removed: BTreeMap::new(),
