@@ -16,6 +16,7 @@
 
 use crate::destination::Destination;
 use crate::error::LoadError;
+use crate::numbered::{number_of, numbered_path};
 use chrono::{DateTime, Utc};
 use object_store::path::Path;
 use serde::{Deserialize, Serialize};
@@ -165,9 +166,7 @@ pub async fn check_conditional_writes(
 }
 
 fn record_path(workspace: &str, epoch: u64) -> Path {
-    Path::from(LEASE_DIR)
-        .join(workspace)
-        .join(format!("{epoch:012}.json"))
+    numbered_path(LEASE_DIR, workspace, epoch)
 }
 
 /// The newest record of a workspace's lease, if any.
@@ -179,11 +178,8 @@ pub async fn current_record(
     let newest = destination
         .list(&prefix)
         .await?
-        .into_iter()
-        .filter_map(|meta| {
-            let name = meta.location.filename()?;
-            name.strip_suffix(".json")?.parse::<u64>().ok()
-        })
+        .iter()
+        .filter_map(|meta| number_of(&meta.location))
         .max();
     let Some(epoch) = newest else {
         return Ok(None);
@@ -369,12 +365,7 @@ async fn prune(destination: &Destination, workspace: &str, keep: u64) {
         return;
     };
     for meta in listed {
-        let old = meta
-            .location
-            .filename()
-            .and_then(|n| n.strip_suffix(".json"))
-            .and_then(|n| n.parse::<u64>().ok())
-            .is_some_and(|epoch| epoch < keep);
+        let old = number_of(&meta.location).is_some_and(|epoch| epoch < keep);
         if old {
             let _ = destination.delete(&meta.location).await;
         }

@@ -18,6 +18,7 @@ mod flush;
 mod lease;
 mod manifest;
 mod ndjson;
+mod numbered;
 mod partition;
 mod reader;
 mod rejects;

@@ -15,6 +15,7 @@
 
 use crate::destination::Destination;
 use crate::error::LoadError;
+use crate::numbered::{number_of, numbered_path};
 use bbpipe_model::{Table, is_data_file, workspace_dir};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -89,9 +90,7 @@ pub struct Manifest {
 impl Manifest {
     /// Where the manifest numbered `sequence` of `workspace` lives.
     pub fn path(workspace: &str, sequence: u64) -> Path {
-        Path::from(MANIFEST_DIR)
-            .join(workspace)
-            .join(format!("{sequence:012}.json"))
+        numbered_path(MANIFEST_DIR, workspace, sequence)
     }
 }
 
@@ -148,10 +147,7 @@ fn place(path: &Path) -> Option<Place> {
     let parts: Vec<&str> = path.as_ref().split('/').collect();
     match parts.as_slice() {
         [_, name] => Some(Place::Legacy(name.strip_suffix(".json")?.to_string())),
-        [_, workspace, name] => Some(Place::Logged(
-            (*workspace).to_string(),
-            name.strip_suffix(".json")?.parse().ok()?,
-        )),
+        [_, workspace, _] => Some(Place::Logged((*workspace).to_string(), number_of(path)?)),
         _ => None,
     }
 }
