@@ -39,8 +39,6 @@ pub async fn run(args: ExportArgs, quiet: bool) -> anyhow::Result<()> {
         record: args.record.clone(),
         write: args.write.options(&args.out),
     };
-    // Rules are read before the client is built: a bad rules file fails before any request.
-    bbpipe_pipeline::load_rules(job.write.rules.as_deref()).map_err(failed)?;
     let client = Arc::new(client(credentials, &args.api, args.max_requests_per_hour)?);
     let export = Export::open(job, Arc::clone(&client))
         .await

@@ -30,7 +30,9 @@ pub struct ExportJob {
 
 /// An export ready to run: its workspace leased, its state read.
 pub struct Export {
-    job: ExportJob,
+    workspace: String,
+    api_url: String,
+    write: WriteOptions,
     writer: Writer,
     exporter: Exporter,
     client: Arc<Client>,
@@ -41,13 +43,19 @@ pub struct Export {
 impl Export {
     /// Takes the workspace's lease and reads the sync state the last export committed in its
     /// manifests (or, for datasets of earlier versions, the state file).
-    pub async fn open(mut job: ExportJob, client: Arc<Client>) -> Result<Export, PipelineError> {
+    pub async fn open(job: ExportJob, client: Arc<Client>) -> Result<Export, PipelineError> {
         let started = Instant::now();
-        let workspace = job.extract.workspace.clone();
-        let rules = load_rules(job.write.rules.as_deref())?;
-        let destination = open_destination(&job.write)?;
-        let recorder = job
-            .record
+        let ExportJob {
+            mut extract,
+            api_url,
+            record,
+            write,
+        } = job;
+        let workspace = extract.workspace.clone();
+        // First: a bad rules file fails before anything is taken or requested.
+        let rules = load_rules(write.rules.as_deref())?;
+        let destination = open_destination(&write)?;
+        let recorder = record
             .as_deref()
             .map(Recorder::new)
             .transpose()
@@ -55,8 +63,8 @@ impl Export {
         let writer = Writer::open(
             destination.clone(),
             std::slice::from_ref(&workspace),
-            job.api_url.clone(),
-            &job.write,
+            api_url.clone(),
+            &write,
         )
         .await?;
         // Read under the lease: the state as committed by the last export, which nobody moves now.
@@ -73,10 +81,12 @@ impl Export {
             Some(state) => state,
             None => read_legacy_state(&destination, &workspace).await?,
         };
-        job.extract.retry_runs = writer.sink.rejected_runs(&workspace);
-        let exporter = Exporter::new(Arc::clone(&client), job.extract.clone(), state, recorder);
+        extract.retry_runs = writer.sink.rejected_runs(&workspace);
+        let exporter = Exporter::new(Arc::clone(&client), extract, state, recorder);
         Ok(Export {
-            job,
+            workspace,
+            api_url,
+            write,
             writer,
             exporter,
             client,
@@ -94,7 +104,9 @@ impl Export {
     /// far it got, at each checkpoint and at the end.
     pub async fn run(self) -> Result<Report, PipelineError> {
         let Export {
-            job,
+            workspace,
+            api_url,
+            write,
             writer,
             exporter,
             client,
@@ -103,10 +115,7 @@ impl Export {
         } = self;
         let run_id = writer.run_id.clone();
         let (outcome, transformed, loaded) = writer
-            .run(
-                |tx| exporter.run(tx),
-                transformer(job.write.batch_rows, rules),
-            )
+            .run(|tx| exporter.run(tx), transformer(write.batch_rows, rules))
             .await?;
         if !outcome.skipped.is_empty() {
             tracing::warn!(
@@ -114,10 +123,9 @@ impl Export {
                 outcome.skipped.join(", ")
             );
         }
-        let workspace = job.extract.workspace;
         let facts = RunFacts {
-            source: format!("{} workspace {}", job.api_url, workspace),
-            destination: job.write.out.clone(),
+            source: format!("{api_url} workspace {workspace}"),
+            destination: write.out,
             run_id,
             workspaces: vec![workspace],
             pages: outcome.summary.pages,

@@ -39,4 +39,3 @@ pub use options::{LockOptions, WriteOptions};
 pub use replay::{ReplayJob, replay};
 pub use report::{ExportReport, Report, Requests, TableReport};
 pub use runs::{VisitError, for_each_run_batch};
-pub use stages::load_rules;

@@ -18,7 +18,7 @@ pub(crate) const PAGE_CHANNEL: usize = 16;
 pub(crate) const BATCH_CHANNEL: usize = 4;
 
 /// Reads the deploy rules, logging their warnings.
-pub fn load_rules(path: Option<&Path>) -> Result<Option<Arc<RuleSet>>, PipelineError> {
+pub(crate) fn load_rules(path: Option<&Path>) -> Result<Option<Arc<RuleSet>>, PipelineError> {
     let Some(path) = path else {
         return Ok(None);
     };
