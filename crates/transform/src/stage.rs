@@ -162,7 +162,7 @@ async fn route(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bbpipe_model::{PageSource, Table};
+    use bbpipe_model::Table;
     use std::collections::BTreeMap;
 
     const REPOSITORIES: &[u8] =
@@ -173,19 +173,7 @@ mod tests {
     ];
 
     fn page(endpoint: Endpoint, body: &'static [u8], page: u32) -> Message<RawPage> {
-        let repo_slug = (endpoint != Endpoint::Repositories).then(|| "web-app".to_string());
-        let source = PageSource {
-            workspace: "acme".into(),
-            repo_slug,
-            endpoint,
-            location: "test".into(),
-            page,
-            fetched_at: chrono::Utc::now(),
-        };
-        Message::Data(RawPage {
-            source,
-            body: bytes::Bytes::from_static(body),
-        })
+        Message::Data(crate::transformer::tests::page(endpoint, body, page))
     }
 
     async fn run(workers: usize) -> (TransformSummary, BTreeMap<Table, usize>) {

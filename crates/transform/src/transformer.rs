@@ -404,10 +404,11 @@ fn internal(error: arrow::error::ArrowError) -> TransformError {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn page(endpoint: Endpoint, body: &'static [u8], page: u32) -> RawPage {
+    /// A page of workspace `acme` (of repository `web-app`, unless it lists repositories).
+    pub(crate) fn page(endpoint: Endpoint, body: &'static [u8], page: u32) -> RawPage {
         let repo_slug = (endpoint != Endpoint::Repositories).then(|| "web-app".to_string());
         let source = PageSource {
             workspace: "acme".into(),
