@@ -59,7 +59,8 @@ impl ParquetSink {
     ///    them leaves garbage, never a manifest naming a missing file); then, after a
     ///    workspace's first commit, its orphaned files;
     /// 5. **NDJSON**: the deployments file is republished last, so it never lists a deployment
-    ///    the dataset does not hold.
+    ///    the dataset does not hold: a copy of what was written so far at a checkpoint, the
+    ///    file itself at the end (`checkpoint` false: the export's last commit).
     pub(super) async fn commit(
         &mut self,
         mut state: BTreeMap<String, StateEntries>,
@@ -127,8 +128,12 @@ impl ParquetSink {
         self.added.clear();
         self.removed.clear();
         self.written_early.clear();
-        if let Some(ndjson) = &mut self.ndjson {
-            ndjson.checkpoint()?;
+        if checkpoint {
+            if let Some(ndjson) = &mut self.ndjson {
+                ndjson.checkpoint()?;
+            }
+        } else if let Some(ndjson) = self.ndjson.take() {
+            ndjson.commit()?;
         }
         Ok(())
     }

@@ -229,9 +229,6 @@ impl ParquetSink {
                         summary.files = std::mem::take(&mut self.committed_files)
                             .into_values()
                             .collect();
-                        if let Some(ndjson) = self.ndjson.take() {
-                            ndjson.commit()?;
-                        }
                         return Ok(summary);
                     }
                     Err(e) => Err(e),
