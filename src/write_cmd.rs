@@ -78,7 +78,7 @@ fn store_options(store: &StoreArgs) -> StoreOptions {
 /// `bbpipe verify-output`.
 pub async fn verify_output(args: VerifyArgs, quiet: bool) -> anyhow::Result<()> {
     let destination = Destination::open(&args.dest, &store_options(&args.store))
-        .map_err(|e| anyhow!("load: cannot open the destination: {e}"))?;
+        .map_err(|e| failed(PipelineError::Destination(e)))?;
     let report = bbpipe_pipeline::load::verify(&destination).await?;
     if !quiet {
         println!(
