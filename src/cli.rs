@@ -1,6 +1,7 @@
 //! The command line.
 
 use crate::summary::SummaryFormat;
+use bbpipe_pipeline::model::Granularity;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -190,6 +191,11 @@ pub struct ReplayArgs {
 /// What every command that writes a dataset shares, besides `--out`.
 #[derive(Debug, Args)]
 pub struct WriteArgs {
+    /// One partition of pipeline_runs and deployments per `month` (the default for a new
+    /// dataset) or per `day` (very large workspaces). The choice is recorded in the dataset:
+    /// later runs follow it, and asking an existing dataset for the other is refused.
+    #[arg(long, value_name = "month|day", value_parser = granularity)]
+    pub partition_by: Option<Granularity>,
     #[command(flatten)]
     pub store: StoreArgs,
     #[command(flatten)]
@@ -255,6 +261,10 @@ pub struct TuningArgs {
     /// Files larger than this go up as multipart uploads of parts this size (S3: 5 or more).
     #[arg(long, default_value_t = 10, value_name = "MIB", value_parser = clap::value_parser!(u32).range(5..))]
     pub upload_part_mib: u32,
+}
+
+fn granularity(value: &str) -> Result<Granularity, String> {
+    value.parse()
 }
 
 #[derive(Debug, Args)]

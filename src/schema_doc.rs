@@ -2,7 +2,7 @@
 
 use crate::cli::{SchemaArgs, SchemaFormat};
 use bbpipe_pipeline::model::arrow::datatypes::{DataType, Field};
-use bbpipe_pipeline::model::{DESCRIPTION_KEY, SCHEMA_VERSION, Table};
+use bbpipe_pipeline::model::{DESCRIPTION_KEY, Granularity, SCHEMA_VERSION, Table};
 use serde_json::json;
 
 pub fn print(args: &SchemaArgs) -> anyhow::Result<()> {
@@ -31,11 +31,23 @@ fn description(field: &Field) -> &str {
         .map_or("", String::as_str)
 }
 
-/// Partition levels: name, type, description.
+/// Partition levels: name, type, description (the date level as in a dataset partitioned by
+/// month, the default; the description gives the level of one partitioned by day).
 fn partitions(table: Table) -> Vec<(&'static str, &'static str, String)> {
     let mut levels = vec![("workspace", "string", "Workspace slug.".to_string())];
-    if let Some((column, level)) = table.date_partition() {
-        levels.push((level, "date", format!("UTC date of {column}.")));
+    if let Some(date) = table.date_partition() {
+        levels.push((
+            date.level(Granularity::Month),
+            "string",
+            format!(
+                "UTC month of {}, `YYYY-MM`. In a dataset partitioned by day \
+                 (`--partition-by day`) the level is `{}`, the UTC date of {} (`YYYY-MM-DD`, a \
+                 date).",
+                date.column,
+                date.level(Granularity::Day),
+                date.column
+            ),
+        ));
     }
     levels
 }

@@ -53,6 +53,7 @@ impl WriteArgs {
         WriteOptions {
             out: out.to_string(),
             store: store_options(&self.store),
+            partition_by: self.partition_by,
             rules: self.deployments.rules.clone(),
             deployments_ndjson: self.deployments.deployments_ndjson.clone(),
             batch_rows: tuning.batch_rows as usize,

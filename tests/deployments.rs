@@ -175,11 +175,11 @@ fn golden_deployments_row_by_row() {
                     ("trigger", run["trigger"]["name"].clone()),
                     ("path:workspace", json!("acme")),
                     (
-                        "path:deployed_date",
+                        "path:deployed_month",
                         json!(
                             chrono::DateTime::from_timestamp_micros(completed)
                                 .unwrap()
-                                .date_naive()
+                                .format("%Y-%m")
                                 .to_string()
                         ),
                     ),
@@ -311,7 +311,7 @@ fn an_unfinished_run_deploys_once_it_completes() {
         row["deployed_at"],
         json!(micros("2026-11-20T19:00:00.123456Z"))
     );
-    assert_eq!(row["path:deployed_date"], json!("2026-11-20"));
+    assert_eq!(row["path:deployed_month"], json!("2026-11"));
     assert_eq!(row["success"], json!(true));
 }
 

@@ -102,7 +102,7 @@ fn expected_run(slug: &str, run: &Value) -> BTreeMap<String, Value> {
         ),
         ("exported_at", json!(micros(RECORDED_AT))),
         ("path:workspace", json!(WORKSPACE)),
-        ("path:created_date", json!(date)),
+        ("path:created_month", json!(date[..7])),
     ];
     fields
         .into_iter()
@@ -291,13 +291,13 @@ fn demo_covers_every_variant_the_api_notes_describe() {
         "unfinished runs"
     );
 
-    // The last microsecond of a day stays in that day.
+    // The last microsecond of a month stays in that month.
     let edge = micros("2026-03-31T23:59:59.999999Z");
     let row = rows
         .iter()
         .find(|r| r["created_at"] == json!(edge))
-        .expect("day-edge run");
-    assert_eq!(row["path:created_date"], json!("2026-03-31"));
+        .expect("month-edge run");
+    assert_eq!(row["path:created_month"], json!("2026-03"));
 
     // Fixture timestamps use 3, 5, 6 and 9 fractional digits, with Z and +00:00.
     let mut digits = BTreeSet::new();
@@ -369,7 +369,12 @@ fn files_are_sorted_zstd_parquet_without_partition_columns() {
     let out = tempfile::tempdir().unwrap();
     replay_demo(out.path());
     let files = parquet_files(&out.path().join("pipeline_runs"));
-    assert!(files.len() > 100, "one file per day partition");
+    let rows = read_table(out.path(), "pipeline_runs");
+    let months: BTreeSet<String> = rows
+        .iter()
+        .map(|r| r["path:created_month"].to_string())
+        .collect();
+    assert_eq!(files.len(), months.len(), "one file per month partition");
     for file in files.iter().take(20) {
         let reader = SerializedFileReader::new(std::fs::File::open(file).unwrap()).unwrap();
         let meta = reader.metadata();
@@ -391,10 +396,9 @@ fn files_are_sorted_zstd_parquet_without_partition_columns() {
         ));
         assert!(group.sorting_columns().is_some());
     }
-    let rows = read_table(out.path(), "pipeline_runs");
     let mut by_file: HashMap<String, Vec<i64>> = HashMap::new();
     for row in &rows {
-        let key = format!("{}", row["path:created_date"]);
+        let key = format!("{}", row["path:created_month"]);
         by_file
             .entry(key)
             .or_default()

@@ -10,7 +10,7 @@ use arrow::array::{
 };
 use arrow::datatypes::DataType;
 use bbpipe_load::{encode, merge_partition, split};
-use bbpipe_model::{Table, TableBatch};
+use bbpipe_model::{Granularity, Table, TableBatch};
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -62,16 +62,19 @@ fn runs(rows: usize, days: i64) -> RecordBatch {
     RecordBatch::try_new(schema, columns).expect("bench batch")
 }
 
-/// One batch from transform (4096 rows over 27 days, as at 100k runs) split by day.
-#[divan::bench]
-fn split_batch(bencher: divan::Bencher) {
+/// One batch from transform (4096 rows over 27 days, as at 100k runs) split by month or day.
+#[divan::bench(args = [Granularity::Month, Granularity::Day])]
+fn split_batch(bencher: divan::Bencher, granularity: Granularity) {
     let batch = runs(4096, 27);
     bencher.bench(|| {
-        let parts = split(TableBatch {
-            table: Table::PipelineRuns,
-            workspace: "acme".into(),
-            batch: black_box(batch.clone()),
-        });
+        let parts = split(
+            TableBatch {
+                table: Table::PipelineRuns,
+                workspace: "acme".into(),
+                batch: black_box(batch.clone()),
+            },
+            granularity,
+        );
         parts.map(|p| p.len()).unwrap_or_default()
     });
 }

@@ -126,6 +126,21 @@ pub enum LoadError {
         /// What the probe saw.
         detail: String,
     },
+    /// `--partition-by` asks for another layout than the dataset has.
+    #[error(
+        "destination {destination} is partitioned by {dataset}, not {requested}: leave out \
+         --partition-by to keep writing it by {dataset}, or move to {requested} by writing it \
+         again into an empty destination (`bbpipe replay ... --partition-by {requested}`, or \
+         `bbpipe export --full --partition-by {requested} --out NEW`)"
+    )]
+    Layout {
+        /// The destination.
+        destination: String,
+        /// The granularity its record says.
+        dataset: bbpipe_model::Granularity,
+        /// The granularity asked for.
+        requested: bbpipe_model::Granularity,
+    },
     /// Another stage stopped first; its error is the one to report.
     #[error("cancelled because another stage stopped")]
     Cancelled,

@@ -1,7 +1,8 @@
 //! Load: table batches to a Hive-partitioned Parquet dataset, on local disk or S3.
 //!
 //! [`ParquetSink`] splits each [`TableBatch`](bbpipe_model::TableBatch) by partition
-//! (`<table>/workspace=<ws>/<date column>=<YYYY-MM-DD>/`), buffers within a memory budget
+//! (`<table>/workspace=<ws>/<date level>=<YYYY-MM>/`, or `=<YYYY-MM-DD>` in a dataset
+//! partitioned by day: see [`settle_granularity`]), buffers within a memory budget
 //! (writing the coldest partitions while rows still arrive once it is spent), and rewrites
 //! every partition it touches as one zstd Parquet file: existing rows merged with the
 //! new, the newest version of each key kept, sorted, partition columns left to the path.
@@ -15,6 +16,7 @@ mod destination;
 mod error;
 mod failpoint;
 mod flush;
+mod layout;
 mod lease;
 mod manifest;
 mod ndjson;
@@ -30,6 +32,7 @@ mod writer;
 pub use commit::CommitInfo;
 pub use destination::{Destination, StoreOptions};
 pub use error::{LoadError, SchemaMismatch};
+pub use layout::{DATASET_RECORD, DatasetRecord, settle_granularity};
 pub use lease::{
     Holder, LEASE_DIR, Lease, LeaseOptions, LeaseRecord, check_conditional_writes, current_record,
 };

@@ -2,13 +2,14 @@
 
 use crate::destination::Destination;
 use crate::error::LoadError;
+use crate::layout::DatasetRecord;
 use crate::lease::current_record;
 use crate::manifest::{History, Scope, data_files};
 use crate::reader::read_columns;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::TimestampMicrosecondType;
 use arrow::row::{RowConverter, SortField};
-use bbpipe_model::{PartitionKey, day_of_micros, workspace_of};
+use bbpipe_model::{Granularity, PartitionKey, workspace_of};
 use object_store::path::Path;
 use std::collections::{BTreeMap, HashSet};
 
@@ -90,6 +91,14 @@ pub async fn verify(destination: &Destination) -> Result<Verification, LoadError
             destination.describe(&Path::from(file.as_str()))
         ));
     }
+    // A dataset without a record was written by bbpipe 0.1, by day.
+    let granularity = match DatasetRecord::read(destination).await {
+        Ok(record) => record.map_or(Granularity::Day, |r| r.partition_by),
+        Err(e) => {
+            report.problems.push(e.to_string());
+            Granularity::Day
+        }
+    };
     let mut keys: KeysSeen = BTreeMap::new();
     for (path_text, entry) in history.live.iter().filter(|(f, _)| present.contains(*f)) {
         let path = Path::from(path_text.as_str());
@@ -120,19 +129,26 @@ pub async fn verify(destination: &Destination) -> Result<Verification, LoadError
         let seen = keys
             .entry((table.name(), workspace.to_string()))
             .or_default();
+        if let Some(period) = partition.period
+            && period.granularity() != granularity
+        {
+            report.problems.push(format!(
+                "{shown}: partitioned by {}, but the dataset is partitioned by {granularity}",
+                period.granularity()
+            ));
+        }
         for batch in &batches {
-            if let (Some((column, _)), Some(day), Some(date)) =
-                (table.date_partition(), partition.day, partition.date())
-            {
+            if let (Some(date), Some(period)) = (table.date_partition(), partition.period) {
+                let column = date.column;
                 let times = batch
                     .column_by_name(column)
                     .map(|c| c.as_primitive::<TimestampMicrosecondType>());
                 let wrong =
-                    times.and_then(|t| (0..t.len()).find(|&i| day_of_micros(t.value(i)) != day));
+                    times.and_then(|t| (0..t.len()).find(|&i| !period.contains(t.value(i))));
                 if let Some(row) = wrong {
-                    report
-                        .problems
-                        .push(format!("{shown}: row {row} has a {column} outside {date}"));
+                    report.problems.push(format!(
+                        "{shown}: row {row} has a {column} outside {period}"
+                    ));
                 }
             }
             let columns: Vec<_> = table

@@ -14,7 +14,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Int64Type};
 use bbpipe_load::{Destination, LoadOptions, ParquetSink, StoreOptions};
-use bbpipe_model::{Message, Table, TableBatch};
+use bbpipe_model::{Granularity, Message, Table, TableBatch};
 use files::parquet_files;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::BTreeMap;
@@ -109,6 +109,7 @@ async fn early_then_late_rows() {
         upload_part_bytes: 5 << 20,
         run_id: "early".into(),
         source: "test".into(),
+        partition_by: Granularity::Day,
     };
     let sink = ParquetSink::open(destination.clone(), options, &["acme".to_string()])
         .await

@@ -9,7 +9,7 @@ mod s3;
 
 use arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray, TimestampMicrosecondArray};
 use bbpipe_load::{Destination, LoadOptions, ParquetSink, StoreOptions};
-use bbpipe_model::{Message, Table, TableBatch};
+use bbpipe_model::{Granularity, Message, Table, TableBatch};
 use object_store::ObjectStoreExt;
 use std::sync::Arc;
 
@@ -70,6 +70,7 @@ async fn large_files_upload_in_parts() {
         upload_part_bytes: 5 << 20,
         run_id: "test".into(),
         source: "test".into(),
+        partition_by: Granularity::Month,
     };
     let sink = ParquetSink::open(destination.clone(), options, &["acme".to_string()])
         .await

@@ -21,7 +21,9 @@ mod tables;
 
 pub use message::{Checkpoint, Message};
 pub use page::{Endpoint, PageSource, RawPage};
-pub use partition::{PartitionKey, day_of_micros, is_data_file, workspace_dir, workspace_of};
+pub use partition::{
+    Granularity, PartitionKey, Period, day_of_micros, is_data_file, workspace_dir, workspace_of,
+};
 pub use spec::{
     DESCRIPTION_KEY, DatePartition, Merge, SCHEMA_VERSION, SCHEMA_VERSION_KEY, TableSpec,
     timestamp_type,

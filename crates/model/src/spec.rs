@@ -36,13 +36,16 @@ pub struct TableSpec {
     pub(crate) columns: fn() -> Vec<Field>,
 }
 
-/// The second partition level: the UTC date of a timestamp column.
+/// The second partition level: the UTC month or day of a timestamp column, as the dataset's
+/// [`Granularity`](crate::Granularity) says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DatePartition {
     /// The timestamp column.
     pub column: &'static str,
-    /// The level's name in paths, e.g. `created_date`.
-    pub level: &'static str,
+    /// The level's name in paths when partitioned by month, e.g. `created_month`.
+    pub month_level: &'static str,
+    /// The level's name in paths when partitioned by day, e.g. `created_date`.
+    pub day_level: &'static str,
 }
 
 /// What an export does to rows already in a partition it writes.

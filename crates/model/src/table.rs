@@ -3,7 +3,7 @@
 //! Adding a table is adding a variant here and one [`TableSpec`] value in `tables.rs`; no
 //! other code names tables one by one.
 
-use crate::spec::{Merge, SCHEMA_VERSION, SCHEMA_VERSION_KEY, TableSpec};
+use crate::spec::{DatePartition, Merge, SCHEMA_VERSION, SCHEMA_VERSION_KEY, TableSpec};
 use crate::tables::SPECS;
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
@@ -63,10 +63,10 @@ impl Table {
         self.spec().description
     }
 
-    /// The timestamp column whose UTC date names the second partition level, with that level's
-    /// name. Every table is partitioned by `workspace` first.
-    pub fn date_partition(self) -> Option<(&'static str, &'static str)> {
-        self.spec().date_partition.map(|d| (d.column, d.level))
+    /// The timestamp column whose UTC month or day names the second partition level, and that
+    /// level's names. Every table is partitioned by `workspace` first.
+    pub fn date_partition(self) -> Option<DatePartition> {
+        self.spec().date_partition
     }
 
     /// See [`TableSpec::key`].
@@ -132,9 +132,9 @@ mod tests {
             for key in named.chain(table.unique_columns()) {
                 assert!(schema.index_of(key).is_ok(), "{} {key}", table.name());
             }
-            if let Some((column, _)) = table.date_partition() {
+            if let Some(date) = table.date_partition() {
                 assert_eq!(
-                    schema.field_with_name(column).unwrap().data_type(),
+                    schema.field_with_name(date.column).unwrap().data_type(),
                     &timestamp_type()
                 );
             }

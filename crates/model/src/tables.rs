@@ -35,7 +35,8 @@ pub(crate) static SPECS: [TableSpec; 4] = [
         version: &["run_number", "completed_at", "exported_at"],
         date_partition: Some(DatePartition {
             column: "created_at",
-            level: "created_date",
+            month_level: "created_month",
+            day_level: "created_date",
         }),
         merge: Merge::KeepExisting,
         rows_can_move: false,
@@ -59,10 +60,11 @@ pub(crate) static SPECS: [TableSpec; 4] = [
         version: &["run_number", "exported_at"],
         date_partition: Some(DatePartition {
             column: "deployed_at",
-            level: "deployed_date",
+            month_level: "deployed_month",
+            day_level: "deployed_date",
         }),
         merge: Merge::KeepExisting,
-        // A re-run completes later: its deployment moves to another deployed_date.
+        // A re-run completes later: its deployment moves to another deployed month or day.
         rows_can_move: true,
         unique_columns: &[
             "reference_id",

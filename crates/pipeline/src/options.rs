@@ -1,6 +1,7 @@
 //! How a run writes: shared by replays and exports.
 
 use bbpipe_load::StoreOptions;
+use bbpipe_model::Granularity;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -11,6 +12,9 @@ pub struct WriteOptions {
     pub out: String,
     /// Reaching the object store.
     pub store: StoreOptions,
+    /// How to split date-partitioned tables in a new dataset; `None`: as the dataset says
+    /// (`month` for a new one). A choice other than an existing dataset's is refused.
+    pub partition_by: Option<Granularity>,
     /// Deploy rules (TOML): infer the `deployments` table.
     pub rules: Option<PathBuf>,
     /// Also write each deployment as a JSON line; `{workspace}` in it names the workspace.
@@ -42,6 +46,7 @@ impl WriteOptions {
         WriteOptions {
             out: out.into(),
             store: StoreOptions::default(),
+            partition_by: None,
             rules: None,
             deployments_ndjson: None,
             batch_rows: 4096,

@@ -1,7 +1,7 @@
 //! What a run did, as numbers a scheduler or a test can read (`--summary json`).
 
 use bbpipe_load::LoadSummary;
-use bbpipe_model::Table;
+use bbpipe_model::{Granularity, Table};
 use bbpipe_transform::TransformSummary;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -38,6 +38,8 @@ pub struct Report {
     pub rejected_examples: Vec<String>,
     /// Older versions of rows dropped while merging (read twice, or already in the dataset).
     pub duplicates_dropped: u64,
+    /// How the dataset's date-partitioned tables are split: `month` or `day`.
+    pub partition_by: Granularity,
     /// Per table written: files, rows and bytes this run added and that are still live.
     pub tables: BTreeMap<String, TableReport>,
     /// Files committed before this run and replaced by merged ones.
@@ -138,6 +140,7 @@ impl Report {
             rejected: transform.rejected,
             rejected_examples: transform.rejected_examples,
             duplicates_dropped: load.duplicates_dropped(),
+            partition_by: load.partition_by,
             tables,
             files_replaced: load.replaced,
             orphans_removed: load.orphans_removed,

@@ -43,6 +43,9 @@ impl Writer {
         bbpipe_load::check_is_dataset(&destination)
             .await
             .map_err(PipelineError::load)?;
+        let partition_by = bbpipe_load::settle_granularity(&destination, options.partition_by)
+            .await
+            .map_err(PipelineError::load)?;
         let mut leases = Vec::new();
         if options.lock.no_lock {
             tracing::warn!("--no-lock: nothing keeps other exports of these workspaces out");
@@ -80,6 +83,7 @@ impl Writer {
             upload_part_bytes: options.upload_part_bytes,
             run_id: run_id.clone(),
             source,
+            partition_by,
         };
         let opened = async {
             let mut sink = ParquetSink::open(destination, load_options, workspaces).await?;

@@ -41,7 +41,7 @@ impl ParquetSink {
         if batch.table == Table::PipelineRuns {
             self.rejects.note(&batch)?;
         }
-        for (key, part) in split(batch)? {
+        for (key, part) in split(batch, self.options.partition_by)? {
             let bytes = part.get_array_memory_size();
             let buffer = self.buffers.entry(key).or_default();
             buffer.batches.push(part);

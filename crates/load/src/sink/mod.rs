@@ -3,9 +3,9 @@
 //! a commit writes the workspace's next manifest (at each checkpoint, and at the end).
 //!
 //! Memory is bounded by a budget. Past it, the partition that has gone longest without new
-//! rows is written out while rows keep arriving (a replay sends the days of a workspace newest
-//! first, so that partition is usually complete); rows that arrive later for a partition
-//! written early are spilled to disk and merged with its file at the end.
+//! rows is written out while rows keep arriving (a replay sends the months or days of a
+//! workspace newest first, so that partition is usually complete); rows that arrive later for a
+//! partition written early are spilled to disk and merged with its file at the end.
 
 //!
 //! The sink's jobs live in one module each: [`budget`] (buffering within the memory budget,
@@ -28,7 +28,7 @@ use crate::ndjson::DeploymentsNdjson;
 use crate::rejects::Rejects;
 use crate::spill::Spill;
 use crate::writer::WrittenFile;
-use bbpipe_model::{Checkpoint, Message, PartitionKey, Table, TableBatch};
+use bbpipe_model::{Checkpoint, Granularity, Message, PartitionKey, Table, TableBatch};
 use budget::{Buffer, InFlight};
 use chrono::{DateTime, Utc};
 use object_store::path::Path;
@@ -48,6 +48,11 @@ pub struct LoadOptions {
     pub run_id: String,
     /// Where the pages come from, for the manifests.
     pub source: String,
+    /// How date-partitioned tables are split: what [`settle_granularity`] returned for the
+    /// destination.
+    ///
+    /// [`settle_granularity`]: crate::settle_granularity
+    pub partition_by: Granularity,
 }
 
 /// What load committed.
@@ -61,6 +66,8 @@ pub struct LoadSummary {
     pub manifests: Vec<Manifest>,
     /// Files left by interrupted exports that this one removed.
     pub orphans_removed: u64,
+    /// How the dataset's date-partitioned tables are split.
+    pub partition_by: Granularity,
 }
 
 impl LoadSummary {
@@ -226,6 +233,7 @@ impl ParquetSink {
                 Some(Message::Complete) => match self.commit(BTreeMap::new(), 0, false).await {
                     Ok(()) => {
                         let mut summary = std::mem::take(&mut self.summary);
+                        summary.partition_by = self.options.partition_by;
                         summary.files = std::mem::take(&mut self.committed_files)
                             .into_values()
                             .collect();
