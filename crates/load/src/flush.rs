@@ -3,9 +3,9 @@
 
 use crate::destination::Destination;
 use crate::error::LoadError;
-use crate::reader::read_file;
+use crate::sorted_runs::{Run, merge_runs};
 use crate::spill;
-use crate::writer::{WrittenFile, encode, merge_partition, upload};
+use crate::writer::{FileEncoder, Merged, WrittenFile, encode, merge_partition, upload};
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 use bbpipe_model::PartitionKey;
@@ -18,6 +18,8 @@ pub(crate) struct FlushJob {
     pub(crate) existing: Vec<(String, bool)>,
     /// Spill files of the partition, older than `batches`.
     pub(crate) spilled: Vec<std::path::PathBuf>,
+    /// Older versions dropped while spilling them.
+    pub(crate) spilled_duplicates: u64,
     pub(crate) batches: Vec<RecordBatch>,
     pub(crate) path: Path,
 }
@@ -45,56 +47,52 @@ impl FlushJob {
             key,
             existing,
             spilled,
+            spilled_duplicates,
             batches,
             path,
         } = self;
-        let mut before = Vec::new();
+        let table = key.table;
+        let single_committed = matches!(existing.as_slice(), [(_, true)]);
         // Existing rows are merged (snapshots are only compared), so they are read when they
-        // matter: to merge, or to tell an unchanged single file.
-        if key.table.merges_existing() || matches!(existing.as_slice(), [(_, true)]) {
+        // matter: to merge, or to tell an unchanged single file. Fetched whole and compressed;
+        // decoded on the blocking pool.
+        let mut files = Vec::new();
+        if table.merges_existing() || single_committed {
             for (file, _) in &existing {
                 let file = Path::from(file.as_str());
-                before.extend(read_file(destination, key.table, &key.workspace, &file).await?);
+                let shown = destination.describe(&file);
+                let bytes =
+                    destination
+                        .get_opt(&file)
+                        .await?
+                        .ok_or_else(|| LoadError::Corrupt {
+                            path: shown.clone(),
+                            message: "listed but gone".into(),
+                        })?;
+                files.push(Run::File { shown, bytes });
             }
         }
-        let (table, single_committed) = (key.table, matches!(existing.as_slice(), [(_, true)]));
-        let shown = destination.describe(&path);
-        // Merge and encode in one trip to the blocking pool: one hand-off per partition.
-        let work = move || -> Result<Merged, LoadError> {
-            let mut parts = if table.merges_existing() {
-                before.clone()
-            } else {
-                Vec::new()
-            };
-            for file in &spilled {
-                parts.extend(spill::read(file)?);
-            }
-            parts.extend(batches);
-            let (rows, duplicates) = merge_partition(table, &parts)?;
-            drop(parts);
-            let unchanged = single_committed
-                && concat_batches(&table.schema(), &before).is_ok_and(|before| before == rows);
-            let encoded = if unchanged || rows.num_rows() == 0 {
-                None
-            } else {
-                Some(encode(table, &rows).map_err(|source| LoadError::Parquet {
-                    path: shown,
-                    source,
-                })?)
-            };
-            Ok(Merged {
-                rows: wants_rows.then_some(rows),
-                duplicates,
-                unchanged,
-                encoded,
-            })
+        let spill_files = spilled.clone();
+        let inputs = Inputs {
+            table,
+            workspace: key.workspace.clone(),
+            files,
+            spilled,
+            batches,
+            single_committed,
+            wants_rows,
+            shown: destination.describe(&path),
         };
-        let merged = tokio::task::spawn_blocking(work)
+        // Merge and encode in one trip to the blocking pool: one hand-off per partition.
+        let merged = tokio::task::spawn_blocking(move || inputs.merge())
             .await
             .map_err(|e| LoadError::Batch {
-                table: key.table.name(),
+                table: table.name(),
                 message: e.to_string(),
             })??;
+        for file in &spill_files {
+            let _ = std::fs::remove_file(file);
+        }
         if merged.unchanged {
             return Ok(Flushed {
                 key,
@@ -104,11 +102,11 @@ impl FlushJob {
             });
         }
         let mut written = WrittenFile {
-            table: key.table,
+            table,
             path: path.clone(),
             rows: 0,
             bytes: 0,
-            duplicates_dropped: merged.duplicates,
+            duplicates_dropped: merged.duplicates + spilled_duplicates,
         };
         if let Some((bytes, file_rows)) = merged.encoded {
             written.bytes = bytes.len() as u64;
@@ -124,8 +122,102 @@ impl FlushJob {
     }
 }
 
+/// Everything a partition's merge reads, moved to the blocking pool.
+struct Inputs {
+    table: Table,
+    workspace: String,
+    /// The partition's files ([`Run::File`]), oldest first.
+    files: Vec<Run>,
+    spilled: Vec<std::path::PathBuf>,
+    batches: Vec<RecordBatch>,
+    single_committed: bool,
+    wants_rows: bool,
+    /// The new file, as shown in errors.
+    shown: String,
+}
+
+impl Inputs {
+    fn merge(self) -> Result<Outcome, LoadError> {
+        let parquet = |source| LoadError::Parquet {
+            path: self.shown.clone(),
+            source,
+        };
+        // Large partitions (spilled, or merged with their files) are merged as a stream when
+        // the table allows it; the rows themselves are then never all in memory.
+        let streamable = self.table.merges_as_stream()
+            && self.table.merges_existing()
+            && !self.wants_rows
+            && (!self.spilled.is_empty() || !self.files.is_empty());
+        if streamable {
+            let new_rows = Merged::new(self.table, self.batches.clone())?;
+            let duplicates = new_rows.duplicates;
+            let mut runs: Vec<&Run> = self.files.iter().collect();
+            let spills: Vec<Run> = self.spilled.iter().cloned().map(Run::Spill).collect();
+            runs.extend(&spills);
+            let new_rows = Run::Rows(new_rows);
+            runs.push(&new_rows);
+            let mut encoder = FileEncoder::new(self.table).map_err(parquet)?;
+            let mut emit = |batch: RecordBatch| encoder.write(&batch).map_err(parquet);
+            if let Some(streamed) = merge_runs(self.table, &self.workspace, &runs, &mut emit)? {
+                let unchanged = self.single_committed && streamed.same_as_first;
+                let encoded = if unchanged || streamed.rows == 0 {
+                    None
+                } else {
+                    Some(encoder.finish().map_err(parquet)?)
+                };
+                return Ok(Outcome {
+                    rows: None,
+                    duplicates: duplicates + streamed.duplicates,
+                    unchanged,
+                    encoded,
+                });
+            }
+            tracing::debug!(file = %self.shown, "keys met apart: merging the partition in memory");
+        }
+        self.merge_in_memory()
+    }
+
+    fn merge_in_memory(self) -> Result<Outcome, LoadError> {
+        let mut before = Vec::new();
+        for file in &self.files {
+            for batch in file.open(self.table, &self.workspace)? {
+                before.push(batch?);
+            }
+        }
+        let mut parts = if self.table.merges_existing() {
+            before.clone()
+        } else {
+            Vec::new()
+        };
+        for file in &self.spilled {
+            parts.extend(spill::read(file)?);
+        }
+        parts.extend(self.batches);
+        let (rows, duplicates) = merge_partition(self.table, &parts)?;
+        drop(parts);
+        let unchanged = self.single_committed
+            && concat_batches(&self.table.schema(), &before).is_ok_and(|before| before == rows);
+        let encoded = if unchanged || rows.num_rows() == 0 {
+            None
+        } else {
+            Some(
+                encode(self.table, &rows).map_err(|source| LoadError::Parquet {
+                    path: self.shown.clone(),
+                    source,
+                })?,
+            )
+        };
+        Ok(Outcome {
+            rows: self.wants_rows.then_some(rows),
+            duplicates,
+            unchanged,
+            encoded,
+        })
+    }
+}
+
 /// A partition's rows after the merge, and the file that holds them.
-struct Merged {
+struct Outcome {
     rows: Option<RecordBatch>,
     duplicates: u64,
     unchanged: bool,

@@ -25,6 +25,7 @@ mod partition;
 mod reader;
 mod rejects;
 mod sink;
+mod sorted_runs;
 mod spill;
 mod verify;
 mod writer;

@@ -73,6 +73,46 @@ pub async fn read_columns(
         .map_err(|e| unreadable(e.into()))
 }
 
+/// Decodes a data file's bytes `batch_rows` at a time, after checking its schema, in the full
+/// table schema (the `workspace` partition column put back). `shown` names it in errors.
+pub(crate) fn decode_file(
+    table: Table,
+    workspace: &str,
+    bytes: bytes::Bytes,
+    shown: &str,
+    batch_rows: usize,
+) -> Result<impl Iterator<Item = Result<RecordBatch, LoadError>> + Send + use<>, LoadError> {
+    let unreadable = |source| LoadError::ReadParquet {
+        path: shown.to_string(),
+        source,
+    };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(unreadable)?;
+    check_schema(table, builder.schema()).map_err(|mismatch| LoadError::WrongSchema {
+        path: shown.to_string(),
+        mismatch,
+    })?;
+    let reader = builder
+        .with_batch_size(batch_rows)
+        .build()
+        .map_err(unreadable)?;
+    let (schema, workspace, shown) = (table.schema(), workspace.to_string(), shown.to_string());
+    Ok(reader.map(move |batch| {
+        let batch = batch.map_err(|e| LoadError::ReadParquet {
+            path: shown.clone(),
+            source: e.into(),
+        })?;
+        let mut columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from(vec![
+            workspace.as_str();
+            batch.num_rows()
+        ]))];
+        columns.extend(batch.columns().iter().cloned());
+        RecordBatch::try_new(schema.clone(), columns).map_err(|e| LoadError::Corrupt {
+            path: shown.clone(),
+            message: e.to_string(),
+        })
+    }))
+}
+
 /// A file's columns must be the table's, by name, type and nullability, in order.
 pub fn check_schema(table: Table, found: &arrow::datatypes::Schema) -> Result<(), SchemaMismatch> {
     let mismatch = |difference: String| SchemaMismatch {

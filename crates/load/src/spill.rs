@@ -1,11 +1,14 @@
 //! Spilling: rows that outgrow the memory budget wait in Arrow IPC files on local disk until
-//! their partition is written. Memory stays flat however large the workspace; each spilled row
-//! is written and read once more, at memory speed.
+//! their partition is written. Each file is a sorted run (merged as it is written), read back a
+//! batch at a time, so memory stays flat however large the workspace and its partitions; each
+//! spilled row is written and read once more, at memory speed. Files go with the [`Spill`].
 
 use crate::error::LoadError;
+use crate::writer::Merged;
 use arrow::ipc::reader::FileReader;
 use arrow::ipc::writer::FileWriter;
 use arrow::record_batch::RecordBatch;
+use bbpipe_model::Table;
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::PathBuf;
@@ -32,39 +35,53 @@ impl Spill {
         Ok(Spill { dir, files: 0 })
     }
 
-    /// Writes `batches` (all of one schema) to a new file, on a blocking thread: the caller is
-    /// an async task, which may run on a current-thread runtime.
-    pub async fn write(&mut self, batches: Vec<RecordBatch>) -> Result<PathBuf, LoadError> {
+    /// Merges `batches` of one partition of `table` (newest version of each key, in merge
+    /// order: a sorted run) and writes them to a new file, on a blocking thread (the caller is
+    /// an async task, which may run on a current-thread runtime). Returns the file and the
+    /// older versions dropped.
+    pub async fn write(
+        &mut self,
+        table: Table,
+        batches: Vec<RecordBatch>,
+    ) -> Result<(PathBuf, u64), LoadError> {
         self.files += 1;
         let path = self.dir.path().join(format!("{:06}.arrow", self.files));
         let target = path.clone();
-        tokio::task::spawn_blocking(move || write(&target, &batches))
-            .await
-            .map_err(|e| io_error(&path, e))??;
-        Ok(path)
+        let duplicates = tokio::task::spawn_blocking(move || {
+            let merged = Merged::new(table, batches)?;
+            write(&target, table, &merged)?;
+            Ok::<_, LoadError>(merged.duplicates)
+        })
+        .await
+        .map_err(|e| io_error(&path, e))??;
+        Ok((path, duplicates))
     }
 }
 
-fn write(path: &std::path::Path, batches: &[RecordBatch]) -> Result<(), LoadError> {
-    let Some(first) = batches.first() else {
-        return Ok(());
-    };
+/// Rows per batch in a spill file: what a merge reads back at a time.
+const SPILL_BATCH_ROWS: usize = 2048;
+
+fn write(path: &std::path::Path, table: Table, rows: &Merged) -> Result<(), LoadError> {
     let file = File::create(path).map_err(|e| io_error(path, e))?;
-    let mut writer = FileWriter::try_new(BufWriter::new(file), &first.schema())
+    let mut writer = FileWriter::try_new(BufWriter::new(file), &table.schema())
         .map_err(|e| io_error(path, e))?;
-    for batch in batches {
-        writer.write(batch).map_err(|e| io_error(path, e))?;
+    for batch in rows.batches(SPILL_BATCH_ROWS) {
+        writer.write(&batch?).map_err(|e| io_error(path, e))?;
     }
     writer.finish().map_err(|e| io_error(path, e))
 }
 
-/// Reads a spill file back, and removes it.
-pub fn read(path: &std::path::Path) -> Result<Vec<RecordBatch>, LoadError> {
+/// Reads a spill file back a batch at a time.
+pub fn open(
+    path: &std::path::Path,
+) -> Result<impl Iterator<Item = Result<RecordBatch, LoadError>> + Send + use<>, LoadError> {
     let file = File::open(path).map_err(|e| io_error(path, e))?;
     let reader = FileReader::try_new(BufReader::new(file), None).map_err(|e| io_error(path, e))?;
-    let batches = reader
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| io_error(path, e))?;
-    let _ = std::fs::remove_file(path);
-    Ok(batches)
+    let path = path.to_path_buf();
+    Ok(reader.map(move |batch| batch.map_err(|e| io_error(&path, e))))
+}
+
+/// Reads a spill file back whole.
+pub fn read(path: &std::path::Path) -> Result<Vec<RecordBatch>, LoadError> {
+    open(path)?.collect()
 }

@@ -3,7 +3,7 @@
 use crate::destination::Destination;
 use crate::error::LoadError;
 use arrow::array::{Array, ArrayRef};
-use arrow::compute::{SortOptions, interleave, sort_to_indices};
+use arrow::compute::{SortOptions, interleave};
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use arrow::row::{RowConverter, SortField};
@@ -26,6 +26,12 @@ use tokio::io::AsyncWriteExt;
 /// enough that readers can skip by statistics.
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 
+/// Bytes of a column's values per data page (and per dictionary page): an encoder holds a page
+/// of each column at a time, so this, times the columns, bounds the memory of writing a file.
+/// Smaller than parquet's 1 MiB default because a month of a busy workspace fills many pages;
+/// compression is within 1% of it (see BENCHMARKS.md).
+const PAGE_BYTES: usize = 256 * 1024;
+
 /// zstd level 1: on these columns within a few percent of level 3's size, at a fraction of the
 /// CPU (see BENCHMARKS.md).
 const ZSTD_LEVEL: i32 = 1;
@@ -46,44 +52,158 @@ pub struct WrittenFile {
 }
 
 /// Merges `parts` (all of one partition, oldest first) into the rows a file will hold: the
-/// newest version of each key, sorted by the table's sort column. Returns the rows and how many
-/// older versions were dropped. The rows are copied once, straight into their final order: a
-/// partition's merge holds its input and its output, nothing in between.
+/// newest version of each key, in [`merge_order`]. Returns the rows and how many older versions
+/// were dropped. The rows are copied once, straight into their final order: a partition's
+/// merge holds its input and its output, nothing in between.
 pub fn merge_partition(
     table: Table,
     parts: &[RecordBatch],
 ) -> Result<(RecordBatch, u64), LoadError> {
-    let bad = LoadError::arrow(table);
-    let schema = table.schema();
-    if parts.is_empty() {
-        return Ok((RecordBatch::new_empty(schema), 0));
+    let merged = Merged::new(table, parts.to_vec())?;
+    Ok((merged.slice(0, merged.len())?, merged.duplicates))
+}
+
+/// The rows of one partition's merge, not yet copied: which row of which part goes where.
+/// Taking them a slice at a time holds the input and one slice, not a second copy of it all.
+pub(crate) struct Merged {
+    table: Table,
+    parts: Vec<RecordBatch>,
+    /// (part, row) of the newest version of each key, in merge order.
+    picks: Vec<(usize, usize)>,
+    /// Older versions dropped.
+    pub(crate) duplicates: u64,
+}
+
+impl Merged {
+    /// Merges `parts` (oldest first).
+    pub(crate) fn new(table: Table, parts: Vec<RecordBatch>) -> Result<Merged, LoadError> {
+        let bad = LoadError::arrow(table);
+        let received: usize = parts.iter().map(RecordBatch::num_rows).sum();
+        if received == 0 {
+            return Ok(Merged {
+                table,
+                parts,
+                picks: Vec::new(),
+                duplicates: 0,
+            });
+        }
+        let newest = newest_versions(table, &parts).map_err(bad)?;
+        let column =
+            |i: usize| -> Vec<&dyn Array> { parts.iter().map(|p| p.column(i).as_ref()).collect() };
+        let order_columns = merge_order_indices(table)
+            .map_err(bad)?
+            .into_iter()
+            .map(|i| interleave(&column(i), &newest))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(bad)?;
+        let order_rows = merge_order(table)
+            .map_err(bad)?
+            .convert_columns(&order_columns)
+            .map_err(bad)?;
+        let mut order: Vec<usize> = (0..newest.len()).collect();
+        order.sort_unstable_by(|&a, &b| order_rows.row(a).cmp(&order_rows.row(b)));
+        let picks: Vec<(usize, usize)> = order.into_iter().map(|i| newest[i]).collect();
+        Ok(Merged {
+            table,
+            duplicates: (received - picks.len()) as u64,
+            parts,
+            picks,
+        })
     }
-    let received: usize = parts.iter().map(RecordBatch::num_rows).sum();
-    let newest = newest_versions(table, parts).map_err(bad)?;
-    let sort_column = schema.index_of(table.sort_column()).map_err(bad)?;
-    let column =
-        |i: usize| -> Vec<&dyn Array> { parts.iter().map(|p| p.column(i).as_ref()).collect() };
-    let sort_values = interleave(&column(sort_column), &newest).map_err(bad)?;
-    let order = sort_to_indices(&sort_values, None, None).map_err(bad)?;
-    let picks: Vec<(usize, usize)> = order.values().iter().map(|&i| newest[i as usize]).collect();
-    let columns = (0..schema.fields().len())
-        .map(|i| interleave(&column(i), &picks))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(bad)?;
-    let options = RecordBatchOptions::new().with_row_count(Some(picks.len()));
-    let rows = RecordBatch::try_new_with_options(schema, columns, &options).map_err(bad)?;
-    Ok((rows, (received - picks.len()) as u64))
+
+    /// Rows after the merge.
+    pub(crate) fn len(&self) -> usize {
+        self.picks.len()
+    }
+
+    /// `len` merged rows from `start`, copied out of the parts.
+    pub(crate) fn slice(&self, start: usize, len: usize) -> Result<RecordBatch, LoadError> {
+        let bad = LoadError::arrow(self.table);
+        let schema = self.table.schema();
+        let picks = &self.picks[start.min(self.picks.len())..(start + len).min(self.picks.len())];
+        if picks.is_empty() {
+            return Ok(RecordBatch::new_empty(schema));
+        }
+        let columns = (0..schema.fields().len())
+            .map(|i| {
+                let arrays: Vec<&dyn Array> =
+                    self.parts.iter().map(|p| p.column(i).as_ref()).collect();
+                interleave(&arrays, picks)
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(bad)?;
+        let options = RecordBatchOptions::new().with_row_count(Some(picks.len()));
+        RecordBatch::try_new_with_options(schema, columns, &options).map_err(bad)
+    }
+
+    /// The merged rows, `rows` at a time.
+    pub(crate) fn batches(
+        &self,
+        rows: usize,
+    ) -> impl Iterator<Item = Result<RecordBatch, LoadError>> + '_ {
+        (0..self.len())
+            .step_by(rows.max(1))
+            .map(move |start| self.slice(start, rows))
+    }
+}
+
+/// The order of rows in a file: by the table's sort column, then by its key, so that the
+/// order is total and every file of a partition is a sorted run that
+/// [`merge_runs`](crate::sorted_runs::merge_runs) can merge as a stream. Converts a batch's
+/// [`merge_order_indices`] columns into comparable rows.
+pub(crate) fn merge_order(table: Table) -> Result<RowConverter, arrow::error::ArrowError> {
+    let schema = table.schema();
+    let fields = merge_order_indices(table)?
+        .into_iter()
+        .map(|i| SortField::new(schema.field(i).data_type().clone()))
+        .collect();
+    RowConverter::new(fields)
+}
+
+/// Indices of the sort column and the key columns, in [`merge_order`].
+pub(crate) fn merge_order_indices(table: Table) -> Result<Vec<usize>, arrow::error::ArrowError> {
+    let schema = table.schema();
+    std::iter::once(table.sort_column())
+        .chain(table.key_columns().iter().copied())
+        .map(|name| schema.index_of(name))
+        .collect()
 }
 
 /// Encodes merged rows, less the partition columns, as one Parquet file in memory. CPU-bound:
 /// callers run it off the async threads, several partitions at once.
 pub fn encode(table: Table, rows: &RecordBatch) -> Result<(Bytes, u64), ParquetError> {
-    let file_batch = without_partition_columns(rows)?;
-    let props = writer_properties(table, &file_batch.schema());
-    let mut writer = ArrowWriter::try_new(Vec::new(), file_batch.schema(), Some(props))?;
-    writer.write(&file_batch)?;
-    let bytes = writer.into_inner()?;
-    Ok((Bytes::from(bytes), file_batch.num_rows() as u64))
+    let mut file = FileEncoder::new(table)?;
+    file.write(rows)?;
+    file.finish()
+}
+
+/// A Parquet file of one table being encoded in memory, batch by batch.
+pub(crate) struct FileEncoder {
+    writer: ArrowWriter<Vec<u8>>,
+    rows: u64,
+}
+
+impl FileEncoder {
+    pub(crate) fn new(table: Table) -> Result<FileEncoder, ParquetError> {
+        let schema = file_schema(table)?;
+        let props = writer_properties(table, &schema);
+        Ok(FileEncoder {
+            writer: ArrowWriter::try_new(Vec::new(), schema, Some(props))?,
+            rows: 0,
+        })
+    }
+
+    /// Appends rows in the table's schema (the partition columns are dropped here).
+    pub(crate) fn write(&mut self, rows: &RecordBatch) -> Result<(), ParquetError> {
+        self.writer.write(&without_partition_columns(rows)?)?;
+        self.rows += rows.num_rows() as u64;
+        Ok(())
+    }
+
+    /// The file, and its row count.
+    pub(crate) fn finish(self) -> Result<(Bytes, u64), ParquetError> {
+        Ok((Bytes::from(self.writer.into_inner()?), self.rows))
+    }
 }
 
 /// Uploads an encoded file: one PUT, or past `upload_part_bytes` a multipart upload (parts are
@@ -211,6 +331,8 @@ fn writer_properties(table: Table, schema: &SchemaRef) -> WriterProperties {
         ))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_data_page_size_limit(PAGE_BYTES)
+        .set_dictionary_page_size_limit(PAGE_BYTES)
         .set_sorting_columns(sorting)
         .set_created_by(format!("bbpipe {}", env!("CARGO_PKG_VERSION")));
     // A dictionary of values that never repeat costs time and space: plain-encode those.

@@ -84,6 +84,18 @@ impl Table {
         self.spec().merge == Merge::KeepExisting
     }
 
+    /// Whether a partition of the table can be merged as a stream of sorted runs: versions of
+    /// one key always sort together, because the sort column is the key itself or the date
+    /// column, which a row of a table whose rows cannot move never changes.
+    pub fn merges_as_stream(self) -> bool {
+        let spec = self.spec();
+        spec.key == [spec.sort_column]
+            || (!spec.rows_can_move
+                && spec
+                    .date_partition
+                    .is_some_and(|date| date.column == spec.sort_column))
+    }
+
     /// See [`TableSpec::rows_can_move`].
     pub fn rows_can_move(self) -> bool {
         self.spec().rows_can_move

@@ -16,8 +16,10 @@ pub(super) struct Buffer {
     pub(super) batches: Vec<RecordBatch>,
     /// Bytes of `batches`, in memory.
     pub(super) bytes: usize,
-    /// Earlier rows of the partition, spilled to disk (oldest first).
+    /// Earlier rows of the partition, spilled to disk (oldest first), each a sorted run.
     pub(super) spilled: Vec<std::path::PathBuf>,
+    /// Older versions of rows dropped while spilling.
+    pub(super) spilled_duplicates: u64,
     /// When rows last arrived, in batches received.
     pub(super) touched: u64,
 }
@@ -132,11 +134,11 @@ impl ParquetSink {
     /// Spills the largest partition's rows to disk; they come back when it is written.
     /// False when nothing is left in memory to spill.
     pub(super) async fn spill_largest(&mut self) -> Result<bool, LoadError> {
-        let Some(buffer) = self
+        let Some((key, buffer)) = self
             .buffers
-            .values_mut()
-            .filter(|b| b.bytes > 0)
-            .max_by_key(|b| b.bytes)
+            .iter_mut()
+            .filter(|(_, b)| b.bytes > 0)
+            .max_by_key(|(_, b)| b.bytes)
         else {
             return Ok(false);
         };
@@ -149,8 +151,9 @@ impl ParquetSink {
             bytes = buffer.bytes,
             "spilling a partition's rows until the end"
         );
-        let path = spill.write(batches).await?;
+        let (path, duplicates) = spill.write(key.table, batches).await?;
         buffer.spilled.push(path);
+        buffer.spilled_duplicates += duplicates;
         self.buffered_bytes -= std::mem::take(&mut buffer.bytes);
         Ok(true)
     }

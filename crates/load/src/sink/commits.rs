@@ -30,7 +30,7 @@ impl ParquetSink {
                 Some(self.flush(job))
             })
             .collect();
-        let mut flushed = futures::stream::iter(writes).buffer_unordered(self.parallel * 2);
+        let mut flushed = futures::stream::iter(writes).buffer_unordered(self.parallel);
         while let Some(result) = flushed.next().await {
             self.apply(result?).await?;
         }

@@ -37,6 +37,7 @@ impl ParquetSink {
             key,
             existing,
             spilled: buffer.spilled,
+            spilled_duplicates: buffer.spilled_duplicates,
             batches: buffer.batches,
             path,
         })
