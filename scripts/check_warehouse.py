@@ -3,8 +3,8 @@
 
     python3 scripts/check_warehouse.py target/debug/bbpipe
 
-Replays fixtures/demo with its deploy rules into a temporary directory, then reads the
-Hive-partitioned tree with DuckDB and with pyarrow.
+Replays fixtures/demo with its deploy rules into a temporary directory, partitioned by month
+(the default) and by day, then reads each Hive-partitioned tree with DuckDB and with pyarrow.
 """
 
 import json
@@ -37,56 +37,82 @@ def expected_runs():
     return len(seen)
 
 
+def check_layout(binary, tmp, layout):
+    """Replays the demo with `--partition-by layout` (None: the default) and reads it back."""
+    out = Path(tmp) / (layout or "default")
+    args = [binary, "-q", "replay", str(ROOT / "fixtures/demo"), "--out", str(out),
+            "--rules", str(ROOT / "fixtures/demo/deploy-rules.toml")]
+    if layout:
+        args += ["--partition-by", layout]
+    subprocess.run(args, check=True)
+    day = layout == "day"
+    name = f"[{layout or 'default: month'}]"
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+
+    def scan(table):
+        return f"read_parquet('{out}/{table}/**/*.parquet', hive_partitioning = true)"
+
+    # The date level: a DATE by day, `YYYY-MM` text by month (README, "Partitions").
+    created, deployed, level_type = (("created_date", "deployed_date", "DATE") if day
+                                     else ("created_month", "deployed_month", "VARCHAR"))
+    level_of = (lambda column: f"CAST({column} AS DATE)") if day else (lambda column: f"strftime({column}, '%Y-%m')")
+    types = {
+        "pipeline_runs": {"created_at": "TIMESTAMP WITH TIME ZONE", "completed_at": "TIMESTAMP WITH TIME ZONE",
+                          created: level_type, "workspace": "VARCHAR", "build_number": "BIGINT",
+                          "first_successful": "BOOLEAN", "status": "VARCHAR"},
+        "deployments": {"deployed_at": "TIMESTAMP WITH TIME ZONE", deployed: level_type,
+                        "success": "BOOLEAN", "workspace": "VARCHAR"},
+        "repositories": {"updated_at": "TIMESTAMP WITH TIME ZONE", "workspace": "VARCHAR",
+                         "is_private": "BOOLEAN"},
+    }
+    for table, want in types.items():
+        described = {row[0]: row[1] for row in con.execute(f"DESCRIBE SELECT * FROM {scan(table)}").fetchall()}
+        for column, kind in want.items():
+            check(f"{name} duckdb {table}.{column} type", described.get(column), kind)
+
+    runs = expected_runs()
+    check(f"{name} pipeline_runs rows", con.execute(f"SELECT count(*) FROM {scan('pipeline_runs')}").fetchone()[0], runs)
+    check(f"{name} pipeline_runs keys unique",
+          con.execute(f"SELECT count(DISTINCT (repo_uuid, uuid)) FROM {scan('pipeline_runs')}").fetchone()[0], runs)
+    check(f"{name} {created} is the UTC {layout or 'month'} of created_at",
+          con.execute(f"SELECT count(*) FROM {scan('pipeline_runs')} WHERE {created} <> {level_of('created_at')}").fetchone()[0], 0)
+    check(f"{name} the last microsecond of a month stays in it",
+          con.execute(f"SELECT CAST({created} AS VARCHAR) FROM {scan('pipeline_runs')} "
+                      "WHERE created_at = TIMESTAMPTZ '2026-03-31 23:59:59.999999+00'").fetchone(),
+          ("2026-03-31" if day else "2026-03",))
+    # Engines prune on the level: a filter on it reads only that partition's files.
+    level_value = "DATE '2026-03-31'" if day else "'2026-03'"
+    files = con.execute(f"SELECT count(DISTINCT filename) FROM read_parquet('{out}/pipeline_runs/**/*.parquet', "
+                        f"hive_partitioning = true, filename = true) WHERE {created} = {level_value}").fetchone()[0]
+    check(f"{name} a filter on {created} reads one file", files, 1)
+    statuses = {r[0] for r in con.execute(f"SELECT DISTINCT status FROM {scan('pipeline_runs')}").fetchall()}
+    check(f"{name} statuses", statuses, {"success", "failure", "cancelled", "running", "unknown"})
+    deployments = con.execute(f"SELECT count(*), count(DISTINCT reference_id) FROM {scan('deployments')}").fetchone()
+    check(f"{name} deployment keys unique", deployments[0], deployments[1])
+    check(f"{name} deployments exist", deployments[0] > 0, True)
+    check(f"{name} {deployed} is the UTC {layout or 'month'} of deployed_at",
+          con.execute(f"SELECT count(*) FROM {scan('deployments')} WHERE {deployed} <> {level_of('deployed_at')}").fetchone()[0], 0)
+    check(f"{name} repositories", con.execute(f"SELECT count(*) FROM {scan('repositories')}").fetchone()[0], 9)
+    if not day:
+        months = con.execute(f"SELECT count(DISTINCT {created}) FROM {scan('pipeline_runs')}").fetchone()[0]
+        files = len(list((out / "pipeline_runs").glob("**/*.parquet")))
+        check(f"{name} one pipeline_runs file per month", files, months)
+
+    dataset = ds.dataset(out / "pipeline_runs", format="parquet", partitioning="hive")
+    check(f"{name} pyarrow rows", dataset.count_rows(), runs)
+    check(f"{name} pyarrow created_at type", str(dataset.schema.field("created_at").type), "timestamp[us, tz=UTC]")
+    check(f"{name} pyarrow {created} type", str(dataset.schema.field(created).type), "string")
+    check(f"{name} pyarrow workspace type", str(dataset.schema.field("workspace").type), "string")
+    check(f"{name} pyarrow schema version",
+          dataset.schema.metadata.get(b"bbpipe.schema_version") if dataset.schema.metadata else None, b"1")
+
+
 def main():
     binary = sys.argv[1]
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "out"
-        subprocess.run([binary, "-q", "replay", str(ROOT / "fixtures/demo"), "--out", str(out),
-                        "--rules", str(ROOT / "fixtures/demo/deploy-rules.toml")], check=True)
-        con = duckdb.connect()
-        con.execute("SET TimeZone = 'UTC'")
-
-        def scan(table):
-            return f"read_parquet('{out}/{table}/**/*.parquet', hive_partitioning = true)"
-
-        types = {
-            "pipeline_runs": {"created_at": "TIMESTAMP WITH TIME ZONE", "completed_at": "TIMESTAMP WITH TIME ZONE",
-                              "created_date": "DATE", "workspace": "VARCHAR", "build_number": "BIGINT",
-                              "first_successful": "BOOLEAN", "status": "VARCHAR"},
-            "deployments": {"deployed_at": "TIMESTAMP WITH TIME ZONE", "deployed_date": "DATE",
-                            "success": "BOOLEAN", "workspace": "VARCHAR"},
-            "repositories": {"updated_at": "TIMESTAMP WITH TIME ZONE", "workspace": "VARCHAR",
-                             "is_private": "BOOLEAN"},
-        }
-        for table, want in types.items():
-            described = {row[0]: row[1] for row in con.execute(f"DESCRIBE SELECT * FROM {scan(table)}").fetchall()}
-            for column, kind in want.items():
-                check(f"duckdb {table}.{column} type", described.get(column), kind)
-
-        runs = expected_runs()
-        check("pipeline_runs rows", con.execute(f"SELECT count(*) FROM {scan('pipeline_runs')}").fetchone()[0], runs)
-        check("pipeline_runs keys unique",
-              con.execute(f"SELECT count(DISTINCT (repo_uuid, uuid)) FROM {scan('pipeline_runs')}").fetchone()[0], runs)
-        check("created_date is the UTC date of created_at",
-              con.execute(f"SELECT count(*) FROM {scan('pipeline_runs')} WHERE created_date <> CAST(created_at AS DATE)").fetchone()[0], 0)
-        check("day-edge run stays on its day",
-              con.execute(f"SELECT CAST(created_date AS VARCHAR) FROM {scan('pipeline_runs')} "
-                          "WHERE created_at = TIMESTAMPTZ '2026-03-31 23:59:59.999999+00'").fetchone(), ("2026-03-31",))
-        statuses = {r[0] for r in con.execute(f"SELECT DISTINCT status FROM {scan('pipeline_runs')}").fetchall()}
-        check("statuses", statuses, {"success", "failure", "cancelled", "running", "unknown"})
-        deployments = con.execute(f"SELECT count(*), count(DISTINCT reference_id) FROM {scan('deployments')}").fetchone()
-        check("deployment keys unique", deployments[0], deployments[1])
-        check("deployments exist", deployments[0] > 0, True)
-        check("deployed_date is the UTC date of deployed_at",
-              con.execute(f"SELECT count(*) FROM {scan('deployments')} WHERE deployed_date <> CAST(deployed_at AS DATE)").fetchone()[0], 0)
-        check("repositories", con.execute(f"SELECT count(*) FROM {scan('repositories')}").fetchone()[0], 9)
-
-        dataset = ds.dataset(out / "pipeline_runs", format="parquet", partitioning="hive")
-        check("pyarrow rows", dataset.count_rows(), runs)
-        check("pyarrow created_at type", str(dataset.schema.field("created_at").type), "timestamp[us, tz=UTC]")
-        check("pyarrow schema version",
-              dataset.schema.metadata.get(b"bbpipe.schema_version") if dataset.schema.metadata else None, b"1")
-
+        for layout in (None, "day"):
+            check_layout(binary, tmp, layout)
     print(f"warehouse: {results['passed']} passed, {results['failed']} failed")
     sys.exit(1 if results["failed"] else 0)
 
