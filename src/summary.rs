@@ -113,6 +113,7 @@ impl fmt::Display for Summary<'_> {
                 "  merged          {dropped} older versions of rows dropped (read twice, or already in the dataset)"
             )?;
         }
+        writeln!(f, "  partitioned by  {}", report.partition_by)?;
         if report.tables.is_empty() {
             writeln!(
                 f,
