@@ -5,7 +5,8 @@
 
 Reads every repositories and pipelines page of a fixture directory, maps the runs to the same
 pipeline_runs columns (status normalized, timestamps truncated to microseconds, UTC), and writes
-pipeline_runs/workspace=.../created_date=.../ and repositories/workspace=.../ with zstd. It is a
+pipeline_runs/workspace=.../created_month=YYYY-MM/ (bbpipe's default layout) and
+repositories/workspace=.../ with zstd. It is a
 fair, straightforward script, not a strawman: one pass, columnar output, pyarrow doing the writing.
 """
 
@@ -39,7 +40,7 @@ COLUMNS = ["workspace", "repository", "repo_slug", "repo_uuid", "uuid", "build_n
            "ref_type", "ref_name", "commit_sha", "pr_id", "pr_source_branch", "pr_destination_branch",
            "creator_uuid", "creator_account_id", "creator_display_name", "created_at", "completed_at",
            "duration_seconds", "build_seconds_used", "first_successful", "expired", "has_variables", "url",
-           "exported_at", "created_date"]
+           "exported_at", "created_month"]
 
 
 def main():
@@ -87,7 +88,7 @@ def main():
                     "has_variables": run.get("has_variables"),
                     "url": f"https://bitbucket.org/{ws}/{slug}/pipelines/results/{run['build_number']}",
                     "exported_at": exported,
-                    "created_date": datetime.fromtimestamp(created // 1_000_000, timezone.utc).date().isoformat(),
+                    "created_month": datetime.fromtimestamp(created // 1_000_000, timezone.utc).strftime("%Y-%m"),
                 }
                 for c in COLUMNS:
                     cols[c].append(values[c])
@@ -100,7 +101,7 @@ def main():
     table = table.sort_by("created_at")
     fmt = ds.ParquetFileFormat().make_write_options(compression="zstd")
     ds.write_dataset(table, out / "pipeline_runs", format="parquet", file_options=fmt,
-                     partitioning=["workspace", "created_date"], partitioning_flavor="hive",
+                     partitioning=["workspace", "created_month"], partitioning_flavor="hive",
                      max_partitions=100_000, existing_data_behavior="overwrite_or_ignore")
     repo_table = pa.Table.from_pylist(repos)
     ds.write_dataset(repo_table, out / "repositories", format="parquet", file_options=fmt,

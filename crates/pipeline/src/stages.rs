@@ -108,9 +108,9 @@ pub(crate) fn first_failure(
     }
 }
 
-/// Transform workers: one per core. Load's work (splitting batches by day, writing partitions
-/// as they complete) runs beside them and the scheduler shares the cores; on 2 cores this
-/// replays 1M runs ~1.2x faster than keeping a core for load (BENCHMARKS.md).
+/// Transform workers: one per core. Load's work (splitting batches by month or day, writing
+/// partitions as they complete) runs beside them and the scheduler shares the cores; on 2 cores
+/// this replays 1M runs ~1.2x faster than keeping a core for load (BENCHMARKS.md).
 fn transform_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }

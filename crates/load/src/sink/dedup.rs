@@ -1,6 +1,7 @@
 //! Rows that moved partition: a deployment re-run completes on another day, so its newer
-//! version lands in another `deployed_date` partition. After staging, each such table keeps one
-//! row per key across the partitions of a workspace: the newest version.
+//! version can land in another `deployed_month` (or `deployed_date`) partition. After staging,
+//! each such table keeps one row per key across the partitions of a workspace: the newest
+//! version.
 
 use super::ParquetSink;
 use crate::error::LoadError;
