@@ -52,9 +52,9 @@ pub struct WrittenFile {
 }
 
 /// Merges `parts` (all of one partition, oldest first) into the rows a file will hold: the
-/// newest version of each key, in [`merge_order`]. Returns the rows and how many older versions
-/// were dropped. The rows are copied once, straight into their final order: a partition's
-/// merge holds its input and its output, nothing in between.
+/// newest version of each key, by the table's sort column and then its key. Returns the rows and
+/// how many older versions were dropped. The rows are copied once, straight into their final
+/// order: a partition's merge holds its input and its output, nothing in between.
 pub fn merge_partition(
     table: Table,
     parts: &[RecordBatch],
