@@ -58,6 +58,30 @@ pub enum RulesCommand {
     /// For each pipeline run of recorded pages: the rule that matched, or, for the nearest
     /// rule, the first predicate that failed.
     Explain(RulesExplainArgs),
+    /// Re-derive the deployments of a dataset from the pipeline runs it holds, with --rules
+    /// (no API call): afterwards `deployments` holds exactly what the rules produce.
+    ///
+    /// Deployments the rules still produce keep their reference_id; new ones are added, the
+    /// others removed, in one commit per workspace. --dry-run prints the differences per rule,
+    /// service and environment and writes nothing.
+    Apply(RulesApplyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RulesApplyArgs {
+    /// The dataset: a local directory or s3://bucket/prefix.
+    pub dest: String,
+    /// Only this workspace (repeatable); default: every workspace of the dataset.
+    #[arg(long = "workspace", value_name = "WS")]
+    pub workspaces: Vec<String>,
+    /// Print what would be added and removed; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// `text` (default) or `json`.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub summary: SummaryFormat,
+    #[command(flatten)]
+    pub write: WriteArgs,
 }
 
 #[derive(Debug, Args)]

@@ -1,10 +1,14 @@
-//! `bbpipe rules check` and `bbpipe rules explain`.
+//! `bbpipe rules check`, `bbpipe rules explain` and `bbpipe rules apply`.
 
-use crate::cli::{RulesCheckArgs, RulesCommand, RulesExplainArgs};
+use crate::cli::{RulesApplyArgs, RulesCheckArgs, RulesCommand, RulesExplainArgs};
+use crate::exit::Exit;
+use crate::summary::SummaryFormat;
+use crate::write_cmd::failed;
 use anyhow::Context;
 use bbpipe_pipeline::for_each_run_batch;
 use bbpipe_pipeline::transform::RuleSet;
 use bbpipe_pipeline::transform::rules::{RunColumns, Verdict};
+use bbpipe_pipeline::{RulesApplied, RulesApplyJob, apply_rules};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -13,7 +17,67 @@ pub async fn run(command: RulesCommand) -> anyhow::Result<()> {
     match command {
         RulesCommand::Check(args) => check(args).await,
         RulesCommand::Explain(args) => explain(args).await,
+        RulesCommand::Apply(args) => apply(args).await,
     }
+}
+
+async fn apply(args: RulesApplyArgs) -> anyhow::Result<()> {
+    if args.write.deployments.rules.is_none() {
+        return Err(Exit {
+            code: 2,
+            message: "rules apply needs --rules FILE: the rules to derive deployments with".into(),
+        }
+        .into());
+    }
+    let job = RulesApplyJob {
+        write: args.write.options(&args.dest),
+        workspaces: args
+            .workspaces
+            .iter()
+            .map(|w| bbpipe_pipeline::normalize_workspace(w))
+            .collect(),
+        dry_run: args.dry_run,
+    };
+    let applied = apply_rules(&job).await.map_err(failed)?;
+    match args.summary {
+        SummaryFormat::Json => println!("{}", serde_json::to_string_pretty(&applied)?),
+        SummaryFormat::Text => print!("{}", applied_text(&applied)),
+    }
+    Ok(())
+}
+
+/// What `rules apply` did, as text.
+pub fn applied_text(applied: &RulesApplied) -> String {
+    let mut out = format!(
+        "bbpipe rules apply: {} ({}) -> {}{}\n",
+        applied.rules,
+        applied.fingerprint,
+        applied.destination,
+        if applied.dry_run {
+            " (dry run: nothing written)"
+        } else {
+            ""
+        }
+    );
+    for ws in &applied.workspaces {
+        out.push_str(&format!(
+            "  {}: {} runs read; {} deployments: {} kept, {} added, {} removed{}\n",
+            ws.workspace,
+            ws.pipeline_runs,
+            ws.deployments,
+            ws.kept,
+            ws.added,
+            ws.removed,
+            if ws.committed { ", committed" } else { "" }
+        ));
+        for change in &ws.changes {
+            out.push_str(&format!(
+                "    rule {} ({} to {}): +{} -{}\n",
+                change.rule, change.service, change.environment, change.added, change.removed
+            ));
+        }
+    }
+    out
 }
 
 async fn check(args: RulesCheckArgs) -> anyhow::Result<()> {

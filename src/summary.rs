@@ -113,6 +113,20 @@ impl fmt::Display for Summary<'_> {
                 "  merged          {dropped} older versions of rows dropped (read twice, or already in the dataset)"
             )?;
         }
+        for ws in &report.rules_rederived {
+            writeln!(
+                f,
+                "  rules changed   {}: deployments re-derived from its runs: {} kept, {} added, {} removed",
+                ws.workspace, ws.kept, ws.added, ws.removed
+            )?;
+        }
+        if !report.deployments_not_updated.is_empty() {
+            writeln!(
+                f,
+                "  deployments     not updated in {} (no --rules given; they follow the rules of their last commit)",
+                report.deployments_not_updated.join(", ")
+            )?;
+        }
         writeln!(f, "  partitioned by  {}", report.partition_by)?;
         if report.tables.is_empty() {
             writeln!(

@@ -107,11 +107,14 @@ impl SyncState {
         workspace: &str,
         entries: &BTreeMap<String, serde_json::Value>,
     ) -> Result<Option<SyncState>, serde_json::Error> {
-        if entries.is_empty() {
+        // Repositories are keyed by their uuid, braces and all; other keys belong to other
+        // owners of the workspace's state (the deploy rules' fingerprint).
+        let ours = |key: &String| key == WORKSPACE_ENTRY || key.starts_with('{');
+        if !entries.keys().any(ours) {
             return Ok(None);
         }
         let mut state = SyncState::new(workspace);
-        for (key, value) in entries {
+        for (key, value) in entries.iter().filter(|(key, _)| ours(key)) {
             if key == WORKSPACE_ENTRY {
                 state.exported_at = serde_json::from_value(value.clone())?;
             } else {

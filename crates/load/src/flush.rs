@@ -15,6 +15,8 @@ use object_store::path::Path;
 /// One partition to write: its new rows, the files it holds now, the path of its next file.
 pub(crate) struct FlushJob {
     pub(crate) key: PartitionKey,
+    /// Whether the partition's committed rows are merged with the new (else replaced by them).
+    pub(crate) merge_existing: bool,
     pub(crate) existing: Vec<(String, bool)>,
     /// Spill files of the partition, older than `batches`.
     pub(crate) spilled: Vec<std::path::PathBuf>,
@@ -45,6 +47,7 @@ impl FlushJob {
     ) -> Result<Flushed, LoadError> {
         let FlushJob {
             key,
+            merge_existing,
             existing,
             spilled,
             spilled_duplicates,
@@ -57,7 +60,7 @@ impl FlushJob {
         // matter: to merge, or to tell an unchanged single file. Fetched whole and compressed;
         // decoded on the blocking pool.
         let mut files = Vec::new();
-        if table.merges_existing() || single_committed {
+        if merge_existing || single_committed {
             for (file, _) in &existing {
                 let file = Path::from(file.as_str());
                 let shown = destination.describe(&file);
@@ -75,6 +78,7 @@ impl FlushJob {
         let spill_files = spilled.clone();
         let inputs = Inputs {
             table,
+            merge_existing,
             workspace: key.workspace.clone(),
             files,
             spilled,
@@ -125,6 +129,7 @@ impl FlushJob {
 /// Everything a partition's merge reads, moved to the blocking pool.
 struct Inputs {
     table: Table,
+    merge_existing: bool,
     workspace: String,
     /// The partition's files ([`Run::File`]), oldest first.
     files: Vec<Run>,
@@ -145,7 +150,7 @@ impl Inputs {
         // Large partitions (spilled, or merged with their files) are merged as a stream when
         // the table allows it; the rows themselves are then never all in memory.
         let streamable = self.table.merges_as_stream()
-            && self.table.merges_existing()
+            && self.merge_existing
             && !self.wants_rows
             && (!self.spilled.is_empty() || !self.files.is_empty());
         if streamable {
@@ -184,7 +189,7 @@ impl Inputs {
                 before.push(batch?);
             }
         }
-        let mut parts = if self.table.merges_existing() {
+        let mut parts = if self.merge_existing {
             before.clone()
         } else {
             Vec::new()

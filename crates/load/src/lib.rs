@@ -43,6 +43,7 @@ pub use manifest::{
 };
 pub use ndjson::DeploymentsNdjson;
 pub use partition::split;
+pub use reader::{read_file, read_file_columns};
 pub use sink::{LoadOptions, LoadSummary, ParquetSink};
 pub use verify::{Verification, verify};
 pub use writer::{ROW_GROUP_ROWS, WrittenFile, encode, file_schema, merge_partition};

@@ -35,6 +35,39 @@ pub async fn read_file(
         .collect()
 }
 
+/// Reads `columns` of one data file of `table`, with the `workspace` partition column put back
+/// first: what a consumer of some columns (deploy rules, say) reads back.
+pub async fn read_file_columns(
+    destination: &Destination,
+    table: Table,
+    workspace: &str,
+    path: &Path,
+    columns: &[&str],
+) -> Result<Vec<RecordBatch>, LoadError> {
+    let batches = read_columns(destination, table, path, Some(columns)).await?;
+    batches
+        .into_iter()
+        .map(|batch| {
+            let mut fields = vec![Arc::new(arrow::datatypes::Field::new(
+                "workspace",
+                arrow::datatypes::DataType::Utf8,
+                false,
+            ))];
+            fields.extend(batch.schema().fields().iter().cloned());
+            let mut values: Vec<ArrayRef> = vec![Arc::new(StringArray::from(vec![
+                workspace;
+                batch.num_rows()
+            ]))];
+            values.extend(batch.columns().iter().cloned());
+            let schema = Arc::new(arrow::datatypes::Schema::new(fields));
+            RecordBatch::try_new(schema, values).map_err(|e| LoadError::Corrupt {
+                path: destination.describe(path),
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}
+
 /// Reads `columns` (all when `None`) of one data file, after checking its schema. The file is
 /// fetched whole: partition files are small, and one GET beats many ranged ones on S3.
 pub async fn read_columns(

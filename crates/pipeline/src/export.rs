@@ -3,6 +3,7 @@
 use crate::error::PipelineError;
 use crate::options::WriteOptions;
 use crate::report::{ExportReport, Report, Requests, RunFacts};
+use crate::rules_apply::RulesPlan;
 use crate::stages::{load_rules, transformer};
 use crate::writer::{Writer, open_destination};
 use bbpipe_extract::api::{Client, RequestStats};
@@ -37,6 +38,7 @@ pub struct Export {
     exporter: Exporter,
     client: Arc<Client>,
     rules: Option<Arc<RuleSet>>,
+    plan: RulesPlan,
     started: Instant,
 }
 
@@ -67,6 +69,8 @@ impl Export {
             &write,
         )
         .await?;
+        let (writer, plan) =
+            RulesPlan::prepare(writer, std::slice::from_ref(&workspace), rules.as_ref());
         // Read under the lease: the state as committed by the last export, which nobody moves now.
         let state = match writer.sink.state(&workspace) {
             Some(entries) => SyncState::from_entries(&workspace, entries).map_err(|source| {
@@ -91,6 +95,7 @@ impl Export {
             exporter,
             client,
             rules,
+            plan,
             started,
         })
     }
@@ -111,12 +116,18 @@ impl Export {
             exporter,
             client,
             rules,
+            plan,
             started,
         } = self;
         let run_id = writer.run_id.clone();
         let (outcome, transformed, loaded) = writer
-            .run(|tx| exporter.run(tx), transformer(write.batch_rows, rules))
+            .run(
+                |tx| exporter.run(tx),
+                transformer(write.batch_rows, rules.clone()),
+            )
             .await?;
+        let not_updated = plan.not_updated.clone();
+        let rederived = plan.finish(rules.as_ref(), &write).await?;
         if !outcome.skipped.is_empty() {
             tracing::warn!(
                 "no pipelines (404), skipped: {}",
@@ -133,6 +144,8 @@ impl Export {
             elapsed: started.elapsed(),
         };
         let mut report = Report::new(facts, transformed, &loaded);
+        report.rules_rederived = rederived;
+        report.deployments_not_updated = not_updated;
         let stats = client.stats();
         report.requests = Some(Requests {
             repositories: outcome.repositories,

@@ -22,6 +22,7 @@ mod export;
 mod options;
 mod replay;
 mod report;
+mod rules_apply;
 mod runs;
 pub mod signal;
 mod stages;
@@ -38,4 +39,7 @@ pub use export::{Export, ExportJob, normalize_workspace};
 pub use options::{LockOptions, WriteOptions};
 pub use replay::{ReplayJob, replay};
 pub use report::{ExportReport, Report, Requests, TableReport};
+pub use rules_apply::{
+    RULES_STATE_KEY, Rederived, RuleChange, RulesApplied, RulesApplyJob, apply_rules,
+};
 pub use runs::{VisitError, for_each_run_batch};

@@ -3,6 +3,7 @@
 use crate::error::PipelineError;
 use crate::options::WriteOptions;
 use crate::report::{Report, RunFacts};
+use crate::rules_apply::RulesPlan;
 use crate::stages::{load_rules, transformer};
 use crate::writer::{Writer, open_destination};
 use bbpipe_extract::Replay;
@@ -30,13 +31,16 @@ pub async fn replay(job: &ReplayJob) -> Result<Report, PipelineError> {
 
     let source = job.fixtures.display().to_string();
     let writer = Writer::open(destination, &workspaces, source.clone(), &job.write).await?;
+    let (writer, plan) = RulesPlan::prepare(writer, &workspaces, rules.as_ref());
+    let not_updated = plan.not_updated.clone();
     let run_id = writer.run_id.clone();
     let (extracted, transformed, loaded) = writer
         .run(
             |tx| replay.run(tx),
-            transformer(job.write.batch_rows, rules),
+            transformer(job.write.batch_rows, rules.clone()),
         )
         .await?;
+    let rederived = plan.finish(rules.as_ref(), &job.write).await?;
     let facts = RunFacts {
         source,
         destination: job.write.out.clone(),
@@ -46,5 +50,8 @@ pub async fn replay(job: &ReplayJob) -> Result<Report, PipelineError> {
         input_bytes: extracted.bytes,
         elapsed: started.elapsed(),
     };
-    Ok(Report::new(facts, transformed, &loaded))
+    let mut report = Report::new(facts, transformed, &loaded);
+    report.rules_rederived = rederived;
+    report.deployments_not_updated = not_updated;
+    Ok(report)
 }

@@ -38,6 +38,11 @@ pub struct Report {
     pub rejected_examples: Vec<String>,
     /// Older versions of rows dropped while merging (read twice, or already in the dataset).
     pub duplicates_dropped: u64,
+    /// Workspaces whose deployments were re-derived after the run because the deploy rules
+    /// changed since their last commit (see `bbpipe rules apply`).
+    pub rules_rederived: Vec<crate::Rederived>,
+    /// Workspaces holding deployments that this run, without --rules, left as they were.
+    pub deployments_not_updated: Vec<String>,
     /// How the dataset's date-partitioned tables are split: `month` or `day`.
     pub partition_by: Granularity,
     /// Per table written: files, rows and bytes this run added and that are still live.
@@ -140,6 +145,8 @@ impl Report {
             rejected: transform.rejected,
             rejected_examples: transform.rejected_examples,
             duplicates_dropped: load.duplicates_dropped(),
+            rules_rederived: Vec::new(),
+            deployments_not_updated: Vec::new(),
             partition_by: load.partition_by,
             tables,
             files_replaced: load.replaced,

@@ -9,7 +9,7 @@ use bbpipe_load::{
     DeploymentsNdjson, Destination, Holder, Lease, LeaseOptions, LoadError, LoadOptions,
     LoadSummary, ParquetSink,
 };
-use bbpipe_model::{Message, RawPage};
+use bbpipe_model::{Message, RawPage, TableBatch};
 use bbpipe_transform::{TransformOptions, TransformSummary};
 use chrono::Utc;
 use std::future::Future;
@@ -107,6 +107,38 @@ impl Writer {
         }
     }
 
+    /// The writer with its sink changed by `change` (e.g. to replace a table).
+    pub(crate) fn map_sink(self, change: impl FnOnce(ParquetSink) -> ParquetSink) -> Writer {
+        Writer {
+            sink: change(self.sink),
+            ..self
+        }
+    }
+
+    /// Feeds the sink with what `produce` sends (table batches, then `Complete`), without
+    /// extract or transform; then lets go of the leases whatever happened. If `produce` fails,
+    /// the sink is cancelled and deletes what it wrote.
+    pub(crate) async fn load<T, F>(
+        self,
+        produce: impl FnOnce(Sender<Message<TableBatch>>) -> F,
+    ) -> Result<(T, LoadSummary), PipelineError>
+    where
+        F: Future<Output = Result<T, PipelineError>>,
+    {
+        let Writer { sink, leases, .. } = self;
+        let (tx, rx) = tokio::sync::mpsc::channel(crate::stages::BATCH_CHANNEL);
+        let load = tokio::spawn(sink.run(rx));
+        let produced = produce(tx).await;
+        let loaded = load.await;
+        release(leases).await;
+        let loaded = loaded.map_err(|e| PipelineError::Stage(format!("load: {e}")))?;
+        match (produced, loaded) {
+            (Err(error), _) => Err(error),
+            (Ok(_), Err(error)) => Err(PipelineError::load(error)),
+            (Ok(value), Ok(summary)) => Ok((value, summary)),
+        }
+    }
+
     /// Runs the stages into the sink, then lets go of the leases whatever happened.
     pub(crate) async fn run<E, F>(
         self,
@@ -133,7 +165,7 @@ impl Writer {
 }
 
 /// `{workspace}` in the deployments file's path names each workspace's own file.
-fn ndjson_path(path: &Path, workspaces: &[String]) -> Result<PathBuf, LoadError> {
+pub(crate) fn ndjson_path(path: &Path, workspaces: &[String]) -> Result<PathBuf, LoadError> {
     let text = path.to_string_lossy();
     if !text.contains("{workspace}") {
         return Ok(path.to_path_buf());

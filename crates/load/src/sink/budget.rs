@@ -92,7 +92,8 @@ impl ParquetSink {
 
     /// The partition longest without new rows among those that can be written before the
     /// input ends: never written early yet, and merged with what their files hold (a snapshot
-    /// table's file is replaced whole; deployments for the NDJSON file are written once).
+    /// table's file, or a table being replaced, is written once; so are deployments for the
+    /// NDJSON file).
     pub(super) fn coldest_writable(&self) -> Option<PartitionKey> {
         let ndjson = self.ndjson.is_some();
         self.buffers
@@ -100,6 +101,7 @@ impl ParquetSink {
             .filter(|(key, b)| {
                 b.bytes > 0
                     && key.table.merges_existing()
+                    && self.replacing != Some(key.table)
                     && !(ndjson && key.table == Table::Deployments)
                     && !self.written_early.contains(*key)
             })

@@ -23,6 +23,9 @@ impl ParquetSink {
         // Partitions are independent: merge and encode them on every core at once.
         let keys: Vec<PartitionKey> = self.buffers.keys().cloned().collect();
         tracing::debug!(partitions = keys.len(), "writing partitions");
+        if let Some(table) = self.replacing {
+            self.retire_unwritten(table, &keys);
+        }
         let writes: Vec<_> = keys
             .into_iter()
             .filter_map(|key| {
@@ -43,6 +46,19 @@ impl ParquetSink {
             }
         }
         self.drop_resolved_rejects().await
+    }
+
+    /// A table being replaced: its committed files in partitions that receive no rows go.
+    fn retire_unwritten(&mut self, table: Table, written: &[PartitionKey]) {
+        let workspaces: Vec<String> = self.logs.keys().cloned().collect();
+        for workspace in workspaces {
+            for path in self.live_files(table, &workspace) {
+                let keep = PartitionKey::of_path(&path).is_some_and(|key| written.contains(&key));
+                if !keep && let Some(entry) = self.live.remove(&path) {
+                    self.removed.insert(path, (table, entry));
+                }
+            }
+        }
     }
 
     /// Writes what is buffered and commits it: one manifest per workspace that changed, carries
@@ -86,7 +102,10 @@ impl ParquetSink {
                 .filter(|(path, _)| workspace_of(path) == workspace)
                 .map(|(_, entry)| entry)
                 .collect();
-            let entries = state.remove(&workspace).unwrap_or_default();
+            let mut entries = state.remove(&workspace).unwrap_or_default();
+            if let Some(extra) = self.extra_state.get(&workspace) {
+                entries.extend(extra.clone());
+            }
             let first = !self.committed_once.contains(&workspace);
             let changed = !added.is_empty() || !removed.is_empty() || !entries.is_empty();
             // Every export leaves at least one manifest per workspace at its end: it fences

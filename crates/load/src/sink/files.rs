@@ -34,6 +34,7 @@ impl ParquetSink {
         let existing = self.current_files(&format!("{}/", key.dir()));
         let path = self.next_path(&key);
         Some(FlushJob {
+            merge_existing: key.table.merges_existing() && self.replacing != Some(key.table),
             key,
             existing,
             spilled: buffer.spilled,

@@ -130,6 +130,11 @@ pub struct ParquetSink {
     commit_count: Arc<std::sync::atomic::AtomicU64>,
     /// The `rejects` of the workspaces written, and which arrived in a good version.
     rejects: Rejects,
+    /// A table this sink replaces whole in its workspaces: its rows are not merged with the
+    /// committed ones, and its committed files that get no new rows are removed.
+    replacing: Option<Table>,
+    /// State entries every commit of a workspace sets, besides those checkpoints carry.
+    extra_state: BTreeMap<String, StateEntries>,
 }
 
 impl ParquetSink {
@@ -184,6 +189,8 @@ impl ParquetSink {
             committed_files: BTreeMap::new(),
             commit_count: Arc::default(),
             rejects,
+            replacing: None,
+            extra_state: BTreeMap::new(),
         })
     }
 
@@ -205,6 +212,43 @@ impl ParquetSink {
             .map(|lease| (lease.workspace().to_string(), lease))
             .collect();
         self
+    }
+
+    /// Replaces `table` whole in this sink's workspaces: the rows it receives are the table's
+    /// new content (`bbpipe rules apply` re-deriving deployments). A partition whose rows did
+    /// not change keeps its file.
+    pub fn replacing(mut self, table: Table) -> Self {
+        self.replacing = Some(table);
+        self
+    }
+
+    /// Sets `key` to `value` in the state of `workspace` at each of its commits.
+    pub fn with_state_entry(
+        mut self,
+        workspace: &str,
+        key: &str,
+        value: serde_json::Value,
+    ) -> Self {
+        self.extra_state
+            .entry(workspace.to_string())
+            .or_default()
+            .insert(key.to_string(), value);
+        self
+    }
+
+    /// The committed (live) data files of `table` in `workspace`, as paths from the root.
+    pub fn live_files(&self, table: Table, workspace: &str) -> Vec<String> {
+        let prefix = format!("{}/", bbpipe_model::workspace_dir(table, workspace));
+        self.live
+            .range(prefix.clone()..)
+            .take_while(|(path, _)| path.starts_with(&prefix))
+            .map(|(path, _)| path.clone())
+            .collect()
+    }
+
+    /// The destination written.
+    pub fn destination(&self) -> &Destination {
+        &self.destination
     }
 
     /// The sync state committed so far for `workspace`.

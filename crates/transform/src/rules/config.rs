@@ -1,9 +1,9 @@
 //! The rules file as written by users (TOML), before validation.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// `deploy-rules.toml`: a list of `[[rule]]` tables.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RulesFile {
     #[serde(default)]
@@ -12,7 +12,7 @@ pub struct RulesFile {
 }
 
 /// One `[[rule]]`. Predicates left out match every run.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     /// Unique name: in deployments' `rule` column and in explanations.

@@ -27,6 +27,29 @@ pub fn reference_id(workspace: &str, repo_uuid: &str, run_uuid: &str, rule: &str
     format!("bbp-{hex}")
 }
 
+/// The `pipeline_runs` columns deploy rules and deployments read, besides `workspace`: what a
+/// re-derivation reads back from a dataset.
+pub const RUN_COLUMNS: &[&str] = &[
+    "repository",
+    "repo_slug",
+    "repo_uuid",
+    "uuid",
+    "name",
+    "state",
+    "result",
+    "trigger",
+    "ref_type",
+    "ref_name",
+    "pr_destination_branch",
+    "selector_type",
+    "commit_sha",
+    "url",
+    "build_number",
+    "run_number",
+    "completed_at",
+    "exported_at",
+];
+
 /// The columns of a `pipeline_runs` batch that deployments read, downcast once per batch.
 pub struct RunColumns<'a> {
     workspace: &'a StringArray,

@@ -13,7 +13,7 @@ mod run_view;
 mod template;
 
 pub use config::{RuleSpec, RulesFile};
-pub use deployments::{DeploymentBuilder, RunColumns, SOURCE_NAME, reference_id};
+pub use deployments::{DeploymentBuilder, RUN_COLUMNS, RunColumns, SOURCE_NAME, reference_id};
 pub use rule::{Mismatch, Rule};
 pub use run_view::RunView;
 pub use template::{Template, TemplateError};
@@ -55,6 +55,15 @@ pub enum RulesError {
     },
 }
 
+fn fingerprint(file: &RulesFile) -> String {
+    use sha2::{Digest, Sha256};
+    // Field order is the structs', not the file's: the JSON is canonical.
+    let json = serde_json::to_vec(file).unwrap_or_default();
+    let digest = Sha256::digest(&json);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
 /// The outcome of matching one run against every rule.
 #[derive(Debug)]
 pub enum Verdict<'r> {
@@ -69,6 +78,7 @@ pub enum Verdict<'r> {
 pub struct RuleSet {
     rules: Vec<Rule>,
     path: String,
+    fingerprint: String,
 }
 
 impl RuleSet {
@@ -88,6 +98,7 @@ impl RuleSet {
             path: path.into(),
             message: e.to_string(),
         })?;
+        let fingerprint = fingerprint(&file);
         let mut rules: Vec<Rule> = Vec::with_capacity(file.rule.len());
         for spec in file.rule {
             let name = spec.name.clone();
@@ -114,7 +125,15 @@ impl RuleSet {
         Ok(RuleSet {
             rules,
             path: path.into(),
+            fingerprint,
         })
+    }
+
+    /// A content hash of the rules as parsed (`sha256:` and hex), defaults filled in: comments,
+    /// layout and left-out defaults do not change it; any change to what a rule says does.
+    /// The dataset records it with the deployments it derived.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// The rules, in file order.

@@ -292,3 +292,34 @@ fn reference_ids_are_stable_and_distinct() {
     // Pinned (checked with Python hashlib): a change here changes every id users have loaded.
     assert_eq!(a, "bbp-fd48af2b085935bd87fd2c3d6caf057b");
 }
+
+#[test]
+fn the_fingerprint_follows_what_the_rules_say_not_how_they_are_written() {
+    let rules = "[[rule]]\nname = \"prod\"\nworkflow = \"^deploy$\"\n";
+    let fingerprint = |text: &str| {
+        RuleSet::parse(text, "r.toml")
+            .unwrap()
+            .fingerprint()
+            .to_string()
+    };
+    let base = fingerprint(rules);
+    assert!(
+        base.starts_with("sha256:") && base.len() == 7 + 64,
+        "{base}"
+    );
+    // Comments, layout and a default written out do not change it.
+    assert_eq!(
+        fingerprint(
+            "# deploys\n[[rule]]\nworkflow   = \"^deploy$\"\nname = \"prod\"\nenvironment = \"production\"\n"
+        ),
+        base
+    );
+    // What a rule says does.
+    for changed in [
+        "[[rule]]\nname = \"production\"\nworkflow = \"^deploy$\"\n",
+        "[[rule]]\nname = \"prod\"\nworkflow = \"^deploy-all$\"\n",
+        "[[rule]]\nname = \"prod\"\nworkflow = \"^deploy$\"\nenvironment = \"staging\"\n",
+    ] {
+        assert_ne!(fingerprint(changed), base, "{changed}");
+    }
+}
