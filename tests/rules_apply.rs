@@ -348,3 +348,36 @@ fn an_export_re_derives_when_its_rules_changed() {
         "{dry}"
     );
 }
+
+#[test]
+fn rules_apply_works_on_s3() {
+    use common::target::Target;
+    let target = Target::s3("rules-apply");
+    let replayed = target.replay_with(&demo(), None, &[]);
+    assert!(replayed.status.success(), "{}", stderr(&replayed));
+    let dir = tempfile::tempdir().unwrap();
+    let (_, renamed) = variants().remove(0);
+    let renamed = write_rules(dir.path(), "renamed", &renamed);
+    let out = target.out();
+    let applied = bbpipe_with_env(
+        &[
+            "rules",
+            "apply",
+            &out,
+            "--rules",
+            renamed.to_str().unwrap(),
+            "--summary",
+            "json",
+        ],
+        &target.env(),
+    );
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    let applied: Value = serde_json::from_str(&stdout(&applied)).unwrap();
+    assert!(applied["workspaces"][0]["removed"].as_u64().unwrap() > 0);
+    let fresh = dir.path().join("fresh");
+    replay(&fresh, &renamed);
+    let rows = target.rows();
+    let deployments = &rows.iter().find(|(t, _)| t == "deployments").unwrap().1;
+    assert_eq!(deployments, &sorted_rows(&fresh, "deployments"));
+    assert!(target.verify().status.success());
+}
