@@ -175,6 +175,20 @@ fn rules_apply_gives_what_a_fresh_replay_with_the_new_rules_gives() {
             .collect();
         assert_eq!(retracted, removed, "{name}");
 
+        // A workspace the dataset does not hold is an error, not a new empty workspace.
+        let unknown = bbpipe(&[
+            "rules",
+            "apply",
+            applied.to_str().unwrap(),
+            "--rules",
+            rules.to_str().unwrap(),
+            "--workspace",
+            "globex",
+        ]);
+        assert_eq!(unknown.status.code(), Some(1), "{}", stderr(&unknown));
+        assert!(stderr(&unknown).contains("holds no workspace globex (it holds: acme)"));
+        assert!(!applied.join("_manifests/globex").exists());
+
         // Applied again: nothing to do.
         let again = apply(&applied, &rules, &[]);
         let ws = &again["workspaces"][0];

@@ -101,14 +101,29 @@ pub async fn apply_rules(job: &RulesApplyJob) -> Result<RulesApplied, PipelineEr
     let rules = load_rules(job.write.rules.as_deref())?
         .ok_or_else(|| PipelineError::Stage("rules apply needs --rules FILE".into()))?;
     let destination = open_destination(&job.write)?;
+    let held: Vec<String> = History::read(&destination, Scope::All)
+        .await
+        .map_err(PipelineError::load)?
+        .workspaces
+        .into_keys()
+        .collect();
     let workspaces = if job.workspaces.is_empty() {
-        History::read(&destination, Scope::All)
-            .await
-            .map_err(PipelineError::load)?
-            .workspaces
-            .into_keys()
-            .collect()
+        held
     } else {
+        // Re-deriving a workspace the dataset does not hold would create it, empty.
+        if let Some(missing) = job.workspaces.iter().find(|w| !held.contains(w)) {
+            return Err(PipelineError::load(bbpipe_load::LoadError::Destination {
+                destination: destination.display().to_string(),
+                message: format!(
+                    "holds no workspace {missing} (it holds: {})",
+                    if held.is_empty() {
+                        "none".to_string()
+                    } else {
+                        held.join(", ")
+                    }
+                ),
+            }));
+        }
         job.workspaces.clone()
     };
     let mut done = Vec::new();
