@@ -1,8 +1,8 @@
 //! Merging a large partition as a stream. Its rows come in sorted runs (the partition's file
 //! written early or committed before, its spilled rows, its rows still in memory), each in
-//! [`merge_order`] with every key once. Merging them a batch at a time keeps memory to a batch
-//! per run and the encoded file, however large the partition: a month of a busy workspace
-//! does not have to fit in the memory budget.
+//! merge order ([`Comparable::order`]) with every key once. Merging them a batch at a time
+//! keeps memory to a batch per run and the encoded file, however large the partition: a month
+//! of a busy workspace does not have to fit in the memory budget.
 //!
 //! Versions of one key meet only if they sort together, which holds for tables whose sort
 //! value never changes for a key ([`Table::merges_as_stream`]). Should data break that (a key
@@ -11,10 +11,10 @@
 use crate::error::LoadError;
 use crate::reader::decode_file;
 use crate::spill;
-use crate::writer::{Merged, merge_order, merge_order_indices};
-use arrow::array::{Array, ArrayRef, RecordBatch};
+use crate::writer::{Comparable, Merged};
+use arrow::array::{Array, RecordBatch};
 use arrow::compute::interleave;
-use arrow::row::{RowConverter, Rows};
+use arrow::row::Rows;
 use bbpipe_model::Table;
 use bytes::Bytes;
 use std::collections::HashSet;
@@ -220,49 +220,20 @@ fn take(cursors: &[Cursor<'_>], picks: &[(usize, usize)]) -> Result<RecordBatch,
     RecordBatch::try_new(schema, columns).map_err(bad)
 }
 
-/// Row converters of a table's merge order, key and version columns.
+/// How a table's merge order, keys and versions compare.
 struct Converters {
-    order: (RowConverter, Vec<usize>),
-    key: (RowConverter, Vec<usize>),
-    version: (RowConverter, Vec<usize>),
+    order: Comparable,
+    key: Comparable,
+    version: Comparable,
 }
 
 impl Converters {
     fn new(table: Table) -> Result<Converters, arrow::error::ArrowError> {
-        let schema = table.schema();
-        let named =
-            |names: &[&str]| -> Result<(RowConverter, Vec<usize>), arrow::error::ArrowError> {
-                let indices = names
-                    .iter()
-                    .map(|name| schema.index_of(name))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let fields = indices
-                    .iter()
-                    .map(|&i| {
-                        arrow::row::SortField::new_with_options(
-                            schema.field(i).data_type().clone(),
-                            arrow::compute::SortOptions {
-                                descending: false,
-                                nulls_first: true,
-                            },
-                        )
-                    })
-                    .collect();
-                Ok((RowConverter::new(fields)?, indices))
-            };
         Ok(Converters {
-            order: (merge_order(table)?, merge_order_indices(table)?),
-            key: named(table.key_columns())?,
-            version: named(table.version_columns())?,
+            order: Comparable::order(table)?,
+            key: Comparable::key(table)?,
+            version: Comparable::version(table)?,
         })
-    }
-
-    fn rows(
-        (converter, indices): &(RowConverter, Vec<usize>),
-        batch: &RecordBatch,
-    ) -> Result<Rows, arrow::error::ArrowError> {
-        let columns: Vec<ArrayRef> = indices.iter().map(|&i| batch.column(i).clone()).collect();
-        converter.convert_columns(&columns)
     }
 }
 
@@ -285,7 +256,7 @@ impl<'a> Cursor<'a> {
         batches: Batches<'a>,
         converters: &Converters,
     ) -> Result<Cursor<'a>, LoadError> {
-        let empty = |c: &(RowConverter, Vec<usize>)| c.0.empty_rows(0, 0);
+        let empty = |c: &Comparable| c.empty_rows(0, 0);
         let mut cursor = Cursor {
             batches,
             batch: RecordBatch::new_empty(table.schema()),
@@ -316,10 +287,9 @@ impl<'a> Cursor<'a> {
                         table: "merge",
                         message: e.to_string(),
                     };
-                    self.order = Converters::rows(&converters.order, &batch).map_err(corrupt)?;
-                    self.key = Converters::rows(&converters.key, &batch).map_err(corrupt)?;
-                    self.version =
-                        Converters::rows(&converters.version, &batch).map_err(corrupt)?;
+                    self.order = converters.order.rows(&batch).map_err(corrupt)?;
+                    self.key = converters.key.rows(&batch).map_err(corrupt)?;
+                    self.version = converters.version.rows(&batch).map_err(corrupt)?;
                     self.read += batch.num_rows() as u64;
                     self.batch = batch;
                     self.position = 0;
@@ -359,7 +329,7 @@ mod tests {
     use super::*;
     use crate::writer::merge_partition;
     use arrow::array::{
-        AsArray, Int64Array, StringArray, TimestampMicrosecondArray, new_null_array,
+        ArrayRef, AsArray, Int64Array, StringArray, TimestampMicrosecondArray, new_null_array,
     };
     use arrow::compute::concat_batches;
     use arrow::datatypes::DataType;

@@ -6,7 +6,7 @@ use arrow::array::{Array, ArrayRef};
 use arrow::compute::{SortOptions, interleave};
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
-use arrow::row::{RowConverter, SortField};
+use arrow::row::{RowConverter, Rows, SortField};
 use bbpipe_model::Table;
 use bytes::Bytes;
 use object_store::buffered::BufWriter;
@@ -88,16 +88,17 @@ impl Merged {
             });
         }
         let newest = newest_versions(table, &parts).map_err(bad)?;
+        let order = Comparable::order(table).map_err(bad)?;
         let column =
             |i: usize| -> Vec<&dyn Array> { parts.iter().map(|p| p.column(i).as_ref()).collect() };
-        let order_columns = merge_order_indices(table)
-            .map_err(bad)?
-            .into_iter()
-            .map(|i| interleave(&column(i), &newest))
+        let order_columns = order
+            .columns
+            .iter()
+            .map(|&i| interleave(&column(i), &newest))
             .collect::<Result<Vec<_>, _>>()
             .map_err(bad)?;
-        let order_rows = merge_order(table)
-            .map_err(bad)?
+        let order_rows = order
+            .converter
             .convert_columns(&order_columns)
             .map_err(bad)?;
         let mut order: Vec<usize> = (0..newest.len()).collect();
@@ -147,26 +148,83 @@ impl Merged {
     }
 }
 
-/// The order of rows in a file: by the table's sort column, then by its key, so that the
-/// order is total and every file of a partition is a sorted run that
-/// [`merge_runs`](crate::sorted_runs::merge_runs) can merge as a stream. Converts a batch's
-/// [`merge_order_indices`] columns into comparable rows.
-pub(crate) fn merge_order(table: Table) -> Result<RowConverter, arrow::error::ArrowError> {
-    let schema = table.schema();
-    let fields = merge_order_indices(table)?
-        .into_iter()
-        .map(|i| SortField::new(schema.field(i).data_type().clone()))
-        .collect();
-    RowConverter::new(fields)
+/// Named columns of a table's rows as comparable bytes (ascending, nulls first): the one
+/// definition of how keys, versions and the order of rows in a file compare, for the in-memory
+/// merge and the streamed one alike.
+pub(crate) struct Comparable {
+    converter: RowConverter,
+    /// The columns compared, found by name in each batch (which may hold only some of the
+    /// table's columns).
+    names: Vec<&'static str>,
+    /// Their indices in the table's schema.
+    columns: Vec<usize>,
 }
 
-/// Indices of the sort column and the key columns, in [`merge_order`].
-pub(crate) fn merge_order_indices(table: Table) -> Result<Vec<usize>, arrow::error::ArrowError> {
-    let schema = table.schema();
-    std::iter::once(table.sort_column())
-        .chain(table.key_columns().iter().copied())
-        .map(|name| schema.index_of(name))
-        .collect()
+impl Comparable {
+    fn new(table: Table, names: &[&'static str]) -> Result<Comparable, arrow::error::ArrowError> {
+        let schema = table.schema();
+        let columns = names
+            .iter()
+            .map(|name| schema.index_of(name))
+            .collect::<Result<Vec<_>, _>>()?;
+        let nulls_first = SortOptions {
+            descending: false,
+            nulls_first: true,
+        };
+        let fields = columns
+            .iter()
+            .map(|&i| SortField::new_with_options(schema.field(i).data_type().clone(), nulls_first))
+            .collect();
+        Ok(Comparable {
+            converter: RowConverter::new(fields)?,
+            names: names.to_vec(),
+            columns,
+        })
+    }
+
+    /// The key columns: versions of one row share them.
+    pub(crate) fn key(table: Table) -> Result<Comparable, arrow::error::ArrowError> {
+        Comparable::new(table, table.key_columns())
+    }
+
+    /// The version columns: the greater version wins.
+    pub(crate) fn version(table: Table) -> Result<Comparable, arrow::error::ArrowError> {
+        Comparable::new(table, table.version_columns())
+    }
+
+    /// The order of rows in a file: by the table's sort column, then by its key, so that the
+    /// order is total and every file of a partition is a sorted run that
+    /// [`merge_runs`](crate::sorted_runs::merge_runs) can merge as a stream.
+    pub(crate) fn order(table: Table) -> Result<Comparable, arrow::error::ArrowError> {
+        let names: Vec<&'static str> = std::iter::once(table.sort_column())
+            .chain(table.key_columns().iter().copied())
+            .collect();
+        Comparable::new(table, &names)
+    }
+
+    /// The compared columns of a batch, by name.
+    fn columns_of(&self, batch: &RecordBatch) -> Result<Vec<ArrayRef>, arrow::error::ArrowError> {
+        let schema = batch.schema();
+        self.names
+            .iter()
+            .map(|name| Ok(Arc::clone(batch.column(schema.index_of(name)?))))
+            .collect()
+    }
+
+    /// The rows of a batch.
+    pub(crate) fn rows(&self, batch: &RecordBatch) -> Result<Rows, arrow::error::ArrowError> {
+        self.converter.convert_columns(&self.columns_of(batch)?)
+    }
+
+    /// Room for `rows` rows of about `bytes` bytes each.
+    pub(crate) fn empty_rows(&self, rows: usize, bytes: usize) -> Rows {
+        self.converter.empty_rows(rows, rows * bytes)
+    }
+
+    /// Appends the rows of a batch.
+    fn append(&self, rows: &mut Rows, batch: &RecordBatch) -> Result<(), arrow::error::ArrowError> {
+        self.converter.append(rows, &self.columns_of(batch)?)
+    }
 }
 
 /// Encodes merged rows, less the partition columns, as one Parquet file in memory. CPU-bound:
@@ -244,38 +302,14 @@ pub(crate) fn newest_versions(
     table: Table,
     parts: &[RecordBatch],
 ) -> Result<Vec<(usize, usize)>, arrow::error::ArrowError> {
-    let columns =
-        |batch: &RecordBatch, names: &[&str]| -> Result<Vec<ArrayRef>, arrow::error::ArrowError> {
-            names
-                .iter()
-                .map(|name| Ok(Arc::clone(batch.column(batch.schema().index_of(name)?))))
-                .collect()
-        };
-    let Some(first) = parts.first() else {
-        return Ok(Vec::new());
-    };
-    let converter = |names: &[&str]| -> Result<RowConverter, arrow::error::ArrowError> {
-        let nulls_first = SortOptions {
-            descending: false,
-            nulls_first: true,
-        };
-        let fields = columns(first, names)?
-            .iter()
-            .map(|c| SortField::new_with_options(c.data_type().clone(), nulls_first))
-            .collect();
-        RowConverter::new(fields)
-    };
-    let (keys, versions) = (
-        converter(table.key_columns())?,
-        converter(table.version_columns())?,
-    );
+    let (keys, versions) = (Comparable::key(table)?, Comparable::version(table)?);
     let received: usize = parts.iter().map(RecordBatch::num_rows).sum();
-    let mut key_rows = keys.empty_rows(received, received * 48);
-    let mut version_rows = versions.empty_rows(received, received * 16);
+    let mut key_rows = keys.empty_rows(received, 48);
+    let mut version_rows = versions.empty_rows(received, 16);
     let mut at = Vec::with_capacity(received);
     for (index, part) in parts.iter().enumerate() {
-        keys.append(&mut key_rows, &columns(part, table.key_columns())?)?;
-        versions.append(&mut version_rows, &columns(part, table.version_columns())?)?;
+        keys.append(&mut key_rows, part)?;
+        versions.append(&mut version_rows, part)?;
         at.extend((0..part.num_rows()).map(|row| (index, row)));
     }
 
