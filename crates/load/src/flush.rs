@@ -3,6 +3,7 @@
 
 use crate::destination::Destination;
 use crate::error::LoadError;
+use crate::reader::fetch;
 use crate::sorted_runs::{Run, merge_runs};
 use crate::spill;
 use crate::writer::{FileEncoder, Merged, WrittenFile, encode, merge_partition, upload};
@@ -64,14 +65,7 @@ impl FlushJob {
             for (file, _) in &existing {
                 let file = Path::from(file.as_str());
                 let shown = destination.describe(&file);
-                let bytes =
-                    destination
-                        .get_opt(&file)
-                        .await?
-                        .ok_or_else(|| LoadError::Corrupt {
-                            path: shown.clone(),
-                            message: "listed but gone".into(),
-                        })?;
+                let bytes = fetch(destination, &file).await?;
                 files.push(Run::File { shown, bytes });
             }
         }

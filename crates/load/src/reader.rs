@@ -4,10 +4,13 @@ use crate::destination::Destination;
 use crate::error::{LoadError, SchemaMismatch};
 use crate::writer::file_schema;
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use bbpipe_model::Table;
+use bytes::Bytes;
 use object_store::path::Path;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::errors::ParquetError;
 use std::sync::Arc;
 
 /// Reads one data file of `table`, checks it has the table's schema, and returns its rows in
@@ -18,20 +21,11 @@ pub async fn read_file(
     workspace: &str,
     path: &Path,
 ) -> Result<Vec<RecordBatch>, LoadError> {
-    let batches = read_columns(destination, table, path, None).await?;
     let schema = table.schema();
-    batches
+    read_columns(destination, table, path, None)
+        .await?
         .into_iter()
-        .map(|batch| {
-            let workspace: ArrayRef =
-                Arc::new(StringArray::from(vec![workspace; batch.num_rows()]));
-            let mut columns = vec![workspace];
-            columns.extend(batch.columns().iter().cloned());
-            RecordBatch::try_new(schema.clone(), columns).map_err(|e| LoadError::Corrupt {
-                path: destination.describe(path),
-                message: e.to_string(),
-            })
-        })
+        .map(|batch| with_workspace(batch, workspace, Some(&schema), &destination.describe(path)))
         .collect()
 }
 
@@ -44,27 +38,10 @@ pub async fn read_file_columns(
     path: &Path,
     columns: &[&str],
 ) -> Result<Vec<RecordBatch>, LoadError> {
-    let batches = read_columns(destination, table, path, Some(columns)).await?;
-    batches
+    read_columns(destination, table, path, Some(columns))
+        .await?
         .into_iter()
-        .map(|batch| {
-            let mut fields = vec![Arc::new(arrow::datatypes::Field::new(
-                "workspace",
-                arrow::datatypes::DataType::Utf8,
-                false,
-            ))];
-            fields.extend(batch.schema().fields().iter().cloned());
-            let mut values: Vec<ArrayRef> = vec![Arc::new(StringArray::from(vec![
-                workspace;
-                batch.num_rows()
-            ]))];
-            values.extend(batch.columns().iter().cloned());
-            let schema = Arc::new(arrow::datatypes::Schema::new(fields));
-            RecordBatch::try_new(schema, values).map_err(|e| LoadError::Corrupt {
-                path: destination.describe(path),
-                message: e.to_string(),
-            })
-        })
+        .map(|batch| with_workspace(batch, workspace, None, &destination.describe(path)))
         .collect()
 }
 
@@ -76,34 +53,22 @@ pub async fn read_columns(
     path: &Path,
     columns: Option<&[&str]>,
 ) -> Result<Vec<RecordBatch>, LoadError> {
-    let corrupt = |message: String| LoadError::Corrupt {
-        path: destination.describe(path),
-        message,
-    };
-    let bytes = destination
+    let shown = destination.describe(path);
+    let bytes = fetch(destination, path).await?;
+    reader(table, bytes, &shown, columns, None)?
+        .map(|batch| batch.map_err(|e| unreadable(&shown, e.into())))
+        .collect()
+}
+
+/// The bytes of a data file the manifests list.
+pub(crate) async fn fetch(destination: &Destination, path: &Path) -> Result<Bytes, LoadError> {
+    destination
         .get_opt(path)
         .await?
-        .ok_or_else(|| corrupt("listed but gone".into()))?;
-    let unreadable = |source| LoadError::ReadParquet {
-        path: destination.describe(path),
-        source,
-    };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(unreadable)?;
-    check_schema(table, builder.schema()).map_err(|mismatch| LoadError::WrongSchema {
-        path: destination.describe(path),
-        mismatch,
-    })?;
-    let builder = match columns {
-        Some(names) => {
-            let mask = ProjectionMask::columns(builder.parquet_schema(), names.iter().copied());
-            builder.with_projection(mask)
-        }
-        None => builder,
-    };
-    let reader = builder.build().map_err(unreadable)?;
-    reader
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| unreadable(e.into()))
+        .ok_or_else(|| LoadError::Corrupt {
+            path: destination.describe(path),
+            message: "listed but gone".into(),
+        })
 }
 
 /// Decodes a data file's bytes `batch_rows` at a time, after checking its schema, in the full
@@ -111,39 +76,77 @@ pub async fn read_columns(
 pub(crate) fn decode_file(
     table: Table,
     workspace: &str,
-    bytes: bytes::Bytes,
+    bytes: Bytes,
     shown: &str,
     batch_rows: usize,
 ) -> Result<impl Iterator<Item = Result<RecordBatch, LoadError>> + Send + use<>, LoadError> {
-    let unreadable = |source| LoadError::ReadParquet {
-        path: shown.to_string(),
-        source,
-    };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(unreadable)?;
+    let reader = reader(table, bytes, shown, None, Some(batch_rows))?;
+    let (schema, workspace, shown) = (table.schema(), workspace.to_string(), shown.to_string());
+    Ok(reader.map(move |batch| {
+        let batch = batch.map_err(|e| unreadable(&shown, e.into()))?;
+        with_workspace(batch, &workspace, Some(&schema), &shown)
+    }))
+}
+
+/// A reader of a data file's `columns` (all when `None`), after checking its schema.
+fn reader(
+    table: Table,
+    bytes: Bytes,
+    shown: &str,
+    columns: Option<&[&str]>,
+    batch_rows: Option<usize>,
+) -> Result<ParquetRecordBatchReader, LoadError> {
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| unreadable(shown, e))?;
     check_schema(table, builder.schema()).map_err(|mismatch| LoadError::WrongSchema {
         path: shown.to_string(),
         mismatch,
     })?;
-    let reader = builder
-        .with_batch_size(batch_rows)
-        .build()
-        .map_err(unreadable)?;
-    let (schema, workspace, shown) = (table.schema(), workspace.to_string(), shown.to_string());
-    Ok(reader.map(move |batch| {
-        let batch = batch.map_err(|e| LoadError::ReadParquet {
-            path: shown.clone(),
-            source: e.into(),
-        })?;
-        let mut columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from(vec![
-            workspace.as_str();
-            batch.num_rows()
-        ]))];
-        columns.extend(batch.columns().iter().cloned());
-        RecordBatch::try_new(schema.clone(), columns).map_err(|e| LoadError::Corrupt {
-            path: shown.clone(),
-            message: e.to_string(),
-        })
-    }))
+    let mut builder = match columns {
+        Some(names) => {
+            let mask = ProjectionMask::columns(builder.parquet_schema(), names.iter().copied());
+            builder.with_projection(mask)
+        }
+        None => builder,
+    };
+    if let Some(rows) = batch_rows {
+        builder = builder.with_batch_size(rows);
+    }
+    builder.build().map_err(|e| unreadable(shown, e))
+}
+
+fn unreadable(shown: &str, source: ParquetError) -> LoadError {
+    LoadError::ReadParquet {
+        path: shown.to_string(),
+        source,
+    }
+}
+
+/// `batch` with the `workspace` partition column, which files leave to the path, put back
+/// first: in `schema` (the table's, for whole files) or in one made from the batch's columns.
+fn with_workspace(
+    batch: RecordBatch,
+    workspace: &str,
+    schema: Option<&SchemaRef>,
+    shown: &str,
+) -> Result<RecordBatch, LoadError> {
+    let schema = match schema {
+        Some(schema) => Arc::clone(schema),
+        None => {
+            let mut fields = vec![Arc::new(Field::new("workspace", DataType::Utf8, false))];
+            fields.extend(batch.schema().fields().iter().cloned());
+            Arc::new(Schema::new(fields))
+        }
+    };
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from(vec![
+        workspace;
+        batch.num_rows()
+    ]))];
+    columns.extend(batch.columns().iter().cloned());
+    RecordBatch::try_new(schema, columns).map_err(|e| LoadError::Corrupt {
+        path: shown.to_string(),
+        message: e.to_string(),
+    })
 }
 
 /// A file's columns must be the table's, by name, type and nullability, in order.
