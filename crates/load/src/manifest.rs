@@ -136,6 +136,34 @@ pub struct History {
     pub workspaces: BTreeMap<String, WorkspaceLog>,
 }
 
+impl History {
+    /// The live data files of `table` in `workspace`, as paths from the root.
+    pub fn live_files(&self, table: Table, workspace: &str) -> Vec<String> {
+        live_files(&self.live, table, workspace)
+    }
+}
+
+/// Keys of `files` (paths from the root) under `prefix`, in order.
+pub(crate) fn paths_under<'a, V>(
+    files: &'a BTreeMap<String, V>,
+    prefix: &'a str,
+) -> impl Iterator<Item = &'a String> + 'a {
+    files
+        .range(prefix.to_string()..)
+        .map(|(path, _)| path)
+        .take_while(move |path| path.starts_with(prefix))
+}
+
+/// The files of `table` in `workspace` among `live`.
+pub(crate) fn live_files(
+    live: &BTreeMap<String, FileEntry>,
+    table: Table,
+    workspace: &str,
+) -> Vec<String> {
+    let prefix = format!("{}/", workspace_dir(table, workspace));
+    paths_under(live, &prefix).cloned().collect()
+}
+
 /// A manifest's place: `<run_id>.json` of earlier versions, or a workspace's numbered entry.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Place {

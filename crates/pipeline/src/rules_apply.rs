@@ -101,12 +101,10 @@ pub async fn apply_rules(job: &RulesApplyJob) -> Result<RulesApplied, PipelineEr
     let rules = load_rules(job.write.rules.as_deref())?
         .ok_or_else(|| PipelineError::Stage("rules apply needs --rules FILE".into()))?;
     let destination = open_destination(&job.write)?;
-    let held: Vec<String> = History::read(&destination, Scope::All)
+    let history = History::read(&destination, Scope::All)
         .await
-        .map_err(PipelineError::load)?
-        .workspaces
-        .into_keys()
-        .collect();
+        .map_err(PipelineError::load)?;
+    let held: Vec<String> = history.workspaces.keys().cloned().collect();
     let workspaces = if job.workspaces.is_empty() {
         held
     } else {
@@ -128,7 +126,11 @@ pub async fn apply_rules(job: &RulesApplyJob) -> Result<RulesApplied, PipelineEr
     };
     let mut done = Vec::new();
     for workspace in workspaces {
-        done.push(rederive(&destination, &workspace, &rules, &job.write, job.dry_run).await?);
+        done.push(if job.dry_run {
+            preview(&destination, &history, &workspace, &rules).await?
+        } else {
+            rederive(&destination, &workspace, &rules, &job.write).await?
+        });
     }
     Ok(RulesApplied {
         destination: job.write.out.clone(),
@@ -216,7 +218,7 @@ impl RulesPlan {
                 rules = rules.path(),
                 "the deploy rules changed since the last commit: re-deriving deployments"
             );
-            done.push(rederive(&destination, workspace, rules, write, false).await?);
+            done.push(rederive(&destination, workspace, rules, write).await?);
         }
         Ok(done)
     }
@@ -227,47 +229,44 @@ pub(crate) fn rules_entry(rules: &RuleSet) -> serde_json::Value {
     serde_json::json!({ "fingerprint": rules.fingerprint(), "file": rules.path() })
 }
 
+/// What re-deriving one workspace would change, from the dataset as `history` read it.
+async fn preview(
+    destination: &Destination,
+    history: &History,
+    workspace: &str,
+    rules: &RuleSet,
+) -> Result<Rederived, PipelineError> {
+    let mut outcome = Rederived {
+        workspace: workspace.to_string(),
+        ..Rederived::default()
+    };
+    let old = described(
+        destination,
+        workspace,
+        &history.live_files(Table::Deployments, workspace),
+    )
+    .await?;
+    let mut new = Described::new();
+    for path in history.live_files(Table::PipelineRuns, workspace) {
+        derive(destination, workspace, &path, rules, &mut outcome, &mut new).await?;
+    }
+    diff(&old, &new, &mut outcome);
+    Ok(outcome)
+}
+
 /// Re-derives one workspace: reads its runs back file by file, builds the deployments the
-/// rules produce, and (unless `dry_run`) replaces its `deployments` with them in one commit.
+/// rules produce, and replaces its `deployments` with them in one commit.
 pub(crate) async fn rederive(
     destination: &Destination,
     workspace: &str,
     rules: &Arc<RuleSet>,
     write: &WriteOptions,
-    dry_run: bool,
 ) -> Result<Rederived, PipelineError> {
     let mut outcome = Rederived {
         workspace: workspace.to_string(),
         ..Rederived::default()
     };
     let source = format!("rules apply {}", rules.path());
-    let (runs, old) = if dry_run {
-        let history = History::read(destination, Scope::Workspaces(&[workspace.to_string()]))
-            .await
-            .map_err(PipelineError::load)?;
-        let files = |table: Table| -> Vec<String> {
-            let prefix = format!("{}/", bbpipe_model::workspace_dir(table, workspace));
-            history
-                .live
-                .keys()
-                .filter(|p| p.starts_with(&prefix))
-                .cloned()
-                .collect()
-        };
-        (files(Table::PipelineRuns), files(Table::Deployments))
-    } else {
-        (Vec::new(), Vec::new())
-    };
-    if dry_run {
-        let old = described(destination, workspace, &old).await?;
-        let mut new = Described::new();
-        for path in &runs {
-            let batch = deployments_of(destination, workspace, path, rules, &mut outcome).await?;
-            describe_batch(&batch, &mut new)?;
-        }
-        diff(&old, &new, &mut outcome);
-        return Ok(outcome);
-    }
     let writer = Writer::open(destination.clone(), &[workspace.to_string()], source, write)
         .await?
         .map_sink(|sink| {
@@ -289,8 +288,8 @@ pub(crate) async fn rederive(
     let ((), _loaded) = writer
         .load(|tx| async move {
             for path in &runs {
-                let batch = deployments_of(destination, workspace, path, rules, counted).await?;
-                describe_batch(&batch, described_new)?;
+                let batch =
+                    derive(destination, workspace, path, rules, counted, described_new).await?;
                 if batch.num_rows() > 0 {
                     let batch = TableBatch {
                         table: Table::Deployments,
@@ -340,13 +339,15 @@ fn write_deletions(
     std::fs::rename(&partial, &deleted).map_err(io)
 }
 
-/// The deployments the rules produce from one `pipeline_runs` file.
-async fn deployments_of(
+/// The deployments the rules produce from one `pipeline_runs` file, counted in `outcome` and
+/// described in `new`.
+async fn derive(
     destination: &Destination,
     workspace: &str,
     path: &str,
     rules: &RuleSet,
     outcome: &mut Rederived,
+    new: &mut Described,
 ) -> Result<arrow::record_batch::RecordBatch, PipelineError> {
     let batches = read_file_columns(
         destination,
@@ -363,7 +364,9 @@ async fn deployments_of(
         outcome.pipeline_runs += batch.num_rows() as u64;
         builder.append_runs(rules, batch).map_err(arrow)?;
     }
-    builder.finish().map_err(arrow)
+    let deployments = builder.finish().map_err(arrow)?;
+    describe_batch(&deployments, new)?;
+    Ok(deployments)
 }
 
 /// What the deployments files at `paths` hold: reference_id → (rule, service, environment).

@@ -5,7 +5,7 @@ use super::ParquetSink;
 use crate::error::LoadError;
 use crate::failpoint::failpoint;
 use crate::flush::{FlushJob, Flushed, write_rows};
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, paths_under};
 use crate::writer::WrittenFile;
 use arrow::array::RecordBatch;
 use bbpipe_model::{PartitionKey, Table};
@@ -14,16 +14,8 @@ use object_store::path::Path;
 impl ParquetSink {
     /// Committed and own files of one partition directory (or table/workspace prefix).
     pub(super) fn current_files(&self, prefix: &str) -> Vec<(String, bool)> {
-        let committed = self
-            .live
-            .range(prefix.to_string()..)
-            .take_while(|(path, _)| path.starts_with(prefix))
-            .map(|(path, _)| (path.clone(), true));
-        let ours = self
-            .added
-            .range(prefix.to_string()..)
-            .take_while(|(path, _)| path.starts_with(prefix))
-            .map(|(path, _)| (path.clone(), false));
+        let committed = paths_under(&self.live, prefix).map(|path| (path.clone(), true));
+        let ours = paths_under(&self.added, prefix).map(|path| (path.clone(), false));
         committed.chain(ours).collect()
     }
 

@@ -238,17 +238,7 @@ impl ParquetSink {
 
     /// The committed (live) data files of `table` in `workspace`, as paths from the root.
     pub fn live_files(&self, table: Table, workspace: &str) -> Vec<String> {
-        let prefix = format!("{}/", bbpipe_model::workspace_dir(table, workspace));
-        self.live
-            .range(prefix.clone()..)
-            .take_while(|(path, _)| path.starts_with(&prefix))
-            .map(|(path, _)| path.clone())
-            .collect()
-    }
-
-    /// The destination written.
-    pub fn destination(&self) -> &Destination {
-        &self.destination
+        crate::manifest::live_files(&self.live, table, workspace)
     }
 
     /// The sync state committed so far for `workspace`.
