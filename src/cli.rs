@@ -1,7 +1,7 @@
 //! The command line.
 
 use crate::summary::SummaryFormat;
-use bbpipe_pipeline::model::Granularity;
+use bbpipe_pipeline::model::{Extras, Granularity};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -181,9 +181,19 @@ pub struct ExportArgs {
     /// Requests per rolling hour; raised when Bitbucket's X-RateLimit-Limit says more.
     #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_requests_per_hour: u32,
-    /// Also write every raw page to this directory, in the layout `replay` reads.
+    /// Also write every raw page to this directory, in the layout `replay` reads (steps pages
+    /// with only the fields exported: no image credentials, commands or variables).
     #[arg(long, value_name = "DIR")]
     pub record: Option<PathBuf>,
+    /// Optional tables: `steps` (pipeline_steps: one request per new or changed run) and
+    /// `environments` (environments and environment_deployments: two listings per
+    /// repository), comma-separated.
+    #[arg(long = "with", value_name = "TABLES", value_parser = extras, default_value = "")]
+    pub with: Extras,
+    /// With `--with steps`, a first (or --full) export reads the steps of runs created within
+    /// this long before it started (later exports: of every new or changed run).
+    #[arg(long, default_value = "30d", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub steps_since: std::time::Duration,
     #[command(flatten)]
     pub api: ApiArgs,
     #[command(flatten)]
@@ -204,6 +214,10 @@ pub struct ReplayArgs {
     /// the same place merges: each run is kept once, in its newest version.
     #[arg(long, value_name = "DEST")]
     pub out: String,
+    /// Optional tables to replay where the recording has their pages: `steps`,
+    /// `environments`, comma-separated (as `export --with`).
+    #[arg(long = "with", value_name = "TABLES", value_parser = extras, default_value = "")]
+    pub with: Extras,
     #[command(flatten)]
     pub write: WriteArgs,
     /// How to print what the replay did: text, or one JSON object on stdout (printed even
@@ -288,6 +302,10 @@ pub struct TuningArgs {
 }
 
 fn granularity(value: &str) -> Result<Granularity, String> {
+    value.parse()
+}
+
+fn extras(value: &str) -> Result<Extras, String> {
     value.parse()
 }
 

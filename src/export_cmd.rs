@@ -34,6 +34,9 @@ pub async fn run(args: ExportArgs, quiet: bool) -> anyhow::Result<()> {
             checkpoint_requests: args.sync.checkpoint_requests,
             checkpoint_interval: args.sync.checkpoint_interval,
             retry_runs: Vec::new(),
+            extras: args.with,
+            steps_since: chrono::Duration::from_std(args.steps_since)
+                .unwrap_or(chrono::Duration::MAX),
         },
         api_url: args.api.api_url.clone(),
         record: args.record.clone(),

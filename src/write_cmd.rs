@@ -13,6 +13,7 @@ pub async fn replay(args: ReplayArgs, quiet: bool) -> anyhow::Result<()> {
     let job = ReplayJob {
         fixtures: args.fixtures.clone(),
         write: args.write.options(&args.out),
+        extras: args.with,
     };
     let report = bbpipe_pipeline::replay(&job).await.map_err(failed)?;
     finish(&report, args.summary, quiet)

@@ -16,7 +16,7 @@ use crate::error::ExtractError;
 use crate::filter::RepoFilter;
 use crate::record::Recorder;
 use crate::state::{RepositoryState, SyncState};
-use bbpipe_model::{Checkpoint, Endpoint, Message, PageSource, RawPage};
+use bbpipe_model::{Checkpoint, Endpoint, Extras, Message, PageSource, RawPage, RunRef};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
@@ -51,6 +51,11 @@ pub struct ExportOptions {
     pub checkpoint_interval: Duration,
     /// Runs to fetch again by uuid (repository uuid, run uuid): the rejects of earlier exports.
     pub retry_runs: Vec<(String, String)>,
+    /// Optional tables (`--with`) and so the endpoints they read.
+    pub extras: Extras,
+    /// `--with steps`: a first (or `--full`) read takes the steps of runs created this long
+    /// before the export started, no older.
+    pub steps_since: chrono::Duration,
 }
 
 /// Live counters, for progress bars.
@@ -85,6 +90,10 @@ pub struct ExportOutcome {
     pub resumed: u64,
     /// Repositories where the API ignored `sort=-run_creation_date` (re-runs may be missed).
     pub sort_fallbacks: Vec<String>,
+    /// `--with steps`: pipeline runs whose steps were read.
+    pub steps_read: u64,
+    /// `--with steps`: requests made for them.
+    pub steps_requests: u64,
 }
 
 /// Counters the repository walks add to.
@@ -93,6 +102,8 @@ pub(crate) struct Counters {
     pub(crate) revisited: AtomicU64,
     pub(crate) dropped: AtomicU64,
     pub(crate) resumed: AtomicU64,
+    pub(crate) steps_read: AtomicU64,
+    pub(crate) steps_requests: AtomicU64,
 }
 
 /// The state as committed so far and what changed since the last checkpoint.
@@ -240,6 +251,8 @@ impl Exporter {
             unfinished_dropped: this.counters.dropped.load(Ordering::Relaxed),
             resumed: this.counters.resumed.load(Ordering::Relaxed),
             sort_fallbacks: progress.sort_fallbacks.clone(),
+            steps_read: this.counters.steps_read.load(Ordering::Relaxed),
+            steps_requests: this.counters.steps_requests.load(Ordering::Relaxed),
         })
     }
 
@@ -330,9 +343,55 @@ impl Exporter {
             let workspace = &self.options.workspace;
             match (endpoint, repo_slug) {
                 (Endpoint::PipelineRun, Some(slug)) => recorder.run(workspace, slug, &body).await?,
+                (Endpoint::Environments | Endpoint::Deployments, Some(slug)) => {
+                    recorder.listing(workspace, slug, endpoint, &body).await?;
+                }
                 _ => recorder.page(workspace, repo_slug, page, &body).await?,
             }
         }
+        self.emit(output, endpoint, repo_slug, url, page, body, None)
+            .await
+    }
+
+    /// A page of one run's steps: recorded under the run, sent with it.
+    pub(crate) async fn send_steps(
+        &self,
+        output: &Sender<Message<RawPage>>,
+        repo_slug: &str,
+        run: &RunRef,
+        url: &Url,
+        page: u32,
+        body: Bytes,
+    ) -> Result<(), ExtractError> {
+        if let Some(recorder) = &self.recorder {
+            recorder
+                .steps(&self.options.workspace, repo_slug, &run.uuid, page, &body)
+                .await?;
+        }
+        let run = Some(run.clone());
+        self.emit(
+            output,
+            Endpoint::Steps,
+            Some(repo_slug),
+            url,
+            page,
+            body,
+            run,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn emit(
+        &self,
+        output: &Sender<Message<RawPage>>,
+        endpoint: Endpoint,
+        repo_slug: Option<&str>,
+        url: &Url,
+        page: u32,
+        body: Bytes,
+        run: Option<RunRef>,
+    ) -> Result<(), ExtractError> {
         self.pages.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
         let page = RawPage {
@@ -343,6 +402,7 @@ impl Exporter {
                 location: url.to_string(),
                 page,
                 fetched_at: self.started_at,
+                run,
             },
             body,
         };

@@ -5,7 +5,12 @@
 //! <root>/<workspace>/repositories/page-0001.json         GET /repositories/{workspace}
 //! <root>/<workspace>/<repo_slug>/pipelines/page-0001.json  GET .../{repo_slug}/pipelines
 //! <root>/<workspace>/<repo_slug>/pipelines/runs/<n>.json   GET .../pipelines/{uuid}
+//! <root>/<workspace>/<repo_slug>/pipelines/steps/<run uuid>/page-0001.json
+//!                                                          GET .../pipelines/{uuid}/steps
+//! <root>/<workspace>/<repo_slug>/environments/page-0001.json  GET .../environments
+//! <root>/<workspace>/<repo_slug>/deployments/page-0001.json   GET .../deployments
 //! ```
+//! A run's uuid names its steps directory without braces.
 //! Page files hold the response body exactly as Bitbucket returned it.
 
 use bbpipe_model::Endpoint;
@@ -44,6 +49,45 @@ pub fn run_path(root: &Path, workspace: &str, repo_slug: &str, n: u32) -> PathBu
         .join("pipelines")
         .join("runs")
         .join(format!("{n:04}.json"))
+}
+
+/// Path of page `page` of the steps of run `run_uuid` (braces or not).
+pub fn steps_path(
+    root: &Path,
+    workspace: &str,
+    repo_slug: &str,
+    run_uuid: &str,
+    page: u32,
+) -> PathBuf {
+    root.join(workspace)
+        .join(repo_slug)
+        .join("pipelines")
+        .join("steps")
+        .join(bare_uuid(run_uuid))
+        .join(format!("page-{page:04}.json"))
+}
+
+/// Path of page `page` of a repository's environments or deployments.
+pub fn listing_path(
+    root: &Path,
+    workspace: &str,
+    repo_slug: &str,
+    endpoint: Endpoint,
+    page: u32,
+) -> PathBuf {
+    let dir = match endpoint {
+        Endpoint::Environments => "environments",
+        _ => "deployments",
+    };
+    root.join(workspace)
+        .join(repo_slug)
+        .join(dir)
+        .join(format!("page-{page:04}.json"))
+}
+
+/// A uuid without its braces, as directory names carry it.
+pub fn bare_uuid(uuid: &str) -> &str {
+    uuid.trim_start_matches('{').trim_end_matches('}')
 }
 
 /// The page number in a file name such as `page-0012.json`, or the run number in `0003.json`.

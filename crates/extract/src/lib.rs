@@ -9,6 +9,7 @@
 pub mod api;
 mod error;
 mod export;
+mod extras;
 mod filter;
 pub mod layout;
 mod record;
@@ -21,7 +22,7 @@ pub use export::{ExportOptions, ExportOutcome, ExportProgress, Exporter};
 pub use filter::{FilterError, RepoFilter};
 pub use record::Recorder;
 pub use replay::Replay;
-pub use state::{RepositoryState, Resume, STATE_FORMAT, SyncState, Unfinished};
+pub use state::{RepositoryState, Resume, STATE_FORMAT, StepsRead, SyncState, Unfinished};
 
 /// What an extraction sent down its channel.
 #[derive(Debug, Clone, Default)]

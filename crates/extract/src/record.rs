@@ -1,13 +1,16 @@
 //! Record mode: every raw page written in the fixture layout, for offline replay.
 
 use crate::error::ExtractError;
-use crate::layout::{RECORDING_FILE, Recording, page_path, run_path};
+use crate::layout::{RECORDING_FILE, Recording, listing_path, page_path, run_path, steps_path};
+use bbpipe_model::Endpoint;
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Writes response bodies exactly as received. Bodies carry no credential: bbpipe's own
-/// Authorization header is never part of a response.
+/// Authorization header is never part of a response. Steps are the exception: Bitbucket puts
+/// secrets in them (image credentials, `*_commands` with the clone command's token template),
+/// so a steps page is recorded with only the fields `pipeline_steps` exports.
 pub struct Recorder {
     root: PathBuf,
     runs_written: AtomicU32,
@@ -57,18 +60,53 @@ impl Recorder {
     ) -> Result<(), ExtractError> {
         let number = match repo_slug {
             None => page,
-            Some(slug) => {
-                let mut written = self
-                    .pages_written
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let n = written.entry(format!("{workspace}/{slug}")).or_default();
-                *n += 1;
-                *n
-            }
+            Some(slug) => self.next_number(&format!("{workspace}/{slug}")),
         };
         self.write(page_path(&self.root, workspace, repo_slug, number), body)
             .await
+    }
+
+    /// A page of a repository's environments or deployments, numbered in the order read.
+    pub async fn listing(
+        &self,
+        workspace: &str,
+        repo_slug: &str,
+        endpoint: Endpoint,
+        body: &[u8],
+    ) -> Result<(), ExtractError> {
+        let number = self.next_number(&format!("{workspace}/{repo_slug}/{}", endpoint.as_str()));
+        self.write(
+            listing_path(&self.root, workspace, repo_slug, endpoint, number),
+            body,
+        )
+        .await
+    }
+
+    /// Page `page` of a run's steps, secrets left out (see [`redact_steps`]).
+    pub async fn steps(
+        &self,
+        workspace: &str,
+        repo_slug: &str,
+        run_uuid: &str,
+        page: u32,
+        body: &[u8],
+    ) -> Result<(), ExtractError> {
+        let path = steps_path(&self.root, workspace, repo_slug, run_uuid, page);
+        let redacted = redact_steps(body).map_err(|message| ExtractError::Layout {
+            path: path.clone(),
+            message,
+        })?;
+        self.write(path, &redacted).await
+    }
+
+    fn next_number(&self, key: &str) -> u32 {
+        let mut written = self
+            .pages_written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = written.entry(key.to_string()).or_default();
+        *n += 1;
+        *n
     }
 
     /// Writes every page it receives to the recording, passing it on.
@@ -100,5 +138,80 @@ impl Recorder {
             message: e.to_string(),
         })?;
         self.write(self.root.join(RECORDING_FILE), &json).await
+    }
+}
+
+/// The fields of a step that `pipeline_steps` reads: everything else (image credentials,
+/// script, setup and teardown commands, variables, whatever Bitbucket adds) is left out of a
+/// recording.
+const STEP_FIELDS: &[&str] = &[
+    "type",
+    "uuid",
+    "name",
+    "pipeline",
+    "run_number",
+    "started_on",
+    "completed_on",
+    "duration_in_seconds",
+    "build_seconds_used",
+    "maxTime",
+    "max_time",
+    "trigger",
+    "state",
+    "size",
+    "resource_limits",
+    "environment",
+];
+
+/// A steps page with each step cut down to [`STEP_FIELDS`], and its image to its name.
+pub fn redact_steps(body: &[u8]) -> Result<Vec<u8>, String> {
+    use serde_json::{Map, Value};
+    let mut page: Map<String, Value> =
+        serde_json::from_slice(body).map_err(|e| format!("a steps page that is not JSON: {e}"))?;
+    if let Some(Value::Array(steps)) = page.get_mut("values") {
+        for step in steps.iter_mut() {
+            let Value::Object(fields) = step else {
+                continue;
+            };
+            let image = fields
+                .get("image")
+                .and_then(|i| i.get("name"))
+                .cloned()
+                .map(|name| Value::Object(Map::from_iter([("name".to_string(), name)])));
+            fields.retain(|key, _| STEP_FIELDS.contains(&key.as_str()));
+            if let Some(image) = image {
+                fields.insert("image".into(), image);
+            }
+        }
+    }
+    serde_json::to_vec_pretty(&Value::Object(page)).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_steps;
+
+    #[test]
+    fn recorded_steps_keep_no_secret() {
+        let body = br#"{"values": [{"uuid": "{s}", "name": "Deploy",
+            "image": {"name": "acme/deploy:1", "username": "bot", "password": "hunter2", "email": "bot@acme.test"},
+            "setup_commands": [{"command": "git clone https://x-token-auth:{access_token}@bitbucket.org/a/b.git"}],
+            "script_commands": [{"command": "deploy --token $SECRET"}],
+            "teardown_commands": [], "variables": [{"key": "K", "value": "v"}],
+            "state": {"name": "COMPLETED"}}], "page": 1, "next": "https://api/next"}"#;
+        let redacted = String::from_utf8(redact_steps(body).unwrap()).unwrap();
+        for secret in [
+            "hunter2",
+            "bot@acme.test",
+            "x-token-auth",
+            "SECRET",
+            "\"bot\"",
+            "variables",
+        ] {
+            assert!(!redacted.contains(secret), "{secret} in {redacted}");
+        }
+        for kept in ["acme/deploy:1", "Deploy", "COMPLETED", "https://api/next"] {
+            assert!(redacted.contains(kept), "{kept} missing from {redacted}");
+        }
     }
 }

@@ -6,9 +6,11 @@
 use crate::ExtractSummary;
 use crate::error::ExtractError;
 use crate::layout::{RECORDING_FILE, Recording, file_number};
-use bbpipe_model::{Endpoint, Message, PageSource, RawPage};
+use bbpipe_model::bitbucket::{self, Page};
+use bbpipe_model::{Endpoint, Extras, Message, PageSource, RawPage, RunRef};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tokio::sync::mpsc::Sender;
 
@@ -22,12 +24,18 @@ struct PageFile {
     page: u32,
 }
 
+/// The steps pages of a repository's runs, by run uuid without braces.
+type StepFiles = HashMap<String, Vec<PageFile>>;
+
 /// A fixture directory, scanned: the list of its page files (paths only, never their bodies).
 #[derive(Debug)]
 pub struct Replay {
     files: Vec<PageFile>,
+    /// Steps pages by (workspace, repository slug).
+    steps: HashMap<(String, String), StepFiles>,
     fetched_at: DateTime<Utc>,
     workspaces: Vec<String>,
+    extras: Extras,
 }
 
 /// Where a repository's pipelines pages stand during replay.
@@ -43,6 +51,7 @@ impl Replay {
     pub fn open(root: &Path) -> Result<Replay, ExtractError> {
         let recording = read_recording(root)?;
         let mut files = Vec::new();
+        let mut steps = HashMap::new();
         let mut workspaces = Vec::new();
         for (workspace, dir) in sorted_dirs(root)? {
             let repositories = dir.join("repositories");
@@ -76,6 +85,22 @@ impl Replay {
                             &mut files,
                         )?;
                     }
+                    let runs_steps = pipelines.join("steps");
+                    if runs_steps.is_dir() {
+                        let mut of_runs = StepFiles::new();
+                        for (run, dir) in sorted_dirs(&runs_steps)? {
+                            let mut pages = Vec::new();
+                            pages_in(&dir, &workspace, Some(&slug), Endpoint::Steps, &mut pages)?;
+                            of_runs.insert(run, pages);
+                        }
+                        steps.insert((workspace.clone(), slug.clone()), of_runs);
+                    }
+                }
+                for endpoint in [Endpoint::Environments, Endpoint::Deployments] {
+                    let listing = repo_dir.join(endpoint.as_str());
+                    if listing.is_dir() {
+                        pages_in(&listing, &workspace, Some(&slug), endpoint, &mut files)?;
+                    }
                 }
             }
             workspaces.push(workspace);
@@ -92,9 +117,18 @@ impl Replay {
         let fetched_at = recording.map_or_else(Utc::now, |r| r.recorded_at);
         Ok(Replay {
             files,
+            steps,
             fetched_at,
             workspaces,
+            extras: Extras::default(),
         })
+    }
+
+    /// Also replays the pages of these optional tables, where the recording has them (without
+    /// this, their pages are left unread, as an export without `--with` would not fetch them).
+    pub fn with(mut self, extras: Extras) -> Self {
+        self.extras = extras;
+        self
     }
 
     /// The workspaces the recording holds.
@@ -102,32 +136,64 @@ impl Replay {
         &self.workspaces
     }
 
-    /// How many pages it holds.
+    /// How many pages it replays.
     pub fn page_count(&self) -> usize {
-        self.files.len()
+        let steps: usize = match self.extras.steps {
+            true => self
+                .steps
+                .values()
+                .flat_map(|runs| runs.values())
+                .map(Vec::len)
+                .sum(),
+            false => 0,
+        };
+        let listed = self.files.iter().filter(|f| self.wants(f.endpoint)).count();
+        listed + steps
+    }
+
+    fn wants(&self, endpoint: Endpoint) -> bool {
+        match endpoint {
+            Endpoint::Environments | Endpoint::Deployments => self.extras.environments,
+            Endpoint::Steps => self.extras.steps,
+            _ => true,
+        }
     }
 
     /// Sends every page, then [`Message::Complete`]. Per workspace: the repositories pages, then
     /// the pipelines pages of all repositories, always from the repository whose history has
-    /// been sent least far back, then the single-run files. Reads one file at a time: the
-    /// channel's bound is what limits the pages in flight.
+    /// been sent least far back, then the single-run files; the steps of a run right after the
+    /// first page that lists it; then environments and deployments. Reads one file at a time:
+    /// the channel's bound is what limits the pages in flight.
     pub async fn run(
-        self,
+        mut self,
         output: Sender<Message<RawPage>>,
     ) -> Result<ExtractSummary, ExtractError> {
         let mut summary = ExtractSummary::default();
         let fetched_at = self.fetched_at;
-        let mut files = self.files.into_iter().peekable();
+        let extras = self.extras;
+        let mut steps = match extras.steps {
+            true => std::mem::take(&mut self.steps),
+            false => HashMap::new(),
+        };
+        let files: Vec<PageFile> = std::mem::take(&mut self.files)
+            .into_iter()
+            .filter(|f| self.wants(f.endpoint))
+            .collect();
+        let mut files = files.into_iter().peekable();
         while let Some(first) = files.peek() {
             let workspace = first.workspace.clone();
             let mut repositories = Vec::new();
             // Pipelines pages, one group per repository (its pages are listed together).
             let mut pipelines: Vec<Vec<PageFile>> = Vec::new();
             let mut runs = Vec::new();
+            let mut listings = Vec::new();
             while let Some(file) = files.next_if(|f| f.workspace == workspace) {
                 match file.endpoint {
                     Endpoint::Repositories => repositories.push(file),
                     Endpoint::PipelineRun => runs.push(file),
+                    Endpoint::Environments | Endpoint::Deployments | Endpoint::Steps => {
+                        listings.push(file);
+                    }
                     Endpoint::Pipelines => match pipelines.last_mut() {
                         Some(pages) if pages[0].repo_slug == file.repo_slug => pages.push(file),
                         _ => pipelines.push(vec![file]),
@@ -148,8 +214,12 @@ impl Replay {
                 let cursor = &mut cursors[next];
                 match cursor.pages.next() {
                     Some(file) => {
+                        let repo = file.clone();
                         let body = send(file, fetched_at, &output, &mut summary).await?;
                         cursor.frontier = last_created_on(&body);
+                        if let Some(of_runs) = steps_of(&mut steps, &repo) {
+                            send_steps(&body, of_runs, fetched_at, &output, &mut summary).await?;
+                        }
                     }
                     None => {
                         cursors.remove(next);
@@ -157,7 +227,21 @@ impl Replay {
                 }
             }
             for file in runs {
+                let repo = file.clone();
+                let body = send(file, fetched_at, &output, &mut summary).await?;
+                if let Some(of_runs) = steps_of(&mut steps, &repo) {
+                    send_steps(&body, of_runs, fetched_at, &output, &mut summary).await?;
+                }
+            }
+            // Environments first: deployments name them.
+            listings.sort_by_key(|f| f.endpoint != Endpoint::Environments);
+            for file in listings {
                 send(file, fetched_at, &output, &mut summary).await?;
+            }
+        }
+        for ((workspace, slug), of_runs) in steps {
+            for run in of_runs.keys() {
+                tracing::warn!(repository = %format!("{workspace}/{slug}"), run = %run, "recorded steps of a run the recording does not list: skipped");
             }
         }
         output
@@ -205,10 +289,75 @@ fn last_created_on(body: &[u8]) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// The steps not yet sent of the repository of `file`, where it has any left.
+fn steps_of<'s>(
+    steps: &'s mut HashMap<(String, String), StepFiles>,
+    file: &PageFile,
+) -> Option<&'s mut StepFiles> {
+    let slug = file.repo_slug.clone()?;
+    steps
+        .get_mut(&(file.workspace.clone(), slug))
+        .filter(|runs| !runs.is_empty())
+}
+
+/// Sends the steps of each run listed in `body` (a pipelines page or one run) that has steps
+/// left in `of_runs`, with the run they belong to; each run's steps are sent once.
+async fn send_steps(
+    body: &[u8],
+    of_runs: &mut StepFiles,
+    fetched_at: DateTime<Utc>,
+    output: &Sender<Message<RawPage>>,
+    summary: &mut ExtractSummary,
+) -> Result<(), ExtractError> {
+    let values: Vec<&serde_json::value::RawValue> =
+        match serde_json::from_slice::<Page<&serde_json::value::RawValue>>(body) {
+            Ok(page) => page.values,
+            Err(_) => serde_json::from_slice(body)
+                .map(|one| vec![one])
+                .unwrap_or_default(),
+        };
+    for raw in values {
+        let Ok(run) = serde_json::from_str::<bitbucket::RunHeader>(raw.get()) else {
+            continue;
+        };
+        let bare = crate::layout::bare_uuid(&run.uuid);
+        let (Some(build_number), Some(created)) = (
+            run.build_number,
+            run.created_on
+                .as_deref()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok()),
+        ) else {
+            continue;
+        };
+        let Some(pages) = of_runs.remove(bare) else {
+            continue;
+        };
+        let run = RunRef {
+            uuid: run.uuid.to_string(),
+            build_number,
+            created_at: created.timestamp_micros(),
+        };
+        for page in pages {
+            send_with(page, fetched_at, Some(run.clone()), output, summary).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Reads one page file and sends it; returns its body.
 async fn send(
     file: PageFile,
     fetched_at: DateTime<Utc>,
+    output: &Sender<Message<RawPage>>,
+    summary: &mut ExtractSummary,
+) -> Result<Bytes, ExtractError> {
+    send_with(file, fetched_at, None, output, summary).await
+}
+
+async fn send_with(
+    file: PageFile,
+    fetched_at: DateTime<Utc>,
+    run: Option<RunRef>,
     output: &Sender<Message<RawPage>>,
     summary: &mut ExtractSummary,
 ) -> Result<Bytes, ExtractError> {
@@ -227,6 +376,7 @@ async fn send(
             location: file.path.display().to_string(),
             page: file.page,
             fetched_at,
+            run,
         },
         body: body.clone(),
     };

@@ -45,6 +45,25 @@ pub struct RepositoryState {
     /// A first (or `--full`) export of the repository that has not finished: it continues here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<Resume>,
+    /// Completed runs whose steps were read (`--with steps`), by run uuid: read again only when
+    /// a re-run raises the run_number. Kept while the runs can come back on a page (the
+    /// lookback), so an unchanged workspace costs no steps request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub steps_read: BTreeMap<String, StepsRead>,
+    /// The newest `state.started_on` of a Bitbucket deployment read (`--with environments`):
+    /// later exports read deployments newest first back to it, less the lookback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployments_watermark: Option<DateTime<Utc>>,
+}
+
+/// The attempt of a completed run whose steps were read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepsRead {
+    /// Its run_number then.
+    pub run_number: i64,
+    /// Its latest attempt's creation time: when it can no longer come back on a page, the
+    /// entry goes.
+    pub at: DateTime<Utc>,
 }
 
 /// A run left unfinished (in progress, paused at a manual step, halted).

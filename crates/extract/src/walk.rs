@@ -18,6 +18,7 @@
 use crate::api::{Listed, PAGELEN, PipelinesPage, RunHeader, RunOrder};
 use crate::error::ExtractError;
 use crate::export::{Exporter, is_last_page};
+use crate::extras::prune_steps_read;
 use crate::state::{RepositoryState, Resume, Unfinished};
 use bbpipe_model::{Endpoint, Message, RawPage};
 use bytes::Bytes;
@@ -36,15 +37,17 @@ const MAX_WALKS: usize = 3;
 const ARRIVAL_SLACK_MINUTES: i64 = 10;
 
 /// One repository's walk.
-struct Walk<'a> {
-    repo: &'a Listed,
+pub(crate) struct Walk<'a> {
+    pub(crate) repo: &'a Listed,
     path: String,
-    state: RepositoryState,
+    pub(crate) state: RepositoryState,
+    /// `--with steps`: no steps of runs created before this (a first or full read).
+    pub(crate) steps_since: Option<DateTime<Utc>>,
     /// Runs seen on the pages read.
     seen: HashSet<String>,
     /// Whether pages out of the order asked for were reported already.
     warned_order: bool,
-    output: &'a Sender<Message<RawPage>>,
+    pub(crate) output: &'a Sender<Message<RawPage>>,
 }
 
 /// A page of runs as fetched: its URL, its body as received, and what extract read of it.
@@ -67,7 +70,7 @@ impl From<ExtractError> for Stop {
     }
 }
 
-fn minus(t: DateTime<Utc>, d: chrono::Duration) -> DateTime<Utc> {
+pub(crate) fn minus(t: DateTime<Utc>, d: chrono::Duration) -> DateTime<Utc> {
     t.checked_sub_signed(d).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
@@ -87,8 +90,14 @@ impl Exporter {
             path: format!("repositories/{workspace}/{}/pipelines", repo.slug),
             state: RepositoryState {
                 slug: repo.slug.clone(),
+                steps_read: previous
+                    .as_ref()
+                    .map(|p| p.steps_read.clone())
+                    .unwrap_or_default(),
+                deployments_watermark: previous.as_ref().and_then(|p| p.deployments_watermark),
                 ..RepositoryState::default()
             },
+            steps_since: None,
             seen: HashSet::new(),
             warned_order: false,
             output,
@@ -130,6 +139,8 @@ impl Exporter {
         {
             self.revisit_unfinished(&mut walk, previous).await?;
         }
+        self.read_environments(&mut walk).await?;
+        prune_steps_read(&mut walk.state, self.options.lookback);
         self.publish(&repo.uuid, walk.state).await;
         Ok(true)
     }
@@ -138,6 +149,7 @@ impl Exporter {
     /// concurrently (page 1, or the first page read, tells how many there are).
     async fn full_read(&self, walk: &mut Walk<'_>, resume: Resume) -> Result<(), ExtractError> {
         let order = RunOrder::CreatedAscending;
+        walk.steps_since = Some(minus(self.started_at, self.options.steps_since));
         let mut page = resume.next_page.max(1);
         if page == 1
             && let Some(since) = self.options.since
@@ -415,7 +427,10 @@ impl Exporter {
             }
             self.counters.revisited.fetch_add(1, Ordering::Relaxed);
             match self.fetch_run(walk.repo, uuid, walk.output).await? {
-                Some(header) => track(&mut walk.state, &header),
+                Some(header) => {
+                    self.read_steps(walk, std::slice::from_ref(&header)).await?;
+                    track(&mut walk.state, &header);
+                }
                 None => {
                     self.counters.dropped.fetch_add(1, Ordering::Relaxed);
                 }
@@ -474,6 +489,7 @@ impl Exporter {
         )
         .await?;
         self.count_runs(listed.runs.len());
+        self.read_steps(walk, &listed.runs).await?;
         for run in &listed.runs {
             track(&mut walk.state, run);
             walk.seen.insert(run.uuid.clone());

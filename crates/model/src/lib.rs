@@ -12,6 +12,7 @@
 pub use arrow;
 
 pub mod bitbucket;
+mod extras;
 mod message;
 mod page;
 mod partition;
@@ -19,8 +20,9 @@ mod spec;
 mod table;
 mod tables;
 
+pub use extras::Extras;
 pub use message::{Checkpoint, Message};
-pub use page::{Endpoint, PageSource, RawPage};
+pub use page::{Endpoint, PageSource, RawPage, RunRef};
 pub use partition::{
     Granularity, PartitionKey, Period, day_of_micros, is_data_file, workspace_dir, workspace_of,
 };

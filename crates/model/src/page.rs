@@ -11,6 +11,13 @@ pub enum Endpoint {
     Pipelines,
     /// `GET /repositories/{workspace}/{repo_slug}/pipelines/{uuid}`: one pipeline run, unwrapped.
     PipelineRun,
+    /// `GET .../pipelines/{uuid}/steps`: the steps of one pipeline run (the page's
+    /// [`PageSource::run`] names the run).
+    Steps,
+    /// `GET /repositories/{workspace}/{repo_slug}/environments`: deployment environments.
+    Environments,
+    /// `GET /repositories/{workspace}/{repo_slug}/deployments`: Bitbucket's own deployments.
+    Deployments,
 }
 
 impl Endpoint {
@@ -20,8 +27,28 @@ impl Endpoint {
             Endpoint::Repositories => "repositories",
             Endpoint::Pipelines => "pipelines",
             Endpoint::PipelineRun => "pipeline run",
+            Endpoint::Steps => "steps",
+            Endpoint::Environments => "environments",
+            Endpoint::Deployments => "deployments",
         }
     }
+
+    /// Whether every transform worker must read the page: it names things (repository uuids,
+    /// environments) that pages read by other workers refer to.
+    pub fn is_reference(self) -> bool {
+        matches!(self, Endpoint::Repositories | Endpoint::Environments)
+    }
+}
+
+/// The pipeline run a page of steps belongs to: what the steps themselves do not say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRef {
+    /// The run's uuid, with braces.
+    pub uuid: String,
+    /// Its build number.
+    pub build_number: i64,
+    /// When it was created (microseconds since the epoch, UTC): the steps' partition.
+    pub created_at: i64,
 }
 
 /// Where a page came from: enough to name it in an error and to trace a row back to it.
@@ -39,6 +66,8 @@ pub struct PageSource {
     pub page: u32,
     /// When it was fetched (or recorded).
     pub fetched_at: DateTime<Utc>,
+    /// For [`Endpoint::Steps`]: the run the steps belong to.
+    pub run: Option<RunRef>,
 }
 
 impl fmt::Display for PageSource {

@@ -17,8 +17,14 @@ pub enum Table {
     Repositories,
     /// Pipeline runs, newest version of each.
     PipelineRuns,
+    /// Steps of pipeline runs (`--with steps`).
+    PipelineSteps,
     /// Deployments inferred from pipeline runs by deploy rules.
     Deployments,
+    /// Deployment environments of repositories (`--with environments`).
+    Environments,
+    /// Deployments Bitbucket recorded (`--with environments`).
+    EnvironmentDeployments,
     /// Pipeline runs that could not be decoded.
     Rejects,
 }
@@ -36,10 +42,13 @@ pub struct TableBatch {
 
 impl Table {
     /// Every table, in declaration order (the order of their specs).
-    pub const ALL: [Table; 4] = [
+    pub const ALL: [Table; 7] = [
         Table::Repositories,
         Table::PipelineRuns,
+        Table::PipelineSteps,
         Table::Deployments,
+        Table::Environments,
+        Table::EnvironmentDeployments,
         Table::Rejects,
     ];
 

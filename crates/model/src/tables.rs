@@ -1,4 +1,4 @@
-//! The four tables of schema version 1: one [`TableSpec`] each, with its columns and the
+//! The tables of schema version 1: one [`TableSpec`] each, with its columns and the
 //! description of every column.
 
 use crate::spec::{DESCRIPTION_KEY, DatePartition, Merge, TableSpec, timestamp_type};
@@ -6,7 +6,7 @@ use arrow::datatypes::{DataType, Field};
 use std::collections::HashMap;
 
 /// One value per table, in the declaration order of `Table`.
-pub(crate) static SPECS: [TableSpec; 4] = [
+pub(crate) static SPECS: [TableSpec; 7] = [
     TableSpec {
         name: "repositories",
         description: "One row per repository of a workspace, as of the latest export.",
@@ -54,6 +54,29 @@ pub(crate) static SPECS: [TableSpec; 4] = [
         columns: pipeline_runs_columns,
     },
     TableSpec {
+        name: "pipeline_steps",
+        description: "One row per step of a pipeline run's attempt (`--with steps`), in its newest known version.",
+        key: &["repo_uuid", "pipeline_uuid", "uuid"],
+        version: &["run_number", "completed_at", "exported_at"],
+        date_partition: Some(DatePartition {
+            column: "run_created_at",
+            month_level: "created_month",
+            day_level: "created_date",
+        }),
+        merge: Merge::KeepExisting,
+        rows_can_move: false,
+        unique_columns: &[
+            "uuid",
+            "pipeline_uuid",
+            "build_number",
+            "started_at",
+            "completed_at",
+            "run_created_at",
+        ],
+        sort_column: "run_created_at",
+        columns: pipeline_steps_columns,
+    },
+    TableSpec {
         name: "deployments",
         description: "One row per deployment inferred from a completed pipeline run by a deploy rule.",
         key: &["reference_id"],
@@ -76,6 +99,44 @@ pub(crate) static SPECS: [TableSpec; 4] = [
         ],
         sort_column: "deployed_at",
         columns: deployments_columns,
+    },
+    TableSpec {
+        name: "environments",
+        description: "One row per deployment environment of a repository (`--with environments`), as last read.",
+        key: &["repo_uuid", "uuid"],
+        version: &["exported_at"],
+        date_partition: None,
+        // Kept, not replaced: environments arrive repository by repository, across commits.
+        merge: Merge::KeepExisting,
+        rows_can_move: false,
+        unique_columns: &["uuid"],
+        sort_column: "uuid",
+        columns: environments_columns,
+    },
+    TableSpec {
+        name: "environment_deployments",
+        description: "One row per deployment Bitbucket itself recorded (a step with `deployment:`; \
+                      `--with environments`), in its newest known version.",
+        key: &["repo_uuid", "uuid"],
+        version: &["last_update_time", "exported_at"],
+        date_partition: Some(DatePartition {
+            column: "started_at",
+            month_level: "started_month",
+            day_level: "started_date",
+        }),
+        merge: Merge::KeepExisting,
+        // A deployment queued before it started is dated by its release until it starts.
+        rows_can_move: true,
+        unique_columns: &[
+            "uuid",
+            "step_uuid",
+            "pipeline_uuid",
+            "started_at",
+            "completed_at",
+            "last_update_time",
+        ],
+        sort_column: "started_at",
+        columns: environment_deployments_columns,
     },
     TableSpec {
         name: "rejects",
@@ -285,6 +346,226 @@ fn pipeline_runs_columns() -> Vec<Field> {
             "url",
             false,
             "Web page: https://bitbucket.org/{workspace}/{slug}/pipelines/results/{build_number}.",
+        ),
+        time(
+            "exported_at",
+            false,
+            "When bbpipe read the page this row came from (UTC).",
+        ),
+    ]
+}
+
+fn pipeline_steps_columns() -> Vec<Field> {
+    vec![
+        text("workspace", false, WORKSPACE),
+        text(
+            "repository",
+            false,
+            "Repository full name, `workspace/slug`.",
+        ),
+        text("repo_slug", false, "Repository slug."),
+        text("repo_uuid", false, "Repository UUID, with braces."),
+        text(
+            "pipeline_uuid",
+            false,
+            "UUID of the pipeline run (pipeline_runs.uuid).",
+        ),
+        int("build_number", false, "Build number of the pipeline run."),
+        int(
+            "run_number",
+            true,
+            "Attempt of the run the step belongs to: a re-run's steps carry the new number.",
+        ),
+        text(
+            "uuid",
+            false,
+            "Step UUID, with braces. With repo_uuid and pipeline_uuid, the row's key.",
+        ),
+        text("name", true, "Step name; null for unnamed steps."),
+        text(
+            "status",
+            false,
+            "Normalized status: success, failure, cancelled, running, not_run, skipped or unknown.",
+        ),
+        text(
+            "state",
+            true,
+            "Raw state name: PENDING, READY, IN_PROGRESS, PAUSED, HALTED, COMPLETED, ...",
+        ),
+        text(
+            "result",
+            true,
+            "Raw result name: SUCCESSFUL, FAILED, ERROR, STOPPED, NOT_RUN, SKIPPED, EXPIRED, ...",
+        ),
+        time(
+            "started_at",
+            true,
+            "When the step started (UTC); null if it never did.",
+        ),
+        time(
+            "completed_at",
+            true,
+            "When the step completed (UTC); null if it never started or has not completed.",
+        ),
+        int("duration_seconds", true, "Wall-clock duration in seconds."),
+        int(
+            "build_seconds_used",
+            true,
+            "Billed build seconds (what Bitbucket's build minutes count).",
+        ),
+        int(
+            "max_time_minutes",
+            true,
+            "The step's time limit in minutes (`maxTime`).",
+        ),
+        text(
+            "trigger",
+            true,
+            "automatic, manual or redeploy (from `pipeline_step_trigger_*`; other values raw).",
+        ),
+        text(
+            "image",
+            true,
+            "Build image name. Registry credentials are never exported.",
+        ),
+        text(
+            "size",
+            true,
+            "Step size (1x, 2x, 4x, 8x) where the step sets it.",
+        ),
+        int(
+            "cpu_limit_millicores",
+            true,
+            "CPU limit in millicores, where reported.",
+        ),
+        int(
+            "memory_limit_megabytes",
+            true,
+            "Memory limit in megabytes, where reported.",
+        ),
+        text(
+            "environment_uuid",
+            true,
+            "Environment a deploy step deploys to, where the step or Bitbucket's deployments say.",
+        ),
+        time(
+            "run_created_at",
+            false,
+            "When the pipeline run was created (UTC): the partition, as for pipeline_runs.",
+        ),
+        time(
+            "exported_at",
+            false,
+            "When bbpipe read the page this row came from (UTC).",
+        ),
+    ]
+}
+
+fn environments_columns() -> Vec<Field> {
+    vec![
+        text("workspace", false, WORKSPACE),
+        text(
+            "repository",
+            false,
+            "Repository full name, `workspace/slug`.",
+        ),
+        text("repo_slug", false, "Repository slug."),
+        text("repo_uuid", false, "Repository UUID, with braces."),
+        text("uuid", false, "Environment UUID, with braces."),
+        text(
+            "name",
+            true,
+            "Environment name as users wrote it (renamed at will, e.g. Prod-EU).",
+        ),
+        text("slug", true, "Environment slug."),
+        text(
+            "environment_type",
+            true,
+            "Test, Staging or Production: what survives renames.",
+        ),
+        int(
+            "environment_type_rank",
+            true,
+            "Rank of the type: 0 Test, 1 Staging, 2 Production.",
+        ),
+        flag(
+            "hidden",
+            true,
+            "Whether the environment is hidden in Bitbucket.",
+        ),
+        text("lock", true, "Lock state: OPEN, LOCKED, ..."),
+        time(
+            "exported_at",
+            false,
+            "When bbpipe last read the environment (UTC).",
+        ),
+    ]
+}
+
+fn environment_deployments_columns() -> Vec<Field> {
+    vec![
+        text("workspace", false, WORKSPACE),
+        text(
+            "repository",
+            false,
+            "Repository full name, `workspace/slug`.",
+        ),
+        text("repo_slug", false, "Repository slug."),
+        text("repo_uuid", false, "Repository UUID, with braces."),
+        text(
+            "uuid",
+            false,
+            "Deployment UUID, with braces. With repo_uuid, the row's key.",
+        ),
+        text("environment_uuid", true, "Environment deployed to."),
+        text(
+            "environment_name",
+            true,
+            "That environment's name, joined in from the environments read.",
+        ),
+        text(
+            "environment_type",
+            true,
+            "That environment's type: Test, Staging or Production.",
+        ),
+        text(
+            "state",
+            true,
+            "Raw state name: COMPLETED, IN_PROGRESS or UNDEPLOYED.",
+        ),
+        text(
+            "outcome",
+            true,
+            "The outcome, from `state.status`: SUCCESSFUL, FAILED or STOPPED.",
+        ),
+        time(
+            "started_at",
+            false,
+            "When the deployment started (UTC); where it has not, when its release was created. \
+             The partition.",
+        ),
+        time("completed_at", true, "When the deployment completed (UTC)."),
+        text(
+            "pipeline_uuid",
+            true,
+            "UUID of the pipeline run that deployed (pipeline_runs.uuid).",
+        ),
+        int(
+            "build_number",
+            true,
+            "Its build number (from the release name `#123`).",
+        ),
+        text("step_uuid", true, "The deploy step (pipeline_steps.uuid)."),
+        text("commit_sha", true, "Commit deployed."),
+        int(
+            "version",
+            true,
+            "Bitbucket's version of the deployment object.",
+        ),
+        time(
+            "last_update_time",
+            true,
+            "When Bitbucket last changed the deployment (UTC), e.g. undeployed by a later one.",
         ),
         time(
             "exported_at",

@@ -162,6 +162,8 @@ impl Export {
             unfinished_dropped: outcome.unfinished_dropped,
             sort_fallbacks: outcome.sort_fallbacks,
             skipped: outcome.skipped,
+            steps_read: outcome.steps_read,
+            steps_requests: outcome.steps_requests,
         });
         Ok(report)
     }

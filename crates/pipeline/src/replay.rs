@@ -7,6 +7,7 @@ use crate::rules_apply::RulesPlan;
 use crate::stages::{load_rules, transformer};
 use crate::writer::{Writer, open_destination};
 use bbpipe_extract::Replay;
+use bbpipe_model::Extras;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -17,6 +18,8 @@ pub struct ReplayJob {
     pub fixtures: PathBuf,
     /// Where and how to write.
     pub write: WriteOptions,
+    /// Optional tables to replay, where the recording has their pages (`--with`).
+    pub extras: Extras,
 }
 
 /// Runs a replay to the end. Runs that could not be decoded are set aside in `rejects` and
@@ -24,7 +27,9 @@ pub struct ReplayJob {
 pub async fn replay(job: &ReplayJob) -> Result<Report, PipelineError> {
     let started = Instant::now();
     let rules = load_rules(job.write.rules.as_deref())?;
-    let replay = Replay::open(&job.fixtures).map_err(PipelineError::Fixtures)?;
+    let replay = Replay::open(&job.fixtures)
+        .map_err(PipelineError::Fixtures)?
+        .with(job.extras);
     let workspaces = replay.workspaces().to_vec();
     let destination = open_destination(&job.write)?;
     tracing::info!(pages = replay.page_count(), from = %job.fixtures.display(), "replaying");

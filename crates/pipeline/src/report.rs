@@ -28,6 +28,12 @@ pub struct Report {
     pub pipeline_runs: u64,
     /// Pipeline runs read, by normalized status.
     pub runs_by_status: BTreeMap<String, u64>,
+    /// Pipeline steps read (`--with steps`).
+    pub steps: u64,
+    /// Environments read (`--with environments`).
+    pub environments: u64,
+    /// Deployments Bitbucket recorded, read (`--with environments`).
+    pub environment_deployments: u64,
     /// Deployments inferred by the deploy rules.
     pub deployments: u64,
     /// Runs for which two rules emitted the same service and environment.
@@ -104,6 +110,10 @@ pub struct ExportReport {
     pub sort_fallbacks: Vec<String>,
     /// Repositories skipped because their pipelines answered 404.
     pub skipped: Vec<String>,
+    /// `--with steps`: pipeline runs whose steps were read (new or changed runs).
+    pub steps_read: u64,
+    /// `--with steps`: the requests that cost.
+    pub steps_requests: u64,
 }
 
 /// What every run reports, before the export's own parts.
@@ -140,6 +150,9 @@ impl Report {
                 .into_iter()
                 .map(|(status, n)| (status.to_string(), n))
                 .collect(),
+            steps: transform.steps,
+            environments: transform.environments,
+            environment_deployments: transform.environment_deployments,
             deployments: transform.deployments,
             rule_overlaps: transform.rule_overlaps,
             rejected: transform.rejected,

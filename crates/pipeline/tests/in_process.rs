@@ -18,6 +18,7 @@ fn job(out: &Path) -> ReplayJob {
     ReplayJob {
         fixtures: demo(),
         write,
+        extras: Default::default(),
     }
 }
 

@@ -26,6 +26,7 @@ fn page() -> RawPage {
             location: "bench".into(),
             page: 1,
             fetched_at: chrono::Utc::now(),
+            run: None,
         },
         body: bytes::Bytes::from_static(PAGE),
     }

@@ -7,6 +7,7 @@
 //! page that is not the JSON Bitbucket sends is an error naming the page and the JSON path.
 //! [`rules`] infers deployments from completed runs.
 
+mod environments;
 mod error;
 mod rejects;
 mod repositories;
@@ -15,12 +16,13 @@ pub mod rules;
 mod runs;
 mod stage;
 mod status;
+mod steps;
 mod timestamp;
 mod transformer;
 
 pub use error::TransformError;
 pub use rules::{RuleSet, RulesError};
 pub use stage::run_stage;
-pub use status::normalized_status;
+pub use status::{normalized_status, normalized_step_status};
 pub use timestamp::parse_micros;
 pub use transformer::{TransformOptions, TransformSummary, Transformer};

@@ -3,7 +3,7 @@
 
 use crate::error::TransformError;
 use crate::transformer::{TransformOptions, TransformSummary, Transformer};
-use bbpipe_model::{Endpoint, Message, RawPage, TableBatch};
+use bbpipe_model::{Message, RawPage, TableBatch};
 use tokio::sync::mpsc::{Receiver, Sender};
 
 impl Transformer {
@@ -60,7 +60,7 @@ impl Transformer {
 }
 
 /// Runs the transform stage with `workers` threads: pages go round-robin to the workers
-/// (repository pages to all of them), their batches to `output`, then one `Complete` once every
+/// (repository and environment pages to all of them), their batches to `output`, then one `Complete` once every
 /// worker finished. The first real error wins; the other workers stop as their input closes.
 pub async fn run_stage(
     options: TransformOptions,
@@ -120,7 +120,7 @@ async fn route(
     let mut next = 0;
     loop {
         match input.recv().await {
-            Some(Message::Data(page)) if page.source.endpoint == Endpoint::Repositories => {
+            Some(Message::Data(page)) if page.source.endpoint.is_reference() => {
                 for worker in workers {
                     worker
                         .send(Message::Data(page.clone()))
@@ -162,7 +162,7 @@ async fn route(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bbpipe_model::Table;
+    use bbpipe_model::{Endpoint, Table};
     use std::collections::BTreeMap;
 
     const REPOSITORIES: &[u8] =

@@ -12,9 +12,37 @@ pub fn normalized_status(state: Option<&str>, result: Option<&str>) -> &'static 
     }
 }
 
+/// The normalized status of a step: the run vocabulary, plus `not_run` (a step after a
+/// failure, or a manual step never triggered) and `skipped` (a condition left it out).
+pub fn normalized_step_status(state: Option<&str>, result: Option<&str>) -> &'static str {
+    match (state, result) {
+        (_, Some("NOT_RUN")) | (Some("NOT_RUN"), _) => "not_run",
+        (_, Some("SKIPPED")) | (Some("SKIPPED"), _) => "skipped",
+        (Some("PENDING" | "READY"), _) => "running",
+        _ => normalized_status(state, result),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::normalized_status;
+    use super::{normalized_status, normalized_step_status};
+
+    #[test]
+    fn step_states_add_not_run_and_skipped() {
+        let cases = [
+            (Some("COMPLETED"), Some("SUCCESSFUL"), "success"),
+            (Some("COMPLETED"), Some("NOT_RUN"), "not_run"),
+            (Some("NOT_RUN"), None, "not_run"),
+            (Some("COMPLETED"), Some("SKIPPED"), "skipped"),
+            (Some("READY"), None, "running"),
+            (Some("PENDING"), None, "running"),
+            (Some("PAUSED"), None, "unknown"),
+            (Some("COMPLETED"), Some("STOPPED"), "cancelled"),
+        ];
+        for (state, result, want) in cases {
+            assert_eq!(normalized_step_status(state, result), want);
+        }
+    }
 
     #[test]
     fn every_state_and_result() {

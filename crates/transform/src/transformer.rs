@@ -1,13 +1,19 @@
 //! The [`Transformer`]: one page at a time into Arrow builders, runs that cannot be decoded
 //! set aside as rejects.
 
+use crate::environments::{
+    EnvironmentDeploymentsBuilder, EnvironmentIndex, EnvironmentsBuilder, RepoAt, environment_info,
+};
 use crate::error::TransformError;
 use crate::rejects::{Reject, RejectsBuilder};
 use crate::repositories::RepositoriesBuilder;
 use crate::row::RowError;
 use crate::rules::{DeploymentBuilder, RuleSet};
 use crate::runs::{PipelineRunsBuilder, RepoContext};
-use bbpipe_model::bitbucket::{self as json, DecodeError, Page, PipelineRun, Repository};
+use crate::steps::{PipelineStepsBuilder, StepContext};
+use bbpipe_model::bitbucket::{
+    self as json, DecodeError, Deployment, Environment, Page, PipelineRun, Repository, Step,
+};
 use bbpipe_model::{Endpoint, PageSource, RawPage, Table, TableBatch};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -19,8 +25,9 @@ pub struct TransformOptions {
     pub batch_rows: usize,
     /// Deploy rules; without them no deployments are inferred.
     pub rules: Option<Arc<RuleSet>>,
-    /// Whether this transformer writes the `repositories` table. With several workers every
-    /// one reads the repository pages (for repository uuids) and one writes their rows.
+    /// Whether this transformer writes the `repositories` and `environments` tables. With
+    /// several workers every one reads the repository and environment pages (for repository
+    /// uuids and environment names) and one writes their rows.
     pub emit_repositories: bool,
 }
 
@@ -45,6 +52,12 @@ pub struct TransformSummary {
     pub pipeline_runs: u64,
     /// Pipeline runs read, by normalized status.
     pub runs_by_status: BTreeMap<&'static str, u64>,
+    /// Pipeline steps read.
+    pub steps: u64,
+    /// Environments read.
+    pub environments: u64,
+    /// Bitbucket deployments read.
+    pub environment_deployments: u64,
     /// Deployments inferred (one per matching rule and run).
     pub deployments: u64,
     /// Runs for which two rules emitted the same (service, environment).
@@ -64,6 +77,9 @@ impl TransformSummary {
         self.pages += other.pages;
         self.repositories += other.repositories;
         self.pipeline_runs += other.pipeline_runs;
+        self.steps += other.steps;
+        self.environments += other.environments;
+        self.environment_deployments += other.environment_deployments;
         self.deployments += other.deployments;
         self.rule_overlaps += other.rule_overlaps;
         self.rejected += other.rejected;
@@ -85,6 +101,15 @@ pub struct Transformer {
     deployments: DeploymentBuilder,
     rejects: RejectsBuilder,
     rejects_workspace: String,
+    steps: PipelineStepsBuilder,
+    steps_workspace: String,
+    environments: EnvironmentsBuilder,
+    environments_workspace: String,
+    environment_deployments: EnvironmentDeploymentsBuilder,
+    environment_deployments_workspace: String,
+    /// Environments' names and types by uuid, for the deployments to them. One entry per
+    /// environment.
+    environment_index: EnvironmentIndex,
     /// Repository uuids by (workspace, slug), from repository pages: the fallback for runs whose
     /// JSON leaves out `repository.uuid`. One entry per repository, never per run.
     repo_uuids: HashMap<(String, String), String>,
@@ -103,6 +128,13 @@ impl Transformer {
             deployments: DeploymentBuilder::default(),
             rejects: RejectsBuilder::default(),
             rejects_workspace: String::new(),
+            steps: PipelineStepsBuilder::default(),
+            steps_workspace: String::new(),
+            environments: EnvironmentsBuilder::default(),
+            environments_workspace: String::new(),
+            environment_deployments: EnvironmentDeploymentsBuilder::default(),
+            environment_deployments_workspace: String::new(),
+            environment_index: EnvironmentIndex::new(),
             repo_uuids: HashMap::new(),
             summary: TransformSummary::default(),
         }
@@ -153,6 +185,18 @@ impl Transformer {
                     self.reject(source, raw, path, message, out)
                 }
             },
+            Endpoint::Steps => {
+                let parsed: Page<Step> = decode(source, body)?;
+                self.push_steps(source, &parsed.values, out)
+            }
+            Endpoint::Environments => {
+                let parsed: Page<Environment> = decode(source, body)?;
+                self.push_environments(source, &parsed.values, out)
+            }
+            Endpoint::Deployments => {
+                let parsed: Page<Deployment> = decode(source, body)?;
+                self.push_environment_deployments(source, &parsed.values, out)
+            }
         }
     }
 
@@ -160,7 +204,187 @@ impl Transformer {
     pub fn finish(&mut self, out: &mut Vec<TableBatch>) -> Result<(), TransformError> {
         self.flush_repositories(out)?;
         self.flush_runs(out)?;
+        self.flush_steps(out)?;
+        self.flush_environments(out)?;
+        self.flush_environment_deployments(out)?;
         self.flush_rejects(out)
+    }
+
+    /// The repository of a per-repository page, with its uuid from the repository pages.
+    fn repo_at<'s>(
+        repo_uuids: &'s HashMap<(String, String), String>,
+        source: &'s PageSource,
+    ) -> Result<RepoAt<'s>, TransformError> {
+        let slug = source.repo_slug.as_deref().ok_or_else(|| {
+            TransformError::value(source, "$".into(), "the page must belong to a repository")
+        })?;
+        let repo_uuid = repo_uuids
+            .get(&(source.workspace.clone(), slug.to_string()))
+            .ok_or_else(|| {
+                TransformError::value(
+                    source,
+                    "$".into(),
+                    "no repository page named this repository",
+                )
+            })?;
+        Ok(RepoAt {
+            workspace: &source.workspace,
+            slug,
+            repo_uuid,
+            exported_at: source.fetched_at.timestamp_micros(),
+        })
+    }
+
+    fn push_steps(
+        &mut self,
+        source: &PageSource,
+        values: &[Step<'_>],
+        out: &mut Vec<TableBatch>,
+    ) -> Result<(), TransformError> {
+        let Some(run) = source.run.as_ref() else {
+            return Err(TransformError::value(
+                source,
+                "$".into(),
+                "a page of steps must name its pipeline run",
+            ));
+        };
+        if self.steps_workspace != source.workspace {
+            self.flush_steps(out)?;
+            self.steps_workspace.clone_from(&source.workspace);
+        }
+        let repo = Self::repo_at(&self.repo_uuids, source)?;
+        let at = StepContext {
+            workspace: repo.workspace,
+            slug: repo.slug,
+            repo_uuid: repo.repo_uuid,
+            run,
+            exported_at: repo.exported_at,
+        };
+        for (index, step) in values.iter().enumerate() {
+            self.steps
+                .append(step, &at)
+                .map_err(|e| row_error(source, Some(index), e))?;
+        }
+        self.summary.steps += values.len() as u64;
+        if self.steps.len() >= self.options.batch_rows {
+            self.flush_steps(out)?;
+        }
+        Ok(())
+    }
+
+    fn push_environments(
+        &mut self,
+        source: &PageSource,
+        values: &[Environment<'_>],
+        out: &mut Vec<TableBatch>,
+    ) -> Result<(), TransformError> {
+        for env in values {
+            self.environment_index
+                .insert(env.uuid.to_string(), environment_info(env));
+        }
+        if !self.options.emit_repositories {
+            return Ok(());
+        }
+        if self.environments_workspace != source.workspace {
+            self.flush_environments(out)?;
+            self.environments_workspace.clone_from(&source.workspace);
+        }
+        let repo = Self::repo_at(&self.repo_uuids, source)?;
+        for env in values {
+            self.environments.append(env, &repo);
+        }
+        self.summary.environments += values.len() as u64;
+        if self.environments.len() >= self.options.batch_rows {
+            self.flush_environments(out)?;
+        }
+        Ok(())
+    }
+
+    fn push_environment_deployments(
+        &mut self,
+        source: &PageSource,
+        values: &[Deployment<'_>],
+        out: &mut Vec<TableBatch>,
+    ) -> Result<(), TransformError> {
+        if self.environment_deployments_workspace != source.workspace {
+            self.flush_environment_deployments(out)?;
+            self.environment_deployments_workspace
+                .clone_from(&source.workspace);
+        }
+        let repo = Self::repo_at(&self.repo_uuids, source)?;
+        for (index, deployment) in values.iter().enumerate() {
+            self.environment_deployments
+                .append(deployment, &repo, &self.environment_index)
+                .map_err(|e| row_error(source, Some(index), e))?;
+        }
+        self.summary.environment_deployments += values.len() as u64;
+        if self.environment_deployments.len() >= self.options.batch_rows {
+            self.flush_environment_deployments(out)?;
+        }
+        Ok(())
+    }
+
+    fn flush_steps(&mut self, out: &mut Vec<TableBatch>) -> Result<(), TransformError> {
+        if self.steps.len() > 0 {
+            out.push(TableBatch {
+                table: Table::PipelineSteps,
+                workspace: self.steps_workspace.clone(),
+                batch: self.steps.finish().map_err(internal)?,
+            });
+        }
+        Ok(())
+    }
+
+    fn flush_environments(&mut self, out: &mut Vec<TableBatch>) -> Result<(), TransformError> {
+        if self.environments.len() > 0 {
+            out.push(TableBatch {
+                table: Table::Environments,
+                workspace: self.environments_workspace.clone(),
+                batch: self.environments.finish().map_err(internal)?,
+            });
+        }
+        Ok(())
+    }
+
+    fn flush_environment_deployments(
+        &mut self,
+        out: &mut Vec<TableBatch>,
+    ) -> Result<(), TransformError> {
+        if self.environment_deployments.len() == 0 {
+            return Ok(());
+        }
+        let batch = self.environment_deployments.finish().map_err(internal)?;
+        let workspace = self.environment_deployments_workspace.clone();
+        if let Some(rules) = &self.options.rules {
+            self.deployments
+                .append_environment_deployments(rules, &batch)
+                .map_err(internal)?;
+            self.emit_deployments(&workspace, out)?;
+        }
+        out.push(TableBatch {
+            table: Table::EnvironmentDeployments,
+            workspace,
+            batch,
+        });
+        Ok(())
+    }
+
+    /// Emits the deployments the rules inferred so far.
+    fn emit_deployments(
+        &mut self,
+        workspace: &str,
+        out: &mut Vec<TableBatch>,
+    ) -> Result<(), TransformError> {
+        if !self.deployments.is_empty() {
+            self.summary.deployments += self.deployments.len() as u64;
+            self.summary.rule_overlaps += std::mem::take(&mut self.deployments.overlaps);
+            out.push(TableBatch {
+                table: Table::Deployments,
+                workspace: workspace.to_string(),
+                batch: self.deployments.finish().map_err(internal)?,
+            });
+        }
+        Ok(())
     }
 
     /// A page that did not decode as a whole: if its envelope holds, each run is decoded on
@@ -361,15 +585,8 @@ impl Transformer {
             self.deployments
                 .append_runs(rules, &batch)
                 .map_err(internal)?;
-            if !self.deployments.is_empty() {
-                self.summary.deployments += self.deployments.len() as u64;
-                self.summary.rule_overlaps += std::mem::take(&mut self.deployments.overlaps);
-                out.push(TableBatch {
-                    table: Table::Deployments,
-                    workspace: self.runs_workspace.clone(),
-                    batch: self.deployments.finish().map_err(internal)?,
-                });
-            }
+            let workspace = self.runs_workspace.clone();
+            self.emit_deployments(&workspace, out)?;
         }
         out.push(TableBatch {
             table: Table::PipelineRuns,
@@ -417,6 +634,7 @@ pub(crate) mod tests {
             location: "test".into(),
             page,
             fetched_at: chrono::Utc::now(),
+            run: None,
         };
         RawPage {
             source,

@@ -70,6 +70,10 @@ pub struct RunHeader {
     pub run_creation_date: Option<DateTime<Utc>>,
     /// Whether it has completed.
     pub completed: bool,
+    /// Its build number, where readable.
+    pub build_number: Option<i64>,
+    /// Its attempt (1 unless re-run).
+    pub run_number: Option<i64>,
 }
 
 fn time(text: Option<&str>) -> Option<DateTime<Utc>> {
@@ -84,6 +88,8 @@ impl RunHeader {
             run_creation_date: time(run.run_creation_date.as_deref()),
             completed: run.state.and_then(|s| s.name).as_deref() == Some("COMPLETED"),
             uuid: run.uuid.to_string(),
+            build_number: run.build_number,
+            run_number: run.run_number,
         }
     }
 
@@ -199,5 +205,89 @@ impl RunOrder {
     /// The key of the last run of `runs` that has one.
     pub fn last_key(self, runs: &[RunHeader]) -> Option<DateTime<Utc>> {
         runs.iter().rev().find_map(|r| self.key(r))
+    }
+}
+
+/// A page of a listing extract only paginates (environments, steps): whether more follow.
+#[derive(Debug)]
+pub struct ListingPage {
+    /// Items on the page.
+    pub count: usize,
+    /// Whether a next page exists.
+    pub has_next: bool,
+}
+
+impl ListingPage {
+    /// Parses the envelope; the values are transform's to read.
+    pub fn parse(url: &str, body: &[u8]) -> Result<Self, ApiError> {
+        let page: Page<serde::de::IgnoredAny> = parse(url, body)?;
+        Ok(ListingPage {
+            count: page.values.len(),
+            has_next: page.next.is_some(),
+        })
+    }
+}
+
+/// A page of `GET .../deployments`: when each deployment started, to stop at the watermark.
+#[derive(Debug)]
+pub struct DeploymentsPage {
+    /// `state.started_on` of each deployment, in page order (`None` where absent).
+    pub started: Vec<Option<DateTime<Utc>>>,
+    /// Whether a next page exists.
+    pub has_next: bool,
+}
+
+#[derive(Deserialize)]
+struct DeploymentHeader<'a> {
+    #[serde(borrow, default)]
+    state: Option<DeploymentStateHeader<'a>>,
+}
+
+#[derive(Deserialize)]
+struct DeploymentStateHeader<'a> {
+    #[serde(borrow, default, alias = "start_date")]
+    started_on: bitbucket::Text<'a>,
+}
+
+impl DeploymentsPage {
+    /// Parses the page; a deployment whose start cannot be read counts as not started.
+    pub fn parse(url: &str, body: &[u8]) -> Result<Self, ApiError> {
+        let page: Page<&serde_json::value::RawValue> = parse(url, body)?;
+        let started = page
+            .values
+            .iter()
+            .map(|raw| {
+                serde_json::from_str::<DeploymentHeader>(raw.get())
+                    .ok()
+                    .and_then(|d| d.state)
+                    .and_then(|s| time(s.started_on.as_deref()))
+            })
+            .collect();
+        Ok(DeploymentsPage {
+            started,
+            has_next: page.next.is_some(),
+        })
+    }
+
+    /// The oldest start on the page.
+    pub fn oldest(&self) -> Option<DateTime<Utc>> {
+        self.started.iter().flatten().min().copied()
+    }
+
+    /// Whether starts come newest first, after a page whose last start was `before`.
+    pub fn newest_first(&self, before: Option<DateTime<Utc>>) -> bool {
+        let mut previous = before;
+        for started in self.started.iter().flatten() {
+            if previous.is_some_and(|p| p < *started) {
+                return false;
+            }
+            previous = Some(*started);
+        }
+        true
+    }
+
+    /// The last start on the page.
+    pub fn last(&self) -> Option<DateTime<Utc>> {
+        self.started.iter().rev().flatten().next().copied()
     }
 }

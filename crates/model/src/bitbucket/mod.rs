@@ -7,14 +7,18 @@
 //! Fields not listed here are skipped unread, among them secrets such as variables, step
 //! commands and image credentials.
 
+mod environment;
 mod repository;
 mod run;
+mod step;
 
+pub use environment::{Deployable, Deployment, DeploymentState, Environment, EnvironmentType};
 pub use repository::{ListedRepository, Project, Repository, slug_of};
 pub use run::{
     Commit, Creator, PipelineRun, PullRequest, RepositoryRef, RunHeader, Selector, State,
     StateName, Target,
 };
+pub use step::{Image, ResourceLimits, Step, StepState, Uuid};
 
 use serde::Deserialize;
 use std::borrow::Cow;

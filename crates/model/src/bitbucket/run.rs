@@ -19,6 +19,12 @@ pub struct RunHeader<'a> {
     /// Its state, of which only the name is read.
     #[serde(borrow, default)]
     pub state: Option<StateName<'a>>,
+    /// Its build number (`#123`): steps of the run carry it.
+    #[serde(default)]
+    pub build_number: Option<i64>,
+    /// The attempt: a re-run raises it, and brings new steps.
+    #[serde(default)]
+    pub run_number: Option<i64>,
 }
 
 /// A state of which only the name is read.

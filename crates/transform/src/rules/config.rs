@@ -17,6 +17,17 @@ pub struct RulesFile {
 pub struct RuleSpec {
     /// Unique name: in deployments' `rule` column and in explanations.
     pub name: String,
+    /// What the rule reads: `pipelines` (the default: pipeline runs) or `environments`
+    /// (the deployments Bitbucket recorded, `--with environments`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// `source = "environments"`: environment types (Test, Staging, Production); any of them
+    /// matches, regardless of case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment_type: Option<Vec<String>>,
+    /// `source = "environments"`: regex on the environment's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment_name: Option<String>,
     /// Regex on the repository slug or full name (`workspace/slug`).
     pub repository: Option<String>,
     /// Regex on the pipeline name the run executed (selector pattern, or `default`).

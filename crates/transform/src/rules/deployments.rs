@@ -1,6 +1,6 @@
 //! Deployments from a batch of pipeline runs, rules applied row by row over Arrow arrays.
 
-use super::{RuleSet, RunView, Verdict};
+use super::{EnvironmentView, RuleSet, RunView, Source, Verdict};
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanBuilder, Int64Array, Int64Builder, StringArray, StringBuilder,
     TimestampMicrosecondArray, TimestampMicrosecondBuilder,
@@ -50,6 +50,24 @@ pub const RUN_COLUMNS: &[&str] = &[
     "exported_at",
 ];
 
+/// The `environment_deployments` columns rules with `source = "environments"` read, besides
+/// `workspace`.
+pub const ENVIRONMENT_DEPLOYMENT_COLUMNS: &[&str] = &[
+    "repository",
+    "repo_slug",
+    "repo_uuid",
+    "uuid",
+    "environment_name",
+    "environment_type",
+    "state",
+    "outcome",
+    "completed_at",
+    "pipeline_uuid",
+    "build_number",
+    "commit_sha",
+    "exported_at",
+];
+
 /// The columns of a `pipeline_runs` batch that deployments read, downcast once per batch.
 pub struct RunColumns<'a> {
     workspace: &'a StringArray,
@@ -77,14 +95,14 @@ fn text<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray, Arrow
     batch
         .column_by_name(name)
         .and_then(|c| c.as_string_opt::<i32>())
-        .ok_or_else(|| ArrowError::SchemaError(format!("pipeline_runs has no text column {name}")))
+        .ok_or_else(|| ArrowError::SchemaError(format!("no text column {name}")))
 }
 
 fn int<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Int64Array, ArrowError> {
     batch
         .column_by_name(name)
         .and_then(|c| c.as_primitive_opt::<Int64Type>())
-        .ok_or_else(|| ArrowError::SchemaError(format!("pipeline_runs has no int column {name}")))
+        .ok_or_else(|| ArrowError::SchemaError(format!("no int column {name}")))
 }
 
 fn time<'a>(
@@ -94,7 +112,7 @@ fn time<'a>(
     batch
         .column_by_name(name)
         .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
-        .ok_or_else(|| ArrowError::SchemaError(format!("pipeline_runs has no time column {name}")))
+        .ok_or_else(|| ArrowError::SchemaError(format!("no time column {name}")))
 }
 
 fn get(array: &StringArray, row: usize) -> Option<&str> {
@@ -151,6 +169,7 @@ impl<'a> RunColumns<'a> {
             ref_name: get(self.ref_name, row),
             pr_destination_branch: get(self.destination, row),
             selector_type: get(self.selector_type, row),
+            environment: None,
         }
     }
 
@@ -248,6 +267,100 @@ impl DeploymentBuilder {
                 self.ref_name.append_option(view.ref_name);
                 self.trigger.append_option(view.trigger);
                 self.exported_at.append_value(cols.exported_at.value(row));
+                self.rows += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends the deployments rules with `source = "environments"` infer from every row of
+    /// `deployments` (an `environment_deployments` batch): one per matching rule, with the
+    /// reference_id a pipelines rule of the same name would give the run that deployed.
+    pub fn append_environment_deployments(
+        &mut self,
+        rules: &RuleSet,
+        deployments: &RecordBatch,
+    ) -> Result<(), ArrowError> {
+        if !rules
+            .rules()
+            .iter()
+            .any(|r| r.source == Source::Environments)
+        {
+            return Ok(());
+        }
+        let column = |name| text(deployments, name);
+        let (workspace, repository, repo_slug) = (
+            column("workspace")?,
+            column("repository")?,
+            column("repo_slug")?,
+        );
+        let (repo_uuid, env_name, env_type, state, outcome) = (
+            column("repo_uuid")?,
+            column("environment_name")?,
+            column("environment_type")?,
+            column("state")?,
+            column("outcome")?,
+        );
+        let (pipeline_uuid, commit_sha) = (column("pipeline_uuid")?, column("commit_sha")?);
+        let build_number = int(deployments, "build_number")?;
+        let completed_at = time(deployments, "completed_at")?;
+        let exported_at = time(deployments, "exported_at")?;
+        for row in 0..deployments.num_rows() {
+            // What a deployments row cannot do without: when, and which run.
+            let (Some(run_uuid), false, false) = (
+                get(pipeline_uuid, row),
+                completed_at.is_null(row),
+                build_number.is_null(row),
+            ) else {
+                continue;
+            };
+            let view = RunView {
+                workspace: workspace.value(row),
+                repo_slug: repo_slug.value(row),
+                repository: repository.value(row),
+                state: get(state, row),
+                result: get(outcome, row),
+                environment: Some(EnvironmentView {
+                    environment_type: get(env_type, row),
+                    name: get(env_name, row),
+                }),
+                ..RunView::default()
+            };
+            let Verdict::Matched(matched) = rules.judge(&view) else {
+                continue;
+            };
+            self.overlaps += RuleSet::overlaps(&matched).len() as u64;
+            let repo_uuid = repo_uuid.value(row);
+            let build = build_number.value(row);
+            for (rule, service) in matched {
+                self.workspace.append_value(view.workspace);
+                self.reference_id.append_value(reference_id(
+                    view.workspace,
+                    repo_uuid,
+                    run_uuid,
+                    &rule.name,
+                ));
+                self.service.append_value(service);
+                self.repository.append_value(view.repository);
+                self.repo_uuid.append_value(repo_uuid);
+                self.commit_sha.append_option(get(commit_sha, row));
+                self.deployed_at.append_value(completed_at.value(row));
+                self.environment.append_value(&rule.environment);
+                self.success.append_value(view.result == Some("SUCCESSFUL"));
+                self.integration_branch
+                    .append_option(rule.integration_branch.as_deref());
+                self.source_url.append_value(format!(
+                    "https://bitbucket.org/{}/{}/pipelines/results/{build}",
+                    view.workspace, view.repo_slug
+                ));
+                self.source_name.append_value(SOURCE_NAME);
+                self.rule.append_value(&rule.name);
+                self.pipeline_run_uuid.append_value(run_uuid);
+                self.build_number.append_value(build);
+                self.run_number.append_null();
+                self.ref_name.append_null();
+                self.trigger.append_null();
+                self.exported_at.append_value(exported_at.value(row));
                 self.rows += 1;
             }
         }

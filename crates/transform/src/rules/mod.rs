@@ -13,9 +13,12 @@ mod run_view;
 mod template;
 
 pub use config::{RuleSpec, RulesFile};
-pub use deployments::{DeploymentBuilder, RUN_COLUMNS, RunColumns, SOURCE_NAME, reference_id};
-pub use rule::{Mismatch, Rule};
-pub use run_view::RunView;
+pub use deployments::{
+    DeploymentBuilder, ENVIRONMENT_DEPLOYMENT_COLUMNS, RUN_COLUMNS, RunColumns, SOURCE_NAME,
+    reference_id,
+};
+pub use rule::{Mismatch, Rule, Source};
+pub use run_view::{EnvironmentView, RunView};
 pub use template::{Template, TemplateError};
 
 use std::collections::BTreeMap;
@@ -192,7 +195,19 @@ impl RuleSet {
         let mut warnings = Vec::new();
         for rule in &self.rules {
             let spec = rule.spec();
-            if spec.workflow.is_none() && spec.target_branch.is_none() && spec.trigger.is_none() {
+            if rule.source == Source::Environments {
+                if spec.environment_type.is_none() && spec.environment_name.is_none() {
+                    warnings.push(format!(
+                        "rule '{}' has no environment_type or environment_name predicate: every \
+                         Bitbucket deployment of its repositories, to any environment, is a {} \
+                         deployment",
+                        rule.name, rule.environment
+                    ));
+                }
+            } else if spec.workflow.is_none()
+                && spec.target_branch.is_none()
+                && spec.trigger.is_none()
+            {
                 warnings.push(format!(
                     "rule '{}' has no workflow, target_branch or trigger predicate: every \
                      completed run of its repositories is a {} deployment",
@@ -202,7 +217,20 @@ impl RuleSet {
         }
         for (i, a) in self.rules.iter().enumerate() {
             for b in &self.rules[i + 1..] {
-                if a.environment == b.environment && may_overlap(a.spec(), b.spec()) {
+                if a.environment == b.environment
+                    && a.source != b.source
+                    && a.spec().service == b.spec().service
+                {
+                    warnings.push(format!(
+                        "rules '{}' and '{}' both emit service '{}' to {}, one from pipeline runs \
+                         and one from Bitbucket's deployments: a run with a deploy step would \
+                         count twice",
+                        a.name,
+                        b.name,
+                        a.spec().service,
+                        a.environment
+                    ));
+                } else if a.environment == b.environment && may_overlap(a.spec(), b.spec()) {
                     warnings.push(format!(
                         "rules '{}' and '{}' overlap: both can emit service '{}' to {} for the \
                          same run (each matching rule emits a deployment)",
@@ -229,6 +257,9 @@ fn may_overlap(a: &RuleSpec, b: &RuleSpec) -> bool {
         }
     }
     a.service == b.service
+        && a.source == b.source
+        && compatible(&a.environment_type, &b.environment_type)
+        && compatible(&a.environment_name, &b.environment_name)
         && compatible(&a.repository, &b.repository)
         && compatible(&a.workflow, &b.workflow)
         && compatible(&a.target_branch, &b.target_branch)

@@ -30,12 +30,25 @@ pub struct FieldProblem {
     pub message: String,
 }
 
+/// What a rule reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Pipeline runs (`pipeline_runs`).
+    Pipelines,
+    /// Deployments Bitbucket recorded (`environment_deployments`).
+    Environments,
+}
+
 /// A rule ready to use: regexes compiled once, templates parsed.
 #[derive(Debug, Clone)]
 pub struct Rule {
     /// Its unique name.
     pub name: String,
+    /// What it reads.
+    pub source: Source,
     repository: Option<Regex>,
+    environment_type: Option<Vec<String>>,
+    environment_name: Option<Regex>,
     workflow: Option<Regex>,
     target_branch: Option<Regex>,
     trigger: Option<Vec<String>>,
@@ -76,8 +89,53 @@ impl Rule {
         }
         let service =
             Template::parse(&spec.service).map_err(|e| problem("service", e.to_string()))?;
+        let source = match spec.source.as_deref() {
+            None | Some("pipelines") => Source::Pipelines,
+            Some("environments") => Source::Environments,
+            Some(other) => {
+                return Err(problem(
+                    "source",
+                    format!("'{other}': expected \"pipelines\" or \"environments\""),
+                ));
+            }
+        };
+        let set = |present: bool, field: &'static str| (present).then_some(field);
+        let misplaced = match source {
+            Source::Environments => [
+                set(spec.workflow.is_some(), "workflow"),
+                set(spec.target_branch.is_some(), "target_branch"),
+                set(spec.trigger.is_some(), "trigger"),
+                set(spec.ref_type.is_some(), "ref_type"),
+                set(spec.selector_type.is_some(), "selector_type"),
+            ]
+            .into_iter()
+            .flatten()
+            .next(),
+            Source::Pipelines => [
+                set(spec.environment_type.is_some(), "environment_type"),
+                set(spec.environment_name.is_some(), "environment_name"),
+            ]
+            .into_iter()
+            .flatten()
+            .next(),
+        };
+        if let Some(field) = misplaced {
+            let why = match source {
+                Source::Environments => {
+                    "describes pipeline runs; a rule with source = \"environments\" matches \
+                     Bitbucket deployments by repository, environment_type and environment_name"
+                }
+                Source::Pipelines => {
+                    "applies to Bitbucket deployments only: add source = \"environments\""
+                }
+            };
+            return Err(problem(field, why.into()));
+        }
         Ok(Rule {
             name: spec.name.clone(),
+            source,
+            environment_type: spec.environment_type.clone(),
+            environment_name: regex("environment_name", &spec.environment_name)?,
             repository: regex("repository", &spec.repository)?,
             workflow: regex("workflow", &spec.workflow)?,
             target_branch: regex("target_branch", &spec.target_branch)?,
@@ -111,8 +169,11 @@ impl Rule {
     /// Each returns why the run fails it, or None.
     /// The state comes late so that, for a run still in progress, the nearest rule is the one
     /// that will match it once it completes.
-    const PREDICATES: [fn(&Rule, &RunView<'_>) -> Option<String>; 8] = [
+    const PREDICATES: [fn(&Rule, &RunView<'_>) -> Option<String>; 11] = [
+        Rule::check_source,
         Rule::check_repository,
+        Rule::check_environment_type,
+        Rule::check_environment_name,
         Rule::check_workflow,
         Rule::check_target_branch,
         Rule::check_trigger,
@@ -122,7 +183,52 @@ impl Rule {
         Rule::check_result,
     ];
 
+    fn check_source(&self, run: &RunView<'_>) -> Option<String> {
+        match (self.source, run.environment.is_some()) {
+            (Source::Pipelines, true) => {
+                Some("a Bitbucket deployment; the rule reads pipeline runs".into())
+            }
+            (Source::Environments, false) => Some(
+                "a pipeline run; the rule reads Bitbucket deployments (source = \"environments\")"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
+
+    fn check_environment_type(&self, run: &RunView<'_>) -> Option<String> {
+        let types = self.environment_type.as_ref()?;
+        let kind = run
+            .environment
+            .and_then(|e| e.environment_type)
+            .unwrap_or("");
+        (!types.iter().any(|t| t.eq_ignore_ascii_case(kind)))
+            .then(|| format!("environment_type '{kind}' not in {types:?}"))
+    }
+
+    fn check_environment_name(&self, run: &RunView<'_>) -> Option<String> {
+        let re = self.environment_name.as_ref()?;
+        match run.environment.and_then(|e| e.name) {
+            Some(name) if re.is_match(name) => None,
+            Some(name) => Some(format!("environment_name '{name}' !~ '{}'", re.as_str())),
+            None => Some(format!(
+                "environment_name: the deployment's environment is unknown (not among the \
+                 environments read) to match '{}'",
+                re.as_str()
+            )),
+        }
+    }
+
     fn check_state(&self, run: &RunView<'_>) -> Option<String> {
+        if run.environment.is_some() {
+            // An undeployed deployment was deployed first: it counts.
+            return (!matches!(run.state, Some("COMPLETED" | "UNDEPLOYED"))).then(|| {
+                format!(
+                    "state {} is not COMPLETED or UNDEPLOYED (deployed once it completes)",
+                    run.state.unwrap_or("<none>")
+                )
+            });
+        }
         (run.state != Some("COMPLETED")).then(|| {
             format!(
                 "state {} is not COMPLETED (deployed once it completes)",

@@ -25,6 +25,18 @@ pub struct RunView<'a> {
     pub pr_destination_branch: Option<&'a str>,
     /// Raw selector type.
     pub selector_type: Option<&'a str>,
+    /// Set when the candidate is a deployment Bitbucket recorded (`environment_deployments`),
+    /// not a pipeline run: the environment it went to.
+    pub environment: Option<EnvironmentView<'a>>,
+}
+
+/// The environment of a Bitbucket deployment, as rules with `source = "environments"` see it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EnvironmentView<'a> {
+    /// Test, Staging or Production.
+    pub environment_type: Option<&'a str>,
+    /// The environment's name.
+    pub name: Option<&'a str>,
 }
 
 impl RunView<'_> {

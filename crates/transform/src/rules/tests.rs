@@ -21,7 +21,84 @@ fn run<'a>() -> RunView<'a> {
         ref_name: Some("main"),
         pr_destination_branch: None,
         selector_type: Some("custom"),
+        environment: None,
     }
+}
+
+fn bitbucket_deployment<'a>(kind: &'a str, name: &'a str, state: &'a str) -> RunView<'a> {
+    RunView {
+        workspace: "acme",
+        repo_slug: "web-app",
+        repository: "acme/web-app",
+        state: Some(state),
+        result: Some("SUCCESSFUL"),
+        environment: Some(EnvironmentView {
+            environment_type: Some(kind),
+            name: Some(name),
+        }),
+        ..RunView::default()
+    }
+}
+
+#[test]
+fn environment_rules_match_bitbucket_deployments_only() {
+    let rules = RuleSet::parse(
+        r#"
+[[rule]]
+name = "bitbucket-production"
+source = "environments"
+environment_type = ["production"]
+environment_name = "^Prod"
+environment = "production"
+
+[[rule]]
+name = "pipeline-deploy"
+workflow = "^deploy-to-production$"
+environment = "production"
+service = "web"
+"#,
+        "test.toml",
+    )
+    .unwrap();
+    let matched = |view: &RunView| match rules.judge(view) {
+        Verdict::Matched(m) => m.iter().map(|(r, _)| r.name.clone()).collect(),
+        Verdict::Unmatched(_) => Vec::<String>::new(),
+    };
+    assert_eq!(
+        matched(&bitbucket_deployment("Production", "Prod-EU", "COMPLETED")),
+        ["bitbucket-production"]
+    );
+    assert_eq!(
+        matched(&bitbucket_deployment("Production", "Prod-EU", "UNDEPLOYED")),
+        ["bitbucket-production"],
+        "undeployed later, deployed all the same"
+    );
+    assert!(matched(&bitbucket_deployment("Staging", "Prod-EU", "COMPLETED")).is_empty());
+    assert!(matched(&bitbucket_deployment("Production", "EU", "COMPLETED")).is_empty());
+    assert!(matched(&bitbucket_deployment("Production", "Prod", "IN_PROGRESS")).is_empty());
+    assert_eq!(
+        matched(&run()),
+        ["pipeline-deploy"],
+        "a run never meets an environments rule"
+    );
+    let Verdict::Unmatched(Some((nearest, why))) =
+        rules.judge(&bitbucket_deployment("Test", "Prod-EU", "COMPLETED"))
+    else {
+        panic!("expected no match");
+    };
+    assert_eq!(nearest.name, "bitbucket-production");
+    assert!(why.reason.contains("environment_type 'Test'"), "{why}");
+}
+
+#[test]
+fn predicates_of_the_other_source_are_refused() {
+    let wrong = error("[[rule]]\nname = \"x\"\nsource = \"environments\"\nworkflow = \"deploy\"\n");
+    assert!(wrong.contains("rule 'x', field workflow"), "{wrong}");
+    let wrong = error("[[rule]]\nname = \"x\"\nenvironment_type = [\"Production\"]\n");
+    assert!(wrong.contains("field environment_type"), "{wrong}");
+    assert!(wrong.contains("source = \"environments\""), "{wrong}");
+    let wrong = error("[[rule]]\nname = \"x\"\nsource = \"jira\"\n");
+    assert!(wrong.contains("field source"), "{wrong}");
 }
 
 fn matched(set: &RuleSet, run: &RunView<'_>) -> Vec<String> {

@@ -1,0 +1,291 @@
+//! What `--with` adds to a repository's walk: the steps of new and changed pipeline runs, and
+//! the repository's environments and Bitbucket deployments.
+//!
+//! - **Steps** cost one request per run (every step of a run comes on one page; `next` is
+//!   followed anyway). They are read for runs that are new or changed since the last export:
+//!   a completed run whose steps were read at its current run_number is skipped
+//!   ([`RepositoryState::steps_read`]). A first (or `--full`) read takes only runs created
+//!   within `--steps-since`.
+//! - **Environments**: one listing per repository, every export (pages followed by `next`).
+//! - **Deployments**: newest first (`sort=-state.started_on`) back to the deployments watermark
+//!   less the lookback. The order is checked as pages come; where the API does not keep it,
+//!   every page is read, with a warning.
+
+use crate::api::{DeploymentsPage, ListingPage, PAGELEN, RunHeader};
+use crate::error::ExtractError;
+use crate::export::Exporter;
+use crate::state::{RepositoryState, StepsRead};
+use crate::walk::{Walk, minus};
+use bbpipe_model::{Endpoint, RunRef};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use std::sync::atomic::Ordering;
+
+/// A run whose steps are wanted, with what its steps' rows need.
+struct Wanted {
+    run: RunRef,
+    run_number: i64,
+    completed: bool,
+    at: DateTime<Utc>,
+}
+
+impl Exporter {
+    /// Reads and sends the steps of those of `runs` that are new or changed.
+    pub(crate) async fn read_steps(
+        &self,
+        walk: &mut Walk<'_>,
+        runs: &[RunHeader],
+    ) -> Result<(), ExtractError> {
+        if !self.options.extras.steps {
+            return Ok(());
+        }
+        let wanted: Vec<Wanted> = runs
+            .iter()
+            .filter_map(|run| wanted(&walk.state, walk.steps_since, run))
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let path = format!(
+            "repositories/{}/{}/pipelines",
+            self.options.workspace, walk.repo.slug
+        );
+        let path = path.as_str();
+        let mut fetched = futures::stream::iter(wanted)
+            .map(|want| async move {
+                let pages = self.fetch_steps(path, &want.run).await;
+                (want, pages)
+            })
+            .buffered(self.options.concurrency.max(1));
+        let mut read = Vec::new();
+        while let Some((want, pages)) = fetched.next().await {
+            let Some(pages) = pages? else {
+                continue; // the run is gone
+            };
+            for (number, (url, body)) in pages.into_iter().enumerate() {
+                let page = u32::try_from(number + 1).unwrap_or(u32::MAX);
+                self.send_steps(walk.output, &walk.repo.slug, &want.run, &url, page, body)
+                    .await?;
+            }
+            self.counters.steps_read.fetch_add(1, Ordering::Relaxed);
+            read.push(want);
+        }
+        drop(fetched);
+        for want in read.into_iter().filter(|w| w.completed) {
+            walk.state.steps_read.insert(
+                want.run.uuid,
+                StepsRead {
+                    run_number: want.run_number,
+                    at: want.at,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Every page of one run's steps; `None` when the run is gone (404).
+    async fn fetch_steps(
+        &self,
+        pipelines_path: &str,
+        run: &RunRef,
+    ) -> Result<Option<Vec<(url::Url, bytes::Bytes)>>, ExtractError> {
+        let path = format!("{pipelines_path}/{}/steps", run.uuid);
+        let mut pages = Vec::new();
+        for page in 1u32.. {
+            let query = [("pagelen", PAGELEN.to_string()), ("page", page.to_string())];
+            let url = self.url(&path, &query);
+            self.counters.steps_requests.fetch_add(1, Ordering::Relaxed);
+            let body = match self.get(&url).await {
+                Ok(body) => body,
+                Err(e) if e.status() == Some(404) && page == 1 => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+            let listed = ListingPage::parse(url.as_str(), &body)?;
+            pages.push((url, body));
+            if !listed.has_next || listed.count == 0 {
+                break;
+            }
+        }
+        Ok(Some(pages))
+    }
+
+    /// Every page of the repository's environments, then its deployments back to the watermark.
+    pub(crate) async fn read_environments(&self, walk: &mut Walk<'_>) -> Result<(), ExtractError> {
+        if !self.options.extras.environments {
+            return Ok(());
+        }
+        let base = format!("repositories/{}/{}", self.options.workspace, walk.repo.slug);
+        for page in 1u32.. {
+            let query = [("pagelen", PAGELEN.to_string()), ("page", page.to_string())];
+            let url = self.url(&format!("{base}/environments"), &query);
+            let body = match self.get(&url).await {
+                Ok(body) => body,
+                Err(e) if e.status() == Some(404) => {
+                    tracing::info!(repository = %walk.repo.slug, "no environments (404): deployments not used");
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let listed = ListingPage::parse(url.as_str(), &body)?;
+            self.send(
+                walk.output,
+                Endpoint::Environments,
+                Some(&walk.repo.slug),
+                &url,
+                page,
+                body,
+            )
+            .await?;
+            if !listed.has_next || listed.count == 0 {
+                break;
+            }
+        }
+        self.read_deployments(walk, &base).await
+    }
+
+    async fn read_deployments(&self, walk: &mut Walk<'_>, base: &str) -> Result<(), ExtractError> {
+        let previous = walk.state.deployments_watermark;
+        let stop_at = previous.map(|w| minus(w, self.options.lookback));
+        let mut newest = previous;
+        let mut last = None;
+        let mut ordered = true;
+        for page in 1u32.. {
+            let query = [
+                ("pagelen", PAGELEN.to_string()),
+                ("sort", "-state.started_on".to_string()),
+                ("page", page.to_string()),
+            ];
+            let url = self.url(&format!("{base}/deployments"), &query);
+            let body = match self.get(&url).await {
+                Ok(body) => body,
+                Err(e) if e.status() == Some(404) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            };
+            let listed = DeploymentsPage::parse(url.as_str(), &body)?;
+            if ordered && !listed.newest_first(last) {
+                ordered = false;
+                tracing::warn!(repository = %walk.repo.slug, page, "deployments did not come newest first (sort=-state.started_on): reading every page");
+            }
+            last = listed.last().or(last);
+            newest = newest.max(listed.started.iter().flatten().max().copied());
+            let count = listed.started.len();
+            self.send(
+                walk.output,
+                Endpoint::Deployments,
+                Some(&walk.repo.slug),
+                &url,
+                page,
+                body,
+            )
+            .await?;
+            let reached = stop_at.is_some_and(|s| listed.oldest().is_some_and(|o| o < s));
+            if !listed.has_next || count == 0 || (ordered && reached) {
+                break;
+            }
+        }
+        walk.state.deployments_watermark = newest;
+        Ok(())
+    }
+}
+
+/// Whether the steps of `run` are to be read: it has what its steps' rows need, it is not
+/// older than `since`, and it is not a completed run whose steps were read at this attempt.
+fn wanted(
+    state: &RepositoryState,
+    since: Option<DateTime<Utc>>,
+    run: &RunHeader,
+) -> Option<Wanted> {
+    let created = run.created_on?;
+    if since.is_some_and(|s| created < s) {
+        return None;
+    }
+    let run_number = run.run_number.unwrap_or(1);
+    let read = state.steps_read.get(&run.uuid);
+    if run.completed && read.is_some_and(|r| r.run_number == run_number) {
+        return None;
+    }
+    Some(Wanted {
+        run: RunRef {
+            uuid: run.uuid.clone(),
+            build_number: run.build_number?,
+            created_at: created.timestamp_micros(),
+        },
+        run_number,
+        completed: run.completed,
+        at: run.latest_run_at().unwrap_or(created),
+    })
+}
+
+/// Forgets steps read of runs that can no longer come back on a page: their latest attempt is
+/// older than where the next walk stops.
+pub(crate) fn prune_steps_read(state: &mut RepositoryState, lookback: chrono::Duration) {
+    let Some(horizon) = state
+        .run_watermark
+        .or(state.resume.as_ref().map(|r| r.started_at))
+    else {
+        return;
+    };
+    let horizon = minus(horizon, lookback);
+    state.steps_read.retain(|_, read| read.at >= horizon);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(uuid: &str, completed: bool, run_number: i64, days_ago: i64) -> RunHeader {
+        let created = Utc::now() - chrono::Duration::days(days_ago);
+        RunHeader {
+            uuid: uuid.into(),
+            created_on: Some(created),
+            run_creation_date: Some(created),
+            completed,
+            build_number: Some(7),
+            run_number: Some(run_number),
+        }
+    }
+
+    #[test]
+    fn steps_are_read_for_new_and_changed_runs_only() {
+        let mut state = RepositoryState::default();
+        state.steps_read.insert(
+            "{done}".into(),
+            StepsRead {
+                run_number: 1,
+                at: Utc::now(),
+            },
+        );
+        let since = Some(Utc::now() - chrono::Duration::days(30));
+        assert!(wanted(&state, since, &run("{done}", true, 1, 1)).is_none());
+        assert!(
+            wanted(&state, since, &run("{done}", true, 2, 1)).is_some(),
+            "re-run"
+        );
+        assert!(wanted(&state, since, &run("{new}", false, 1, 1)).is_some());
+        assert!(wanted(&state, since, &run("{old}", true, 1, 31)).is_none());
+        assert!(wanted(&state, None, &run("{old}", true, 1, 31)).is_some());
+        let mut no_build = run("{x}", true, 1, 1);
+        no_build.build_number = None;
+        assert!(wanted(&state, since, &no_build).is_none());
+    }
+
+    #[test]
+    fn steps_read_are_forgotten_beyond_the_lookback() {
+        let now = Utc::now();
+        let mut state = RepositoryState {
+            run_watermark: Some(now),
+            ..RepositoryState::default()
+        };
+        for (uuid, days) in [("{a}", 1), ("{b}", 3)] {
+            state.steps_read.insert(
+                uuid.into(),
+                StepsRead {
+                    run_number: 1,
+                    at: now - chrono::Duration::days(days),
+                },
+            );
+        }
+        prune_steps_read(&mut state, chrono::Duration::days(2));
+        assert_eq!(state.steps_read.keys().collect::<Vec<_>>(), ["{a}"]);
+    }
+}
