@@ -4,6 +4,10 @@
     python3 scripts/gen_fixtures.py --out fixtures/demo                 # the bundled demo
     python3 scripts/gen_fixtures.py --out /tmp/big --repos 40 --runs 1000000 --seed 7
 
+With `--with steps,environments` (the default) it also writes the steps of the runs of the last
+30 days (GET .../pipelines/{uuid}/steps, secrets and all, as Bitbucket sends them), each
+repository's environments and Bitbucket's own deployments (newest first).
+
 The pages look like what GET /2.0/repositories/{ws} and .../pipelines?sort=-created_on&pagelen=100
 return (see ../shared/bitbucket-api-notes.md), quirks included: absent (not null) fields, 3 to 9
 fractional digits, `Z` and `+00:00`, `next` links that drop `sort`, a repeated run where a new run
@@ -342,6 +346,209 @@ def write_pipelines(root, ws, repo, runs, drift):
         write_json(os.path.join(root, ws, slug, "pipelines", "page-%04d.json" % number), page)
 
 
+STEPS_DAYS = 30
+# Where each custom pipeline deploys to: (environment type, step name).
+DEPLOYS = {
+    "deploy-to-production": ("Production", "Deploy to production"),
+    "deploy-staging": ("Staging", "Deploy to staging"),
+    "terraform-apply-production": ("Production", "terraform apply"),
+    "release-to-app-store": ("Production", "Upload to App Store"),
+}
+# Fake secrets, as Bitbucket returns them on steps: none may reach a dataset or a recording.
+IMAGE_SECRET = {"username": "fixture-registry-bot", "password": "fixture-secret-hunter2",
+                "email": "fixture-bot@acme.example"}
+CLONE = ("retry 6 git clone --branch=\"main\" --depth 50 "
+         "https://x-token-auth:{access_token}@bitbucket.org/$BITBUCKET_REPO_FULL_NAME.git $BUILD_DIR")
+
+
+def environments_of(rng, repo):
+    """Bitbucket's three default environments; payments renamed its production one."""
+    envs = []
+    for rank, kind in enumerate(["Test", "Staging", "Production"]):
+        name = "Prod-EU" if (kind == "Production" and repo["slug"] == "payments") else kind
+        envs.append({
+            "uuid": braces(rng), "name": name, "type": "deployment_environment",
+            "slug": name.lower(), "category": {"name": kind},
+            "restrictions": {"admin_only": kind == "Production", "type": "deployment_restrictions_configuration"},
+            "environment_lock_enabled": True,
+            "lock": {"type": "deployment_environment_lock_open", "name": "OPEN"},
+            "deployment_gate_enabled": False, "rank": rank,
+            "hidden": kind == "Test" and repo["slug"] == "web-app",
+            "environment_type": {"name": kind, "type": "deployment_environment_type", "rank": rank},
+        })
+    return envs
+
+
+def step_plan(rng, repo, run):
+    """The names of a run's steps, and which deploys where (None: no deploy step)."""
+    selector = run.get("target", {}).get("selector", {})
+    deploy = DEPLOYS.get(selector.get("pattern")) if selector.get("type") == "custom" else None
+    if repo["kind"] == "docs":
+        names = [None]  # an unnamed step
+    elif repo["kind"] == "infra":
+        names = ["terraform init", "terraform plan"]
+    else:
+        names = ["Build", "Unit tests", "Lint", "Integration tests"]
+    if deploy:
+        names = names[:2] + [deploy[1]]
+    return names, deploy
+
+
+def make_steps(rng, repo, run, envs):
+    """Steps of the run's latest attempt, consistent with its state; the deploy step, if any,
+    and what Bitbucket records as its deployment."""
+    names, deploy = step_plan(rng, repo, run)
+    state = run["state"]
+    kind = state.get("result", {}).get("name") or state.get("stage", {}).get("name") or state["name"]
+    created = datetime.fromisoformat(run["created_on"][:19] + "+00:00")
+    at = created + timedelta(seconds=rng.randrange(3, 40))
+    stop = rng.randrange(len(names))  # where a failure, a stop or progress happens
+    steps, deployment = [], None
+    for index, name in enumerate(names):
+        is_deploy = deploy is not None and index == len(names) - 1
+        step = {"type": "pipeline_step", "uuid": braces(rng),
+                "pipeline": {"type": "pipeline", "uuid": run["uuid"]},
+                "run_number": run.get("run_number", 1),
+                "trigger": {"type": "pipeline_step_trigger_automatic"},
+                "image": {"name": rng.choice(["atlassian/default-image:4", "node:20", "rust:1.83", "python:3.12"])},
+                "setup_commands": [{"commandType": "user", "name": "clone", "command": CLONE}],
+                "script_commands": [{"commandType": "user", "name": "build",
+                                     "command": "curl -H \"Authorization: Bearer $FIXTURE_SCRIPT_TOKEN\" https://deploy.acme.example"}],
+                "teardown_commands": [{"commandType": "system", "name": "Process Test Reports",
+                                       "command": "echo processing test reports"}],
+                "state": None}
+        if name is not None:
+            step["name"] = name
+        if rng.random() < 0.3:
+            step["image"].update(IMAGE_SECRET)  # a private registry
+        if rng.random() < 0.5:
+            step["maxTime"] = rng.choice([30, 60, 120])
+        if rng.random() < 0.2:
+            step["size"] = rng.choice(["2x", "4x"])
+            step["resource_limits"] = {"cpu_limit_in_millicores": 8000, "memory_limit_in_megabytes": 8192}
+        if is_deploy and run.get("trigger", {}).get("name") == "MANUAL":
+            step["trigger"] = {"type": "pipeline_step_trigger_manual"}
+        if is_deploy and run.get("run_number", 1) > 1:
+            step["trigger"] = {"type": "pipeline_step_trigger_redeploy"}
+        if name == "Lint" and index < len(names) - 1:
+            step["parallel_group"] = {"group_name": "Checks"}
+
+        def done(result):
+            nonlocal at
+            seconds = rng.randrange(5, 400)
+            step["started_on"] = stamp(at, rng)
+            step["completed_on"] = stamp(at + timedelta(seconds=seconds), rng)
+            step["duration_in_seconds"] = seconds
+            step["build_seconds_used"] = seconds * (2 if step.get("size") == "2x" else 1)
+            step["state"] = {"type": "pipeline_step_state_completed", "name": "COMPLETED",
+                             "result": {"name": result, "type": "pipeline_step_state_completed_%s" % result.lower()}}
+            at = at + timedelta(seconds=seconds + rng.randrange(1, 20))
+
+        def waiting(name_, started=False):
+            step["state"] = {"type": "pipeline_step_state_%s" % name_.lower(), "name": name_}
+            if started:
+                step["started_on"] = stamp(at, rng)
+
+        def not_run():
+            step["state"] = {"type": "pipeline_step_state_completed", "name": "COMPLETED",
+                             "result": {"name": "NOT_RUN", "type": "pipeline_step_state_completed_not_run"}}
+
+        if kind == "SUCCESSFUL":
+            if name == "Integration tests" and rng.random() < 0.3:
+                step["state"] = {"type": "pipeline_step_state_completed", "name": "COMPLETED",
+                                 "result": {"name": "SKIPPED", "type": "pipeline_step_state_completed_skipped"}}
+            else:
+                done("SUCCESSFUL")
+        elif kind in ("FAILED", "ERROR", "STOPPED"):
+            if index < stop:
+                done("SUCCESSFUL")
+            elif index == stop:
+                done(kind)
+            else:
+                not_run()
+        elif kind == "EXPIRED":
+            not_run() if index else done("EXPIRED")
+        elif kind in ("RUNNING", "HALTED"):
+            if index < stop:
+                done("SUCCESSFUL")
+            elif index == stop:
+                waiting("IN_PROGRESS" if kind == "RUNNING" else "HALTED", started=True)
+            else:
+                waiting("PENDING")
+        elif kind == "PAUSED":
+            if index < len(names) - 1:
+                done("SUCCESSFUL")
+            else:
+                step["trigger"] = {"type": "pipeline_step_trigger_manual"}
+                waiting("READY")
+        else:  # pending, parsing, states Bitbucket may add
+            waiting("PENDING")
+        if is_deploy and "started_on" in step:
+            env = next(e for e in envs if e["environment_type"]["name"] == deploy[0])
+            step["environment"] = {"uuid": env["uuid"]}
+            result = step["state"].get("result", {}).get("name")
+            deployment = {
+                "type": "deployment", "uuid": braces(rng), "key": "steps-%s" % step["uuid"],
+                "environment": {"uuid": env["uuid"]}, "step": {"uuid": step["uuid"]},
+                "deployable": {"type": "deployment_release", "uuid": braces(rng),
+                               "pipeline": {"uuid": run["uuid"], "type": "pipeline"},
+                               "key": "pipelines-%s" % run["uuid"], "name": "#%d" % run["build_number"],
+                               "commit": {"type": "commit", "hash": run["target"]["commit"]["hash"]},
+                               "created_on": run["created_on"]},
+                "state": {"type": "deployment_state_in_progress", "name": "IN_PROGRESS",
+                          "started_on": step["started_on"]},
+                "version": 1,
+                "last_update_time": step.get("completed_on", step["started_on"]),
+            }
+            if result is not None:
+                status = {"SUCCESSFUL": "SUCCESSFUL", "STOPPED": "STOPPED"}.get(result, "FAILED")
+                deployment["state"] = {"type": "deployment_state_completed", "name": "COMPLETED",
+                                       "status": {"name": status, "type": "deployment_state_completed_%s" % status.lower()},
+                                       "started_on": step["started_on"], "completed_on": step["completed_on"]}
+                deployment["version"] = 2
+        steps.append({k: v for k, v in step.items() if v is not None})
+    return steps, deployment
+
+
+def write_extras(root, ws, repo, runs, rng, with_steps):
+    """Environments, Bitbucket's deployments (newest first, undeployed when a later one
+    succeeded) and, with `with_steps`, the steps of the runs of the last STEPS_DAYS days."""
+    slug = repo["slug"]
+    envs = environments_of(rng, repo)
+    write_json(os.path.join(root, ws, slug, "environments", "page-0001.json"),
+               {"page": 1, "pagelen": PAGELEN, "size": len(envs), "values": envs})
+    horizon = END - timedelta(days=STEPS_DAYS)
+    deployments = []
+    for run in runs:
+        steps, deployment = make_steps(rng, repo, run, envs)
+        if deployment:
+            deployments.append(deployment)
+        created = datetime.fromisoformat(run["created_on"][:19] + "+00:00")
+        if with_steps and created >= horizon:
+            write_json(os.path.join(root, ws, slug, "pipelines", "steps", run["uuid"].strip("{}"), "page-0001.json"),
+                       {"page": 1, "pagelen": PAGELEN, "size": len(steps), "values": steps})
+    # A later successful deployment to an environment undeploys the one before it.
+    newest = {}
+    for d in sorted(deployments, key=lambda d: d["state"]["started_on"]):
+        if d["state"].get("status", {}).get("name") != "SUCCESSFUL":
+            continue
+        before = newest.get(d["environment"]["uuid"])
+        if before is not None:
+            before["state"]["name"] = "UNDEPLOYED"
+            before["state"]["type"] = "deployment_state_undeployed"
+            before["last_update_time"] = d["state"]["completed_on"]
+            before["version"] += 1
+        newest[d["environment"]["uuid"]] = d
+    deployments.sort(key=lambda d: d["state"]["started_on"], reverse=True)
+    base = "%s/repositories/%s/%s/deployments/" % (API, ws, slug)
+    pages = [deployments[n:n + PAGELEN] for n in range(0, len(deployments), PAGELEN)] or [[]]
+    for number, chunk in enumerate(pages, start=1):
+        page = {"page": number, "pagelen": PAGELEN, "size": len(deployments), "values": chunk}
+        if number < len(pages):
+            page["next"] = "%s?page=%d&pagelen=%d" % (base, number + 1, PAGELEN)
+        write_json(os.path.join(root, ws, slug, "deployments", "page-%04d.json" % number), page)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="directory to (re)create")
@@ -350,7 +557,13 @@ def main():
     ap.add_argument("--repos", type=int, default=0,
                     help="repositories (default: the 9 demo repositories; more are added by cycling their kinds)")
     ap.add_argument("--seed", type=int, default=20261128)
+    ap.add_argument("--with", dest="extras", default="steps,environments",
+                    help="optional endpoints to write: steps, environments (comma-separated; '' for none)")
     args = ap.parse_args()
+    extras = {e for e in args.extras.split(",") if e}
+    # Steps, environments and deployments draw from their own generator: the pages of runs are
+    # the same bytes with or without them.
+    extras_rng = random.Random(args.seed * 7919 + 1)
 
     rng = random.Random(args.seed)
     ws = args.workspace
@@ -399,6 +612,11 @@ def main():
             moments[n - 1 - k] = (moments[n - 1 - k][0], sp)
         runs = [make_run(rng, ws, repo, i + 1, moment, forced) for i, (moment, forced) in enumerate(moments)]
         write_pipelines(args.out, ws, repo, runs, drift=(repo["slug"] == "payments"))
+        if "environments" in extras or "steps" in extras:
+            write_extras(args.out, ws, repo, runs, extras_rng, "steps" in extras)
+            if "environments" not in extras:
+                for listing in ("environments", "deployments"):
+                    shutil.rmtree(os.path.join(args.out, ws, repo["slug"], listing))
 
 
 if __name__ == "__main__":

@@ -5,9 +5,12 @@ use crate::exit::Exit;
 use crate::summary::SummaryFormat;
 use crate::write_cmd::failed;
 use anyhow::Context;
-use bbpipe_pipeline::for_each_run_batch;
+use bbpipe_pipeline::for_each_batch;
+use bbpipe_pipeline::model::{Extras, Table};
 use bbpipe_pipeline::transform::RuleSet;
-use bbpipe_pipeline::transform::rules::{RunColumns, Verdict};
+use bbpipe_pipeline::transform::rules::{
+    EnvironmentDeploymentColumns, RunColumns, RunView, Source, Verdict,
+};
 use bbpipe_pipeline::{RulesApplied, RulesApplyJob, apply_rules};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -96,18 +99,35 @@ async fn check(args: RulesCheckArgs) -> anyhow::Result<()> {
         .collect();
     let mut overlaps: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut runs = 0u64;
-    for_each_run_batch(fixtures, |batch| {
-        let columns = RunColumns::new(batch)?;
-        for row in 0..columns.len() {
-            runs += 1;
-            if let Verdict::Matched(matched) = rules.judge(&columns.view(row)) {
+    let extras = Extras {
+        environments: rules
+            .rules()
+            .iter()
+            .any(|r| r.source == Source::Environments),
+        ..Extras::default()
+    };
+    for_each_batch(fixtures, extras, |table, batch| {
+        let views: Vec<RunView> = match table {
+            Table::PipelineRuns => {
+                let columns = RunColumns::new(batch)?;
+                (0..columns.len()).map(|row| columns.view(row)).collect()
+            }
+            Table::EnvironmentDeployments => {
+                let columns = EnvironmentDeploymentColumns::new(batch)?;
+                (0..columns.len()).map(|row| columns.view(row)).collect()
+            }
+            _ => return Ok(ControlFlow::Continue(())),
+        };
+        for view in views {
+            runs += u64::from(view.environment.is_none());
+            if let Verdict::Matched(matched) = rules.judge(&view) {
                 for (a, b) in RuleSet::overlaps(&matched) {
                     *overlaps.entry((a.to_string(), b.to_string())).or_default() += 1;
                 }
                 for (rule, _) in matched {
                     if let Some((n, ok)) = per_rule.get_mut(rule.name.as_str()) {
                         *n += 1;
-                        *ok += u64::from(columns.view(row).result == Some("SUCCESSFUL"));
+                        *ok += u64::from(view.result == Some("SUCCESSFUL"));
                     }
                 }
             }
@@ -135,13 +155,42 @@ async fn explain(args: RulesExplainArgs) -> anyhow::Result<()> {
     let rules = RuleSet::load(&args.rules)?;
     let limit = args.limit.unwrap_or(usize::MAX);
     let (mut shown, mut matched_runs, mut overlapping) = (0usize, 0u64, 0u64);
-    for_each_run_batch(&args.fixtures, |batch| {
-        let columns = RunColumns::new(batch)?;
-        for row in 0..columns.len() {
+    // Rules that read Bitbucket's deployments are explained on them too.
+    let extras = Extras {
+        environments: rules
+            .rules()
+            .iter()
+            .any(|r| r.source == Source::Environments),
+        ..Extras::default()
+    };
+    for_each_batch(&args.fixtures, extras, |table, batch| {
+        let candidates: Vec<Candidate> = match table {
+            Table::PipelineRuns => {
+                let columns = RunColumns::new(batch)?;
+                (0..columns.len())
+                    .map(|row| Candidate {
+                        view: columns.view(row),
+                        uuid: columns.uuid(row),
+                        build: Some(columns.build_number(row)),
+                    })
+                    .collect()
+            }
+            Table::EnvironmentDeployments => {
+                let columns = EnvironmentDeploymentColumns::new(batch)?;
+                (0..columns.len())
+                    .map(|row| Candidate {
+                        view: columns.view(row),
+                        uuid: columns.uuid(row),
+                        build: columns.build_number(row),
+                    })
+                    .collect()
+            }
+            _ => return Ok(ControlFlow::Continue(())),
+        };
+        for Candidate { view: run, uuid, build } in candidates {
             if shown >= limit {
                 return Ok(ControlFlow::Break(()));
             }
-            let run = columns.view(row);
             if let Some(repo) = &args.repo
                 && repo != run.repo_slug
                 && repo != run.repository
@@ -153,12 +202,43 @@ async fn explain(args: RulesExplainArgs) -> anyhow::Result<()> {
                 continue;
             }
             shown += 1;
-            let build = columns.build_number(row);
+            let build = build.map_or_else(|| "?".to_string(), |b| b.to_string());
             let outcome = format!(
                 "{}/{}",
                 run.state.unwrap_or("?"),
                 run.result.unwrap_or("-")
             );
+            // What the line is about: a pipeline run, or a deployment Bitbucket recorded.
+            let (what, pipeline, branch) = match run.environment {
+                Some(env) => (
+                    "deployment",
+                    format!(
+                        "Bitbucket deployment to {} ({})",
+                        env.name.unwrap_or("?"),
+                        env.environment_type.unwrap_or("?")
+                    ),
+                    None,
+                ),
+                None => (
+                    "pipeline_run",
+                    run.name.unwrap_or("<no pipeline>").to_string(),
+                    run.target_branch(),
+                ),
+            };
+            let headline = format!(
+                "{} #{build} {pipeline} on {} {outcome}",
+                run.repository,
+                branch.unwrap_or("-")
+            );
+            let mut record = json!({
+                "kind": what, "repository": run.repository, "build_number": build.parse::<i64>().ok(),
+                "uuid": uuid, "pipeline": run.name, "target_branch": run.target_branch(),
+                "state": run.state, "result": run.result,
+            });
+            if let Some(env) = run.environment {
+                record["environment_name"] = json!(env.name);
+                record["environment_type"] = json!(env.environment_type);
+            }
             match &verdict {
                 Verdict::Matched(matched) => {
                     matched_runs += 1;
@@ -172,14 +252,11 @@ async fn explain(args: RulesExplainArgs) -> anyhow::Result<()> {
                             })
                             .collect();
                         let overlaps: Vec<_> = pairs.iter().map(|(a, b)| json!([a, b])).collect();
-                        println!("{}", json!({
-                            "repository": run.repository, "build_number": build,
-                            "uuid": columns.uuid(row), "pipeline": run.name,
-                            "target_branch": run.target_branch(), "state": run.state,
-                            "result": run.result, "matched": deployments, "overlaps": overlaps,
-                        }));
+                        record["matched"] = json!(deployments);
+                        record["overlaps"] = json!(overlaps);
+                        println!("{record}");
                     } else {
-                        println!("{} #{build} {} on {} {outcome}", run.repository, run.name.unwrap_or("<no pipeline>"), run.target_branch().unwrap_or("-"));
+                        println!("{headline}");
                         for (rule, service) in matched {
                             println!("  matched '{}': {service} -> {}", rule.name, rule.environment);
                         }
@@ -194,15 +271,12 @@ async fn explain(args: RulesExplainArgs) -> anyhow::Result<()> {
                         None => (None, None),
                     };
                     if args.json {
-                        println!("{}", json!({
-                            "repository": run.repository, "build_number": build,
-                            "uuid": columns.uuid(row), "pipeline": run.name,
-                            "target_branch": run.target_branch(), "state": run.state,
-                            "result": run.result, "matched": [],
-                            "nearest_rule": rule, "failed": reason,
-                        }));
+                        record["matched"] = json!([]);
+                        record["nearest_rule"] = json!(rule);
+                        record["failed"] = json!(reason);
+                        println!("{record}");
                     } else {
-                        println!("{} #{build} {} on {} {outcome}", run.repository, run.name.unwrap_or("<no pipeline>"), run.target_branch().unwrap_or("-"));
+                        println!("{headline}");
                         println!("  no rule; nearest '{}': {}", rule.unwrap_or("-"), reason.unwrap_or("-"));
                     }
                 }
@@ -213,8 +287,20 @@ async fn explain(args: RulesExplainArgs) -> anyhow::Result<()> {
     .await?;
     if !args.json {
         println!(
-            "{shown} runs shown, {matched_runs} deployed by a rule, {overlapping} with overlapping rules"
+            "{shown} {} shown, {matched_runs} deployed by a rule, {overlapping} with overlapping rules",
+            if extras.environments {
+                "runs and Bitbucket deployments"
+            } else {
+                "runs"
+            }
         );
     }
     Ok(())
+}
+
+/// A pipeline run or a Bitbucket deployment, as `rules explain` judges it.
+struct Candidate<'a> {
+    view: RunView<'a>,
+    uuid: &'a str,
+    build: Option<i64>,
 }

@@ -89,6 +89,23 @@ impl fmt::Display for Summary<'_> {
             report.pipeline_runs,
             statuses.join(", ")
         )?;
+        if report.steps > 0 {
+            writeln!(f, "  steps           {}", report.steps)?;
+        }
+        if report.environments > 0 || report.environment_deployments > 0 {
+            writeln!(
+                f,
+                "  environments    {} ({} deployments recorded by Bitbucket)",
+                report.environments, report.environment_deployments
+            )?;
+        }
+        if let Some(export) = report.export.as_ref().filter(|e| e.steps_requests > 0) {
+            writeln!(
+                f,
+                "  steps read      of {} new or changed runs ({} requests)",
+                export.steps_read, export.steps_requests
+            )?;
+        }
         if report.deployments > 0 || report.rule_overlaps > 0 {
             writeln!(
                 f,

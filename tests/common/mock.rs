@@ -67,6 +67,8 @@ pub struct State {
     pub ignore_sort: bool,
     /// The pipelines listing answers 400 to `sort=-run_creation_date`.
     pub reject_run_creation_sort: bool,
+    /// The deployments listing ignores `sort` (serves oldest first).
+    pub ignore_deployment_sort: bool,
     /// A busy day: every Nth pipelines listing request, a new run arrives in that repository
     /// first.
     pub arrive_every: Option<usize>,
@@ -100,6 +102,7 @@ impl MockBitbucket {
             log: vec![],
             ignore_sort: false,
             reject_run_creation_sort: false,
+            ignore_deployment_sort: false,
             arrive_every: None,
             fault_rate: 0.0,
             listings: 0,
@@ -231,6 +234,105 @@ impl State {
         z ^= z >> 31;
         (z >> 11) as f64 / (1u64 << 53) as f64
     }
+}
+
+/// The environments of a repository: Staging and one of type Production named "Prod-EU".
+pub fn environments(repo: &Repo) -> Vec<Value> {
+    let id = fxhash(&repo.slug);
+    [("Staging", "Staging", 1), ("Prod-EU", "Production", 2)]
+        .into_iter()
+        .map(|(name, kind, rank)| {
+            json!({"type": "deployment_environment", "name": name, "slug": name.to_lowercase(),
+                   "uuid": format!("{{{rank:08x}-eeee-4eee-8eee-{id:012x}}}"),
+                   "environment_type": {"type": "deployment_environment_type", "name": kind, "rank": rank},
+                   "hidden": false, "rank": rank,
+                   "lock": {"type": "deployment_environment_lock_open", "name": "OPEN"}})
+        })
+        .collect()
+}
+
+/// The steps of a run's latest attempt: "Build", then an unnamed deploy step to Prod-EU.
+/// New uuids for every attempt; image credentials and commands as Bitbucket sends them.
+pub fn steps(repo: &Repo, run: &Value) -> Vec<Value> {
+    let attempt = run["run_number"].as_i64().unwrap_or(1);
+    let build = run["build_number"].as_i64().unwrap();
+    let started = run["run_creation_date"]
+        .as_str()
+        .or(run["created_on"].as_str())
+        .unwrap()
+        .to_string();
+    let result = run["state"]["result"]["name"].as_str();
+    let env = &environments(repo)[1];
+    (0..2)
+        .map(|i| {
+            let mut step = json!({
+                "type": "pipeline_step",
+                "uuid": format!("{{{build:08x}-{attempt:04x}-4{i:03x}-8555-{:012x}}}", fxhash(&repo.slug)),
+                "pipeline": {"type": "pipeline", "uuid": run["uuid"]},
+                "run_number": attempt,
+                "trigger": {"type": if attempt > 1 && i == 1 { "pipeline_step_trigger_redeploy" } else { "pipeline_step_trigger_automatic" }},
+                "image": {"name": "atlassian/default-image:4", "username": "mock-registry-user",
+                          "password": "mock-registry-password", "email": "mock@registry.example"},
+                "setup_commands": [{"command": "git clone https://x-token-auth:{access_token}@bitbucket.org/x/y.git"}],
+                "script_commands": [{"command": "deploy --token mock-script-secret"}],
+                "maxTime": 120,
+                "state": {"name": "PENDING", "type": "pipeline_step_state_pending"},
+            });
+            if i == 0 {
+                step["name"] = json!("Build");
+            } else {
+                step["environment"] = json!({"uuid": env["uuid"]});
+            }
+            if let Some(result) = result {
+                let result = if i == 0 { "SUCCESSFUL" } else { result };
+                step["state"] = json!({"name": "COMPLETED", "type": "pipeline_step_state_completed",
+                    "result": {"name": result, "type": format!("pipeline_step_state_completed_{}", result.to_lowercase())}});
+                step["started_on"] = json!(started);
+                step["completed_on"] = json!(started);
+                step["duration_in_seconds"] = json!(30);
+                step["build_seconds_used"] = json!(30 + i);
+            }
+            step
+        })
+        .collect()
+}
+
+/// Bitbucket's deployments of a repository: one per completed attempt of each run (its deploy
+/// step), newest first; the outcome in `state.status`, the state name COMPLETED whatever it is.
+pub fn deployments(repo: &Repo) -> Vec<Value> {
+    let env = &environments(repo)[1];
+    let mut all: Vec<Value> = repo
+        .runs
+        .iter()
+        .filter_map(|run| {
+            let result = run["state"]["result"]["name"].as_str()?;
+            let step = &steps(repo, run)[1];
+            let status = if result == "SUCCESSFUL" {
+                "SUCCESSFUL"
+            } else {
+                "FAILED"
+            };
+            Some(json!({
+                "type": "deployment",
+                "uuid": step["uuid"].as_str().unwrap().replace("-8555-", "-8ddd-"),
+                "environment": {"uuid": env["uuid"]},
+                "step": {"uuid": step["uuid"]},
+                "deployable": {"pipeline": {"uuid": run["uuid"]},
+                               "name": format!("#{}", run["build_number"]),
+                               "commit": {"hash": run["target"]["commit"]["hash"]},
+                               "created_on": run["created_on"]},
+                "state": {"name": "COMPLETED", "type": "deployment_state_completed",
+                          "status": {"name": status}, "started_on": step["started_on"],
+                          "completed_on": run["completed_on"]},
+                "last_update_time": run["completed_on"],
+                "version": 1,
+            }))
+        })
+        .collect();
+    all.sort_by_key(|d| {
+        std::cmp::Reverse(d["state"]["started_on"].as_str().unwrap_or("").to_string())
+    });
+    all
 }
 
 /// Build n is created n spacings after the base (by default hours after 2026-06-01).
@@ -546,6 +648,71 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>, base: &str) {
                 "application/json",
                 body.to_string().as_bytes(),
             );
+        }
+        ["repositories", ws, slug, "pipelines", uuid, "steps"] if *ws == workspace => {
+            let repo = state.repos.iter().find(|r| r.slug == *slug);
+            let run = repo.and_then(|r| {
+                r.runs
+                    .iter()
+                    .find(|run| run["uuid"] == *uuid)
+                    .map(|run| (r, run))
+            });
+            match run {
+                Some((repo, run)) => {
+                    let body = paginate(
+                        steps(repo, run),
+                        format!("{base}/repositories/{workspace}/{slug}/pipelines/{uuid}/steps"),
+                    );
+                    respond(
+                        &mut stream,
+                        "200 OK",
+                        "application/json",
+                        body.to_string().as_bytes(),
+                    )
+                }
+                None => error(
+                    &mut stream,
+                    "404 Not Found",
+                    "Pipeline not found",
+                    Value::Null,
+                ),
+            }
+        }
+        [
+            "repositories",
+            ws,
+            slug,
+            listing @ ("environments" | "deployments"),
+        ] if *ws == workspace => {
+            let Some(repo) = state.repos.iter().find(|r| r.slug == *slug) else {
+                return error(
+                    &mut stream,
+                    "404 Not Found",
+                    "Repository not found",
+                    Value::Null,
+                );
+            };
+            let values = if *listing == "environments" {
+                environments(repo)
+            } else {
+                let mut all = deployments(repo);
+                if state.ignore_deployment_sort
+                    || param("sort").as_deref() != Some("-state.started_on")
+                {
+                    all.reverse();
+                }
+                all
+            };
+            let body = paginate(
+                values,
+                format!("{base}/repositories/{workspace}/{slug}/{listing}"),
+            );
+            respond(
+                &mut stream,
+                "200 OK",
+                "application/json",
+                body.to_string().as_bytes(),
+            )
         }
         ["repositories", ws, slug, "pipelines", uuid] if *ws == workspace => {
             let run = state

@@ -39,9 +39,16 @@ impl Exporter {
         if !self.options.extras.steps {
             return Ok(());
         }
+        let known = walk.previous.map(|p| Known {
+            before: p
+                .run_watermark
+                .or(p.watermark)
+                .map(|w| minus(w, self.options.lookback)),
+            unfinished: &p.unfinished,
+        });
         let wanted: Vec<Wanted> = runs
             .iter()
-            .filter_map(|run| wanted(&walk.state, walk.steps_since, run))
+            .filter_map(|run| wanted(&walk.state, walk.steps_since, known.as_ref(), run))
             .collect();
         if wanted.is_empty() {
             return Ok(());
@@ -188,11 +195,22 @@ impl Exporter {
     }
 }
 
+/// What the last export saw of a repository, for an incremental one.
+struct Known<'a> {
+    /// Runs whose latest attempt is older than this were listed completed by the last export
+    /// (unless it left them unfinished): their steps were read then.
+    before: Option<DateTime<Utc>>,
+    /// Runs the last export left unfinished.
+    unfinished: &'a std::collections::BTreeMap<String, crate::state::Unfinished>,
+}
+
 /// Whether the steps of `run` are to be read: it has what its steps' rows need, it is not
-/// older than `since`, and it is not a completed run whose steps were read at this attempt.
+/// older than `since`, and it is new or changed: not a completed run whose steps were read at
+/// this attempt, nor one the last export already saw completed.
 fn wanted(
     state: &RepositoryState,
     since: Option<DateTime<Utc>>,
+    known: Option<&Known<'_>>,
     run: &RunHeader,
 ) -> Option<Wanted> {
     let created = run.created_on?;
@@ -204,6 +222,14 @@ fn wanted(
     if run.completed && read.is_some_and(|r| r.run_number == run_number) {
         return None;
     }
+    let at = run.latest_run_at().unwrap_or(created);
+    if let Some(known) = known
+        && run.completed
+        && known.before.is_some_and(|before| at < before)
+        && !known.unfinished.contains_key(&run.uuid)
+    {
+        return None;
+    }
     Some(Wanted {
         run: RunRef {
             uuid: run.uuid.clone(),
@@ -212,7 +238,7 @@ fn wanted(
         },
         run_number,
         completed: run.completed,
-        at: run.latest_run_at().unwrap_or(created),
+        at,
     })
 }
 
@@ -256,17 +282,29 @@ mod tests {
             },
         );
         let since = Some(Utc::now() - chrono::Duration::days(30));
-        assert!(wanted(&state, since, &run("{done}", true, 1, 1)).is_none());
+        assert!(wanted(&state, since, None, &run("{done}", true, 1, 1)).is_none());
         assert!(
-            wanted(&state, since, &run("{done}", true, 2, 1)).is_some(),
+            wanted(&state, since, None, &run("{done}", true, 2, 1)).is_some(),
             "re-run"
         );
-        assert!(wanted(&state, since, &run("{new}", false, 1, 1)).is_some());
-        assert!(wanted(&state, since, &run("{old}", true, 1, 31)).is_none());
-        assert!(wanted(&state, None, &run("{old}", true, 1, 31)).is_some());
+        assert!(wanted(&state, since, None, &run("{new}", false, 1, 1)).is_some());
+        assert!(wanted(&state, since, None, &run("{old}", true, 1, 31)).is_none());
+        assert!(wanted(&state, None, None, &run("{old}", true, 1, 31)).is_some());
         let mut no_build = run("{x}", true, 1, 1);
         no_build.build_number = None;
-        assert!(wanted(&state, since, &no_build).is_none());
+        assert!(wanted(&state, since, None, &no_build).is_none());
+        // Incremental: a completed run listed before the last export's window was seen then;
+        // one it left unfinished was not.
+        let mut unfinished = std::collections::BTreeMap::new();
+        unfinished.insert("{paused}".to_string(), crate::state::Unfinished::default());
+        let known = Known {
+            before: Some(Utc::now() - chrono::Duration::days(2)),
+            unfinished: &unfinished,
+        };
+        assert!(wanted(&state, None, Some(&known), &run("{seen}", true, 1, 3)).is_none());
+        assert!(wanted(&state, None, Some(&known), &run("{paused}", true, 1, 3)).is_some());
+        assert!(wanted(&state, None, Some(&known), &run("{running}", false, 1, 3)).is_some());
+        assert!(wanted(&state, None, Some(&known), &run("{fresh}", true, 1, 1)).is_some());
     }
 
     #[test]

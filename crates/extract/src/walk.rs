@@ -43,6 +43,8 @@ pub(crate) struct Walk<'a> {
     pub(crate) state: RepositoryState,
     /// `--with steps`: no steps of runs created before this (a first or full read).
     pub(crate) steps_since: Option<DateTime<Utc>>,
+    /// The state the last export left, for an incremental read.
+    pub(crate) previous: Option<&'a RepositoryState>,
     /// Runs seen on the pages read.
     seen: HashSet<String>,
     /// Whether pages out of the order asked for were reported already.
@@ -98,6 +100,7 @@ impl Exporter {
                 ..RepositoryState::default()
             },
             steps_since: None,
+            previous: previous.as_ref().filter(|p| p.resume.is_none()),
             seen: HashSet::new(),
             warned_order: false,
             output,
@@ -496,7 +499,7 @@ impl Exporter {
         }
         Ok(is_last_page(
             page,
-            listed.runs.len(),
+            listed.count,
             listed.has_next,
             listed.size,
         ))

@@ -42,4 +42,4 @@ pub use report::{ExportReport, Report, Requests, TableReport};
 pub use rules_apply::{
     RULES_STATE_KEY, Rederived, RuleChange, RulesApplied, RulesApplyJob, apply_rules,
 };
-pub use runs::{VisitError, for_each_run_batch};
+pub use runs::{VisitError, for_each_batch, for_each_run_batch};

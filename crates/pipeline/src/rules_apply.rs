@@ -13,7 +13,9 @@ use crate::stages::load_rules;
 use crate::writer::{Writer, ndjson_path, open_destination};
 use bbpipe_load::{Destination, History, Scope, read_file_columns};
 use bbpipe_model::{Message, Table, TableBatch};
-use bbpipe_transform::rules::{DeploymentBuilder, RUN_COLUMNS, RuleSet};
+use bbpipe_transform::rules::{
+    DeploymentBuilder, ENVIRONMENT_DEPLOYMENT_COLUMNS, RUN_COLUMNS, RuleSet, Source,
+};
 use object_store::path::Path;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -247,11 +249,36 @@ async fn preview(
     )
     .await?;
     let mut new = Described::new();
-    for path in history.live_files(Table::PipelineRuns, workspace) {
-        derive(destination, workspace, &path, rules, &mut outcome, &mut new).await?;
+    for table in sources(rules) {
+        for path in history.live_files(table, workspace) {
+            derive(
+                destination,
+                workspace,
+                table,
+                &path,
+                rules,
+                &mut outcome,
+                &mut new,
+            )
+            .await?;
+        }
     }
     diff(&old, &new, &mut outcome);
     Ok(outcome)
+}
+
+/// The tables the rules read: `pipeline_runs`, and `environment_deployments` when a rule has
+/// `source = "environments"`.
+fn sources(rules: &RuleSet) -> Vec<Table> {
+    let mut tables = vec![Table::PipelineRuns];
+    if rules
+        .rules()
+        .iter()
+        .any(|r| r.source == Source::Environments)
+    {
+        tables.push(Table::EnvironmentDeployments);
+    }
+    tables
 }
 
 /// Re-derives one workspace: reads its runs back file by file, builds the deployments the
@@ -276,7 +303,13 @@ pub(crate) async fn rederive(
                 rules_entry(rules),
             )
         });
-    let runs = writer.sink.live_files(Table::PipelineRuns, workspace);
+    let inputs: Vec<(Table, String)> = sources(rules)
+        .into_iter()
+        .flat_map(|table| {
+            let files = writer.sink.live_files(table, workspace);
+            files.into_iter().map(move |path| (table, path))
+        })
+        .collect();
     let old = described(
         destination,
         workspace,
@@ -287,9 +320,17 @@ pub(crate) async fn rederive(
     let (counted, described_new) = (&mut outcome, &mut new);
     let ((), _loaded) = writer
         .load(|tx| async move {
-            for path in &runs {
-                let batch =
-                    derive(destination, workspace, path, rules, counted, described_new).await?;
+            for (table, path) in &inputs {
+                let batch = derive(
+                    destination,
+                    workspace,
+                    *table,
+                    path,
+                    rules,
+                    counted,
+                    described_new,
+                )
+                .await?;
                 if batch.num_rows() > 0 {
                     let batch = TableBatch {
                         table: Table::Deployments,
@@ -339,30 +380,35 @@ fn write_deletions(
     std::fs::rename(&partial, &deleted).map_err(io)
 }
 
-/// The deployments the rules produce from one `pipeline_runs` file, counted in `outcome` and
-/// described in `new`.
+/// The deployments the rules produce from one file of `table` (`pipeline_runs` or
+/// `environment_deployments`), counted in `outcome` and described in `new`.
 async fn derive(
     destination: &Destination,
     workspace: &str,
+    table: Table,
     path: &str,
     rules: &RuleSet,
     outcome: &mut Rederived,
     new: &mut Described,
 ) -> Result<arrow::record_batch::RecordBatch, PipelineError> {
-    let batches = read_file_columns(
-        destination,
-        Table::PipelineRuns,
-        workspace,
-        &Path::from(path),
-        RUN_COLUMNS,
-    )
-    .await
-    .map_err(PipelineError::load)?;
+    let columns = match table {
+        Table::EnvironmentDeployments => ENVIRONMENT_DEPLOYMENT_COLUMNS,
+        _ => RUN_COLUMNS,
+    };
+    let batches = read_file_columns(destination, table, workspace, &Path::from(path), columns)
+        .await
+        .map_err(PipelineError::load)?;
     let mut builder = DeploymentBuilder::default();
     let arrow = |e: arrow::error::ArrowError| PipelineError::Stage(format!("{path}: {e}"));
     for batch in &batches {
-        outcome.pipeline_runs += batch.num_rows() as u64;
-        builder.append_runs(rules, batch).map_err(arrow)?;
+        if table == Table::EnvironmentDeployments {
+            builder
+                .append_environment_deployments(rules, batch)
+                .map_err(arrow)?;
+        } else {
+            outcome.pipeline_runs += batch.num_rows() as u64;
+            builder.append_runs(rules, batch).map_err(arrow)?;
+        }
     }
     let deployments = builder.finish().map_err(arrow)?;
     describe_batch(&deployments, new)?;

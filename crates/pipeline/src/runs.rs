@@ -1,11 +1,11 @@
-//! Pipeline runs of recorded pages, batch by batch, for commands that look at runs without
+//! Pipeline runs (and Bitbucket's deployments) of recorded pages, batch by batch, for commands that look at runs without
 //! writing a dataset (`rules check`, `rules explain`).
 
 use crate::error::PipelineError;
 use crate::stages::{BATCH_CHANNEL, PAGE_CHANNEL, first_failure, joined};
 use arrow::record_batch::RecordBatch;
 use bbpipe_extract::Replay;
-use bbpipe_model::{Message, Table, TableBatch};
+use bbpipe_model::{Extras, Message, Table, TableBatch};
 use bbpipe_transform::TransformOptions;
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -20,7 +20,23 @@ pub async fn for_each_run_batch(
     fixtures: &Path,
     mut visit: impl FnMut(&RecordBatch) -> Result<ControlFlow<()>, VisitError>,
 ) -> Result<(), PipelineError> {
-    let replay = Replay::open(fixtures).map_err(PipelineError::Fixtures)?;
+    for_each_batch(fixtures, Extras::default(), |table, batch| match table {
+        Table::PipelineRuns => visit(batch),
+        _ => Ok(ControlFlow::Continue(())),
+    })
+    .await
+}
+
+/// As [`for_each_run_batch`], with the optional tables of `extras` replayed too: every batch
+/// of every table goes to `visit`, with its table.
+pub async fn for_each_batch(
+    fixtures: &Path,
+    extras: Extras,
+    mut visit: impl FnMut(Table, &RecordBatch) -> Result<ControlFlow<()>, VisitError>,
+) -> Result<(), PipelineError> {
+    let replay = Replay::open(fixtures)
+        .map_err(PipelineError::Fixtures)?
+        .with(extras);
     let (page_tx, page_rx) = mpsc::channel(PAGE_CHANNEL);
     let (batch_tx, mut batch_rx) = mpsc::channel::<Message<TableBatch>>(BATCH_CHANNEL);
     let extract = tokio::spawn(replay.run(page_tx));
@@ -31,8 +47,7 @@ pub async fn for_each_run_batch(
     let mut failed = None;
     while let Some(message) = batch_rx.recv().await {
         match message {
-            Message::Data(batch) if batch.table == Table::PipelineRuns => match visit(&batch.batch)
-            {
+            Message::Data(batch) => match visit(batch.table, &batch.batch) {
                 Ok(ControlFlow::Continue(())) => {}
                 Ok(ControlFlow::Break(())) => {
                     stopped_early = true;
@@ -43,7 +58,7 @@ pub async fn for_each_run_batch(
                     break;
                 }
             },
-            Message::Data(_) | Message::Checkpoint(_) => {}
+            Message::Checkpoint(_) => {}
             Message::Complete => break,
         }
     }

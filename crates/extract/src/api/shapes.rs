@@ -109,6 +109,8 @@ impl RunHeader {
 pub struct PipelinesPage {
     /// The runs on the page whose header could be read.
     pub runs: Vec<RunHeader>,
+    /// Values on the page, readable or not: what tells a short (last) page.
+    pub count: usize,
     /// The total Bitbucket reports, if it does.
     pub size: Option<u64>,
     /// Whether a next page exists.
@@ -120,6 +122,7 @@ impl PipelinesPage {
     /// it, with its path, in the `rejects` table) rather than failing the whole page.
     pub fn parse(url: &str, body: &[u8]) -> Result<Self, ApiError> {
         let page: Page<&serde_json::value::RawValue> = parse(url, body)?;
+        let count = page.values.len();
         let runs = page
             .values
             .into_iter()
@@ -128,6 +131,7 @@ impl PipelinesPage {
             .collect();
         Ok(PipelinesPage {
             runs,
+            count,
             size: page.size,
             has_next: page.next.is_some(),
         })

@@ -19,12 +19,21 @@ pub struct RunHeader<'a> {
     /// Its state, of which only the name is read.
     #[serde(borrow, default)]
     pub state: Option<StateName<'a>>,
-    /// Its build number (`#123`): steps of the run carry it.
-    #[serde(default)]
+    /// Its build number (`#123`): steps of the run carry it. Not a number: `None` (transform
+    /// rejects such a run; the header still paginates and tracks it).
+    #[serde(default, deserialize_with = "lenient_number")]
     pub build_number: Option<i64>,
     /// The attempt: a re-run raises it, and brings new steps.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_number")]
     pub run_number: Option<i64>,
+}
+
+/// An integer, or `None` for anything else.
+fn lenient_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(value.as_i64())
 }
 
 /// A state of which only the name is read.

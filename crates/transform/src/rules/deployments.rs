@@ -184,6 +184,84 @@ impl<'a> RunColumns<'a> {
     }
 }
 
+/// The columns of an `environment_deployments` batch that rules read, downcast once per batch.
+pub struct EnvironmentDeploymentColumns<'a> {
+    workspace: &'a StringArray,
+    repository: &'a StringArray,
+    repo_slug: &'a StringArray,
+    repo_uuid: &'a StringArray,
+    uuid: &'a StringArray,
+    environment_name: &'a StringArray,
+    environment_type: &'a StringArray,
+    state: &'a StringArray,
+    outcome: &'a StringArray,
+    pipeline_uuid: &'a StringArray,
+    commit_sha: &'a StringArray,
+    build_number: &'a Int64Array,
+    completed_at: &'a TimestampMicrosecondArray,
+    exported_at: &'a TimestampMicrosecondArray,
+}
+
+impl<'a> EnvironmentDeploymentColumns<'a> {
+    /// Finds the columns rules read; an error names a missing one.
+    pub fn new(batch: &'a RecordBatch) -> Result<Self, ArrowError> {
+        Ok(EnvironmentDeploymentColumns {
+            workspace: text(batch, "workspace")?,
+            repository: text(batch, "repository")?,
+            repo_slug: text(batch, "repo_slug")?,
+            repo_uuid: text(batch, "repo_uuid")?,
+            uuid: text(batch, "uuid")?,
+            environment_name: text(batch, "environment_name")?,
+            environment_type: text(batch, "environment_type")?,
+            state: text(batch, "state")?,
+            outcome: text(batch, "outcome")?,
+            pipeline_uuid: text(batch, "pipeline_uuid")?,
+            commit_sha: text(batch, "commit_sha")?,
+            build_number: int(batch, "build_number")?,
+            completed_at: time(batch, "completed_at")?,
+            exported_at: time(batch, "exported_at")?,
+        })
+    }
+
+    /// Rows in the batch.
+    pub fn len(&self) -> usize {
+        self.uuid.len()
+    }
+
+    /// Whether the batch has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.uuid.is_empty()
+    }
+
+    /// What the rules see of row `row`: its state, its outcome as the result, its environment.
+    pub fn view(&self, row: usize) -> RunView<'a> {
+        RunView {
+            workspace: self.workspace.value(row),
+            repo_slug: self.repo_slug.value(row),
+            repository: self.repository.value(row),
+            state: get(self.state, row),
+            result: get(self.outcome, row),
+            environment: Some(EnvironmentView {
+                environment_type: get(self.environment_type, row),
+                name: get(self.environment_name, row),
+            }),
+            ..RunView::default()
+        }
+    }
+
+    /// The deployment's uuid.
+    pub fn uuid(&self, row: usize) -> &'a str {
+        self.uuid.value(row)
+    }
+
+    /// The build number of the run that deployed, where known.
+    pub fn build_number(&self, row: usize) -> Option<i64> {
+        self.build_number
+            .is_valid(row)
+            .then(|| self.build_number.value(row))
+    }
+}
+
 /// Builds the `deployments` table.
 #[derive(Default)]
 pub struct DeploymentBuilder {
@@ -288,50 +366,23 @@ impl DeploymentBuilder {
         {
             return Ok(());
         }
-        let column = |name| text(deployments, name);
-        let (workspace, repository, repo_slug) = (
-            column("workspace")?,
-            column("repository")?,
-            column("repo_slug")?,
-        );
-        let (repo_uuid, env_name, env_type, state, outcome) = (
-            column("repo_uuid")?,
-            column("environment_name")?,
-            column("environment_type")?,
-            column("state")?,
-            column("outcome")?,
-        );
-        let (pipeline_uuid, commit_sha) = (column("pipeline_uuid")?, column("commit_sha")?);
-        let build_number = int(deployments, "build_number")?;
-        let completed_at = time(deployments, "completed_at")?;
-        let exported_at = time(deployments, "exported_at")?;
-        for row in 0..deployments.num_rows() {
+        let cols = EnvironmentDeploymentColumns::new(deployments)?;
+        for row in 0..cols.len() {
             // What a deployments row cannot do without: when, and which run.
             let (Some(run_uuid), false, false) = (
-                get(pipeline_uuid, row),
-                completed_at.is_null(row),
-                build_number.is_null(row),
+                get(cols.pipeline_uuid, row),
+                cols.completed_at.is_null(row),
+                cols.build_number.is_null(row),
             ) else {
                 continue;
             };
-            let view = RunView {
-                workspace: workspace.value(row),
-                repo_slug: repo_slug.value(row),
-                repository: repository.value(row),
-                state: get(state, row),
-                result: get(outcome, row),
-                environment: Some(EnvironmentView {
-                    environment_type: get(env_type, row),
-                    name: get(env_name, row),
-                }),
-                ..RunView::default()
-            };
+            let view = cols.view(row);
             let Verdict::Matched(matched) = rules.judge(&view) else {
                 continue;
             };
             self.overlaps += RuleSet::overlaps(&matched).len() as u64;
-            let repo_uuid = repo_uuid.value(row);
-            let build = build_number.value(row);
+            let repo_uuid = cols.repo_uuid.value(row);
+            let build = cols.build_number.value(row);
             for (rule, service) in matched {
                 self.workspace.append_value(view.workspace);
                 self.reference_id.append_value(reference_id(
@@ -343,8 +394,8 @@ impl DeploymentBuilder {
                 self.service.append_value(service);
                 self.repository.append_value(view.repository);
                 self.repo_uuid.append_value(repo_uuid);
-                self.commit_sha.append_option(get(commit_sha, row));
-                self.deployed_at.append_value(completed_at.value(row));
+                self.commit_sha.append_option(get(cols.commit_sha, row));
+                self.deployed_at.append_value(cols.completed_at.value(row));
                 self.environment.append_value(&rule.environment);
                 self.success.append_value(view.result == Some("SUCCESSFUL"));
                 self.integration_branch
@@ -360,7 +411,7 @@ impl DeploymentBuilder {
                 self.run_number.append_null();
                 self.ref_name.append_null();
                 self.trigger.append_null();
-                self.exported_at.append_value(exported_at.value(row));
+                self.exported_at.append_value(cols.exported_at.value(row));
                 self.rows += 1;
             }
         }

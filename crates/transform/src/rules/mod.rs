@@ -14,8 +14,8 @@ mod template;
 
 pub use config::{RuleSpec, RulesFile};
 pub use deployments::{
-    DeploymentBuilder, ENVIRONMENT_DEPLOYMENT_COLUMNS, RUN_COLUMNS, RunColumns, SOURCE_NAME,
-    reference_id,
+    DeploymentBuilder, ENVIRONMENT_DEPLOYMENT_COLUMNS, EnvironmentDeploymentColumns, RUN_COLUMNS,
+    RunColumns, SOURCE_NAME, reference_id,
 };
 pub use rule::{Mismatch, Rule, Source};
 pub use run_view::{EnvironmentView, RunView};
