@@ -108,11 +108,68 @@ def check_layout(binary, tmp, layout):
           dataset.schema.metadata.get(b"bbpipe.schema_version") if dataset.schema.metadata else None, b"1")
 
 
+def expected_steps():
+    """Steps and Bitbucket deployments in the demo pages, from the JSON itself: (steps, build
+    seconds, deployments by environment type and outcome)."""
+    steps, seconds = set(), 0
+    for page in (ROOT / "fixtures/demo").glob("*/*/pipelines/steps/*/page-*.json"):
+        for step in json.loads(page.read_text())["values"]:
+            steps.add(step["uuid"])
+            seconds += step.get("build_seconds_used") or 0
+    types = {}
+    for page in (ROOT / "fixtures/demo").glob("*/*/environments/page-*.json"):
+        for env in json.loads(page.read_text())["values"]:
+            types[env["uuid"]] = env["environment_type"]["name"]
+    outcomes = {}
+    for page in (ROOT / "fixtures/demo").glob("*/*/deployments/page-*.json"):
+        for d in json.loads(page.read_text())["values"]:
+            key = (types[d["environment"]["uuid"]], d["state"].get("status", {}).get("name"))
+            outcomes[key] = outcomes.get(key, 0) + 1
+    return len(steps), seconds, outcomes
+
+
+def check_steps_and_environments(binary, tmp):
+    """`--with steps,environments`: the README's queries in DuckDB against the JSON's counts."""
+    out = Path(tmp) / "with"
+    subprocess.run([binary, "-q", "replay", str(ROOT / "fixtures/demo"), "--out", str(out),
+                    "--with", "steps,environments"], check=True)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+
+    def scan(table):
+        return f"read_parquet('{out}/{table}/**/*.parquet', hive_partitioning = true)"
+
+    steps, seconds, outcomes = expected_steps()
+    got = con.execute(f"SELECT count(*), count(DISTINCT uuid), sum(build_seconds_used) "
+                      f"FROM {scan('pipeline_steps')}").fetchone()
+    check("[with] pipeline_steps rows, keys, build seconds", got, (steps, steps, seconds))
+    minutes = con.execute(f"""SELECT round(sum(build_minutes), 1) FROM (
+        SELECT repository, name, date_trunc('week', started_at) AS week,
+               round(sum(build_seconds_used) / 60.0, 1) AS build_minutes
+        FROM {scan('pipeline_steps')} GROUP BY ALL)""").fetchone()[0]
+    check("[with] build minutes per repository, step and week add up", abs(minutes - seconds / 60) < 1, True)
+    check("[with] steps partition is the run's created month",
+          con.execute(f"SELECT count(*) FROM {scan('pipeline_steps')} "
+                      f"WHERE created_month <> strftime(run_created_at, '%Y-%m')").fetchone()[0], 0)
+    check("[with] not-started steps have no times",
+          con.execute(f"SELECT count(*) FROM {scan('pipeline_steps')} "
+                      f"WHERE status IN ('not_run', 'skipped') AND started_at IS NOT NULL").fetchone()[0], 0)
+    rows = con.execute(f"SELECT environment_type, outcome, count(*) FROM {scan('environment_deployments')} "
+                       f"GROUP BY ALL").fetchall()
+    check("[with] deployments per environment type and outcome", {(t, o): n for t, o, n in rows}, outcomes)
+    check("[with] started_month is the month of started_at",
+          con.execute(f"SELECT count(*) FROM {scan('environment_deployments')} "
+                      f"WHERE started_month <> strftime(started_at, '%Y-%m')").fetchone()[0], 0)
+    dataset = ds.dataset(out / "pipeline_steps", format="parquet", partitioning="hive")
+    check("[with] pyarrow pipeline_steps rows", dataset.count_rows(), steps)
+
+
 def main():
     binary = sys.argv[1]
     with tempfile.TemporaryDirectory() as tmp:
         for layout in (None, "day"):
             check_layout(binary, tmp, layout)
+        check_steps_and_environments(binary, tmp)
     print(f"warehouse: {results['passed']} passed, {results['failed']} failed")
     sys.exit(1 if results["failed"] else 0)
 
