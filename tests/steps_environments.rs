@@ -718,3 +718,19 @@ fn deployments_read_newest_first_to_the_watermark_or_all_where_the_sort_is_ignor
     assert_eq!(requests_to(&mock, "/deployments"), 3);
     assert_eq!(read_table(out.path(), "environment_deployments").len(), 119);
 }
+
+#[test]
+fn an_api_that_refuses_the_deployments_sort_is_read_in_full() {
+    let mock = recent_mock();
+    mock.state.lock().unwrap().reject_deployment_sort = true;
+    let out = tempfile::tempdir().unwrap();
+    let (_, logs) = export(&mock, out.path(), &[]);
+    assert!(
+        logs.contains("refused sort=-state.started_on (400)"),
+        "{logs}"
+    );
+    assert_eq!(read_table(out.path(), "environment_deployments").len(), 8);
+    mock.push_run("web", "COMPLETED", Some("SUCCESSFUL"));
+    export(&mock, out.path(), &[]);
+    assert_eq!(read_table(out.path(), "environment_deployments").len(), 9);
+}

@@ -69,6 +69,8 @@ pub struct State {
     pub reject_run_creation_sort: bool,
     /// The deployments listing ignores `sort` (serves oldest first).
     pub ignore_deployment_sort: bool,
+    /// The deployments listing answers 400 to any `sort`.
+    pub reject_deployment_sort: bool,
     /// A busy day: every Nth pipelines listing request, a new run arrives in that repository
     /// first.
     pub arrive_every: Option<usize>,
@@ -103,6 +105,7 @@ impl MockBitbucket {
             ignore_sort: false,
             reject_run_creation_sort: false,
             ignore_deployment_sort: false,
+            reject_deployment_sort: false,
             arrive_every: None,
             fault_rate: 0.0,
             listings: 0,
@@ -692,6 +695,15 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>, base: &str) {
                     Value::Null,
                 );
             };
+            if *listing == "deployments" && state.reject_deployment_sort && param("sort").is_some()
+            {
+                return error(
+                    &mut stream,
+                    "400 Bad Request",
+                    "Invalid field name: sort",
+                    Value::Null,
+                );
+            }
             let values = if *listing == "environments" {
                 environments(repo)
             } else {

@@ -17,9 +17,11 @@ use crate::export::Exporter;
 use crate::state::{RepositoryState, StepsRead};
 use crate::walk::{Walk, minus};
 use bbpipe_model::{Endpoint, RunRef};
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use url::Url;
 
 /// A run whose steps are wanted, with what its steps' rows need.
 struct Wanted {
@@ -95,17 +97,17 @@ impl Exporter {
         &self,
         pipelines_path: &str,
         run: &RunRef,
-    ) -> Result<Option<Vec<(url::Url, bytes::Bytes)>>, ExtractError> {
+    ) -> Result<Option<Vec<(Url, Bytes)>>, ExtractError> {
         let path = format!("{pipelines_path}/{}/steps", run.uuid);
+        let mut optional = vec![("pagelen", PAGELEN.to_string())];
         let mut pages = Vec::new();
         for page in 1u32.. {
-            let query = [("pagelen", PAGELEN.to_string()), ("page", page.to_string())];
-            let url = self.url(&path, &query);
-            self.counters.steps_requests.fetch_add(1, Ordering::Relaxed);
-            let body = match self.get(&url).await {
-                Ok(body) => body,
-                Err(e) if e.status() == Some(404) && page == 1 => return Ok(None),
-                Err(e) => return Err(e.into()),
+            let counter = Some(&self.counters.steps_requests);
+            let Some((url, body)) = self
+                .listing_page(&path, page, &mut optional, counter)
+                .await?
+            else {
+                return Ok((page > 1).then_some(pages));
             };
             let listed = ListingPage::parse(url.as_str(), &body)?;
             pages.push((url, body));
@@ -116,22 +118,52 @@ impl Exporter {
         Ok(Some(pages))
     }
 
+    /// Page `page` of the listing at `path`, with the `optional` parameters; `None` on a 404.
+    /// A 400 to the first page drops the last optional parameter (an API that refuses a sort or
+    /// a page length) and asks again, with a warning; later pages keep what page 1 was given.
+    async fn listing_page(
+        &self,
+        path: &str,
+        page: u32,
+        optional: &mut Vec<(&'static str, String)>,
+        counter: Option<&AtomicU64>,
+    ) -> Result<Option<(Url, Bytes)>, ExtractError> {
+        loop {
+            let mut query = optional.clone();
+            query.push(("page", page.to_string()));
+            let url = self.url(path, &query);
+            if let Some(counter) = counter {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            match self.get(&url).await {
+                Ok(body) => return Ok(Some((url, body))),
+                Err(e) if e.status() == Some(404) => return Ok(None),
+                Err(e) if e.status() == Some(400) && page == 1 && !optional.is_empty() => {
+                    if let Some((name, value)) = optional.pop() {
+                        tracing::warn!(
+                            path,
+                            "the API refused {name}={value} (400): asking again without it"
+                        );
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     /// Every page of the repository's environments, then its deployments back to the watermark.
     pub(crate) async fn read_environments(&self, walk: &mut Walk<'_>) -> Result<(), ExtractError> {
         if !self.options.extras.environments {
             return Ok(());
         }
         let base = format!("repositories/{}/{}", self.options.workspace, walk.repo.slug);
+        let path = format!("{base}/environments");
+        let mut optional = vec![("pagelen", PAGELEN.to_string())];
         for page in 1u32.. {
-            let query = [("pagelen", PAGELEN.to_string()), ("page", page.to_string())];
-            let url = self.url(&format!("{base}/environments"), &query);
-            let body = match self.get(&url).await {
-                Ok(body) => body,
-                Err(e) if e.status() == Some(404) => {
-                    tracing::info!(repository = %walk.repo.slug, "no environments (404): deployments not used");
-                    return Ok(());
-                }
-                Err(e) => return Err(e.into()),
+            let Some((url, body)) = self.listing_page(&path, page, &mut optional, None).await?
+            else {
+                tracing::info!(repository = %walk.repo.slug, "no environments (404): deployments not used");
+                return Ok(());
             };
             let listed = ListingPage::parse(url.as_str(), &body)?;
             self.send(
@@ -156,18 +188,21 @@ impl Exporter {
         let mut newest = previous;
         let mut last = None;
         let mut ordered = true;
+        let path = format!("{base}/deployments");
+        // The sort goes first if the API refuses something.
+        let mut optional = vec![
+            ("pagelen", PAGELEN.to_string()),
+            ("sort", "-state.started_on".to_string()),
+        ];
         for page in 1u32.. {
-            let query = [
-                ("pagelen", PAGELEN.to_string()),
-                ("sort", "-state.started_on".to_string()),
-                ("page", page.to_string()),
-            ];
-            let url = self.url(&format!("{base}/deployments"), &query);
-            let body = match self.get(&url).await {
-                Ok(body) => body,
-                Err(e) if e.status() == Some(404) => return Ok(()),
-                Err(e) => return Err(e.into()),
+            let Some((url, body)) = self.listing_page(&path, page, &mut optional, None).await?
+            else {
+                return Ok(());
             };
+            if ordered && !optional.iter().any(|(name, _)| *name == "sort") {
+                ordered = false;
+                tracing::warn!(repository = %walk.repo.slug, "deployments cannot be sorted here: reading every page");
+            }
             let listed = DeploymentsPage::parse(url.as_str(), &body)?;
             if ordered && !listed.newest_first(last) {
                 ordered = false;
@@ -242,19 +277,6 @@ fn wanted(
     })
 }
 
-/// Forgets steps read of runs that can no longer come back on a page: their latest attempt is
-/// older than where the next walk stops.
-pub(crate) fn prune_steps_read(state: &mut RepositoryState, lookback: chrono::Duration) {
-    let Some(horizon) = state
-        .run_watermark
-        .or(state.resume.as_ref().map(|r| r.started_at))
-    else {
-        return;
-    };
-    let horizon = minus(horizon, lookback);
-    state.steps_read.retain(|_, read| read.at >= horizon);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,7 +345,7 @@ mod tests {
                 },
             );
         }
-        prune_steps_read(&mut state, chrono::Duration::days(2));
+        state.forget_steps_read(chrono::Duration::days(2));
         assert_eq!(state.steps_read.keys().collect::<Vec<_>>(), ["{a}"]);
     }
 }

@@ -82,7 +82,7 @@ impl Recorder {
         .await
     }
 
-    /// Page `page` of a run's steps, secrets left out (see [`redact_steps`]).
+    /// Page `page` of a run's steps, secrets left out: only the fields exported are kept.
     pub async fn steps(
         &self,
         workspace: &str,

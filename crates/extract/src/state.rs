@@ -106,6 +106,24 @@ fn unfinished<'de, D: Deserializer<'de>>(
 /// Key of the workspace-wide entry among the state entries (repository entries are uuids).
 const WORKSPACE_ENTRY: &str = "_workspace";
 
+impl RepositoryState {
+    /// Forgets the steps read of runs that can no longer come back on a page: their latest
+    /// attempt is older than where the next walk stops (the run watermark, or where an
+    /// unfinished first read began, less the lookback).
+    pub fn forget_steps_read(&mut self, lookback: chrono::Duration) {
+        let Some(horizon) = self
+            .run_watermark
+            .or(self.resume.as_ref().map(|r| r.started_at))
+        else {
+            return;
+        };
+        let horizon = horizon
+            .checked_sub_signed(lookback)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        self.steps_read.retain(|_, read| read.at >= horizon);
+    }
+}
+
 impl SyncState {
     /// An empty state: the next export reads the whole history.
     pub fn new(workspace: &str) -> Self {

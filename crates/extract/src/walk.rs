@@ -18,7 +18,6 @@
 use crate::api::{Listed, PAGELEN, PipelinesPage, RunHeader, RunOrder};
 use crate::error::ExtractError;
 use crate::export::{Exporter, is_last_page};
-use crate::extras::prune_steps_read;
 use crate::state::{RepositoryState, Resume, Unfinished};
 use bbpipe_model::{Endpoint, Message, RawPage};
 use bytes::Bytes;
@@ -143,7 +142,7 @@ impl Exporter {
             self.revisit_unfinished(&mut walk, previous).await?;
         }
         self.read_environments(&mut walk).await?;
-        prune_steps_read(&mut walk.state, self.options.lookback);
+        walk.state.forget_steps_read(self.options.lookback);
         self.publish(&repo.uuid, walk.state).await;
         Ok(true)
     }

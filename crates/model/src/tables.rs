@@ -446,7 +446,8 @@ fn pipeline_steps_columns() -> Vec<Field> {
         text(
             "environment_uuid",
             true,
-            "Environment a deploy step deploys to, where the step or Bitbucket's deployments say.",
+            "Environment a deploy step deploys to, where the step names it (otherwise join \
+             environment_deployments on step_uuid).",
         ),
         time(
             "run_created_at",

@@ -1,16 +1,17 @@
 //! The [`Transformer`]: one page at a time into Arrow builders, runs that cannot be decoded
-//! set aside as rejects.
+//! set aside as rejects. What `--with` adds (steps, environments, Bitbucket's deployments) is
+//! in [`extras`].
 
-use crate::environments::{
-    EnvironmentDeploymentsBuilder, EnvironmentIndex, EnvironmentsBuilder, RepoAt, environment_info,
-};
+mod extras;
+
+use crate::environments::{EnvironmentDeploymentsBuilder, EnvironmentIndex, EnvironmentsBuilder};
 use crate::error::TransformError;
 use crate::rejects::{Reject, RejectsBuilder};
 use crate::repositories::RepositoriesBuilder;
 use crate::row::RowError;
 use crate::rules::{DeploymentBuilder, RuleSet};
 use crate::runs::{PipelineRunsBuilder, RepoContext};
-use crate::steps::{PipelineStepsBuilder, StepContext};
+use crate::steps::PipelineStepsBuilder;
 use bbpipe_model::bitbucket::{
     self as json, DecodeError, Deployment, Environment, Page, PipelineRun, Repository, Step,
 };
@@ -208,183 +209,6 @@ impl Transformer {
         self.flush_environments(out)?;
         self.flush_environment_deployments(out)?;
         self.flush_rejects(out)
-    }
-
-    /// The repository of a per-repository page, with its uuid from the repository pages.
-    fn repo_at<'s>(
-        repo_uuids: &'s HashMap<(String, String), String>,
-        source: &'s PageSource,
-    ) -> Result<RepoAt<'s>, TransformError> {
-        let slug = source.repo_slug.as_deref().ok_or_else(|| {
-            TransformError::value(source, "$".into(), "the page must belong to a repository")
-        })?;
-        let repo_uuid = repo_uuids
-            .get(&(source.workspace.clone(), slug.to_string()))
-            .ok_or_else(|| {
-                TransformError::value(
-                    source,
-                    "$".into(),
-                    "no repository page named this repository",
-                )
-            })?;
-        Ok(RepoAt {
-            workspace: &source.workspace,
-            slug,
-            repo_uuid,
-            exported_at: source.fetched_at.timestamp_micros(),
-        })
-    }
-
-    fn push_steps(
-        &mut self,
-        source: &PageSource,
-        values: &[Step<'_>],
-        out: &mut Vec<TableBatch>,
-    ) -> Result<(), TransformError> {
-        let Some(run) = source.run.as_ref() else {
-            return Err(TransformError::value(
-                source,
-                "$".into(),
-                "a page of steps must name its pipeline run",
-            ));
-        };
-        if self.steps_workspace != source.workspace {
-            self.flush_steps(out)?;
-            self.steps_workspace.clone_from(&source.workspace);
-        }
-        let repo = Self::repo_at(&self.repo_uuids, source)?;
-        let at = StepContext {
-            workspace: repo.workspace,
-            slug: repo.slug,
-            repo_uuid: repo.repo_uuid,
-            run,
-            exported_at: repo.exported_at,
-        };
-        for (index, step) in values.iter().enumerate() {
-            self.steps
-                .append(step, &at)
-                .map_err(|e| row_error(source, Some(index), e))?;
-        }
-        self.summary.steps += values.len() as u64;
-        if self.steps.len() >= self.options.batch_rows {
-            self.flush_steps(out)?;
-        }
-        Ok(())
-    }
-
-    fn push_environments(
-        &mut self,
-        source: &PageSource,
-        values: &[Environment<'_>],
-        out: &mut Vec<TableBatch>,
-    ) -> Result<(), TransformError> {
-        for env in values {
-            self.environment_index
-                .insert(env.uuid.to_string(), environment_info(env));
-        }
-        if !self.options.emit_repositories {
-            return Ok(());
-        }
-        if self.environments_workspace != source.workspace {
-            self.flush_environments(out)?;
-            self.environments_workspace.clone_from(&source.workspace);
-        }
-        let repo = Self::repo_at(&self.repo_uuids, source)?;
-        for env in values {
-            self.environments.append(env, &repo);
-        }
-        self.summary.environments += values.len() as u64;
-        if self.environments.len() >= self.options.batch_rows {
-            self.flush_environments(out)?;
-        }
-        Ok(())
-    }
-
-    fn push_environment_deployments(
-        &mut self,
-        source: &PageSource,
-        values: &[Deployment<'_>],
-        out: &mut Vec<TableBatch>,
-    ) -> Result<(), TransformError> {
-        if self.environment_deployments_workspace != source.workspace {
-            self.flush_environment_deployments(out)?;
-            self.environment_deployments_workspace
-                .clone_from(&source.workspace);
-        }
-        let repo = Self::repo_at(&self.repo_uuids, source)?;
-        for (index, deployment) in values.iter().enumerate() {
-            self.environment_deployments
-                .append(deployment, &repo, &self.environment_index)
-                .map_err(|e| row_error(source, Some(index), e))?;
-        }
-        self.summary.environment_deployments += values.len() as u64;
-        if self.environment_deployments.len() >= self.options.batch_rows {
-            self.flush_environment_deployments(out)?;
-        }
-        Ok(())
-    }
-
-    fn flush_steps(&mut self, out: &mut Vec<TableBatch>) -> Result<(), TransformError> {
-        if self.steps.len() > 0 {
-            out.push(TableBatch {
-                table: Table::PipelineSteps,
-                workspace: self.steps_workspace.clone(),
-                batch: self.steps.finish().map_err(internal)?,
-            });
-        }
-        Ok(())
-    }
-
-    fn flush_environments(&mut self, out: &mut Vec<TableBatch>) -> Result<(), TransformError> {
-        if self.environments.len() > 0 {
-            out.push(TableBatch {
-                table: Table::Environments,
-                workspace: self.environments_workspace.clone(),
-                batch: self.environments.finish().map_err(internal)?,
-            });
-        }
-        Ok(())
-    }
-
-    fn flush_environment_deployments(
-        &mut self,
-        out: &mut Vec<TableBatch>,
-    ) -> Result<(), TransformError> {
-        if self.environment_deployments.len() == 0 {
-            return Ok(());
-        }
-        let batch = self.environment_deployments.finish().map_err(internal)?;
-        let workspace = self.environment_deployments_workspace.clone();
-        if let Some(rules) = &self.options.rules {
-            self.deployments
-                .append_environment_deployments(rules, &batch)
-                .map_err(internal)?;
-            self.emit_deployments(&workspace, out)?;
-        }
-        out.push(TableBatch {
-            table: Table::EnvironmentDeployments,
-            workspace,
-            batch,
-        });
-        Ok(())
-    }
-
-    /// Emits the deployments the rules inferred so far.
-    fn emit_deployments(
-        &mut self,
-        workspace: &str,
-        out: &mut Vec<TableBatch>,
-    ) -> Result<(), TransformError> {
-        if !self.deployments.is_empty() {
-            self.summary.deployments += self.deployments.len() as u64;
-            self.summary.rule_overlaps += std::mem::take(&mut self.deployments.overlaps);
-            out.push(TableBatch {
-                table: Table::Deployments,
-                workspace: workspace.to_string(),
-                batch: self.deployments.finish().map_err(internal)?,
-            });
-        }
-        Ok(())
     }
 
     /// A page that did not decode as a whole: if its envelope holds, each run is decoded on
@@ -597,7 +421,7 @@ impl Transformer {
     }
 }
 
-fn decode<'a, T: serde::Deserialize<'a>>(
+pub(super) fn decode<'a, T: serde::Deserialize<'a>>(
     source: &PageSource,
     body: &'a [u8],
 ) -> Result<T, TransformError> {
@@ -608,7 +432,11 @@ fn decode<'a, T: serde::Deserialize<'a>>(
     })
 }
 
-fn row_error(source: &PageSource, index: Option<usize>, error: RowError) -> TransformError {
+pub(super) fn row_error(
+    source: &PageSource,
+    index: Option<usize>,
+    error: RowError,
+) -> TransformError {
     let path = match index {
         Some(i) => json::value_path(i, &format!("$.{}", error.field)),
         None => format!("$.{}", error.field),
@@ -616,7 +444,7 @@ fn row_error(source: &PageSource, index: Option<usize>, error: RowError) -> Tran
     TransformError::value(source, path, error.message)
 }
 
-fn internal(error: arrow::error::ArrowError) -> TransformError {
+pub(super) fn internal(error: arrow::error::ArrowError) -> TransformError {
     TransformError::Internal(error.to_string())
 }
 
