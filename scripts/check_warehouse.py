@@ -164,12 +164,130 @@ def check_steps_and_environments(binary, tmp):
     check("[with] pyarrow pipeline_steps rows", dataset.count_rows(), steps)
 
 
+def close(a, b):
+    """Equal numbers, up to float rounding (both sides compute in doubles)."""
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= 1e-6 * max(1.0, abs(a), abs(b))
+
+
+def check_report(binary, tmp):
+    """`bbpipe report --json` on the demo: every number again, from DuckDB over the Parquet,
+    as README's "The delivery report" defines it."""
+    out = Path(tmp) / "report-data"
+    subprocess.run([binary, "-q", "replay", str(ROOT / "fixtures/demo"), "--out", str(out),
+                    "--rules", str(ROOT / "fixtures/demo/deploy-rules.toml"), "--with", "steps"], check=True)
+    report_file = Path(tmp) / "report.json"
+    subprocess.run([binary, "-q", "report", str(out), "--json", str(report_file)], check=True)
+    report = json.loads(report_file.read_text())
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+
+    def scan(table):
+        return f"read_parquet('{out}/{table}/**/*.parquet', hive_partitioning = true)"
+
+    # The default window: 13 whole weeks ending with the week of the newest run or deployment.
+    newest = con.execute(f"""SELECT max(t) FROM (SELECT max(created_at) AS t FROM {scan('pipeline_runs')}
+                             UNION ALL SELECT max(deployed_at) FROM {scan('deployments')})""").fetchone()[0]
+    last_monday = con.execute("SELECT CAST(date_trunc('week', ?::TIMESTAMPTZ) AS DATE)", [newest]).fetchone()[0]
+    start, end = con.execute("SELECT ?::DATE - INTERVAL 84 DAY, ?::DATE + INTERVAL 7 DAY",
+                             [last_monday, last_monday]).fetchone()
+    check("[report] window from", report["window"]["from"], str(start.date()))
+    check("[report] window to", report["window"]["to"], str((end - __import__("datetime").timedelta(days=1)).date()))
+    weeks = 13.0
+    window = f"BETWEEN TIMESTAMPTZ '{start.date()} 00:00:00+00' AND TIMESTAMPTZ '{end.date()} 00:00:00+00' - INTERVAL 1 MICROSECOND"
+
+    rows = con.execute(f"""
+        WITH d AS (SELECT * FROM {scan('deployments')}),
+             w AS (SELECT * FROM d WHERE deployed_at {window}),
+             restore AS (
+                SELECT f.service, f.environment,
+                       (SELECT min(s.deployed_at) FROM d s WHERE s.success AND s.service = f.service
+                         AND s.environment = f.environment AND s.deployed_at > f.deployed_at) AS restored_at,
+                       f.deployed_at
+                FROM w f WHERE NOT f.success)
+        SELECT w.service, w.environment, count(*) AS n, count(*) FILTER (WHERE success) AS ok,
+               count(*) FILTER (WHERE NOT success) / count(*) AS cfr,
+               (SELECT quantile_cont((epoch_us(restored_at) - epoch_us(deployed_at)) / 1e6, 0.5) FROM restore r
+                 WHERE r.service = w.service AND r.environment = w.environment AND restored_at IS NOT NULL) AS ttr,
+               (SELECT count(*) FROM restore r WHERE r.service = w.service AND r.environment = w.environment
+                 AND restored_at IS NOT NULL) AS restored,
+               (SELECT count(*) FROM restore r WHERE r.service = w.service AND r.environment = w.environment
+                 AND restored_at IS NULL) AS open
+        FROM w GROUP BY ALL ORDER BY ALL""").fetchall()
+    got = {(s["service"], s["environment"]): s for s in report["deployments"]}
+    check("[report] services and environments", sorted(got), [(r[0], r[1]) for r in rows])
+    for service, environment, n, ok, cfr, ttr, restored, open_ in rows:
+        s = got.get((service, environment), {})
+        name = f"[report] {service}/{environment}"
+        check(f"{name} deployments", (s.get("deployments"), s.get("successful")), (n, ok))
+        check(f"{name} deploy frequency", close(s.get("deploy_frequency_per_week"), ok / weeks), True)
+        check(f"{name} change failure rate", close(s.get("change_failure_rate"), cfr), True)
+        t = s.get("time_to_restore", {})
+        check(f"{name} time to restore", (close(t.get("median_seconds"), ttr), t.get("restored"),
+                                          len(t.get("open", []))), (True, restored, open_))
+    total = con.execute(f"SELECT count(*), count(*) FILTER (WHERE success) FROM {scan('deployments')} "
+                        f"WHERE deployed_at {window}").fetchone()
+    all_ = report["all_deployments"]
+    check("[report] all deployments", (all_["deployments"], all_["successful"]), total)
+
+    runs = con.execute(f"""
+        SELECT repository, count(*), count(*) FILTER (WHERE status = 'success'),
+               count(*) FILTER (WHERE status = 'failure'), count(*) FILTER (WHERE status = 'cancelled'),
+               count(*) FILTER (WHERE state IS DISTINCT FROM 'COMPLETED'),
+               quantile_cont(duration_seconds, 0.5) FILTER (WHERE completed_at IS NOT NULL),
+               quantile_cont(duration_seconds, 0.9) FILTER (WHERE completed_at IS NOT NULL),
+               coalesce(sum(build_seconds_used), 0) / 60.0
+        FROM {scan('pipeline_runs')} WHERE created_at {window} GROUP BY ALL ORDER BY ALL""").fetchall()
+    got = {r["repository"]: r for r in report["repositories"]}
+    check("[report] repositories", sorted(got), [r[0] for r in runs])
+    for repo, n, ok, bad, cancelled, unfinished, p50, p90, minutes in runs:
+        r = got.get(repo, {})
+        name = f"[report] {repo}"
+        check(f"{name} runs", (r.get("runs"), r.get("success"), r.get("failure"), r.get("cancelled"),
+                               r.get("unfinished")), (n, ok, bad, cancelled, unfinished))
+        rate = ok / (ok + bad) if ok + bad else None
+        check(f"{name} success rate", close(r.get("success_rate"), rate), True)
+        check(f"{name} duration p50/p90", (close(r.get("duration_p50_seconds"), p50),
+                                           close(r.get("duration_p90_seconds"), p90)), (True, True))
+        check(f"{name} build minutes", close(r.get("build_minutes"), minutes), True)
+    weekly = con.execute(f"""
+        SELECT CAST(date_trunc('week', created_at) AS VARCHAR), count(*),
+               quantile_cont(duration_seconds, 0.9) FILTER (WHERE completed_at IS NOT NULL)
+        FROM {scan('pipeline_runs')} WHERE created_at {window} GROUP BY 1 ORDER BY 1""").fetchall()
+    check("[report] weekly runs and p90", [(w["week"], w["runs"], round(w["duration_p90_seconds"], 6))
+                                           for w in report["weekly_runs"]],
+          [(w[0][:10], w[1], round(w[2], 6)) for w in weekly])
+    for p in report["failing_pipelines"]:
+        failures = con.execute(f"""SELECT count(*) FILTER (WHERE status = 'failure'), count(*)
+            FROM {scan('pipeline_runs')} WHERE created_at {window} AND repository = ?
+            AND name IS NOT DISTINCT FROM ?""", [p["repository"], p["pipeline"]]).fetchone()
+        check(f"[report] failing {p['repository']} {p['pipeline']}", (p["failures"], p["runs"]), failures)
+    top = con.execute(f"""SELECT max(f) FROM (SELECT count(*) FILTER (WHERE status = 'failure') AS f
+        FROM {scan('pipeline_runs')} WHERE created_at {window} GROUP BY repository, name)""").fetchone()[0]
+    check("[report] the most failing pipeline comes first", report["failing_pipelines"][0]["failures"], top)
+    unfinished = con.execute(f"SELECT count(*) FROM {scan('pipeline_runs')} WHERE created_at {window} "
+                             f"AND state IS DISTINCT FROM 'COMPLETED'").fetchone()[0]
+    check("[report] unfinished runs", report["unfinished_runs"]["count"], unfinished)
+    for s in report["steps"]["most_build_minutes"]:
+        minutes = con.execute(f"""SELECT coalesce(sum(build_seconds_used), 0) / 60.0 FROM {scan('pipeline_steps')}
+            WHERE run_created_at {window} AND repository = ? AND name IS NOT DISTINCT FROM ?""",
+                              [s["repository"], s["name"]]).fetchone()[0]
+        check(f"[report] step minutes {s['repository']} {s['name']}", close(s["build_minutes"], minutes), True)
+    for s in report["steps"]["slowest"]:
+        p90 = con.execute(f"""SELECT quantile_cont(duration_seconds, 0.9) FROM {scan('pipeline_steps')}
+            WHERE run_created_at {window} AND repository = ? AND name IS NOT DISTINCT FROM ?
+            AND status = 'success'""", [s["repository"], s["name"]]).fetchone()[0]
+        check(f"[report] slow step {s['repository']} {s['name']}", close(s["duration_p90_seconds"], p90), True)
+
+
 def main():
     binary = sys.argv[1]
     with tempfile.TemporaryDirectory() as tmp:
         for layout in (None, "day"):
             check_layout(binary, tmp, layout)
         check_steps_and_environments(binary, tmp)
+        check_report(binary, tmp)
     print(f"warehouse: {results['passed']} passed, {results['failed']} failed")
     sys.exit(1 if results["failed"] else 0)
 

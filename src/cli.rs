@@ -46,6 +46,48 @@ pub enum Command {
     /// Check deploy rules, or explain which rule matched which run.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// The delivery report of a dataset: DORA metrics and pipeline health, as one HTML page
+    /// (inline SVG charts, no JavaScript) and/or JSON.
+    ///
+    /// Reads only the files the manifests say are live. Default window: the 13 full weeks
+    /// (Monday to Sunday, UTC) ending with the week of the newest deployment or run. Without
+    /// --html or --json, prints the headline figures. Exit codes: 0 ok, 1 not a report-able
+    /// dataset (named), 10 nothing in the window.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The dataset: a local directory or s3://bucket/prefix.
+    pub dest: String,
+    /// Write the report page here.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write the report's numbers here as JSON (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// First day of the window (YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "DATE", value_parser = date)]
+    pub from: Option<chrono::NaiveDate>,
+    /// Last day of the window, inclusive (YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "DATE", value_parser = date)]
+    pub to: Option<chrono::NaiveDate>,
+    /// Only this workspace.
+    #[arg(long, value_name = "WS")]
+    pub workspace: Option<String>,
+    /// Only deployments of this service.
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Option<String>,
+    /// Only deployments to this environment.
+    #[arg(long, value_name = "ENV")]
+    pub environment: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+fn date(value: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map_err(|_| format!("{value:?}: expected a date as YYYY-MM-DD"))
 }
 
 #[derive(Debug, Subcommand)]

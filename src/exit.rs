@@ -1,5 +1,6 @@
 //! Exit codes, documented in README: 0 ok, 1 failure, 2 usage, 3-7 access problems, 8 runs
-//! rejected, 9 another export holds the workspace, 130/143 interrupted.
+//! rejected, 9 another export holds the workspace, 10 nothing to report in the window, 130/143
+//! interrupted.
 
 use bbpipe_pipeline::PipelineError;
 use bbpipe_pipeline::extract::ExtractError;
@@ -32,6 +33,8 @@ pub const FAILED: (&str, u8) = ("error", 1);
 pub const REJECTED: (&str, u8) = ("rejected_runs", 8);
 /// Another export holds the workspace's lease (or took it over, or committed first).
 pub const LOCKED: (&str, u8) = ("locked", 9);
+/// `bbpipe report`: the window holds no run and no deployment.
+pub const EMPTY_REPORT: (&str, u8) = ("empty_report", 10);
 
 /// Classifies an API error as `check` reports it; `listing` says whether it came from the
 /// repositories listing (where 404 means the workspace does not exist).
@@ -51,6 +54,7 @@ pub fn classify(error: &ApiError, listing: bool) -> (&'static str, u8) {
 pub fn of(error: &PipelineError) -> u8 {
     match error.root() {
         PipelineError::Contention(_) => LOCKED.1,
+        PipelineError::EmptyReport { .. } => EMPTY_REPORT.1,
         PipelineError::Interrupted(signal) => signal.exit_code(),
         PipelineError::Extract(ExtractError::Api(api)) => classify(api, true).1,
         _ => FAILED.1,

@@ -12,6 +12,7 @@ mod cli;
 mod exit;
 mod export_cmd;
 mod progress;
+mod report_cmd;
 mod rules_cmd;
 mod schema_doc;
 mod summary;
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
             Command::Schema(args) => schema_doc::print(&args),
             Command::Rules(command) => rules_cmd::run(command).await,
             Command::VerifyOutput(args) => write_cmd::verify_output(args, cli.quiet).await,
+            Command::Report(args) => report_cmd::run(args, cli.quiet).await,
         }
     });
     match result {

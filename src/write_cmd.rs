@@ -69,7 +69,7 @@ impl WriteArgs {
     }
 }
 
-fn store_options(store: &StoreArgs) -> StoreOptions {
+pub fn store_options(store: &StoreArgs) -> StoreOptions {
     StoreOptions {
         s3_endpoint: store.s3_endpoint.clone(),
         max_retries: store.store_retries,

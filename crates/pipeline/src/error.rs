@@ -52,6 +52,20 @@ pub enum PipelineError {
     /// A runs visitor failed (see [`crate::for_each_run_batch`]).
     #[error("{0}")]
     Visit(crate::VisitError),
+    /// The delivery report cannot be made from this dataset (not a bbpipe dataset, no pipeline
+    /// runs, an unknown workspace, a bad window).
+    #[error("report: {0}")]
+    Report(String),
+    /// The delivery report's window holds no pipeline run and no deployment.
+    #[error(
+        "report: nothing to report between {from} and {to}: no pipeline run was created and no deployment made in that window (see --from/--to)"
+    )]
+    EmptyReport {
+        /// First day of the window.
+        from: String,
+        /// Last day of the window.
+        to: String,
+    },
     /// SIGTERM or SIGINT: stopped without committing what was not committed yet.
     #[error(
         "interrupted by {}: stopped without committing what was not committed yet",

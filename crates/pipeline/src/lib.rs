@@ -2,7 +2,8 @@
 //!
 //! [`replay`] and [`Export`] wire extract → transform → load with bounded channels, take the
 //! workspaces' leases, read the sync state the last export committed, and stop cleanly on
-//! SIGTERM/SIGINT once [`signal::install`] was called. The `bbpipe` binary only parses
+//! SIGTERM/SIGINT once [`signal::install`] was called. [`delivery`] turns a dataset into the
+//! delivery report. The `bbpipe` binary only parses
 //! arguments, calls these and prints what they return.
 //!
 //! ```no_run
@@ -11,12 +12,14 @@
 //! # async fn run() -> Result<(), bbpipe_pipeline::PipelineError> {
 //! let mut write = WriteOptions::new("./out");
 //! write.rules = Some("fixtures/demo/deploy-rules.toml".into());
-//! let report = replay(&ReplayJob { fixtures: "fixtures/demo".into(), write }).await?;
+//! let job = ReplayJob { fixtures: "fixtures/demo".into(), write, extras: Default::default() };
+//! let report = replay(&job).await?;
 //! println!("{} runs, {} deployments", report.pipeline_runs, report.deployments);
 //! # Ok(())
 //! # }
 //! ```
 
+mod delivery;
 mod error;
 mod export;
 mod options;
@@ -33,7 +36,9 @@ mod writer;
 pub use bbpipe_extract as extract;
 pub use bbpipe_load as load;
 pub use bbpipe_model as model;
+pub use bbpipe_report as delivery_report;
 pub use bbpipe_transform as transform;
+pub use delivery::{DeliveryJob, DeliveryOutput, delivery};
 pub use error::PipelineError;
 pub use export::{Export, ExportJob, normalize_workspace};
 pub use options::{LockOptions, WriteOptions};

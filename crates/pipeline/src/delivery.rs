@@ -1,0 +1,216 @@
+//! The delivery report of a dataset: reads the live files of `deployments`, `pipeline_runs` and
+//! (where present) `pipeline_steps` that the window can touch, and computes the report.
+
+use crate::error::PipelineError;
+use crate::options::WriteOptions;
+use crate::writer::open_destination;
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::TimestampMicrosecondType;
+use bbpipe_load::{Destination, History, Scope, read_file_columns};
+use bbpipe_model::{Granularity, PartitionKey, Table};
+use bbpipe_report::{Collected, DeliveryReport, Filters, Window, columns, compute, day_of};
+use chrono::{Months, NaiveDate};
+use object_store::path::Path;
+
+/// What to report on.
+#[derive(Debug, Clone)]
+pub struct DeliveryJob {
+    /// The dataset (`out` and `store`; nothing is written).
+    pub dataset: WriteOptions,
+    /// First day; default: 13 full weeks before `to`'s week.
+    pub from: Option<NaiveDate>,
+    /// Last day; default: the Sunday of the week of the newest deployment or run.
+    pub to: Option<NaiveDate>,
+    /// Only this workspace, service and environment.
+    pub filters: Filters,
+}
+
+/// The report, and the weeks its charts span.
+#[derive(Debug, Clone)]
+pub struct DeliveryOutput {
+    /// The numbers.
+    pub report: DeliveryReport,
+    /// The Mondays of the window's weeks.
+    pub mondays: Vec<NaiveDate>,
+}
+
+/// Makes the delivery report of a dataset.
+pub async fn delivery(job: &DeliveryJob) -> Result<DeliveryOutput, PipelineError> {
+    let destination = open_destination(&job.dataset)?;
+    bbpipe_load::check_is_dataset(&destination)
+        .await
+        .map_err(|e| PipelineError::Report(e.to_string()))?;
+    let history = History::read(&destination, Scope::All)
+        .await
+        .map_err(PipelineError::load)?;
+    let held: Vec<String> = history.workspaces.keys().cloned().collect();
+    if held.is_empty() {
+        return Err(PipelineError::Report(format!(
+            "{} holds no bbpipe dataset (no committed manifest)",
+            destination.display()
+        )));
+    }
+    let workspaces = match &job.filters.workspace {
+        Some(ws) if !held.contains(ws) => {
+            return Err(PipelineError::Report(format!(
+                "{} holds no workspace {ws} (it holds: {})",
+                destination.display(),
+                held.join(", ")
+            )));
+        }
+        Some(ws) => vec![ws.clone()],
+        None => held,
+    };
+    let live = |table: Table| -> Vec<(String, String)> {
+        workspaces
+            .iter()
+            .flat_map(|ws| {
+                history
+                    .live_files(table, ws)
+                    .into_iter()
+                    .map(move |path| (ws.clone(), path))
+            })
+            .collect()
+    };
+    let runs = live(Table::PipelineRuns);
+    if runs.is_empty() {
+        return Err(PipelineError::Report(format!(
+            "{} has no pipeline_runs in {}: nothing to report on",
+            destination.display(),
+            workspaces.join(", ")
+        )));
+    }
+    let deployments = live(Table::Deployments);
+    let window = match (job.from, job.to) {
+        (Some(from), Some(to)) => Window { from, to },
+        (from, to) => {
+            let to = match to {
+                Some(to) => to,
+                None => {
+                    let newest = newest_day(&destination, &runs, &deployments).await?;
+                    Window::ending_with_week_of(newest).to
+                }
+            };
+            let default = Window::ending_with_week_of(to);
+            Window {
+                from: from.unwrap_or(default.from),
+                to,
+            }
+        }
+    };
+    if window.from > window.to {
+        return Err(PipelineError::Report(format!(
+            "--from {} is after --to {}",
+            window.from, window.to
+        )));
+    }
+    let mut collected = Collected::default();
+    let steps = live(Table::PipelineSteps);
+    for (table, files) in [
+        (Table::Deployments, deployments),
+        (Table::PipelineRuns, runs),
+        (Table::PipelineSteps, steps),
+    ] {
+        for (workspace, path) in files.iter().filter(|(_, p)| !before(p, &window)) {
+            let batches = read_file_columns(
+                &destination,
+                table,
+                workspace,
+                &Path::from(path.as_str()),
+                columns(table),
+            )
+            .await
+            .map_err(PipelineError::load)?;
+            for batch in &batches {
+                collected
+                    .add(table, batch, &window, &job.filters)
+                    .map_err(|e| PipelineError::Report(format!("{path}: {e}")))?;
+            }
+        }
+        // A dataset with the table but no file in the window still has it.
+        if table == Table::Deployments && !files.is_empty() {
+            collected.has_deployments_table = true;
+        }
+        if table == Table::PipelineSteps && !files.is_empty() && collected.steps.is_none() {
+            collected.steps = Some(Vec::new());
+        }
+    }
+    let in_window = collected
+        .deployments
+        .iter()
+        .any(|d| window.contains(d.deployed_at));
+    if collected.runs.is_empty() && !in_window {
+        return Err(PipelineError::EmptyReport {
+            from: window.from.to_string(),
+            to: window.to.to_string(),
+        });
+    }
+    let mondays = window.mondays();
+    Ok(DeliveryOutput {
+        report: compute(&collected, window, job.filters.clone()),
+        mondays,
+    })
+}
+
+/// Whether a data file's partition ends before the window starts (it holds nothing the report
+/// reads: runs and steps in the window, deployments from its start on).
+fn before(path: &str, window: &Window) -> bool {
+    let Some(period) = PartitionKey::of_path(path).and_then(|k| k.period) else {
+        return false;
+    };
+    let first = period.first_day();
+    let last = match period.granularity() {
+        Granularity::Day => first,
+        Granularity::Month => first
+            .checked_add_months(Months::new(1))
+            .and_then(|next| next.pred_opt())
+            .unwrap_or(first),
+    };
+    last < window.from
+}
+
+/// The newest day any run was created or deployment made: read from the files of the newest
+/// partitions only.
+async fn newest_day(
+    destination: &Destination,
+    runs: &[(String, String)],
+    deployments: &[(String, String)],
+) -> Result<NaiveDate, PipelineError> {
+    let mut newest: Option<i64> = None;
+    for (table, files, column) in [
+        (Table::PipelineRuns, runs, "created_at"),
+        (Table::Deployments, deployments, "deployed_at"),
+    ] {
+        let period_of = |p: &str| PartitionKey::of_path(p).and_then(|k| k.period);
+        let Some(last) = files.iter().filter_map(|(_, p)| period_of(p)).max() else {
+            continue;
+        };
+        for (workspace, path) in files.iter().filter(|(_, p)| period_of(p) == Some(last)) {
+            let batches = read_file_columns(
+                destination,
+                table,
+                workspace,
+                &Path::from(path.as_str()),
+                &[column],
+            )
+            .await
+            .map_err(PipelineError::load)?;
+            for batch in &batches {
+                let Some(times) = batch
+                    .column_by_name(column)
+                    .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
+                else {
+                    continue;
+                };
+                let max = (0..times.len())
+                    .filter(|i| times.is_valid(*i))
+                    .map(|i| times.value(i))
+                    .max();
+                newest = newest.max(max);
+            }
+        }
+    }
+    newest.map(day_of).ok_or_else(|| {
+        PipelineError::Report("the dataset holds no pipeline run and no deployment".into())
+    })
+}

@@ -1,0 +1,273 @@
+//! What the report reads of the dataset's tables, row by row from Arrow batches, kept only as far
+//! as the window and the filters need it: memory grows with the window, not the history.
+
+use crate::window::Window;
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
+use bbpipe_model::Table;
+
+/// Which rows the report is about.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Filters {
+    /// Only this workspace.
+    pub workspace: Option<String>,
+    /// Only deployments of this service.
+    pub service: Option<String>,
+    /// Only deployments to this environment.
+    pub environment: Option<String>,
+}
+
+/// A deployment, as the metrics read it.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub reference_id: String,
+    pub service: String,
+    pub environment: String,
+    pub deployed_at: i64,
+    pub success: bool,
+}
+
+/// A pipeline run created in the window.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub repository: String,
+    pub pipeline: Option<String>,
+    pub build_number: i64,
+    pub status: String,
+    pub state: Option<String>,
+    pub created_at: i64,
+    pub completed_at: Option<i64>,
+    pub duration_seconds: Option<i64>,
+    pub build_seconds_used: Option<i64>,
+}
+
+/// A step of a run created in the window.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub repository: String,
+    pub name: Option<String>,
+    pub status: String,
+    pub duration_seconds: Option<i64>,
+    pub build_seconds_used: Option<i64>,
+}
+
+/// The columns each table is read with.
+pub fn columns(table: Table) -> &'static [&'static str] {
+    match table {
+        Table::Deployments => &[
+            "reference_id",
+            "service",
+            "environment",
+            "deployed_at",
+            "success",
+        ],
+        Table::PipelineRuns => &[
+            "repository",
+            "name",
+            "build_number",
+            "status",
+            "state",
+            "created_at",
+            "completed_at",
+            "duration_seconds",
+            "build_seconds_used",
+        ],
+        Table::PipelineSteps => &[
+            "repository",
+            "name",
+            "status",
+            "duration_seconds",
+            "build_seconds_used",
+            "run_created_at",
+        ],
+        _ => &[],
+    }
+}
+
+/// Rows gathered for the report.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// Deployments matching the filters, in and after the window (time to restore looks past
+    /// its end for the next success).
+    pub deployments: Vec<Deployment>,
+    /// Runs created in the window.
+    pub runs: Vec<Run>,
+    /// Steps of runs created in the window; `None` when the dataset has no `pipeline_steps`.
+    pub steps: Option<Vec<Step>>,
+    /// Whether the dataset has a `deployments` table at all.
+    pub has_deployments_table: bool,
+}
+
+/// Why a batch could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{table}: column {column} missing or of another type")]
+pub struct ColumnError {
+    /// The table.
+    pub table: &'static str,
+    /// The column.
+    pub column: &'static str,
+}
+
+fn text<'a>(
+    batch: &'a RecordBatch,
+    table: Table,
+    column: &'static str,
+) -> Result<&'a arrow::array::StringArray, ColumnError> {
+    batch
+        .column_by_name(column)
+        .and_then(|c| c.as_string_opt::<i32>())
+        .ok_or(ColumnError {
+            table: table.name(),
+            column,
+        })
+}
+
+fn int<'a>(
+    batch: &'a RecordBatch,
+    table: Table,
+    column: &'static str,
+) -> Result<&'a arrow::array::Int64Array, ColumnError> {
+    batch
+        .column_by_name(column)
+        .and_then(|c| c.as_primitive_opt::<Int64Type>())
+        .ok_or(ColumnError {
+            table: table.name(),
+            column,
+        })
+}
+
+fn time<'a>(
+    batch: &'a RecordBatch,
+    table: Table,
+    column: &'static str,
+) -> Result<&'a arrow::array::TimestampMicrosecondArray, ColumnError> {
+    batch
+        .column_by_name(column)
+        .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
+        .ok_or(ColumnError {
+            table: table.name(),
+            column,
+        })
+}
+
+fn opt_text(array: &arrow::array::StringArray, row: usize) -> Option<String> {
+    array.is_valid(row).then(|| array.value(row).to_string())
+}
+
+fn opt_int<T: arrow::datatypes::ArrowPrimitiveType<Native = i64>>(
+    array: &arrow::array::PrimitiveArray<T>,
+    row: usize,
+) -> Option<i64> {
+    array.is_valid(row).then(|| array.value(row))
+}
+
+impl Collected {
+    /// Adds the rows of one batch of `table` that the window and filters keep.
+    pub fn add(
+        &mut self,
+        table: Table,
+        batch: &RecordBatch,
+        window: &Window,
+        filters: &Filters,
+    ) -> Result<(), ColumnError> {
+        match table {
+            Table::Deployments => {
+                self.has_deployments_table = true;
+                let (id, service, environment) = (
+                    text(batch, table, "reference_id")?,
+                    text(batch, table, "service")?,
+                    text(batch, table, "environment")?,
+                );
+                let deployed_at = time(batch, table, "deployed_at")?;
+                let success = batch
+                    .column_by_name("success")
+                    .and_then(|c| c.as_boolean_opt())
+                    .ok_or(ColumnError {
+                        table: table.name(),
+                        column: "success",
+                    })?;
+                for row in 0..batch.num_rows() {
+                    let at = deployed_at.value(row);
+                    let keep = at >= window.start_micros()
+                        && filters
+                            .service
+                            .as_deref()
+                            .is_none_or(|s| s == service.value(row))
+                        && filters
+                            .environment
+                            .as_deref()
+                            .is_none_or(|e| e == environment.value(row));
+                    if keep {
+                        self.deployments.push(Deployment {
+                            reference_id: id.value(row).to_string(),
+                            service: service.value(row).to_string(),
+                            environment: environment.value(row).to_string(),
+                            deployed_at: at,
+                            success: success.value(row),
+                        });
+                    }
+                }
+            }
+            Table::PipelineRuns => {
+                let (repository, name, status, state) = (
+                    text(batch, table, "repository")?,
+                    text(batch, table, "name")?,
+                    text(batch, table, "status")?,
+                    text(batch, table, "state")?,
+                );
+                let build = int(batch, table, "build_number")?;
+                let (created, completed) = (
+                    time(batch, table, "created_at")?,
+                    time(batch, table, "completed_at")?,
+                );
+                let (duration, seconds) = (
+                    int(batch, table, "duration_seconds")?,
+                    int(batch, table, "build_seconds_used")?,
+                );
+                for row in 0..batch.num_rows() {
+                    if !window.contains(created.value(row)) {
+                        continue;
+                    }
+                    self.runs.push(Run {
+                        repository: repository.value(row).to_string(),
+                        pipeline: opt_text(name, row),
+                        build_number: build.value(row),
+                        status: status.value(row).to_string(),
+                        state: opt_text(state, row),
+                        created_at: created.value(row),
+                        completed_at: opt_int(completed, row),
+                        duration_seconds: opt_int(duration, row),
+                        build_seconds_used: opt_int(seconds, row),
+                    });
+                }
+            }
+            Table::PipelineSteps => {
+                let (repository, name, status) = (
+                    text(batch, table, "repository")?,
+                    text(batch, table, "name")?,
+                    text(batch, table, "status")?,
+                );
+                let (duration, seconds) = (
+                    int(batch, table, "duration_seconds")?,
+                    int(batch, table, "build_seconds_used")?,
+                );
+                let created = time(batch, table, "run_created_at")?;
+                let steps = self.steps.get_or_insert_with(Vec::new);
+                for row in 0..batch.num_rows() {
+                    if !window.contains(created.value(row)) {
+                        continue;
+                    }
+                    steps.push(Step {
+                        repository: repository.value(row).to_string(),
+                        name: opt_text(name, row),
+                        status: status.value(row).to_string(),
+                        duration_seconds: opt_int(duration, row),
+                        build_seconds_used: opt_int(seconds, row),
+                    });
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,23 @@
+//! The delivery report: DORA metrics (deploy frequency, change failure rate, time to restore,
+//! lead time where known) and pipeline health (success rate, durations, build minutes, failing
+//! pipelines, steps) from the tables of a bbpipe dataset, as JSON and as one HTML page.
+//!
+//! The caller feeds batches of the dataset's live files to [`Collected::add`] (only what the
+//! [`Window`] and [`Filters`] keep is held), then [`compute`]s a [`DeliveryReport`] and
+//! [`render`]s it. Every figure is defined in README so that SQL can reproduce it.
+
+#![deny(missing_docs)]
+
+mod bands;
+mod charts;
+mod collect;
+mod html;
+mod metrics;
+mod window;
+
+pub use bands::Band;
+pub use charts::ChartError;
+pub use collect::{Collected, ColumnError, Filters, columns};
+pub use html::{HtmlError, render};
+pub use metrics::{DeliveryReport, compute, quantile};
+pub use window::{DEFAULT_WEEKS, Window, day_of, week_of};

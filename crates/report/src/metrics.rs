@@ -1,0 +1,619 @@
+//! The numbers of the report, each computed exactly as README defines it (so that a reader can
+//! reproduce it in SQL: percentiles are DuckDB's `quantile_cont`, weeks start on Monday as
+//! `date_trunc('week', ...)` does).
+
+use crate::bands::{self, Band};
+use crate::collect::{Collected, Deployment, Filters, Run};
+use crate::window::{Window, day_of, week_of};
+use chrono::NaiveDate;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Rows in the "most" lists (failing pipelines, costly and slow steps, unfinished runs).
+const TOP: usize = 10;
+
+/// Everything the report shows; serialises as `bbpipe report --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryReport {
+    /// Version of this JSON's layout.
+    pub format: u32,
+    /// The days reported on.
+    pub window: WindowReport,
+    /// What the rows were limited to.
+    pub filters: Filters,
+    /// Deployment metrics per service and environment (empty without deployments).
+    pub deployments: Vec<ServiceReport>,
+    /// The same over every deployment of the window; `None` without deployments.
+    pub all_deployments: Option<DeploymentMetrics>,
+    /// Per week: deployments per service and environment.
+    pub weekly_deployments: Vec<WeeklyDeployments>,
+    /// Whether the dataset has a `deployments` table (deploy rules were given).
+    pub has_deployments: bool,
+    /// Lead time for changes, where the dataset can tell it.
+    pub lead_time: LeadTime,
+    /// Pipeline health per repository.
+    pub repositories: Vec<RepositoryReport>,
+    /// Per week over every repository: runs, success rate, duration percentiles, build minutes.
+    pub weekly_runs: Vec<WeekOfRuns>,
+    /// The pipelines (selector patterns) that failed most.
+    pub failing_pipelines: Vec<FailingPipeline>,
+    /// Runs not completed (newest first, at most ten), and how many there are.
+    pub unfinished_runs: Unfinished,
+    /// Step figures; `None` when the dataset has no `pipeline_steps` (`--with steps`).
+    pub steps: Option<StepsReport>,
+}
+
+/// The window, as reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowReport {
+    /// First day (UTC).
+    pub from: NaiveDate,
+    /// Last day (UTC), inclusive.
+    pub to: NaiveDate,
+    /// Days / 7.
+    pub weeks: f64,
+}
+
+/// Deployment metrics of one service and environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceReport {
+    /// The service.
+    pub service: String,
+    /// The environment.
+    pub environment: String,
+    /// The metrics.
+    #[serde(flatten)]
+    pub metrics: DeploymentMetrics,
+}
+
+/// The DORA metrics over a set of deployments.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeploymentMetrics {
+    /// Deployments in the window.
+    pub deployments: u64,
+    /// Those with success = true.
+    pub successful: u64,
+    /// Those with success = false.
+    pub failed: u64,
+    /// successful ÷ weeks of the window.
+    pub deploy_frequency_per_week: f64,
+    /// Its DORA band.
+    pub deploy_frequency_band: Band,
+    /// failed ÷ deployments; `None` without deployments.
+    pub change_failure_rate: Option<f64>,
+    /// Its DORA band.
+    pub change_failure_rate_band: Option<Band>,
+    /// Failed deployments and the time until the next success.
+    pub time_to_restore: TimeToRestore,
+}
+
+/// For each failed deployment of the window: the time until the next successful deployment of
+/// the same service and environment (looked for after the window too).
+#[derive(Debug, Clone, Serialize)]
+pub struct TimeToRestore {
+    /// Failures followed by a success.
+    pub restored: u64,
+    /// Median of their times to restore, in seconds.
+    pub median_seconds: Option<f64>,
+    /// Its DORA band.
+    pub band: Option<Band>,
+    /// Failures not followed by any success yet.
+    pub open: Vec<OpenFailure>,
+}
+
+/// A failed deployment no success has followed.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenFailure {
+    /// Its reference_id.
+    pub reference_id: String,
+    /// Its service.
+    pub service: String,
+    /// Its environment.
+    pub environment: String,
+    /// When it was deployed.
+    pub deployed_at: String,
+}
+
+/// One week's deployments of one service and environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct WeeklyDeployments {
+    /// The week's Monday.
+    pub week: NaiveDate,
+    /// The service.
+    pub service: String,
+    /// The environment.
+    pub environment: String,
+    /// Successful deployments that week.
+    pub successful: u64,
+    /// Failed deployments that week.
+    pub failed: u64,
+}
+
+/// Lead time for changes: needs which commits each deployment shipped.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeadTime {
+    /// Whether the dataset can tell it.
+    pub available: bool,
+    /// Why not, and what would enable it.
+    pub reason: Option<String>,
+}
+
+/// Pipeline health of one repository over the window.
+#[derive(Debug, Clone, Serialize)]
+pub struct RepositoryReport {
+    /// `workspace/slug`.
+    pub repository: String,
+    /// The figures over the window.
+    #[serde(flatten)]
+    pub runs: RunMetrics,
+    /// The same, week by week.
+    pub weeks: Vec<WeekOfRuns>,
+}
+
+/// Figures over a set of runs.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunMetrics {
+    /// Runs created.
+    pub runs: u64,
+    /// Of which status success.
+    pub success: u64,
+    /// Of which status failure.
+    pub failure: u64,
+    /// Of which status cancelled (counted apart from the success rate).
+    pub cancelled: u64,
+    /// Of which not COMPLETED (state).
+    pub unfinished: u64,
+    /// success ÷ (success + failure).
+    pub success_rate: Option<f64>,
+    /// Median duration of completed runs, in seconds.
+    pub duration_p50_seconds: Option<f64>,
+    /// 90th percentile of it.
+    pub duration_p90_seconds: Option<f64>,
+    /// Σ build_seconds_used ÷ 60.
+    pub build_minutes: f64,
+}
+
+/// Run figures of one week.
+#[derive(Debug, Clone, Serialize)]
+pub struct WeekOfRuns {
+    /// The week's Monday.
+    pub week: NaiveDate,
+    /// The figures.
+    #[serde(flatten)]
+    pub runs: RunMetrics,
+}
+
+/// A pipeline that failed in the window.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailingPipeline {
+    /// `workspace/slug`.
+    pub repository: String,
+    /// Its name (selector pattern, `default`), or null where the run had none.
+    pub pipeline: Option<String>,
+    /// Runs with status failure.
+    pub failures: u64,
+    /// All its runs in the window.
+    pub runs: u64,
+}
+
+/// Runs not completed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unfinished {
+    /// How many.
+    pub count: u64,
+    /// The newest of them.
+    pub newest: Vec<UnfinishedRun>,
+}
+
+/// A run not completed.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnfinishedRun {
+    /// `workspace/slug`.
+    pub repository: String,
+    /// Its build number.
+    pub build_number: i64,
+    /// Its raw state.
+    pub state: Option<String>,
+    /// When it was created.
+    pub created_at: String,
+}
+
+/// Step figures (`--with steps`).
+#[derive(Debug, Clone, Serialize)]
+pub struct StepsReport {
+    /// The steps (repository and name) that used the most build minutes.
+    pub most_build_minutes: Vec<StepFigure>,
+    /// The slowest successful steps, by p90 of their duration.
+    pub slowest: Vec<StepFigure>,
+}
+
+/// A step name of a repository, and its figure.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepFigure {
+    /// `workspace/slug`.
+    pub repository: String,
+    /// The step's name; null for unnamed steps.
+    pub name: Option<String>,
+    /// Steps counted.
+    pub steps: u64,
+    /// Σ build_seconds_used ÷ 60.
+    pub build_minutes: f64,
+    /// p90 of duration_seconds (successful steps).
+    pub duration_p90_seconds: Option<f64>,
+}
+
+/// DuckDB's `quantile_cont`: linear interpolation between the closest ranks.
+pub fn quantile(values: &mut [f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let position = q * (values.len() - 1) as f64;
+    let lower = position.floor() as usize;
+    let upper = position.ceil() as usize;
+    let fraction = position - lower as f64;
+    Some(values[lower] + (values[upper] - values[lower]) * fraction)
+}
+
+fn iso(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        .unwrap_or_default()
+}
+
+/// Computes the report from the rows gathered.
+pub fn compute(collected: &Collected, window: Window, filters: Filters) -> DeliveryReport {
+    let in_window: Vec<&Deployment> = collected
+        .deployments
+        .iter()
+        .filter(|d| window.contains(d.deployed_at))
+        .collect();
+    let mut groups: BTreeMap<(&str, &str), Vec<&Deployment>> = BTreeMap::new();
+    for d in &in_window {
+        groups
+            .entry((d.service.as_str(), d.environment.as_str()))
+            .or_default()
+            .push(d);
+    }
+    let deployments = groups
+        .iter()
+        .map(|((service, environment), group)| ServiceReport {
+            service: service.to_string(),
+            environment: environment.to_string(),
+            metrics: deployment_metrics(group, &collected.deployments, &window),
+        })
+        .collect();
+    let all_deployments = (!in_window.is_empty())
+        .then(|| deployment_metrics(&in_window, &collected.deployments, &window));
+    let mut weekly: BTreeMap<(NaiveDate, &str, &str), (u64, u64)> = BTreeMap::new();
+    for d in &in_window {
+        let entry = weekly
+            .entry((
+                week_of(day_of(d.deployed_at)),
+                d.service.as_str(),
+                d.environment.as_str(),
+            ))
+            .or_default();
+        if d.success {
+            entry.0 += 1;
+        } else {
+            entry.1 += 1;
+        }
+    }
+    let weekly_deployments = weekly
+        .into_iter()
+        .map(
+            |((week, service, environment), (successful, failed))| WeeklyDeployments {
+                week,
+                service: service.to_string(),
+                environment: environment.to_string(),
+                successful,
+                failed,
+            },
+        )
+        .collect();
+
+    let mut by_repository: BTreeMap<&str, Vec<&Run>> = BTreeMap::new();
+    for run in &collected.runs {
+        by_repository.entry(&run.repository).or_default().push(run);
+    }
+    let repositories = by_repository
+        .iter()
+        .map(|(repository, runs)| RepositoryReport {
+            repository: repository.to_string(),
+            runs: run_metrics(runs),
+            weeks: weeks_of(runs),
+        })
+        .collect();
+    let all_runs: Vec<&Run> = collected.runs.iter().collect();
+    let mut failing: BTreeMap<(&str, Option<&str>), (u64, u64)> = BTreeMap::new();
+    for run in &all_runs {
+        let entry = failing
+            .entry((run.repository.as_str(), run.pipeline.as_deref()))
+            .or_default();
+        entry.1 += 1;
+        entry.0 += u64::from(run.status == "failure");
+    }
+    let mut failing_pipelines: Vec<FailingPipeline> = failing
+        .into_iter()
+        .filter(|(_, (failures, _))| *failures > 0)
+        .map(
+            |((repository, pipeline), (failures, runs))| FailingPipeline {
+                repository: repository.to_string(),
+                pipeline: pipeline.map(str::to_string),
+                failures,
+                runs,
+            },
+        )
+        .collect();
+    failing_pipelines.sort_by_key(|p| std::cmp::Reverse(p.failures));
+    failing_pipelines.truncate(TOP);
+    let mut unfinished: Vec<&Run> = all_runs
+        .iter()
+        .copied()
+        .filter(|r| r.state.as_deref() != Some("COMPLETED"))
+        .collect();
+    unfinished.sort_by_key(|r| std::cmp::Reverse(r.created_at));
+    let unfinished_runs = Unfinished {
+        count: unfinished.len() as u64,
+        newest: unfinished
+            .iter()
+            .take(TOP)
+            .map(|r| UnfinishedRun {
+                repository: r.repository.clone(),
+                build_number: r.build_number,
+                state: r.state.clone(),
+                created_at: iso(r.created_at),
+            })
+            .collect(),
+    };
+
+    DeliveryReport {
+        format: 1,
+        window: WindowReport {
+            from: window.from,
+            to: window.to,
+            weeks: window.weeks(),
+        },
+        filters,
+        deployments,
+        all_deployments,
+        weekly_deployments,
+        has_deployments: collected.has_deployments_table,
+        lead_time: LeadTime {
+            available: false,
+            reason: Some(
+                "needs the commits each deployment shipped (a deployment_commits table), which \
+                 this version of bbpipe does not export yet"
+                    .into(),
+            ),
+        },
+        repositories,
+        weekly_runs: weeks_of(&all_runs),
+        failing_pipelines,
+        unfinished_runs,
+        steps: collected.steps.as_ref().map(|steps| steps_report(steps)),
+    }
+}
+
+fn deployment_metrics(
+    group: &[&Deployment],
+    every: &[Deployment],
+    window: &Window,
+) -> DeploymentMetrics {
+    let successful = group.iter().filter(|d| d.success).count() as u64;
+    let failed = group.len() as u64 - successful;
+    let frequency = successful as f64 / window.weeks();
+    let rate = (!group.is_empty()).then(|| failed as f64 / group.len() as f64);
+    let mut restore = Vec::new();
+    let mut open = Vec::new();
+    for failure in group.iter().filter(|d| !d.success) {
+        let next = every
+            .iter()
+            .filter(|s| {
+                s.success
+                    && s.service == failure.service
+                    && s.environment == failure.environment
+                    && s.deployed_at > failure.deployed_at
+            })
+            .map(|s| s.deployed_at)
+            .min();
+        match next {
+            Some(at) => restore.push((at - failure.deployed_at) as f64 / 1e6),
+            None => open.push(OpenFailure {
+                reference_id: failure.reference_id.clone(),
+                service: failure.service.clone(),
+                environment: failure.environment.clone(),
+                deployed_at: iso(failure.deployed_at),
+            }),
+        }
+    }
+    let restored = restore.len() as u64;
+    let median = quantile(&mut restore, 0.5);
+    DeploymentMetrics {
+        deployments: group.len() as u64,
+        successful,
+        failed,
+        deploy_frequency_per_week: frequency,
+        deploy_frequency_band: bands::deploy_frequency(frequency),
+        change_failure_rate: rate,
+        change_failure_rate_band: rate.map(bands::change_failure_rate),
+        time_to_restore: TimeToRestore {
+            restored,
+            median_seconds: median,
+            band: median.map(bands::time_to_restore),
+            open,
+        },
+    }
+}
+
+fn run_metrics(runs: &[&Run]) -> RunMetrics {
+    let count = |status: &str| runs.iter().filter(|r| r.status == status).count() as u64;
+    let (success, failure) = (count("success"), count("failure"));
+    let mut durations: Vec<f64> = runs
+        .iter()
+        .filter(|r| r.completed_at.is_some())
+        .filter_map(|r| r.duration_seconds)
+        .map(|d| d as f64)
+        .collect();
+    RunMetrics {
+        runs: runs.len() as u64,
+        success,
+        failure,
+        cancelled: count("cancelled"),
+        unfinished: runs
+            .iter()
+            .filter(|r| r.state.as_deref() != Some("COMPLETED"))
+            .count() as u64,
+        success_rate: (success + failure > 0).then(|| success as f64 / (success + failure) as f64),
+        duration_p50_seconds: quantile(&mut durations, 0.5),
+        duration_p90_seconds: quantile(&mut durations, 0.9),
+        build_minutes: runs
+            .iter()
+            .filter_map(|r| r.build_seconds_used)
+            .sum::<i64>() as f64
+            / 60.0,
+    }
+}
+
+fn weeks_of(runs: &[&Run]) -> Vec<WeekOfRuns> {
+    let mut weeks: BTreeMap<NaiveDate, Vec<&Run>> = BTreeMap::new();
+    for run in runs {
+        weeks
+            .entry(week_of(day_of(run.created_at)))
+            .or_default()
+            .push(run);
+    }
+    weeks
+        .into_iter()
+        .map(|(week, runs)| WeekOfRuns {
+            week,
+            runs: run_metrics(&runs),
+        })
+        .collect()
+}
+
+fn steps_report(steps: &[crate::collect::Step]) -> StepsReport {
+    let mut groups: BTreeMap<(&str, Option<&str>), Vec<&crate::collect::Step>> = BTreeMap::new();
+    for step in steps {
+        groups
+            .entry((step.repository.as_str(), step.name.as_deref()))
+            .or_default()
+            .push(step);
+    }
+    let figures: Vec<StepFigure> = groups
+        .into_iter()
+        .map(|((repository, name), steps)| {
+            let mut durations: Vec<f64> = steps
+                .iter()
+                .filter(|s| s.status == "success")
+                .filter_map(|s| s.duration_seconds)
+                .map(|d| d as f64)
+                .collect();
+            StepFigure {
+                repository: repository.to_string(),
+                name: name.map(str::to_string),
+                steps: steps.len() as u64,
+                build_minutes: steps
+                    .iter()
+                    .filter_map(|s| s.build_seconds_used)
+                    .sum::<i64>() as f64
+                    / 60.0,
+                duration_p90_seconds: quantile(&mut durations, 0.9),
+            }
+        })
+        .collect();
+    let mut most = figures.clone();
+    most.sort_by(|a, b| b.build_minutes.total_cmp(&a.build_minutes));
+    most.truncate(TOP);
+    let mut slowest: Vec<StepFigure> = figures
+        .into_iter()
+        .filter(|f| f.duration_p90_seconds.is_some())
+        .collect();
+    slowest.sort_by(|a, b| {
+        b.duration_p90_seconds
+            .unwrap_or(0.0)
+            .total_cmp(&a.duration_p90_seconds.unwrap_or(0.0))
+    });
+    slowest.truncate(TOP);
+    StepsReport {
+        most_build_minutes: most,
+        slowest,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_interpolate_as_duckdb_does() {
+        let mut values = vec![4.0, 1.0, 3.0, 2.0];
+        assert_eq!(quantile(&mut values, 0.5), Some(2.5));
+        assert_eq!(quantile(&mut values, 0.9), Some(3.7000000000000006));
+        assert_eq!(quantile(&mut [7.0], 0.9), Some(7.0));
+        assert_eq!(quantile(&mut [], 0.5), None);
+    }
+
+    fn deployment(service: &str, environment: &str, day: u32, success: bool) -> Deployment {
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 11, day)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_micros();
+        Deployment {
+            reference_id: format!("{service}-{environment}-{day}"),
+            service: service.into(),
+            environment: environment.into(),
+            deployed_at: at,
+            success,
+        }
+    }
+
+    #[test]
+    fn failures_are_restored_by_the_next_success_of_their_service_and_environment() {
+        let window = Window {
+            from: chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
+            to: chrono::NaiveDate::from_ymd_opt(2026, 11, 15).unwrap(),
+        };
+        let collected = Collected {
+            deployments: vec![
+                deployment("api", "production", 3, false),
+                deployment("api", "staging", 4, true), // another environment: no restore
+                deployment("api", "production", 5, false),
+                deployment("api", "production", 6, true),
+                deployment("web", "production", 10, false), // never restored
+                deployment("api", "staging", 14, false),
+                deployment("api", "staging", 20, true), // after the window: still restores
+            ],
+            has_deployments_table: true,
+            ..Collected::default()
+        };
+        let report = compute(&collected, window, Filters::default());
+        let api = &report.deployments[0];
+        assert_eq!(
+            (api.service.as_str(), api.environment.as_str()),
+            ("api", "production")
+        );
+        assert_eq!(api.metrics.deployments, 3);
+        assert_eq!(api.metrics.change_failure_rate, Some(2.0 / 3.0));
+        assert_eq!(api.metrics.deploy_frequency_per_week, 0.5);
+        let restore = &api.metrics.time_to_restore;
+        assert_eq!(restore.restored, 2);
+        assert_eq!(restore.median_seconds, Some(2.0 * 86400.0)); // 3 days and 1 day
+        let staging = &report.deployments[1];
+        assert_eq!(
+            staging.metrics.time_to_restore.median_seconds,
+            Some(6.0 * 86400.0)
+        );
+        assert_eq!(
+            staging.metrics.deployments, 2,
+            "the one after the window is not counted"
+        );
+        let web = &report.deployments[2];
+        assert_eq!(web.metrics.time_to_restore.open.len(), 1);
+        assert_eq!(web.metrics.time_to_restore.median_seconds, None);
+        assert_eq!(report.all_deployments.as_ref().unwrap().deployments, 6);
+    }
+}
