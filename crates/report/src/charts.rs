@@ -1,6 +1,6 @@
 //! The report's charts, drawn by plotters as inline SVG.
 
-use crate::metrics::DeliveryReport;
+use crate::report::DeliveryReport;
 use chrono::NaiveDate;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
@@ -98,13 +98,13 @@ pub fn draw(report: &DeliveryReport, mondays: &[NaiveDate]) -> Result<Vec<Chart>
         });
     }
 
-    let weeks: Vec<(usize, &crate::metrics::RunMetrics)> = report
+    let weeks: Vec<(usize, &crate::report::RunMetrics)> = report
         .weekly_runs
         .iter()
         .filter_map(|w| week_index.get(&w.week).map(|i| (*i, &w.runs)))
         .collect();
     if weeks.iter().any(|(_, r)| r.duration_p50_seconds.is_some()) {
-        let line = |label: &str, pick: fn(&crate::metrics::RunMetrics) -> Option<f64>| Series {
+        let line = |label: &str, pick: fn(&crate::report::RunMetrics) -> Option<f64>| Series {
             label: label.into(),
             points: weeks
                 .iter()

@@ -2,7 +2,7 @@
 //! JavaScript, readable printed.
 
 use crate::charts::{self, ChartError};
-use crate::metrics::DeliveryReport;
+use crate::report::DeliveryReport;
 use chrono::NaiveDate;
 use minijinja::{Environment, Value, context};
 use std::collections::BTreeMap;

@@ -13,11 +13,17 @@ mod charts;
 mod collect;
 mod html;
 mod metrics;
+mod report;
 mod window;
 
 pub use bands::Band;
 pub use charts::ChartError;
 pub use collect::{Collected, ColumnError, Filters, columns};
 pub use html::{HtmlError, render};
-pub use metrics::{DeliveryReport, compute, quantile};
+pub use metrics::{compute, quantile};
+pub use report::{
+    DeliveryReport, DeploymentMetrics, FailingPipeline, LeadTime, OpenFailure, RepositoryReport,
+    RunMetrics, ServiceReport, StepFigure, StepsReport, TimeToRestore, Unfinished, UnfinishedRun,
+    WeekOfRuns, WeeklyDeployments, WindowReport,
+};
 pub use window::{DEFAULT_WEEKS, Window, day_of, week_of};
