@@ -5,6 +5,8 @@ use crate::window::Window;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
 use bbpipe_model::Table;
+use std::collections::HashSet;
+use std::sync::Arc;
 
 /// Which rows the report is about.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -27,14 +29,14 @@ pub struct Deployment {
     pub success: bool,
 }
 
-/// A pipeline run created in the window.
+/// A pipeline run created in the window. Its texts repeat from run to run: they are shared.
 #[derive(Debug, Clone)]
 pub struct Run {
-    pub repository: String,
-    pub pipeline: Option<String>,
+    pub repository: Arc<str>,
+    pub pipeline: Option<Arc<str>>,
     pub build_number: i64,
-    pub status: String,
-    pub state: Option<String>,
+    pub status: Arc<str>,
+    pub state: Option<Arc<str>>,
     pub created_at: i64,
     pub completed_at: Option<i64>,
     pub duration_seconds: Option<i64>,
@@ -44,9 +46,9 @@ pub struct Run {
 /// A step of a run created in the window.
 #[derive(Debug, Clone)]
 pub struct Step {
-    pub repository: String,
-    pub name: Option<String>,
-    pub status: String,
+    pub repository: Arc<str>,
+    pub name: Option<Arc<str>>,
+    pub status: Arc<str>,
     pub duration_seconds: Option<i64>,
     pub build_seconds_used: Option<i64>,
 }
@@ -96,6 +98,24 @@ pub struct Collected {
     pub steps: Option<Vec<Step>>,
     /// Whether the dataset has a `deployments` table at all.
     pub has_deployments_table: bool,
+    /// One copy of each text the runs and steps repeat.
+    pub(crate) texts: HashSet<Arc<str>>,
+}
+
+impl Collected {
+    /// The shared copy of `text`.
+    fn text(&mut self, text: &str) -> Arc<str> {
+        if let Some(shared) = self.texts.get(text) {
+            return Arc::clone(shared);
+        }
+        let shared: Arc<str> = Arc::from(text);
+        self.texts.insert(Arc::clone(&shared));
+        shared
+    }
+
+    fn opt_text(&mut self, array: &arrow::array::StringArray, row: usize) -> Option<Arc<str>> {
+        array.is_valid(row).then(|| self.text(array.value(row)))
+    }
 }
 
 /// Why a batch could not be read.
@@ -148,10 +168,6 @@ fn time<'a>(
             table: table.name(),
             column,
         })
-}
-
-fn opt_text(array: &arrow::array::StringArray, row: usize) -> Option<String> {
-    array.is_valid(row).then(|| array.value(row).to_string())
 }
 
 fn opt_int<T: arrow::datatypes::ArrowPrimitiveType<Native = i64>>(
@@ -228,17 +244,18 @@ impl Collected {
                     if !window.contains(created.value(row)) {
                         continue;
                     }
-                    self.runs.push(Run {
-                        repository: repository.value(row).to_string(),
-                        pipeline: opt_text(name, row),
+                    let run = Run {
+                        repository: self.text(repository.value(row)),
+                        pipeline: self.opt_text(name, row),
                         build_number: build.value(row),
-                        status: status.value(row).to_string(),
-                        state: opt_text(state, row),
+                        status: self.text(status.value(row)),
+                        state: self.opt_text(state, row),
                         created_at: created.value(row),
                         completed_at: opt_int(completed, row),
                         duration_seconds: opt_int(duration, row),
                         build_seconds_used: opt_int(seconds, row),
-                    });
+                    };
+                    self.runs.push(run);
                 }
             }
             Table::PipelineSteps => {
@@ -252,19 +269,20 @@ impl Collected {
                     int(batch, table, "build_seconds_used")?,
                 );
                 let created = time(batch, table, "run_created_at")?;
-                let steps = self.steps.get_or_insert_with(Vec::new);
+                let mut steps = self.steps.take().unwrap_or_default();
                 for row in 0..batch.num_rows() {
                     if !window.contains(created.value(row)) {
                         continue;
                     }
                     steps.push(Step {
-                        repository: repository.value(row).to_string(),
-                        name: opt_text(name, row),
-                        status: status.value(row).to_string(),
+                        repository: self.text(repository.value(row)),
+                        name: self.opt_text(name, row),
+                        status: self.text(status.value(row)),
                         duration_seconds: opt_int(duration, row),
                         build_seconds_used: opt_int(seconds, row),
                     });
                 }
+                self.steps = Some(steps);
             }
             _ => {}
         }

@@ -42,6 +42,7 @@ pub fn compute(collected: &Collected, window: Window, filters: Filters) -> Deliv
         .iter()
         .filter(|d| window.contains(d.deployed_at))
         .collect();
+    let successes = successes(&collected.deployments);
     let mut groups: BTreeMap<(&str, &str), Vec<&Deployment>> = BTreeMap::new();
     for d in &in_window {
         groups
@@ -54,11 +55,11 @@ pub fn compute(collected: &Collected, window: Window, filters: Filters) -> Deliv
         .map(|((service, environment), group)| ServiceReport {
             service: service.to_string(),
             environment: environment.to_string(),
-            metrics: deployment_metrics(group, &collected.deployments, &window),
+            metrics: deployment_metrics(group, &successes, &window),
         })
         .collect();
-    let all_deployments = (!in_window.is_empty())
-        .then(|| deployment_metrics(&in_window, &collected.deployments, &window));
+    let all_deployments =
+        (!in_window.is_empty()).then(|| deployment_metrics(&in_window, &successes, &window));
     let mut weekly: BTreeMap<(NaiveDate, &str, &str), (u64, u64)> = BTreeMap::new();
     for d in &in_window {
         let entry = weekly
@@ -89,7 +90,7 @@ pub fn compute(collected: &Collected, window: Window, filters: Filters) -> Deliv
 
     let mut by_repository: BTreeMap<&str, Vec<&Run>> = BTreeMap::new();
     for run in &collected.runs {
-        by_repository.entry(&run.repository).or_default().push(run);
+        by_repository.entry(&*run.repository).or_default().push(run);
     }
     let repositories = by_repository
         .iter()
@@ -103,10 +104,10 @@ pub fn compute(collected: &Collected, window: Window, filters: Filters) -> Deliv
     let mut failing: BTreeMap<(&str, Option<&str>), (u64, u64)> = BTreeMap::new();
     for run in &all_runs {
         let entry = failing
-            .entry((run.repository.as_str(), run.pipeline.as_deref()))
+            .entry((&*run.repository, run.pipeline.as_deref()))
             .or_default();
         entry.1 += 1;
-        entry.0 += u64::from(run.status == "failure");
+        entry.0 += u64::from(&*run.status == "failure");
     }
     let mut failing_pipelines: Vec<FailingPipeline> = failing
         .into_iter()
@@ -134,9 +135,9 @@ pub fn compute(collected: &Collected, window: Window, filters: Filters) -> Deliv
             .iter()
             .take(TOP)
             .map(|r| UnfinishedRun {
-                repository: r.repository.clone(),
+                repository: r.repository.to_string(),
                 build_number: r.build_number,
-                state: r.state.clone(),
+                state: r.state.as_deref().map(str::to_string),
                 created_at: iso(r.created_at),
             })
             .collect(),
@@ -170,9 +171,27 @@ pub fn compute(collected: &Collected, window: Window, filters: Filters) -> Deliv
     }
 }
 
+/// The times of the successful deployments of each service and environment, sorted: the next
+/// success after a failure is a binary search away.
+type Successes<'a> = BTreeMap<(&'a str, &'a str), Vec<i64>>;
+
+fn successes(every: &[Deployment]) -> Successes<'_> {
+    let mut times: Successes = BTreeMap::new();
+    for d in every.iter().filter(|d| d.success) {
+        times
+            .entry((d.service.as_str(), d.environment.as_str()))
+            .or_default()
+            .push(d.deployed_at);
+    }
+    for list in times.values_mut() {
+        list.sort_unstable();
+    }
+    times
+}
+
 fn deployment_metrics(
     group: &[&Deployment],
-    every: &[Deployment],
+    successes: &Successes<'_>,
     window: &Window,
 ) -> DeploymentMetrics {
     let successful = group.iter().filter(|d| d.success).count() as u64;
@@ -182,16 +201,12 @@ fn deployment_metrics(
     let mut restore = Vec::new();
     let mut open = Vec::new();
     for failure in group.iter().filter(|d| !d.success) {
-        let next = every
-            .iter()
-            .filter(|s| {
-                s.success
-                    && s.service == failure.service
-                    && s.environment == failure.environment
-                    && s.deployed_at > failure.deployed_at
-            })
-            .map(|s| s.deployed_at)
-            .min();
+        let next = successes
+            .get(&(failure.service.as_str(), failure.environment.as_str()))
+            .and_then(|times| {
+                let after = times.partition_point(|t| *t <= failure.deployed_at);
+                times.get(after).copied()
+            });
         match next {
             Some(at) => restore.push((at - failure.deployed_at) as f64 / 1e6),
             None => open.push(OpenFailure {
@@ -222,7 +237,7 @@ fn deployment_metrics(
 }
 
 fn run_metrics(runs: &[&Run]) -> RunMetrics {
-    let count = |status: &str| runs.iter().filter(|r| r.status == status).count() as u64;
+    let count = |status: &str| runs.iter().filter(|r| &*r.status == status).count() as u64;
     let (success, failure) = (count("success"), count("failure"));
     let mut durations: Vec<f64> = runs
         .iter()
@@ -271,7 +286,7 @@ fn steps_report(steps: &[crate::collect::Step]) -> StepsReport {
     let mut groups: BTreeMap<(&str, Option<&str>), Vec<&crate::collect::Step>> = BTreeMap::new();
     for step in steps {
         groups
-            .entry((step.repository.as_str(), step.name.as_deref()))
+            .entry((&*step.repository, step.name.as_deref()))
             .or_default()
             .push(step);
     }
@@ -280,7 +295,7 @@ fn steps_report(steps: &[crate::collect::Step]) -> StepsReport {
         .map(|((repository, name), steps)| {
             let mut durations: Vec<f64> = steps
                 .iter()
-                .filter(|s| s.status == "success")
+                .filter(|s| &*s.status == "success")
                 .filter_map(|s| s.duration_seconds)
                 .map(|d| d as f64)
                 .collect();
