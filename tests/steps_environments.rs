@@ -25,6 +25,7 @@ const SECRETS: &[&str] = &[
     "mock-registry-password",
     "mock@registry.example",
     "mock-script-secret",
+    "mock-variable-secret",
     TOKEN,
 ];
 
@@ -556,6 +557,14 @@ fn dataset_steps(out: &Path) -> Vec<(String, i64, String)> {
 #[test]
 fn an_unchanged_workspace_costs_no_steps_request_and_a_rerun_one() {
     let mock = recent_mock();
+    // Bitbucket returns the values of unsecured pipeline variables: never recorded.
+    let with_variables = mock.state.lock().unwrap().repos[1].runs[0]["uuid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    mock.update_run("web", &with_variables, |r| {
+        r["variables"] = json!([{"key": "DEPLOY_KEY", "value": "mock-variable-secret"}]);
+    });
     let out = tempfile::tempdir().unwrap();
     let record = tempfile::tempdir().unwrap();
     let recording = record.path().join("rec");
@@ -679,7 +688,8 @@ fn runs_older_than_steps_since_get_no_steps_on_a_first_export() {
         mock.push_run("api", "COMPLETED", Some("SUCCESSFUL"));
     }
     let out = tempfile::tempdir().unwrap();
-    export(&mock, out.path(), &["--steps-since", "30d"]);
+    let (_, logs) = export(&mock, out.path(), &["--steps-since", "30d"]);
+    assert!(logs.contains("steps only of runs created since"), "{logs}");
     assert_eq!(requests_to(&mock, "/steps"), 3);
     let builds: std::collections::BTreeSet<i64> = read_table(out.path(), "pipeline_steps")
         .iter()

@@ -3,14 +3,18 @@
 use crate::error::ExtractError;
 use crate::layout::{RECORDING_FILE, Recording, listing_path, page_path, run_path, steps_path};
 use bbpipe_model::Endpoint;
+use bbpipe_model::bitbucket::Page;
 use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// Writes response bodies exactly as received. Bodies carry no credential: bbpipe's own
-/// Authorization header is never part of a response. Steps are the exception: Bitbucket puts
-/// secrets in them (image credentials, `*_commands` with the clone command's token template),
-/// so a steps page is recorded with only the fields `pipeline_steps` exports.
+/// Writes response bodies as received, less the secrets Bitbucket puts in them. bbpipe's own
+/// Authorization header is never part of a response; but runs carry the values of unsecured
+/// pipeline variables (left out) and steps carry image credentials
+/// and `*_commands` with the clone command's token template (a steps page is recorded with only
+/// the fields `pipeline_steps` exports).
 pub struct Recorder {
     root: PathBuf,
     runs_written: AtomicU32,
@@ -62,8 +66,15 @@ impl Recorder {
             None => page,
             Some(slug) => self.next_number(&format!("{workspace}/{slug}")),
         };
-        self.write(page_path(&self.root, workspace, repo_slug, number), body)
-            .await
+        let path = page_path(&self.root, workspace, repo_slug, number);
+        let body = match repo_slug {
+            Some(_) => without_variables(body, true).map_err(|message| ExtractError::Layout {
+                path: path.clone(),
+                message,
+            })?,
+            None => Cow::Borrowed(body),
+        };
+        self.write(path, &body).await
     }
 
     /// A page of a repository's environments or deployments, numbered in the order read.
@@ -118,8 +129,12 @@ impl Recorder {
     ) -> Result<(), ExtractError> {
         // Numbered across repositories, so two repositories never clash.
         let n = self.runs_written.fetch_add(1, Ordering::Relaxed) + 1;
-        self.write(run_path(&self.root, workspace, repo_slug, n), body)
-            .await
+        let path = run_path(&self.root, workspace, repo_slug, n);
+        let body = without_variables(body, false).map_err(|message| ExtractError::Layout {
+            path: path.clone(),
+            message,
+        })?;
+        self.write(path, &body).await
     }
 
     /// Written last: a recording without it was interrupted.
@@ -139,6 +154,52 @@ impl Recorder {
         })?;
         self.write(self.root.join(RECORDING_FILE), &json).await
     }
+}
+
+/// A pipelines page (`listing`) or one run without the runs' `variables`: Bitbucket returns the
+/// values of unsecured pipeline variables, and bbpipe never records them. Only the runs that
+/// carry them are rewritten (their keys then in order); the rest of the page stays as received.
+pub fn without_variables(body: &[u8], listing: bool) -> Result<Cow<'_, [u8]>, String> {
+    const KEY: &[u8] = b"\"variables\"";
+    let mentions = |bytes: &[u8]| bytes.windows(KEY.len()).any(|w| w == KEY);
+    if !mentions(body) {
+        return Ok(Cow::Borrowed(body));
+    }
+    if !listing {
+        return Ok(redact_run(body).map_or(Cow::Borrowed(body), Cow::Owned));
+    }
+    let Ok(page) = serde_json::from_slice::<Page<&RawValue>>(body) else {
+        // Not a page: transform reports it; it holds no run's variables to keep out.
+        return Ok(Cow::Borrowed(body));
+    };
+    let mut out = Vec::with_capacity(body.len());
+    let mut copied = 0;
+    for raw in page.values {
+        let text = raw.get().as_bytes();
+        if !mentions(text) {
+            continue;
+        }
+        let Some(redacted) = redact_run(text) else {
+            continue;
+        };
+        // The run's place in the body: RawValue borrows from it.
+        let at = (text.as_ptr() as usize)
+            .checked_sub(body.as_ptr() as usize)
+            .filter(|at| at + text.len() <= body.len())
+            .ok_or("a run outside its page")?;
+        out.extend_from_slice(&body[copied..at]);
+        out.extend_from_slice(&redacted);
+        copied = at + text.len();
+    }
+    out.extend_from_slice(&body[copied..]);
+    Ok(Cow::Owned(out))
+}
+
+/// One run's JSON without its `variables`; `None` when it has none or is not an object.
+fn redact_run(run: &[u8]) -> Option<Vec<u8>> {
+    let mut value: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(run).ok()?;
+    value.remove("variables")?;
+    serde_json::to_vec(&value).ok()
 }
 
 /// The fields of a step that `pipeline_steps` reads: everything else (image credentials,
@@ -189,7 +250,26 @@ pub fn redact_steps(body: &[u8]) -> Result<Vec<u8>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_steps;
+    use super::{Cow, redact_steps, without_variables};
+
+    #[test]
+    fn recorded_runs_keep_no_variables() {
+        let page = br#"{"values": [{"uuid": "{a}", "variables": [{"key": "K", "value": "s3cret"}]},
+            {"uuid": "{b}"}], "page": 1}"#;
+        let kept = without_variables(page, true).unwrap();
+        let text = String::from_utf8(kept.to_vec()).unwrap();
+        assert!(!text.contains("s3cret") && text.contains("{b}"), "{text}");
+        let run = br#"{"uuid": "{a}", "variables": [{"key": "K", "value": "s3cret"}]}"#;
+        let kept = without_variables(run, false).unwrap();
+        assert!(!String::from_utf8_lossy(&kept).contains("s3cret"));
+        let plain = br#"{"values": []}"#;
+        assert!(matches!(
+            without_variables(plain, true).unwrap(),
+            Cow::Borrowed(_)
+        ));
+        // Runs without variables keep their bytes, spacing and key order.
+        assert!(text.contains(r#"{"uuid": "{b}"}], "page": 1}"#), "{text}");
+    }
 
     #[test]
     fn recorded_steps_keep_no_secret() {

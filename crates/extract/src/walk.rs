@@ -151,7 +151,11 @@ impl Exporter {
     /// concurrently (page 1, or the first page read, tells how many there are).
     async fn full_read(&self, walk: &mut Walk<'_>, resume: Resume) -> Result<(), ExtractError> {
         let order = RunOrder::CreatedAscending;
-        walk.steps_since = Some(minus(self.started_at, self.options.steps_since));
+        let since = minus(self.started_at, self.options.steps_since);
+        walk.steps_since = Some(since);
+        if self.options.extras.steps {
+            tracing::info!(repository = %walk.repo.slug, "a first read: steps only of runs created since {} (--steps-since)", since.format("%Y-%m-%d"));
+        }
         let mut page = resume.next_page.max(1);
         if page == 1
             && let Some(since) = self.options.since
