@@ -744,3 +744,18 @@ fn an_api_that_refuses_the_deployments_sort_is_read_in_full() {
     export(&mock, out.path(), &[]);
     assert_eq!(read_table(out.path(), "environment_deployments").len(), 9);
 }
+
+#[test]
+fn steps_on_several_pages_are_all_read() {
+    let mock = recent_mock();
+    mock.state.lock().unwrap().steps_per_page = Some(1);
+    let out = tempfile::tempdir().unwrap();
+    let (report, _) = export(&mock, out.path(), &[]);
+    assert_eq!(
+        requests_to(&mock, "/steps"),
+        16,
+        "two pages for each of 8 runs"
+    );
+    assert_eq!(report["export"]["steps_read"], 8);
+    assert_eq!(dataset_steps(out.path()), mock_steps(&mock));
+}

@@ -71,6 +71,9 @@ pub struct State {
     pub ignore_deployment_sort: bool,
     /// The deployments listing answers 400 to any `sort`.
     pub reject_deployment_sort: bool,
+    /// Steps come this many to a page, whatever `pagelen` asks (Bitbucket usually sends them
+    /// all on one).
+    pub steps_per_page: Option<usize>,
     /// A busy day: every Nth pipelines listing request, a new run arrives in that repository
     /// first.
     pub arrive_every: Option<usize>,
@@ -106,6 +109,7 @@ impl MockBitbucket {
             reject_run_creation_sort: false,
             ignore_deployment_sort: false,
             reject_deployment_sort: false,
+            steps_per_page: None,
             arrive_every: None,
             fault_rate: 0.0,
             listings: 0,
@@ -662,10 +666,22 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>, base: &str) {
             });
             match run {
                 Some((repo, run)) => {
-                    let body = paginate(
-                        steps(repo, run),
-                        format!("{base}/repositories/{workspace}/{slug}/pipelines/{uuid}/steps"),
-                    );
+                    let next =
+                        format!("{base}/repositories/{workspace}/{slug}/pipelines/{uuid}/steps");
+                    let all = steps(repo, run);
+                    let body = match state.steps_per_page {
+                        None => paginate(all, next),
+                        Some(per) => {
+                            let size = all.len();
+                            let chunk: Vec<Value> =
+                                all.into_iter().skip((page - 1) * per).take(per).collect();
+                            let mut body = json!({"pagelen": per, "size": size, "page": page, "values": chunk});
+                            if page * per < size {
+                                body["next"] = json!(format!("{next}?page={}", page + 1));
+                            }
+                            body
+                        }
+                    };
                     respond(
                         &mut stream,
                         "200 OK",
