@@ -1,6 +1,6 @@
 //! Deployments from a batch of pipeline runs, rules applied row by row over Arrow arrays.
 
-use super::{EnvironmentView, RuleSet, RunView, Source, Verdict};
+use super::{EnvironmentView, Rule, RuleSet, RunView, Source, Verdict};
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanBuilder, Int64Array, Int64Builder, StringArray, StringBuilder,
     TimestampMicrosecondArray, TimestampMicrosecondBuilder,
@@ -262,6 +262,19 @@ impl<'a> EnvironmentDeploymentColumns<'a> {
     }
 }
 
+/// What a deployment row takes from the run or Bitbucket deployment it is inferred from.
+struct Deployed<'a> {
+    view: RunView<'a>,
+    repo_uuid: &'a str,
+    run_uuid: &'a str,
+    commit_sha: Option<&'a str>,
+    deployed_at: i64,
+    source_url: std::borrow::Cow<'a, str>,
+    build_number: i64,
+    run_number: Option<i64>,
+    exported_at: i64,
+}
+
 /// Builds the `deployments` table.
 #[derive(Default)]
 pub struct DeploymentBuilder {
@@ -312,41 +325,23 @@ impl DeploymentBuilder {
             let Verdict::Matched(matched) = rules.judge(&view) else {
                 continue;
             };
-            self.overlaps += RuleSet::overlaps(&matched).len() as u64;
-            let repo_uuid = cols.repo_uuid.value(row);
-            let run_uuid = cols.uuid.value(row);
-            for (rule, service) in matched {
-                self.workspace.append_value(view.workspace);
-                self.reference_id.append_value(reference_id(
-                    view.workspace,
-                    repo_uuid,
-                    run_uuid,
-                    &rule.name,
-                ));
-                self.service.append_value(service);
-                self.repository.append_value(view.repository);
-                self.repo_uuid.append_value(repo_uuid);
-                self.commit_sha.append_option(get(cols.commit_sha, row));
-                self.deployed_at.append_value(cols.completed_at.value(row));
-                self.environment.append_value(&rule.environment);
-                self.success.append_value(view.result == Some("SUCCESSFUL"));
-                self.integration_branch
-                    .append_option(rule.integration_branch.as_deref());
-                self.source_url.append_value(cols.url.value(row));
-                self.source_name.append_value(SOURCE_NAME);
-                self.rule.append_value(&rule.name);
-                self.pipeline_run_uuid.append_value(run_uuid);
-                self.build_number.append_value(cols.build_number.value(row));
-                self.run_number.append_option(
-                    cols.run_number
+            self.push(
+                matched,
+                &Deployed {
+                    view,
+                    repo_uuid: cols.repo_uuid.value(row),
+                    run_uuid: cols.uuid.value(row),
+                    commit_sha: get(cols.commit_sha, row),
+                    deployed_at: cols.completed_at.value(row),
+                    source_url: cols.url.value(row).into(),
+                    build_number: cols.build_number.value(row),
+                    run_number: cols
+                        .run_number
                         .is_valid(row)
                         .then(|| cols.run_number.value(row)),
-                );
-                self.ref_name.append_option(view.ref_name);
-                self.trigger.append_option(view.trigger);
-                self.exported_at.append_value(cols.exported_at.value(row));
-                self.rows += 1;
-            }
+                    exported_at: cols.exported_at.value(row),
+                },
+            );
         }
         Ok(())
     }
@@ -380,42 +375,62 @@ impl DeploymentBuilder {
             let Verdict::Matched(matched) = rules.judge(&view) else {
                 continue;
             };
-            self.overlaps += RuleSet::overlaps(&matched).len() as u64;
-            let repo_uuid = cols.repo_uuid.value(row);
-            let build = cols.build_number.value(row);
-            for (rule, service) in matched {
-                self.workspace.append_value(view.workspace);
-                self.reference_id.append_value(reference_id(
-                    view.workspace,
-                    repo_uuid,
+            let build_number = cols.build_number.value(row);
+            let source_url = format!(
+                "https://bitbucket.org/{}/{}/pipelines/results/{build_number}",
+                view.workspace, view.repo_slug
+            );
+            self.push(
+                matched,
+                &Deployed {
+                    view,
+                    repo_uuid: cols.repo_uuid.value(row),
                     run_uuid,
-                    &rule.name,
-                ));
-                self.service.append_value(service);
-                self.repository.append_value(view.repository);
-                self.repo_uuid.append_value(repo_uuid);
-                self.commit_sha.append_option(get(cols.commit_sha, row));
-                self.deployed_at.append_value(cols.completed_at.value(row));
-                self.environment.append_value(&rule.environment);
-                self.success.append_value(view.result == Some("SUCCESSFUL"));
-                self.integration_branch
-                    .append_option(rule.integration_branch.as_deref());
-                self.source_url.append_value(format!(
-                    "https://bitbucket.org/{}/{}/pipelines/results/{build}",
-                    view.workspace, view.repo_slug
-                ));
-                self.source_name.append_value(SOURCE_NAME);
-                self.rule.append_value(&rule.name);
-                self.pipeline_run_uuid.append_value(run_uuid);
-                self.build_number.append_value(build);
-                self.run_number.append_null();
-                self.ref_name.append_null();
-                self.trigger.append_null();
-                self.exported_at.append_value(cols.exported_at.value(row));
-                self.rows += 1;
-            }
+                    commit_sha: get(cols.commit_sha, row),
+                    deployed_at: cols.completed_at.value(row),
+                    source_url: source_url.into(),
+                    build_number,
+                    // A Bitbucket deployment does not say which attempt deployed.
+                    run_number: None,
+                    exported_at: cols.exported_at.value(row),
+                },
+            );
         }
         Ok(())
+    }
+
+    /// Appends one deployment per rule that matched `deployed`.
+    fn push(&mut self, matched: Vec<(&Rule, String)>, deployed: &Deployed<'_>) {
+        self.overlaps += RuleSet::overlaps(&matched).len() as u64;
+        let view = &deployed.view;
+        for (rule, service) in matched {
+            self.workspace.append_value(view.workspace);
+            self.reference_id.append_value(reference_id(
+                view.workspace,
+                deployed.repo_uuid,
+                deployed.run_uuid,
+                &rule.name,
+            ));
+            self.service.append_value(service);
+            self.repository.append_value(view.repository);
+            self.repo_uuid.append_value(deployed.repo_uuid);
+            self.commit_sha.append_option(deployed.commit_sha);
+            self.deployed_at.append_value(deployed.deployed_at);
+            self.environment.append_value(&rule.environment);
+            self.success.append_value(view.result == Some("SUCCESSFUL"));
+            self.integration_branch
+                .append_option(rule.integration_branch.as_deref());
+            self.source_url.append_value(&deployed.source_url);
+            self.source_name.append_value(SOURCE_NAME);
+            self.rule.append_value(&rule.name);
+            self.pipeline_run_uuid.append_value(deployed.run_uuid);
+            self.build_number.append_value(deployed.build_number);
+            self.run_number.append_option(deployed.run_number);
+            self.ref_name.append_option(view.ref_name);
+            self.trigger.append_option(view.trigger);
+            self.exported_at.append_value(deployed.exported_at);
+            self.rows += 1;
+        }
     }
 
     /// The deployments built, as a batch; the builder starts over.
