@@ -11,7 +11,7 @@ use common::mock::{Auth, MockBitbucket};
 use common::*;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const TOKEN: &str = "tkn-5ecret-value-not-for-logs";
 /// Every secret the demo fixtures and the mock put in steps.
@@ -48,25 +48,10 @@ fn replay_with(out: &Path, extra: &[&str]) -> Value {
     report(&stdout(&output))
 }
 
-/// Every file under `dir` (Parquet, manifests, NDJSON, recordings), as bytes.
-fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push((path.clone(), std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    files
-}
-
 fn assert_no_secret(dir: &Path, also: &str) {
-    for (path, bytes) in files_under(dir) {
+    // Every file: Parquet, manifests, NDJSON, recordings.
+    for path in all_files(dir) {
+        let bytes = std::fs::read(&path).unwrap();
         let text = String::from_utf8_lossy(&bytes);
         for secret in SECRETS {
             assert!(!text.contains(secret), "{secret} in {}", path.display());
@@ -155,10 +140,7 @@ fn replayed_steps_environments_and_deployments_match_the_fixture_json_field_by_f
         &["repo_uuid", "pipeline_uuid", "uuid"],
     );
     let mut expected_steps = 0;
-    for file in files_under(&demo().join("acme"))
-        .into_iter()
-        .map(|(p, _)| p)
-    {
+    for file in all_files(&demo().join("acme")) {
         if !file.to_str().unwrap().contains("/pipelines/steps/") {
             continue;
         }

@@ -137,7 +137,8 @@ pub fn fixture_pages(root: &Path, endpoint: &str) -> Vec<(PathBuf, Value)> {
     pages
 }
 
-fn all_files(dir: &Path) -> Vec<PathBuf> {
+/// Every file under `dir`, sorted.
+pub fn all_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
