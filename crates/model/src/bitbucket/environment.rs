@@ -1,8 +1,7 @@
 //! Deployment environments and Bitbucket's own deployments to them
 //! (`GET .../environments`, `GET .../deployments`).
 
-use super::step::Uuid;
-use super::{Named, Str, Text};
+use super::{Named, Str, Text, Uuid};
 use serde::Deserialize;
 
 /// A deployment environment of a repository.

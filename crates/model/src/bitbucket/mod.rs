@@ -18,7 +18,7 @@ pub use run::{
     Commit, Creator, PipelineRun, PullRequest, RepositoryRef, RunHeader, Selector, State,
     StateName, Target,
 };
-pub use step::{Image, ResourceLimits, Step, StepState, Uuid};
+pub use step::{Image, ResourceLimits, Step, StepState};
 
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -83,6 +83,14 @@ pub struct NameAndType<'a> {
     /// e.g. `pipeline_state_completed_successful`.
     #[serde(borrow, default, rename = "type")]
     pub kind: Text<'a>,
+}
+
+/// An object of which only the uuid is read: a repository, a run, a step, an environment.
+#[derive(Deserialize)]
+pub struct Uuid<'a> {
+    /// Its uuid, with braces.
+    #[serde(borrow, default)]
+    pub uuid: Text<'a>,
 }
 
 /// An object of which only the name is read.

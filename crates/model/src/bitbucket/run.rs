@@ -186,10 +186,5 @@ pub struct Creator<'a> {
     pub display_name: Text<'a>,
 }
 
-#[derive(Deserialize)]
-/// The repository a run names.
-pub struct RepositoryRef<'a> {
-    #[serde(borrow, default)]
-    /// Its uuid.
-    pub uuid: Text<'a>,
-}
+/// The repository a run names, of which only the uuid is read.
+pub type RepositoryRef<'a> = super::Uuid<'a>;

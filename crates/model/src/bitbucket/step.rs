@@ -4,7 +4,7 @@
 //! clone command carries a token template), `teardown_commands`, variables and the image's
 //! `username`, `password` and `email` are never read.
 
-use super::{NameAndType, Str, Text};
+use super::{NameAndType, Str, Text, Uuid};
 use serde::Deserialize;
 
 /// A step of one attempt (`run_number`) of a pipeline run.
@@ -85,12 +85,4 @@ pub struct ResourceLimits {
     /// Megabytes.
     #[serde(default)]
     pub memory_limit_in_megabytes: Option<i64>,
-}
-
-/// An object of which only the uuid is read.
-#[derive(Deserialize)]
-pub struct Uuid<'a> {
-    /// Its uuid, with braces.
-    #[serde(borrow, default)]
-    pub uuid: Text<'a>,
 }
