@@ -241,18 +241,6 @@ pub struct DeploymentsPage {
     pub has_next: bool,
 }
 
-#[derive(Deserialize)]
-struct DeploymentHeader<'a> {
-    #[serde(borrow, default)]
-    state: Option<DeploymentStateHeader<'a>>,
-}
-
-#[derive(Deserialize)]
-struct DeploymentStateHeader<'a> {
-    #[serde(borrow, default, alias = "start_date")]
-    started_on: bitbucket::Text<'a>,
-}
-
 impl DeploymentsPage {
     /// Parses the page; a deployment whose start cannot be read counts as not started.
     pub fn parse(url: &str, body: &[u8]) -> Result<Self, ApiError> {
@@ -261,7 +249,7 @@ impl DeploymentsPage {
             .values
             .iter()
             .map(|raw| {
-                serde_json::from_str::<DeploymentHeader>(raw.get())
+                serde_json::from_str::<bitbucket::Deployment>(raw.get())
                     .ok()
                     .and_then(|d| d.state)
                     .and_then(|s| time(s.started_on.as_deref()))
