@@ -62,7 +62,7 @@ pub fn steps_path(
     root.join(workspace)
         .join(repo_slug)
         .join("pipelines")
-        .join("steps")
+        .join(STEPS_DIR)
         .join(bare_uuid(run_uuid))
         .join(format!("page-{page:04}.json"))
 }
@@ -75,14 +75,21 @@ pub fn listing_path(
     endpoint: Endpoint,
     page: u32,
 ) -> PathBuf {
-    let dir = match endpoint {
-        Endpoint::Environments => "environments",
-        _ => "deployments",
-    };
     root.join(workspace)
         .join(repo_slug)
-        .join(dir)
+        .join(listing_dir(endpoint))
         .join(format!("page-{page:04}.json"))
+}
+
+/// Under a repository's `pipelines/`: the steps directories of its runs.
+pub(crate) const STEPS_DIR: &str = "steps";
+
+/// The directory of a repository's environments or deployments pages.
+pub(crate) fn listing_dir(endpoint: Endpoint) -> &'static str {
+    match endpoint {
+        Endpoint::Environments => "environments",
+        _ => "deployments",
+    }
 }
 
 /// A uuid without its braces, as directory names carry it.

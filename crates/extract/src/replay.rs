@@ -5,7 +5,7 @@
 
 use crate::ExtractSummary;
 use crate::error::ExtractError;
-use crate::layout::{RECORDING_FILE, Recording, file_number};
+use crate::layout::{RECORDING_FILE, Recording, STEPS_DIR, file_number, listing_dir};
 use bbpipe_model::bitbucket::{self, Page};
 use bbpipe_model::{Endpoint, Extras, Message, PageSource, RawPage, RunRef};
 use bytes::Bytes;
@@ -85,7 +85,7 @@ impl Replay {
                             &mut files,
                         )?;
                     }
-                    let runs_steps = pipelines.join("steps");
+                    let runs_steps = pipelines.join(STEPS_DIR);
                     if runs_steps.is_dir() {
                         let mut of_runs = StepFiles::new();
                         for (run, dir) in sorted_dirs(&runs_steps)? {
@@ -97,7 +97,7 @@ impl Replay {
                     }
                 }
                 for endpoint in [Endpoint::Environments, Endpoint::Deployments] {
-                    let listing = repo_dir.join(endpoint.as_str());
+                    let listing = repo_dir.join(listing_dir(endpoint));
                     if listing.is_dir() {
                         pages_in(&listing, &workspace, Some(&slug), endpoint, &mut files)?;
                     }
@@ -214,10 +214,10 @@ impl Replay {
                 let cursor = &mut cursors[next];
                 match cursor.pages.next() {
                     Some(file) => {
-                        let repo = file.clone();
+                        let repo = with_steps(&steps, &file);
                         let body = send(file, fetched_at, &output, &mut summary).await?;
                         cursor.frontier = last_created_on(&body);
-                        if let Some(of_runs) = steps_of(&mut steps, &repo) {
+                        if let Some(of_runs) = repo.and_then(|r| steps.get_mut(&r)) {
                             send_steps(&body, of_runs, fetched_at, &output, &mut summary).await?;
                         }
                     }
@@ -227,9 +227,9 @@ impl Replay {
                 }
             }
             for file in runs {
-                let repo = file.clone();
+                let repo = with_steps(&steps, &file);
                 let body = send(file, fetched_at, &output, &mut summary).await?;
-                if let Some(of_runs) = steps_of(&mut steps, &repo) {
+                if let Some(of_runs) = repo.and_then(|r| steps.get_mut(&r)) {
                     send_steps(&body, of_runs, fetched_at, &output, &mut summary).await?;
                 }
             }
@@ -289,15 +289,20 @@ fn last_created_on(body: &[u8]) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// The steps not yet sent of the repository of `file`, where it has any left.
-fn steps_of<'s>(
-    steps: &'s mut HashMap<(String, String), StepFiles>,
+/// The repository of `file`, where it has steps left to send (and only then: a replay without
+/// steps pays nothing per page).
+fn with_steps(
+    steps: &HashMap<(String, String), StepFiles>,
     file: &PageFile,
-) -> Option<&'s mut StepFiles> {
-    let slug = file.repo_slug.clone()?;
+) -> Option<(String, String)> {
+    if steps.is_empty() {
+        return None;
+    }
+    let key = (file.workspace.clone(), file.repo_slug.clone()?);
     steps
-        .get_mut(&(file.workspace.clone(), slug))
-        .filter(|runs| !runs.is_empty())
+        .get(&key)
+        .is_some_and(|runs| !runs.is_empty())
+        .then_some(key)
 }
 
 /// Sends the steps of each run listed in `body` (a pipelines page or one run) that has steps
