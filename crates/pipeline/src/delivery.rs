@@ -106,6 +106,11 @@ pub async fn delivery(job: &DeliveryJob) -> Result<DeliveryOutput, PipelineError
     }
     let mut collected = Collected::default();
     let steps = live(Table::PipelineSteps);
+    // Which tables the dataset has, whether or not a file of theirs falls in the window.
+    collected.has_deployments_table = !deployments.is_empty();
+    if !steps.is_empty() {
+        collected.steps = Some(Vec::new());
+    }
     for (table, files) in [
         (Table::Deployments, deployments),
         (Table::PipelineRuns, runs),
@@ -126,13 +131,6 @@ pub async fn delivery(job: &DeliveryJob) -> Result<DeliveryOutput, PipelineError
                     .add(table, batch, &window, &job.filters)
                     .map_err(|e| PipelineError::Report(format!("{path}: {e}")))?;
             }
-        }
-        // A dataset with the table but no file in the window still has it.
-        if table == Table::Deployments && !files.is_empty() {
-            collected.has_deployments_table = true;
-        }
-        if table == Table::PipelineSteps && !files.is_empty() && collected.steps.is_none() {
-            collected.steps = Some(Vec::new());
         }
     }
     let in_window = collected

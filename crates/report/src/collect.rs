@@ -96,7 +96,7 @@ pub struct Collected {
     pub runs: Vec<Run>,
     /// Steps of runs created in the window; `None` when the dataset has no `pipeline_steps`.
     pub steps: Option<Vec<Step>>,
-    /// Whether the dataset has a `deployments` table at all.
+    /// Whether the dataset has a `deployments` table at all (the caller knows, from its files).
     pub has_deployments_table: bool,
     /// One copy of each text the runs and steps repeat.
     pub(crate) texts: HashSet<Arc<str>>,
@@ -188,7 +188,6 @@ impl Collected {
     ) -> Result<(), ColumnError> {
         match table {
             Table::Deployments => {
-                self.has_deployments_table = true;
                 let (id, service, environment) = (
                     text(batch, table, "reference_id")?,
                     text(batch, table, "service")?,
