@@ -6,6 +6,8 @@ use crate::summary::SummaryFormat;
 use crate::write_cmd::failed;
 use anyhow::Context;
 use bbpipe_pipeline::for_each_batch;
+use bbpipe_pipeline::model::arrow::error::ArrowError;
+use bbpipe_pipeline::model::arrow::record_batch::RecordBatch;
 use bbpipe_pipeline::model::{Extras, Table};
 use bbpipe_pipeline::transform::RuleSet;
 use bbpipe_pipeline::transform::rules::{
@@ -99,26 +101,9 @@ async fn check(args: RulesCheckArgs) -> anyhow::Result<()> {
         .collect();
     let mut overlaps: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut runs = 0u64;
-    let extras = Extras {
-        environments: rules
-            .rules()
-            .iter()
-            .any(|r| r.source == Source::Environments),
-        ..Extras::default()
-    };
+    let extras = replayed_for(&rules);
     for_each_batch(fixtures, extras, |table, batch| {
-        let views: Vec<RunView> = match table {
-            Table::PipelineRuns => {
-                let columns = RunColumns::new(batch)?;
-                (0..columns.len()).map(|row| columns.view(row)).collect()
-            }
-            Table::EnvironmentDeployments => {
-                let columns = EnvironmentDeploymentColumns::new(batch)?;
-                (0..columns.len()).map(|row| columns.view(row)).collect()
-            }
-            _ => return Ok(ControlFlow::Continue(())),
-        };
-        for view in views {
+        for Candidate { view, .. } in candidates(table, batch)? {
             runs += u64::from(view.environment.is_none());
             if let Verdict::Matched(matched) = rules.judge(&view) {
                 for (a, b) in RuleSet::overlaps(&matched) {
@@ -156,38 +141,9 @@ async fn explain(args: RulesExplainArgs) -> anyhow::Result<()> {
     let limit = args.limit.unwrap_or(usize::MAX);
     let (mut shown, mut matched_runs, mut overlapping) = (0usize, 0u64, 0u64);
     // Rules that read Bitbucket's deployments are explained on them too.
-    let extras = Extras {
-        environments: rules
-            .rules()
-            .iter()
-            .any(|r| r.source == Source::Environments),
-        ..Extras::default()
-    };
+    let extras = replayed_for(&rules);
     for_each_batch(&args.fixtures, extras, |table, batch| {
-        let candidates: Vec<Candidate> = match table {
-            Table::PipelineRuns => {
-                let columns = RunColumns::new(batch)?;
-                (0..columns.len())
-                    .map(|row| Candidate {
-                        view: columns.view(row),
-                        uuid: columns.uuid(row),
-                        build: Some(columns.build_number(row)),
-                    })
-                    .collect()
-            }
-            Table::EnvironmentDeployments => {
-                let columns = EnvironmentDeploymentColumns::new(batch)?;
-                (0..columns.len())
-                    .map(|row| Candidate {
-                        view: columns.view(row),
-                        uuid: columns.uuid(row),
-                        build: columns.build_number(row),
-                    })
-                    .collect()
-            }
-            _ => return Ok(ControlFlow::Continue(())),
-        };
-        for Candidate { view: run, uuid, build } in candidates {
+        for Candidate { view: run, uuid, build } in candidates(table, batch)? {
             if shown >= limit {
                 return Ok(ControlFlow::Break(()));
             }
@@ -298,9 +254,45 @@ async fn explain(args: RulesExplainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A pipeline run or a Bitbucket deployment, as `rules explain` judges it.
+/// A pipeline run or a Bitbucket deployment, as `rules check` and `rules explain` judge it.
 struct Candidate<'a> {
     view: RunView<'a>,
     uuid: &'a str,
     build: Option<i64>,
+}
+
+/// What rules can judge in a batch of `table`: its runs, or its Bitbucket deployments; nothing
+/// in other tables.
+fn candidates(table: Table, batch: &RecordBatch) -> Result<Vec<Candidate<'_>>, ArrowError> {
+    Ok(match table {
+        Table::PipelineRuns => {
+            let columns = RunColumns::new(batch)?;
+            (0..columns.len())
+                .map(|row| Candidate {
+                    view: columns.view(row),
+                    uuid: columns.uuid(row),
+                    build: Some(columns.build_number(row)),
+                })
+                .collect()
+        }
+        Table::EnvironmentDeployments => {
+            let columns = EnvironmentDeploymentColumns::new(batch)?;
+            (0..columns.len())
+                .map(|row| Candidate {
+                    view: columns.view(row),
+                    uuid: columns.uuid(row),
+                    build: columns.build_number(row),
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    })
+}
+
+/// The optional tables to replay for `rules`: Bitbucket's deployments when a rule reads them.
+fn replayed_for(rules: &RuleSet) -> Extras {
+    Extras {
+        environments: rules.reads(Source::Environments),
+        ..Extras::default()
+    }
 }

@@ -271,11 +271,7 @@ async fn preview(
 /// `source = "environments"`.
 fn sources(rules: &RuleSet) -> Vec<Table> {
     let mut tables = vec![Table::PipelineRuns];
-    if rules
-        .rules()
-        .iter()
-        .any(|r| r.source == Source::Environments)
-    {
+    if rules.reads(Source::Environments) {
         tables.push(Table::EnvironmentDeployments);
     }
     tables

@@ -354,11 +354,7 @@ impl DeploymentBuilder {
         rules: &RuleSet,
         deployments: &RecordBatch,
     ) -> Result<(), ArrowError> {
-        if !rules
-            .rules()
-            .iter()
-            .any(|r| r.source == Source::Environments)
-        {
+        if !rules.reads(Source::Environments) {
             return Ok(());
         }
         let cols = EnvironmentDeploymentColumns::new(deployments)?;

@@ -144,6 +144,11 @@ impl RuleSet {
         &self.rules
     }
 
+    /// Whether a rule reads `source`.
+    pub fn reads(&self, source: Source) -> bool {
+        self.rules.iter().any(|r| r.source == source)
+    }
+
     /// The file they came from.
     pub fn path(&self) -> &str {
         &self.path
