@@ -186,6 +186,9 @@ impl Collected {
         window: &Window,
         filters: &Filters,
     ) -> Result<(), ColumnError> {
+        // The window's bounds once per batch, not per row.
+        let (start, end) = (window.start_micros(), window.end_micros());
+        let in_window = |micros: i64| micros >= start && micros < end;
         match table {
             Table::Deployments => {
                 let (id, service, environment) = (
@@ -203,7 +206,7 @@ impl Collected {
                     })?;
                 for row in 0..batch.num_rows() {
                     let at = deployed_at.value(row);
-                    let keep = at >= window.start_micros()
+                    let keep = at >= start
                         && filters
                             .service
                             .as_deref()
@@ -240,7 +243,7 @@ impl Collected {
                     int(batch, table, "build_seconds_used")?,
                 );
                 for row in 0..batch.num_rows() {
-                    if !window.contains(created.value(row)) {
+                    if !in_window(created.value(row)) {
                         continue;
                     }
                     let run = Run {
@@ -270,7 +273,7 @@ impl Collected {
                 let created = time(batch, table, "run_created_at")?;
                 let mut steps = self.steps.take().unwrap_or_default();
                 for row in 0..batch.num_rows() {
-                    if !window.contains(created.value(row)) {
+                    if !in_window(created.value(row)) {
                         continue;
                     }
                     steps.push(Step {
