@@ -16,11 +16,6 @@ pub struct Extras {
 impl Extras {
     /// The names `--with` accepts.
     pub const NAMES: [&'static str; 2] = ["steps", "environments"];
-
-    /// Whether nothing is added.
-    pub fn is_empty(self) -> bool {
-        self == Extras::default()
-    }
 }
 
 impl FromStr for Extras {
@@ -64,7 +59,7 @@ mod tests {
         let both: Extras = "steps, environments".parse().unwrap();
         assert!(both.steps && both.environments);
         assert_eq!(both.to_string(), "steps,environments");
-        assert!("".parse::<Extras>().unwrap().is_empty());
+        assert_eq!("".parse::<Extras>().unwrap(), Extras::default());
         let error = "steps,commits".parse::<Extras>().unwrap_err();
         assert!(error.contains("'commits'"), "{error}");
     }
