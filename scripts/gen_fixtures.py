@@ -549,6 +549,87 @@ def write_extras(root, ws, repo, runs, rng, with_steps):
         write_json(os.path.join(root, ws, slug, "deployments", "page-%04d.json" % number), page)
 
 
+MESSAGES = [
+    "Fix flaky checkout test", "Add retry to payment webhook", "Bump serde to 1.0.215",
+    "Refactor session cache", "Update README", "Tune connection pool", "Add metrics for queue depth",
+    "Remove dead feature flag", "fix: rotate key (token=ghp_FAKEfake0000000000000000000000000000)",
+]
+
+
+def write_commits(root, ws, repo, runs, rng, rewrite):
+    """The repository's commit graph, newest first, as `GET .../commits` lists it: every run's
+    commit on one main line, in the order of the runs, with 0-3 commits between two of them and
+    now and then a feature branch merged in. With `rewrite`, one deployed commit of the main
+    line is left out, as if a force-push had rewritten it away."""
+    tips = {}
+    for run in runs:
+        sha = ((run.get("target") or {}).get("commit") or {}).get("hash")
+        if not sha or len(sha) != 40:
+            continue
+        created = datetime.fromisoformat(run["created_on"][:19] + "+00:00")
+        if sha not in tips or created < tips[sha]:
+            tips[sha] = created
+    ordered = sorted(tips.items(), key=lambda t: (t[1], t[0]))
+    commits = []
+
+    def add(sha, moment, parents):
+        uid, account, name, nick = rng.choice(USERS)
+        author = {"type": "author", "raw": "%s <%s@example.test>" % (name, nick)}
+        if rng.random() < 0.85:  # Bitbucket knows most authors, not all
+            author["user"] = {"type": "user", "account_id": account, "display_name": name, "uuid": uid}
+        message = rng.choice(MESSAGES)
+        commits.append({
+            "type": "commit", "hash": sha, "date": moment.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+            "author": author, "message": message + "\n",
+            "parents": [{"type": "commit", "hash": p} for p in parents],
+        })
+
+    def new_sha():
+        return "%040x" % rng.getrandbits(160)
+
+    previous, previous_at = None, START - timedelta(days=3)
+    for sha, created in ordered:
+        at = created - timedelta(minutes=rng.randint(2, 40))
+        at = max(at, previous_at + timedelta(seconds=1))
+        span = max((at - previous_at).total_seconds(), 4.0)
+        between = rng.choice([0, 1, 1, 2, 3])
+        parent = previous
+        for k in range(between):
+            moment = previous_at + timedelta(seconds=span * (k + 1) / (between + 2))
+            if parent is not None and rng.random() < 0.25:
+                # a feature branch off the last commit, merged back
+                side = parent
+                for _ in range(rng.randint(1, 2)):
+                    branch_sha = new_sha()
+                    add(branch_sha, moment - timedelta(seconds=1 + rng.random() * span / 4), [side])
+                    side = branch_sha
+                merge = new_sha()
+                add(merge, moment, [parent, side])
+                parent = merge
+            else:
+                plain = new_sha()
+                add(plain, moment, [parent] if parent else [])
+                parent = plain
+        add(sha, at, [parent] if parent else [])
+        previous, previous_at = sha, at
+    if rewrite:
+        deployed = [run["target"]["commit"]["hash"] for run in runs
+                    if (run.get("target") or {}).get("selector", {}).get("pattern") == "deploy-to-production"
+                    and run.get("state", {}).get("result", {}).get("name") == "SUCCESSFUL"
+                    and (run.get("target") or {}).get("commit")]
+        if deployed:
+            gone = deployed[len(deployed) // 2]
+            commits = [c for c in commits if c["hash"] != gone]
+    commits.sort(key=lambda c: (c["date"], c["hash"]), reverse=True)
+    pages = [commits[n:n + PAGELEN] for n in range(0, len(commits), PAGELEN)] or [[]]
+    base = "%s/repositories/%s/%s/commits" % (API, ws, repo["slug"])
+    for number, chunk in enumerate(pages, start=1):
+        page = {"page": number, "pagelen": PAGELEN, "values": chunk}
+        if number < len(pages):
+            page["next"] = "%s?page=%d" % (base, number + 1)
+        write_json(os.path.join(root, ws, repo["slug"], "commits", "page-%04d.json" % number), page)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="directory to (re)create")
@@ -557,13 +638,14 @@ def main():
     ap.add_argument("--repos", type=int, default=0,
                     help="repositories (default: the 9 demo repositories; more are added by cycling their kinds)")
     ap.add_argument("--seed", type=int, default=20261128)
-    ap.add_argument("--with", dest="extras", default="steps,environments",
-                    help="optional endpoints to write: steps, environments (comma-separated; '' for none)")
+    ap.add_argument("--with", dest="extras", default="steps,environments,commits",
+                    help="optional endpoints to write: steps, environments, commits (comma-separated; '' for none)")
     args = ap.parse_args()
     extras = {e for e in args.extras.split(",") if e}
     # Steps, environments and deployments draw from their own generator: the pages of runs are
     # the same bytes with or without them.
     extras_rng = random.Random(args.seed * 7919 + 1)
+    commits_rng = random.Random(args.seed * 104729 + 3)
 
     rng = random.Random(args.seed)
     ws = args.workspace
@@ -617,6 +699,8 @@ def main():
             if "environments" not in extras:
                 for listing in ("environments", "deployments"):
                     shutil.rmtree(os.path.join(args.out, ws, repo["slug"], listing))
+        if "commits" in extras:
+            write_commits(args.out, ws, repo, runs, commits_rng, rewrite=(repo["slug"] == "payments"))
 
 
 if __name__ == "__main__":

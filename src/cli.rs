@@ -2,6 +2,7 @@
 
 use crate::summary::SummaryFormat;
 use bbpipe_pipeline::model::{Extras, Granularity};
+use bbpipe_pipeline::transform::commits::DEFAULT_MAX_COMMITS;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -227,11 +228,18 @@ pub struct ExportArgs {
     /// with only the fields exported: no image credentials, commands or variables).
     #[arg(long, value_name = "DIR")]
     pub record: Option<PathBuf>,
-    /// Optional tables: `steps` (pipeline_steps: one request per new or changed run) and
+    /// Optional tables: `steps` (pipeline_steps: one request per new or changed run),
     /// `environments` (environments and environment_deployments: two listings per
-    /// repository), comma-separated.
+    /// repository), `commits` (deployment_commits: one request per 100 commits of each new
+    /// successful deployment; needs --rules) or `commit-messages` (the same, with messages),
+    /// comma-separated.
     #[arg(long = "with", value_name = "TABLES", value_parser = extras, default_value = "")]
     pub with: Extras,
+    /// With `--with commits`: commits kept per deployment. A first deployment (no
+    /// predecessor) lists its history up to this many; longer lists are cut. Both are marked
+    /// `truncated`.
+    #[arg(long, default_value_t = DEFAULT_MAX_COMMITS as u32, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_commits_per_deployment: u32,
     /// With `--with steps`, a first (or --full) export reads the steps of runs created within
     /// this long before it started (later exports: of every new or changed run).
     #[arg(long, default_value = "30d", value_name = "DURATION", value_parser = humantime::parse_duration)]
@@ -257,9 +265,12 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "DEST")]
     pub out: String,
     /// Optional tables to replay where the recording has their pages: `steps`,
-    /// `environments`, comma-separated (as `export --with`).
+    /// `environments`, `commits`, `commit-messages`, comma-separated (as `export --with`).
     #[arg(long = "with", value_name = "TABLES", value_parser = extras, default_value = "")]
     pub with: Extras,
+    /// With `--with commits`: commits kept per deployment (as `export`).
+    #[arg(long, default_value_t = DEFAULT_MAX_COMMITS as u32, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_commits_per_deployment: u32,
     #[command(flatten)]
     pub write: WriteArgs,
     /// How to print what the replay did: text, or one JSON object on stdout (printed even

@@ -37,6 +37,7 @@ pub async fn run(args: ExportArgs, quiet: bool) -> anyhow::Result<()> {
             extras: args.with,
             steps_since: chrono::Duration::from_std(args.steps_since)
                 .unwrap_or(chrono::Duration::MAX),
+            max_commits_per_deployment: args.max_commits_per_deployment as usize,
         },
         api_url: args.api.api_url.clone(),
         record: args.record.clone(),

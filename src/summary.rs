@@ -113,6 +113,25 @@ impl fmt::Display for Summary<'_> {
                 report.deployments, report.rule_overlaps
             )?;
         }
+        for c in &report.commits {
+            writeln!(
+                f,
+                "  commits shipped {}: {} successful deployments, {} looked up ({} requests): {} commits, {} with no new commit, {} with history rewritten, {} truncated{}",
+                c.workspace,
+                c.successful_deployments,
+                c.looked_up,
+                c.requests,
+                c.commits,
+                c.no_new_commits,
+                c.history_rewritten,
+                c.truncated,
+                if c.withdrawn > 0 {
+                    format!(", {} withdrawn", c.withdrawn)
+                } else {
+                    String::new()
+                }
+            )?;
+        }
         if report.rejected > 0 {
             writeln!(
                 f,

@@ -14,6 +14,7 @@ pub async fn replay(args: ReplayArgs, quiet: bool) -> anyhow::Result<()> {
         fixtures: args.fixtures.clone(),
         write: args.write.options(&args.out),
         extras: args.with,
+        max_commits_per_deployment: args.max_commits_per_deployment as usize,
     };
     let report = bbpipe_pipeline::replay(&job).await.map_err(failed)?;
     finish(&report, args.summary, quiet)

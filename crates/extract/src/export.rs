@@ -56,6 +56,8 @@ pub struct ExportOptions {
     /// `--with steps`: a first (or `--full`) read takes the steps of runs created this long
     /// before the export started, no older.
     pub steps_since: chrono::Duration,
+    /// With `--with commits`: commits kept per deployment; a longer list is cut and marked.
+    pub max_commits_per_deployment: usize,
 }
 
 /// Live counters, for progress bars.
@@ -169,6 +171,11 @@ impl Exporter {
         self.progress
             .runs_fetched
             .fetch_add(runs as u64, Ordering::Relaxed);
+    }
+
+    /// The recorder, for what is read after the walk (the commits of deployments).
+    pub fn recorder(&self) -> Option<Arc<Recorder>> {
+        self.recorder.clone()
     }
 
     /// Live counters, for progress displays.

@@ -9,6 +9,10 @@
 //!                                                          GET .../pipelines/{uuid}/steps
 //! <root>/<workspace>/<repo_slug>/environments/page-0001.json  GET .../environments
 //! <root>/<workspace>/<repo_slug>/deployments/page-0001.json   GET .../deployments
+//! <root>/<workspace>/<repo_slug>/commits/page-0001.json       the repository's commit graph
+//! <root>/<workspace>/<repo_slug>/commits/<new>..<old>/page-0001.json
+//!                                                  GET .../commits/{new}?exclude={old}
+//! <root>/<workspace>/<repo_slug>/commits/<new>/page-0001.json  GET .../commits/{new}
 //! ```
 //! A run's uuid names its steps directory without braces.
 //! Page files hold the response body exactly as Bitbucket returned it.
@@ -79,6 +83,32 @@ pub fn listing_path(
         .join(repo_slug)
         .join(listing_dir(endpoint))
         .join(format!("page-{page:04}.json"))
+}
+
+/// A repository's commits: graph pages, and recorded answers in directories of their own.
+pub(crate) const COMMITS_DIR: &str = "commits";
+
+/// In a recorded answer's directory: the commit (or the excluded one) was not found (404).
+pub const COMMITS_GONE_FILE: &str = "not-found.json";
+
+/// The directory of a repository's commit pages (its graph; recorded answers below it).
+pub fn commits_dir(root: &Path, workspace: &str, repo_slug: &str) -> PathBuf {
+    root.join(workspace).join(repo_slug).join(COMMITS_DIR)
+}
+
+/// The directory of the recorded answer to "commits reachable from `new`, not from `old`".
+pub fn commit_range_dir(
+    root: &Path,
+    workspace: &str,
+    repo_slug: &str,
+    new: &str,
+    old: Option<&str>,
+) -> PathBuf {
+    let name = match old {
+        Some(old) => format!("{new}..{old}"),
+        None => new.to_string(),
+    };
+    commits_dir(root, workspace, repo_slug).join(name)
 }
 
 /// Under a repository's `pipelines/`: the steps directories of its runs.

@@ -7,6 +7,8 @@
 //! shared.
 
 pub mod api;
+mod commit_graph;
+mod commits;
 mod error;
 mod export;
 mod extras;
@@ -17,6 +19,7 @@ mod replay;
 mod state;
 mod walk;
 
+pub use commits::{CommitQuery, CommitSource, Shipped, is_commit_hash};
 pub use error::ExtractError;
 pub use export::{ExportOptions, ExportOutcome, ExportProgress, Exporter};
 pub use filter::{FilterError, RepoFilter};

@@ -1,7 +1,10 @@
 //! Record mode: every raw page written in the fixture layout, for offline replay.
 
 use crate::error::ExtractError;
-use crate::layout::{RECORDING_FILE, Recording, listing_path, page_path, run_path, steps_path};
+use crate::layout::{
+    COMMITS_GONE_FILE, RECORDING_FILE, Recording, commit_range_dir, listing_path, page_path,
+    run_path, steps_path,
+};
 use bbpipe_model::Endpoint;
 use bbpipe_model::bitbucket::Page;
 use chrono::{DateTime, Utc};
@@ -108,6 +111,42 @@ impl Recorder {
             message,
         })?;
         self.write(path, &redacted).await
+    }
+
+    /// The answer to one commits question (`new`, less what `old` reaches): its pages, each
+    /// cut down to what `deployment_commits` reads (messages only when `messages`), or `None`
+    /// for a 404. Written to a `.partial` directory renamed at the end, so that an interrupted
+    /// recording never holds half an answer.
+    pub async fn commits(
+        &self,
+        workspace: &str,
+        repo_slug: &str,
+        range: (&str, Option<&str>),
+        pages: Option<&[bytes::Bytes]>,
+        messages: bool,
+    ) -> Result<(), ExtractError> {
+        let dir = commit_range_dir(&self.root, workspace, repo_slug, range.0, range.1);
+        let partial = dir.with_extension("partial");
+        match pages {
+            None => {
+                let body = br#"{"type": "error", "error": {"message": "Commit not found"}}"#;
+                self.write(partial.join(COMMITS_GONE_FILE), body).await?;
+            }
+            Some(pages) => {
+                for (index, body) in pages.iter().enumerate() {
+                    let path = partial.join(format!("page-{:04}.json", index + 1));
+                    let redacted =
+                        redact_commits(body, messages).map_err(|message| ExtractError::Layout {
+                            path: path.clone(),
+                            message,
+                        })?;
+                    self.write(path, &redacted).await?;
+                }
+            }
+        }
+        tokio::fs::rename(&partial, &dir)
+            .await
+            .map_err(ExtractError::io(&dir))
     }
 
     fn next_number(&self, key: &str) -> u32 {
@@ -248,9 +287,78 @@ pub fn redact_steps(body: &[u8]) -> Result<Vec<u8>, String> {
     serde_json::to_vec_pretty(&Value::Object(page)).map_err(|e| e.to_string())
 }
 
+/// A commits page with each commit cut down to its hash, date, author's account id, parents'
+/// hashes and (only with `messages`) its message: the author's name and email (`raw`), the
+/// rendered summary and links are left out of a recording.
+pub fn redact_commits(body: &[u8], messages: bool) -> Result<Vec<u8>, String> {
+    use serde_json::{Map, Value, json};
+    let mut page: Map<String, Value> = serde_json::from_slice(body)
+        .map_err(|e| format!("a commits page that is not JSON: {e}"))?;
+    if let Some(Value::Array(commits)) = page.get_mut("values") {
+        for commit in commits.iter_mut() {
+            let Value::Object(fields) = commit else {
+                continue;
+            };
+            let mut kept = Map::new();
+            for key in ["type", "hash", "date"] {
+                if let Some(value) = fields.get(key) {
+                    kept.insert(key.into(), value.clone());
+                }
+            }
+            let account = fields
+                .get("author")
+                .and_then(|a| a.pointer("/user/account_id"));
+            if let Some(account) = account {
+                kept.insert(
+                    "author".into(),
+                    json!({"type": "author", "user": {"account_id": account}}),
+                );
+            }
+            if let Some(Value::Array(parents)) = fields.get("parents") {
+                let parents: Vec<Value> = parents
+                    .iter()
+                    .filter_map(|p| p.get("hash"))
+                    .map(|hash| json!({"hash": hash}))
+                    .collect();
+                kept.insert("parents".into(), Value::Array(parents));
+            }
+            if messages && let Some(message) = fields.get("message") {
+                kept.insert("message".into(), message.clone());
+            }
+            *fields = kept;
+        }
+    }
+    serde_json::to_vec_pretty(&Value::Object(page)).map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Cow, redact_steps, without_variables};
+    use super::{Cow, redact_commits, redact_steps, without_variables};
+
+    #[test]
+    fn recorded_commits_keep_only_what_is_exported() {
+        let body = br#"{"values": [{"hash": "abc", "date": "2026-11-20T10:00:00+00:00",
+            "author": {"raw": "Ann Example <ann@example.test>", "user": {"account_id": "557058:ann", "display_name": "Ann"}},
+            "message": "fix: rotate the key hunter2", "summary": {"raw": "fix: rotate the key hunter2"},
+            "parents": [{"hash": "p1", "links": {}}, {"hash": "p2"}]}], "next": "https://api/next?page=2"}"#;
+        let plain = String::from_utf8(redact_commits(body, false).unwrap()).unwrap();
+        for gone in ["hunter2", "ann@example.test", "Ann Example", "links"] {
+            assert!(!plain.contains(gone), "{gone} in {plain}");
+        }
+        for kept in [
+            "abc",
+            "557058:ann",
+            "p1",
+            "p2",
+            "2026-11-20T10:00:00+00:00",
+            "page=2",
+        ] {
+            assert!(plain.contains(kept), "{kept} missing from {plain}");
+        }
+        let with = String::from_utf8(redact_commits(body, true).unwrap()).unwrap();
+        assert!(with.contains("fix: rotate the key hunter2"));
+        assert!(!with.contains("ann@example.test"));
+    }
 
     #[test]
     fn recorded_runs_keep_no_variables() {

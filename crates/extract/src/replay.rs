@@ -131,6 +131,12 @@ impl Replay {
         self
     }
 
+    /// When the pages were recorded (the time of the replay for fixtures without
+    /// `recording.json`): the `exported_at` of every row.
+    pub fn fetched_at(&self) -> chrono::DateTime<Utc> {
+        self.fetched_at
+    }
+
     /// The workspaces the recording holds.
     pub fn workspaces(&self) -> &[String] {
         &self.workspaces
@@ -194,6 +200,8 @@ impl Replay {
                     Endpoint::Environments | Endpoint::Deployments | Endpoint::Steps => {
                         listings.push(file);
                     }
+                    // Not listed as page files: the commits pass reads them (CommitSource).
+                    Endpoint::Commits => {}
                     Endpoint::Pipelines => match pipelines.last_mut() {
                         Some(pages) if pages[0].repo_slug == file.repo_slug => pages.push(file),
                         _ => pipelines.push(vec![file]),

@@ -330,7 +330,40 @@ pub(crate) fn newest_versions(
             }
         }
     }
+    if let Some(group) = table.group_column() {
+        newest_groups(table, group, parts, &version_rows, &mut order)?;
+    }
     Ok(order.into_iter().map(|row| at[row]).collect())
+}
+
+/// Keeps, of the winning rows in `order`, those of the newest version of their group: a
+/// group written again replaces all its older rows, also those whose key it no longer has.
+fn newest_groups(
+    table: Table,
+    group: &'static str,
+    parts: &[RecordBatch],
+    version_rows: &arrow::row::Rows,
+    order: &mut Vec<usize>,
+) -> Result<(), arrow::error::ArrowError> {
+    let groups = Comparable::new(table, &[group])?;
+    let received: usize = parts.iter().map(RecordBatch::num_rows).sum();
+    let mut group_rows = groups.empty_rows(received, 48);
+    for part in parts {
+        groups.append(&mut group_rows, part)?;
+    }
+    let mut newest: HashMap<&[u8], usize> = HashMap::new();
+    for &row in order.iter() {
+        let slot = newest.entry(group_rows.row(row).data()).or_insert(row);
+        if version_rows.row(row) > version_rows.row(*slot) {
+            *slot = row;
+        }
+    }
+    order.retain(|&row| {
+        newest
+            .get(group_rows.row(row).data())
+            .is_none_or(|&best| version_rows.row(row) >= version_rows.row(best))
+    });
+    Ok(())
 }
 
 /// Columns a file keeps: all but `workspace`, which a Hive reader takes from the path.

@@ -18,6 +18,9 @@ pub enum Endpoint {
     Environments,
     /// `GET /repositories/{workspace}/{repo_slug}/deployments`: Bitbucket's own deployments.
     Deployments,
+    /// `GET /repositories/{workspace}/{repo_slug}/commits/{revision}?exclude={revision}`: the
+    /// commits a deployment shipped (read after the runs, not sent down the page channel).
+    Commits,
 }
 
 impl Endpoint {
@@ -30,6 +33,7 @@ impl Endpoint {
             Endpoint::Steps => "steps",
             Endpoint::Environments => "environments",
             Endpoint::Deployments => "deployments",
+            Endpoint::Commits => "commits",
         }
     }
 

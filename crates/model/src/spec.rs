@@ -27,6 +27,10 @@ pub struct TableSpec {
     /// Whether a row can change partition between exports (its date column can change);
     /// such tables are de-duplicated across partitions on commit.
     pub rows_can_move: bool,
+    /// A column whose value names a group of rows written whole (the commits of one
+    /// deployment): the newest version of a group replaces every row of its older versions,
+    /// whatever their key. `None`: rows are replaced key by key.
+    pub group: Option<&'static str>,
     /// Columns whose values (almost) never repeat within a file: ids, URLs, exact times.
     /// Writers skip dictionary encoding for them.
     pub unique_columns: &'static [&'static str],

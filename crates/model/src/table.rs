@@ -25,6 +25,8 @@ pub enum Table {
     Environments,
     /// Deployments Bitbucket recorded (`--with environments`).
     EnvironmentDeployments,
+    /// Commits shipped by each successful deployment (`--with commits`).
+    DeploymentCommits,
     /// Pipeline runs that could not be decoded.
     Rejects,
 }
@@ -42,13 +44,14 @@ pub struct TableBatch {
 
 impl Table {
     /// Every table, in declaration order (the order of their specs).
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 8] = [
         Table::Repositories,
         Table::PipelineRuns,
         Table::PipelineSteps,
         Table::Deployments,
         Table::Environments,
         Table::EnvironmentDeployments,
+        Table::DeploymentCommits,
         Table::Rejects,
     ];
 
@@ -98,16 +101,23 @@ impl Table {
     /// column, which a row of a table whose rows cannot move never changes.
     pub fn merges_as_stream(self) -> bool {
         let spec = self.spec();
-        spec.key == [spec.sort_column]
-            || (!spec.rows_can_move
-                && spec
-                    .date_partition
-                    .is_some_and(|date| date.column == spec.sort_column))
+        // A group's older rows go whatever their key: only a whole merge sees them.
+        spec.group.is_none()
+            && (spec.key == [spec.sort_column]
+                || (!spec.rows_can_move
+                    && spec
+                        .date_partition
+                        .is_some_and(|date| date.column == spec.sort_column)))
     }
 
     /// See [`TableSpec::rows_can_move`].
     pub fn rows_can_move(self) -> bool {
         self.spec().rows_can_move
+    }
+
+    /// See [`TableSpec::group`].
+    pub fn group_column(self) -> Option<&'static str> {
+        self.spec().group
     }
 
     /// See [`TableSpec::unique_columns`].
@@ -161,6 +171,13 @@ mod tests {
             }
             assert_eq!(Table::from_name(table.name()), Some(table));
             assert!(schema.index_of(table.sort_column()).is_ok());
+            if let Some(group) = table.group_column() {
+                assert!(
+                    table.key_columns().contains(&group),
+                    "{group} is in the key"
+                );
+                assert!(!table.merges_as_stream());
+            }
             assert_eq!(
                 Table::ALL[table as usize],
                 table,

@@ -6,7 +6,7 @@ use arrow::datatypes::{DataType, Field};
 use std::collections::HashMap;
 
 /// One value per table, in the declaration order of `Table`.
-pub(crate) static SPECS: [TableSpec; 7] = [
+pub(crate) static SPECS: [TableSpec; 8] = [
     TableSpec {
         name: "repositories",
         description: "One row per repository of a workspace, as of the latest export.",
@@ -15,6 +15,7 @@ pub(crate) static SPECS: [TableSpec; 7] = [
         date_partition: None,
         merge: Merge::Replace,
         rows_can_move: false,
+        group: None,
         unique_columns: &[
             "uuid",
             "slug",
@@ -40,6 +41,7 @@ pub(crate) static SPECS: [TableSpec; 7] = [
         }),
         merge: Merge::KeepExisting,
         rows_can_move: false,
+        group: None,
         unique_columns: &[
             "uuid",
             "build_number",
@@ -65,6 +67,7 @@ pub(crate) static SPECS: [TableSpec; 7] = [
         }),
         merge: Merge::KeepExisting,
         rows_can_move: false,
+        group: None,
         unique_columns: &[
             "uuid",
             "pipeline_uuid",
@@ -89,6 +92,7 @@ pub(crate) static SPECS: [TableSpec; 7] = [
         merge: Merge::KeepExisting,
         // A re-run completes later: its deployment moves to another deployed month or day.
         rows_can_move: true,
+        group: None,
         unique_columns: &[
             "reference_id",
             "commit_sha",
@@ -109,6 +113,7 @@ pub(crate) static SPECS: [TableSpec; 7] = [
         // Kept, not replaced: environments arrive repository by repository, across commits.
         merge: Merge::KeepExisting,
         rows_can_move: false,
+        group: None,
         unique_columns: &["uuid"],
         sort_column: "uuid",
         columns: environments_columns,
@@ -127,6 +132,7 @@ pub(crate) static SPECS: [TableSpec; 7] = [
         merge: Merge::KeepExisting,
         // A deployment queued before it started is dated by its release until it starts.
         rows_can_move: true,
+        group: None,
         unique_columns: &[
             "uuid",
             "step_uuid",
@@ -139,6 +145,27 @@ pub(crate) static SPECS: [TableSpec; 7] = [
         columns: environment_deployments_columns,
     },
     TableSpec {
+        name: "deployment_commits",
+        description: "One row per commit a successful deployment shipped (`--with commits`): the \
+                      commits reachable from its commit and not from the previous successful \
+                      deployment's of the same service and environment.",
+        key: &["reference_id", "commit_sha"],
+        version: &["exported_at"],
+        date_partition: Some(DatePartition {
+            column: "deployed_at",
+            month_level: "deployed_month",
+            day_level: "deployed_date",
+        }),
+        merge: Merge::KeepExisting,
+        // It follows its deployment, which a re-run moves.
+        rows_can_move: true,
+        // A deployment looked up again (its predecessor changed) replaces all its commits.
+        group: Some("reference_id"),
+        unique_columns: &["commit_sha", "commit_date", "message"],
+        sort_column: "deployed_at",
+        columns: deployment_commits_columns,
+    },
+    TableSpec {
         name: "rejects",
         description: "One row per pipeline run that could not be decoded, set aside so the rest commits; \
                       fetched again by every export and removed once a good version arrives.",
@@ -147,6 +174,7 @@ pub(crate) static SPECS: [TableSpec; 7] = [
         date_partition: None,
         merge: Merge::KeepExisting,
         rows_can_move: false,
+        group: None,
         unique_columns: &["reject_id", "run_uuid", "raw_json", "exported_at"],
         sort_column: "reject_id",
         columns: rejects_columns,
@@ -620,6 +648,91 @@ fn deployments_columns() -> Vec<Field> {
             "exported_at",
             false,
             "When bbpipe read the page the run came from (UTC).",
+        ),
+    ]
+}
+
+fn deployment_commits_columns() -> Vec<Field> {
+    vec![
+        text("workspace", false, WORKSPACE),
+        text(
+            "reference_id",
+            false,
+            "The deployment (deployments.reference_id).",
+        ),
+        text(
+            "repository",
+            false,
+            "Repository full name, `workspace/slug`.",
+        ),
+        text("repo_uuid", false, "Repository UUID, with braces."),
+        text("service", false, "Deployed service, as in deployments."),
+        text("environment", false, "Environment, as in deployments."),
+        time(
+            "deployed_at",
+            false,
+            "When the deployment completed (UTC), as in deployments.",
+        ),
+        text(
+            "commit_sha",
+            true,
+            "A commit the deployment shipped; null on the single row of a deployment that \
+             shipped none (see reason). With reference_id, the row's key.",
+        ),
+        time(
+            "commit_date",
+            true,
+            "The commit's date as the API gives it (the author date), in UTC.",
+        ),
+        text(
+            "author_account_id",
+            true,
+            "Atlassian account id of the commit's author, where Bitbucket knows the user.",
+        ),
+        flag(
+            "is_merge",
+            true,
+            "Whether the commit has more than one parent.",
+        ),
+        flag(
+            "truncated",
+            false,
+            "The deployment's list was cut: it is the first of its service and environment \
+             (no predecessor to diff against), or it held more than --max-commits-per-deployment.",
+        ),
+        int(
+            "lead_time_seconds",
+            true,
+            "deployed_at minus commit_date, in seconds: the lead time for changes of this commit.",
+        ),
+        text(
+            "previous_reference_id",
+            true,
+            "The previous successful deployment of the same repository, service and environment, \
+             whose commit was excluded; null for the first.",
+        ),
+        text(
+            "previous_commit_sha",
+            true,
+            "The commit that previous deployment deployed.",
+        ),
+        text(
+            "reason",
+            true,
+            "Why a deployment has no commit rows: `no_new_commits` (it deployed nothing its \
+             predecessor had not: a redeploy or a rollback) or `history_rewritten` (its commit \
+             or its predecessor's is gone from the repository, e.g. after a force-push); null \
+             on commit rows.",
+        ),
+        text(
+            "message",
+            true,
+            "The commit message, only with `--with commit-messages`; null otherwise.",
+        ),
+        time(
+            "exported_at",
+            false,
+            "When bbpipe looked the deployment's commits up (UTC); all its rows share it.",
         ),
     ]
 }

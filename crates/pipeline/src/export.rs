@@ -1,5 +1,6 @@
 //! Exports a workspace from the Bitbucket API into a dataset, incrementally.
 
+use crate::commits::{CommitsPassOptions, commits_pass};
 use crate::error::PipelineError;
 use crate::options::WriteOptions;
 use crate::report::{ExportReport, Report, Requests, RunFacts};
@@ -7,7 +8,7 @@ use crate::rules_apply::RulesPlan;
 use crate::stages::{load_rules, transformer};
 use crate::writer::{Writer, open_destination};
 use bbpipe_extract::api::{Client, RequestStats};
-use bbpipe_extract::{ExportOptions, ExportProgress, Exporter, Recorder, SyncState};
+use bbpipe_extract::{CommitSource, ExportOptions, ExportProgress, Exporter, Recorder, SyncState};
 use bbpipe_load::Destination;
 use bbpipe_transform::RuleSet;
 use object_store::path::Path;
@@ -39,7 +40,15 @@ pub struct Export {
     client: Arc<Client>,
     rules: Option<Arc<RuleSet>>,
     plan: RulesPlan,
+    commits: CommitsPlan,
     started: Instant,
+}
+
+/// What `--with commits` asks of the export.
+struct CommitsPlan {
+    extras: bbpipe_model::Extras,
+    max: usize,
+    concurrency: usize,
 }
 
 impl Export {
@@ -86,6 +95,11 @@ impl Export {
             None => read_legacy_state(&destination, &workspace).await?,
         };
         extract.retry_runs = writer.sink.rejected_runs(&workspace);
+        let commits = CommitsPlan {
+            extras: extract.extras,
+            max: extract.max_commits_per_deployment,
+            concurrency: extract.concurrency,
+        };
         let exporter = Exporter::new(Arc::clone(&client), extract, state, recorder);
         Ok(Export {
             workspace,
@@ -96,6 +110,7 @@ impl Export {
             client,
             rules,
             plan,
+            commits,
             started,
         })
     }
@@ -117,9 +132,11 @@ impl Export {
             client,
             rules,
             plan,
+            commits,
             started,
         } = self;
         let run_id = writer.run_id.clone();
+        let recorder = exporter.recorder();
         let (outcome, transformed, loaded) = writer
             .run(
                 |tx| exporter.run(tx),
@@ -136,7 +153,7 @@ impl Export {
         }
         let facts = RunFacts {
             source: format!("{api_url} workspace {workspace}"),
-            destination: write.out,
+            destination: write.out.clone(),
             run_id,
             workspaces: vec![workspace],
             pages: outcome.summary.pages,
@@ -165,6 +182,34 @@ impl Export {
             steps_read: outcome.steps_read,
             steps_requests: outcome.steps_requests,
         });
+        if commits.extras.commits {
+            let messages = commits.extras.commit_messages;
+            let workspaces = report.workspaces.clone();
+            commits_pass(&workspaces, &write, &mut report, |workspace| {
+                let source = CommitSource::api(
+                    Arc::clone(&client),
+                    workspace,
+                    recorder.clone(),
+                    commits.max,
+                    messages,
+                );
+                let options = CommitsPassOptions {
+                    messages,
+                    recorded_at: None,
+                    concurrency: commits.concurrency,
+                };
+                (source, options)
+            })
+            .await?;
+            if let Some(requests) = &mut report.requests {
+                let stats = client.stats();
+                requests.requests = RequestStats::get(&stats.requests);
+                requests.retries = RequestStats::get(&stats.retries);
+                requests.rate_limited = RequestStats::get(&stats.rate_limited);
+                requests.waited_ms = RequestStats::get(&stats.rate_limit_wait_ms);
+            }
+            report.elapsed_seconds = started.elapsed().as_secs_f64();
+        }
         Ok(report)
     }
 }

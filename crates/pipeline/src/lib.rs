@@ -12,13 +12,19 @@
 //! # async fn run() -> Result<(), bbpipe_pipeline::PipelineError> {
 //! let mut write = WriteOptions::new("./out");
 //! write.rules = Some("fixtures/demo/deploy-rules.toml".into());
-//! let job = ReplayJob { fixtures: "fixtures/demo".into(), write, extras: Default::default() };
+//! let job = ReplayJob {
+//!     fixtures: "fixtures/demo".into(),
+//!     write,
+//!     extras: Default::default(),
+//!     max_commits_per_deployment: 500,
+//! };
 //! let report = replay(&job).await?;
 //! println!("{} runs, {} deployments", report.pipeline_runs, report.deployments);
 //! # Ok(())
 //! # }
 //! ```
 
+mod commits;
 mod delivery;
 mod error;
 mod export;
@@ -38,6 +44,7 @@ pub use bbpipe_load as load;
 pub use bbpipe_model as model;
 pub use bbpipe_report as delivery_report;
 pub use bbpipe_transform as transform;
+pub use commits::CommitsReport;
 pub use delivery::{DeliveryJob, DeliveryOutput, delivery};
 pub use error::PipelineError;
 pub use export::{Export, ExportJob, normalize_workspace};

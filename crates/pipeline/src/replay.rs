@@ -1,12 +1,13 @@
 //! Replays recorded pages into a dataset.
 
+use crate::commits::{CommitsPassOptions, commits_pass};
 use crate::error::PipelineError;
 use crate::options::WriteOptions;
 use crate::report::{Report, RunFacts};
 use crate::rules_apply::RulesPlan;
 use crate::stages::{load_rules, transformer};
 use crate::writer::{Writer, open_destination};
-use bbpipe_extract::Replay;
+use bbpipe_extract::{CommitSource, Replay};
 use bbpipe_model::Extras;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -20,6 +21,8 @@ pub struct ReplayJob {
     pub write: WriteOptions,
     /// Optional tables to replay, where the recording has their pages (`--with`).
     pub extras: Extras,
+    /// With `--with commits`: commits kept per deployment.
+    pub max_commits_per_deployment: usize,
 }
 
 /// Runs a replay to the end. Runs that could not be decoded are set aside in `rejects` and
@@ -34,6 +37,7 @@ pub async fn replay(job: &ReplayJob) -> Result<Report, PipelineError> {
     let destination = open_destination(&job.write)?;
     tracing::info!(pages = replay.page_count(), from = %job.fixtures.display(), "replaying");
 
+    let recorded_at = replay.fetched_at();
     let source = job.fixtures.display().to_string();
     let writer = Writer::open(destination, &workspaces, source.clone(), &job.write).await?;
     let (writer, plan) = RulesPlan::prepare(writer, &workspaces, rules.as_ref());
@@ -50,7 +54,7 @@ pub async fn replay(job: &ReplayJob) -> Result<Report, PipelineError> {
         source,
         destination: job.write.out.clone(),
         run_id,
-        workspaces,
+        workspaces: workspaces.clone(),
         pages: extracted.pages,
         input_bytes: extracted.bytes,
         elapsed: started.elapsed(),
@@ -58,5 +62,19 @@ pub async fn replay(job: &ReplayJob) -> Result<Report, PipelineError> {
     let mut report = Report::new(facts, transformed, &loaded);
     report.rules_rederived = rederived;
     report.deployments_not_updated = not_updated;
+    if job.extras.commits {
+        let (max, messages) = (job.max_commits_per_deployment, job.extras.commit_messages);
+        commits_pass(&workspaces, &job.write, &mut report, |workspace| {
+            let source = CommitSource::fixtures(job.fixtures.clone(), workspace, max, messages);
+            let options = CommitsPassOptions {
+                messages,
+                recorded_at: Some(recorded_at),
+                concurrency: 1,
+            };
+            (source, options)
+        })
+        .await?;
+        report.elapsed_seconds = started.elapsed().as_secs_f64();
+    }
     Ok(report)
 }

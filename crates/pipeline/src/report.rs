@@ -49,6 +49,8 @@ pub struct Report {
     pub rules_rederived: Vec<crate::Rederived>,
     /// Workspaces holding deployments that this run, without --rules, left as they were.
     pub deployments_not_updated: Vec<String>,
+    /// `--with commits`: the commits of new successful deployments, per workspace.
+    pub commits: Vec<crate::CommitsReport>,
     /// How the dataset's date-partitioned tables are split: `month` or `day`.
     pub partition_by: Granularity,
     /// Per table written: files, rows and bytes this run added and that are still live.
@@ -160,6 +162,7 @@ impl Report {
             duplicates_dropped: load.duplicates_dropped(),
             rules_rederived: Vec::new(),
             deployments_not_updated: Vec::new(),
+            commits: Vec::new(),
             partition_by: load.partition_by,
             tables,
             files_replaced: load.replaced,
@@ -169,6 +172,22 @@ impl Report {
             requests: None,
             export: None,
         }
+    }
+
+    /// Adds what a later commit of the same run (the commits pass) wrote.
+    pub(crate) fn add_written(&mut self, load: &LoadSummary) {
+        for table in Table::ALL {
+            let (files, rows, bytes) = load.totals(table);
+            if files > 0 {
+                let entry = self.tables.entry(table.name().to_string()).or_default();
+                entry.files += files;
+                entry.rows += rows;
+                entry.bytes += bytes;
+            }
+        }
+        self.files_replaced += load.replaced;
+        self.manifests += load.manifests.len() as u64;
+        self.duplicates_dropped += load.duplicates_dropped();
     }
 
     /// Files, rows and bytes written for `table`; zeros if none.

@@ -107,6 +107,11 @@ impl Writer {
         }
     }
 
+    /// Lets go of the leases without writing anything.
+    pub(crate) async fn release(self) {
+        release(self.leases).await;
+    }
+
     /// The writer with its sink changed by `change` (e.g. to replace a table).
     pub(crate) fn map_sink(self, change: impl FnOnce(ParquetSink) -> ParquetSink) -> Writer {
         Writer {

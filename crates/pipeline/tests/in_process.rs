@@ -19,6 +19,7 @@ fn job(out: &Path) -> ReplayJob {
         fixtures: demo(),
         write,
         extras: Default::default(),
+        max_commits_per_deployment: 500,
     }
 }
 

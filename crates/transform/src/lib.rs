@@ -7,6 +7,7 @@
 //! page that is not the JSON Bitbucket sends is an error naming the page and the JSON path.
 //! [`rules`] infers deployments from completed runs.
 
+pub mod commits;
 mod environments;
 mod error;
 mod rejects;

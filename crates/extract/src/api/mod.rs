@@ -10,7 +10,8 @@ pub use auth::{AuthError, Credentials, Secret};
 pub use client::{Client, ClientOptions, DEFAULT_API_URL, RequestStats, check_api_url};
 pub use error::ApiError;
 pub use shapes::{
-    DeploymentsPage, Listed, ListingPage, PipelinesPage, RepositoriesPage, RunHeader, RunOrder,
+    CommitsPage, DeploymentsPage, Listed, ListingPage, PipelinesPage, RepositoriesPage, RunHeader,
+    RunOrder,
 };
 
 /// The most Bitbucket returns per page on repositories and pipelines (more is a 400).

@@ -283,3 +283,39 @@ impl DeploymentsPage {
         self.started.iter().rev().flatten().next().copied()
     }
 }
+
+/// A page of `GET .../commits/{revision}`: how many commits, and where the next page starts.
+#[derive(Debug)]
+pub struct CommitsPage {
+    /// Commits on the page.
+    pub count: usize,
+    /// The `page` parameter of the `next` link (Bitbucket's commit pages may be opaque
+    /// tokens): bbpipe builds the next URL itself, on the configured origin.
+    pub next_page: Option<String>,
+    /// Whether a next page exists.
+    pub has_next: bool,
+}
+
+impl CommitsPage {
+    /// Parses the envelope; the commits are transform's to read.
+    pub fn parse(url: &str, body: &[u8]) -> Result<Self, ApiError> {
+        #[derive(Deserialize)]
+        struct Envelope {
+            values: Vec<serde::de::IgnoredAny>,
+            #[serde(default)]
+            next: Option<String>,
+        }
+        let page: Envelope = parse(url, body)?;
+        let next_page = page.next.as_deref().and_then(|next| {
+            let next = url::Url::parse(next).ok()?;
+            next.query_pairs()
+                .find(|(name, _)| name == "page")
+                .map(|(_, value)| value.into_owned())
+        });
+        Ok(CommitsPage {
+            count: page.values.len(),
+            has_next: page.next.is_some(),
+            next_page,
+        })
+    }
+}

@@ -45,7 +45,8 @@ impl ParquetSink {
                 self.settle_moved_rows(table, workspace).await?;
             }
         }
-        self.drop_resolved_rejects().await
+        self.drop_resolved_rejects().await?;
+        self.drop_withdrawn().await
     }
 
     /// A table being replaced: its committed files in partitions that receive no rows go.

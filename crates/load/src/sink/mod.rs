@@ -17,6 +17,7 @@ mod budget;
 mod commits;
 mod dedup;
 mod files;
+mod withdraw;
 
 use crate::destination::Destination;
 use crate::error::LoadError;
@@ -135,6 +136,8 @@ pub struct ParquetSink {
     replacing: Option<Table>,
     /// State entries every commit of a workspace sets, besides those checkpoints carry.
     extra_state: BTreeMap<String, StateEntries>,
+    /// Groups of rows to remove at the next commit.
+    withdrawals: Vec<withdraw::Withdrawal>,
 }
 
 impl ParquetSink {
@@ -191,6 +194,7 @@ impl ParquetSink {
             rejects,
             replacing: None,
             extra_state: BTreeMap::new(),
+            withdrawals: Vec::new(),
         })
     }
 

@@ -7,11 +7,13 @@
 //! Fields not listed here are skipped unread, among them secrets such as variables, step
 //! commands and image credentials.
 
+mod commit;
 mod environment;
 mod repository;
 mod run;
 mod step;
 
+pub use commit::{AccountRef, CommitAuthor, RepositoryCommit};
 pub use environment::{Deployable, Deployment, DeploymentState, Environment, EnvironmentType};
 pub use repository::{ListedRepository, Project, Repository, slug_of};
 pub use run::{

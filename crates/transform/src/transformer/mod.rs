@@ -198,6 +198,11 @@ impl Transformer {
                 let parsed: Page<Deployment> = decode(source, body)?;
                 self.push_environment_deployments(source, &parsed.values, out)
             }
+            // The commits pass builds its rows itself (crate::commits): no page of it travels
+            // down the page channel.
+            Endpoint::Commits => Err(TransformError::Internal(format!(
+                "{source}: commits pages are not read by the page transformer"
+            ))),
         }
     }
 
@@ -421,7 +426,7 @@ impl Transformer {
     }
 }
 
-pub(super) fn decode<'a, T: serde::Deserialize<'a>>(
+pub(crate) fn decode<'a, T: serde::Deserialize<'a>>(
     source: &PageSource,
     body: &'a [u8],
 ) -> Result<T, TransformError> {

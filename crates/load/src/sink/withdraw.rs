@@ -1,0 +1,82 @@
+//! Groups withdrawn whole: the commits of a deployment that is no longer a successful one
+//! (its rule is gone, its re-run failed) leave the dataset at the next commit.
+
+use super::ParquetSink;
+use crate::error::LoadError;
+use crate::reader::read_file;
+use crate::writer::merge_partition;
+use arrow::array::{AsArray, BooleanArray};
+use arrow::compute::filter_record_batch;
+use bbpipe_model::{PartitionKey, Table, workspace_dir};
+use object_store::path::Path;
+use std::collections::HashSet;
+
+/// Rows of one table and workspace to remove, by the value of the table's group column.
+#[derive(Debug)]
+pub(super) struct Withdrawal {
+    table: Table,
+    workspace: String,
+    groups: HashSet<String>,
+}
+
+impl ParquetSink {
+    /// Removes at the next commit every row of `table` in `workspace` whose group column
+    /// ([`Table::group_column`]) holds one of `groups`.
+    pub fn withdrawing(mut self, table: Table, workspace: &str, groups: HashSet<String>) -> Self {
+        if table.group_column().is_some() && !groups.is_empty() {
+            self.withdrawals.push(Withdrawal {
+                table,
+                workspace: workspace.to_string(),
+                groups,
+            });
+        }
+        self
+    }
+
+    /// Rewrites the files that hold withdrawn groups, without them.
+    pub(super) async fn drop_withdrawn(&mut self) -> Result<(), LoadError> {
+        for withdrawal in std::mem::take(&mut self.withdrawals) {
+            let Withdrawal {
+                table,
+                workspace,
+                groups,
+            } = withdrawal;
+            let Some(group) = table.group_column() else {
+                continue;
+            };
+            let prefix = format!("{}/", workspace_dir(table, &workspace));
+            for (path, committed) in self.current_files(&prefix) {
+                let file = Path::from(path.as_str());
+                let mut kept = Vec::new();
+                let mut dropped = 0u64;
+                for batch in read_file(&self.destination, table, &workspace, &file).await? {
+                    let column = batch
+                        .column_by_name(group)
+                        .and_then(|c| c.as_string_opt::<i32>())
+                        .ok_or_else(|| LoadError::Batch {
+                            table: table.name(),
+                            message: format!("group column {group} is missing or not text"),
+                        })?;
+                    let keep: BooleanArray = column
+                        .iter()
+                        .map(|value| Some(!value.is_some_and(|v| groups.contains(v))))
+                        .collect();
+                    dropped += keep.false_count() as u64;
+                    kept.push(filter_record_batch(&batch, &keep).map_err(LoadError::arrow(table))?);
+                }
+                if dropped == 0 {
+                    continue;
+                }
+                let key = PartitionKey::of_path(&path).ok_or_else(|| LoadError::Corrupt {
+                    path: self.destination.describe(&file),
+                    message: "not in a partition directory".into(),
+                })?;
+                tracing::debug!(file = %file, dropped, "withdrawn rows removed");
+                let (rows, _) = merge_partition(table, &kept)?;
+                self.replace(&key, vec![(path, committed)], rows, dropped)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,383 @@
+//! The commits pass (`--with commits`): after a replay or an export committed its runs and
+//! deployments, the commits each new successful deployment shipped are looked up and
+//! committed to `deployment_commits`, in a commit of their own.
+//!
+//! Only deployments the table does not hold as they are now are looked up (see
+//! [`bbpipe_transform::commits::plan`]); an unchanged dataset costs no request. Rows of
+//! deployments that are no longer successful ones are withdrawn in the same commit.
+
+use crate::error::PipelineError;
+use crate::options::WriteOptions;
+use crate::signal;
+use crate::writer::Writer;
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::TimestampMicrosecondType;
+use bbpipe_extract::{CommitQuery, CommitSource, Shipped};
+use bbpipe_load::{Destination, read_file_columns};
+use bbpipe_model::{Message, Table, TableBatch};
+use bbpipe_transform::commits::{
+    Answer, CommitRowsBuilder, Deployed, Looked, Lookup, Reason, plan,
+};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use object_store::path::Path;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// What the commits pass did in one workspace.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CommitsReport {
+    /// The workspace.
+    pub workspace: String,
+    /// Successful deployments with a commit in the dataset.
+    pub successful_deployments: u64,
+    /// Of them, looked up by this run (new, re-run, or with a new predecessor).
+    pub looked_up: u64,
+    /// Commit rows written.
+    pub commits: u64,
+    /// Deployments that shipped no new commit (a redeploy or a rollback).
+    pub no_new_commits: u64,
+    /// Deployments whose history was rewritten (404): kept with no commit.
+    pub history_rewritten: u64,
+    /// Deployments whose list was cut at the limit, first deployments included.
+    pub truncated: u64,
+    /// Deployments whose rows were removed: no longer successful deployments.
+    pub withdrawn: u64,
+    /// Requests made (or recorded pages read, in a replay).
+    pub requests: u64,
+}
+
+const DEPLOYMENT_COLUMNS: &[&str] = &[
+    "reference_id",
+    "repository",
+    "repo_uuid",
+    "service",
+    "environment",
+    "deployed_at",
+    "commit_sha",
+    "success",
+];
+
+const LOOKED_COLUMNS: &[&str] = &["reference_id", "deployed_at", "previous_reference_id"];
+
+/// Where a run's commits come from and how they are asked for.
+pub(crate) struct CommitsPass<'a> {
+    /// The API or the fixtures.
+    pub(crate) source: &'a CommitSource,
+    /// `--with commit-messages`.
+    pub(crate) messages: bool,
+    /// Stamps the rows of a replay; an export stamps each lookup with its time.
+    pub(crate) recorded_at: Option<DateTime<Utc>>,
+    /// Lookups in flight.
+    pub(crate) concurrency: usize,
+}
+
+/// Looks up and commits the commits of `workspace`'s new successful deployments.
+pub(crate) async fn ship_commits(
+    destination: &Destination,
+    workspace: &str,
+    write: &WriteOptions,
+    pass: &CommitsPass<'_>,
+) -> Result<(CommitsReport, bbpipe_load::LoadSummary), PipelineError> {
+    let CommitsPass {
+        source,
+        messages,
+        recorded_at,
+        concurrency,
+    } = *pass;
+    // The deployments file belongs to the run that wrote the deployments.
+    let write = WriteOptions {
+        deployments_ndjson: None,
+        ..write.clone()
+    };
+    let workspaces = [workspace.to_string()];
+    let writer = Writer::open(destination.clone(), &workspaces, "commits".into(), &write).await?;
+    let deployments = read_deployments(destination, workspace, &writer).await?;
+    let stored = read_looked(destination, workspace, &writer).await?;
+    let plan = plan(deployments, &stored);
+    let mut report = CommitsReport {
+        workspace: workspace.to_string(),
+        successful_deployments: plan.successful,
+        looked_up: plan.lookups.len() as u64,
+        withdrawn: plan.withdrawn.len() as u64,
+        ..CommitsReport::default()
+    };
+    if plan.lookups.is_empty() && plan.withdrawn.is_empty() {
+        writer.release().await;
+        return Ok((report, bbpipe_load::LoadSummary::default()));
+    }
+    tracing::info!(
+        workspace,
+        deployments = plan.lookups.len(),
+        "looking up the commits of new successful deployments"
+    );
+    let writer = writer.map_sink(|sink| {
+        sink.withdrawing(Table::DeploymentCommits, workspace, plan.withdrawn.clone())
+    });
+    let counted = &mut report;
+    let lookups = plan.lookups;
+    let ((), loaded) = writer
+        .load(|tx| async move {
+            let mut builder = CommitRowsBuilder::new(workspace, source.max(), messages);
+            let mut answers = futures::stream::iter(lookups)
+                .map(|lookup| async move {
+                    let query = CommitQuery {
+                        repo_slug: lookup.deployment.repo_slug().to_string(),
+                        new: lookup.deployment.commit_sha.clone().unwrap_or_default(),
+                        old: lookup.previous.as_ref().map(|(_, sha)| sha.clone()),
+                    };
+                    let shipped = source.shipped(&query).await;
+                    (lookup, shipped, recorded_at.unwrap_or_else(Utc::now))
+                })
+                .buffered(concurrency.max(1));
+            loop {
+                let next = tokio::select! {
+                    next = answers.next() => next,
+                    signal = signal::received() => return Err(PipelineError::Interrupted(signal)),
+                };
+                let Some((lookup, shipped, at)) = next else {
+                    break;
+                };
+                let shipped = shipped.map_err(PipelineError::Extract)?;
+                append(&mut builder, &lookup, &shipped, at, counted)?;
+                if builder.rows() >= write.batch_rows {
+                    send(
+                        &tx,
+                        workspace,
+                        builder.finish().map_err(PipelineError::Transform)?,
+                    )
+                    .await?;
+                }
+            }
+            if builder.rows() > 0 {
+                send(
+                    &tx,
+                    workspace,
+                    builder.finish().map_err(PipelineError::Transform)?,
+                )
+                .await?;
+            }
+            let _ = tx.send(Message::Complete).await;
+            Ok(())
+        })
+        .await?;
+    report.requests = source.requests();
+    if report.history_rewritten > 0 {
+        tracing::warn!(
+            workspace,
+            deployments = report.history_rewritten,
+            "deployed commits no longer in their repository's history (a force-push?): \
+             those deployments are kept with no commit and reason history_rewritten"
+        );
+    }
+    Ok((report, loaded))
+}
+
+/// The commits pass over `workspaces`, each with its source; adds to `report`.
+pub(crate) async fn commits_pass(
+    workspaces: &[String],
+    write: &WriteOptions,
+    report: &mut crate::Report,
+    pass: impl Fn(&str) -> (CommitSource, CommitsPassOptions),
+) -> Result<(), PipelineError> {
+    let destination = crate::writer::open_destination(write)?;
+    for workspace in workspaces {
+        let (source, options) = pass(workspace);
+        let run = CommitsPass {
+            source: &source,
+            messages: options.messages,
+            recorded_at: options.recorded_at,
+            concurrency: options.concurrency,
+        };
+        let (done, loaded) = ship_commits(&destination, workspace, write, &run).await?;
+        if done.successful_deployments == 0 && write.rules.is_none() {
+            tracing::warn!(
+                workspace,
+                "--with commits: the dataset holds no successful deployment (give --rules)"
+            );
+        }
+        report.add_written(&loaded);
+        report.commits.push(done);
+    }
+    Ok(())
+}
+
+/// How one workspace's commits are asked for, besides the source.
+pub(crate) struct CommitsPassOptions {
+    /// `--with commit-messages`.
+    pub(crate) messages: bool,
+    /// Stamps the rows of a replay.
+    pub(crate) recorded_at: Option<DateTime<Utc>>,
+    /// Lookups in flight.
+    pub(crate) concurrency: usize,
+}
+
+fn append(
+    builder: &mut CommitRowsBuilder,
+    lookup: &Lookup,
+    shipped: &Shipped,
+    at: DateTime<Utc>,
+    report: &mut CommitsReport,
+) -> Result<(), PipelineError> {
+    let answer = match shipped {
+        Shipped::Pages { pages, cut } => Answer::Pages { pages, cut: *cut },
+        Shipped::Gone => Answer::Gone,
+    };
+    let appended = builder
+        .append(lookup, answer, at.timestamp_micros())
+        .map_err(PipelineError::Transform)?;
+    report.commits += appended.commits as u64;
+    match appended.reason {
+        Some(Reason::NoNewCommits) => report.no_new_commits += 1,
+        Some(Reason::HistoryRewritten) => report.history_rewritten += 1,
+        None => {}
+    }
+    let cut = matches!(shipped, Shipped::Pages { cut: true, .. });
+    if appended.commits > 0 && (cut || lookup.previous.is_none()) {
+        report.truncated += 1;
+    }
+    Ok(())
+}
+
+async fn send(
+    tx: &tokio::sync::mpsc::Sender<Message<TableBatch>>,
+    workspace: &str,
+    batch: RecordBatch,
+) -> Result<(), PipelineError> {
+    let batch = TableBatch {
+        table: Table::DeploymentCommits,
+        workspace: workspace.to_string(),
+        batch,
+    };
+    tx.send(Message::Data(batch))
+        .await
+        .map_err(|_| PipelineError::Stage("load stopped".into()))
+}
+
+/// Every deployment of the workspace, as its live `deployments` files hold them.
+async fn read_deployments(
+    destination: &Destination,
+    workspace: &str,
+    writer: &Writer,
+) -> Result<Vec<Deployed>, PipelineError> {
+    let mut out = Vec::new();
+    for path in writer.sink.live_files(Table::Deployments, workspace) {
+        let batches = read(
+            destination,
+            Table::Deployments,
+            workspace,
+            &path,
+            DEPLOYMENT_COLUMNS,
+        )
+        .await?;
+        for batch in &batches {
+            let text = |name| text_column(batch, name, &path);
+            let (ids, repos, uuids, services, environments, shas) = (
+                text("reference_id")?,
+                text("repository")?,
+                text("repo_uuid")?,
+                text("service")?,
+                text("environment")?,
+                text("commit_sha")?,
+            );
+            let at = time_column(batch, "deployed_at", &path)?;
+            let success = batch
+                .column_by_name("success")
+                .and_then(|c| c.as_boolean_opt())
+                .ok_or_else(|| missing(&path, "success"))?;
+            for row in 0..batch.num_rows() {
+                out.push(Deployed {
+                    reference_id: ids.value(row).to_string(),
+                    repository: repos.value(row).to_string(),
+                    repo_uuid: uuids.value(row).to_string(),
+                    service: services.value(row).to_string(),
+                    environment: environments.value(row).to_string(),
+                    deployed_at: at.value(row),
+                    commit_sha: shas
+                        .is_valid(row)
+                        .then(|| shas.value(row).to_string())
+                        .filter(|sha| bbpipe_extract::is_commit_hash(sha)),
+                    success: success.is_valid(row) && success.value(row),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What `deployment_commits` says of each deployment it holds.
+async fn read_looked(
+    destination: &Destination,
+    workspace: &str,
+    writer: &Writer,
+) -> Result<HashMap<String, Looked>, PipelineError> {
+    let mut out = HashMap::new();
+    for path in writer.sink.live_files(Table::DeploymentCommits, workspace) {
+        let batches = read(
+            destination,
+            Table::DeploymentCommits,
+            workspace,
+            &path,
+            LOOKED_COLUMNS,
+        )
+        .await?;
+        for batch in &batches {
+            let ids = text_column(batch, "reference_id", &path)?;
+            let previous = text_column(batch, "previous_reference_id", &path)?;
+            let at = time_column(batch, "deployed_at", &path)?;
+            for row in 0..batch.num_rows() {
+                if out.contains_key(ids.value(row)) {
+                    continue;
+                }
+                out.insert(
+                    ids.value(row).to_string(),
+                    Looked {
+                        deployed_at: at.value(row),
+                        previous_reference_id: previous
+                            .is_valid(row)
+                            .then(|| previous.value(row).to_string()),
+                    },
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn read(
+    destination: &Destination,
+    table: Table,
+    workspace: &str,
+    path: &str,
+    columns: &[&str],
+) -> Result<Vec<RecordBatch>, PipelineError> {
+    read_file_columns(destination, table, workspace, &Path::from(path), columns)
+        .await
+        .map_err(PipelineError::load)
+}
+
+fn text_column<'a>(
+    batch: &'a RecordBatch,
+    name: &str,
+    path: &str,
+) -> Result<&'a arrow::array::StringArray, PipelineError> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_string_opt::<i32>())
+        .ok_or_else(|| missing(path, name))
+}
+
+fn time_column<'a>(
+    batch: &'a RecordBatch,
+    name: &str,
+    path: &str,
+) -> Result<&'a arrow::array::TimestampMicrosecondArray, PipelineError> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
+        .ok_or_else(|| missing(path, name))
+}
+
+fn missing(path: &str, name: &str) -> PipelineError {
+    PipelineError::Stage(format!("{path}: no readable column {name}"))
+}
