@@ -44,6 +44,8 @@ pub struct Repo {
     /// Oldest first.
     pub runs: Vec<Value>,
     pub pipelines_missing: bool,
+    /// The commit graph (`GET .../commits/{rev}?exclude=`), in any order.
+    pub commits: Vec<Value>,
 }
 
 #[derive(Clone, Debug)]
@@ -74,6 +76,8 @@ pub struct State {
     /// Steps come this many to a page, whatever `pagelen` asks (Bitbucket usually sends them
     /// all on one).
     pub steps_per_page: Option<usize>,
+    /// Commits come at most this many to a page, whatever `pagelen` asks.
+    pub commits_per_page: Option<usize>,
     /// A busy day: every Nth pipelines listing request, a new run arrives in that repository
     /// first.
     pub arrive_every: Option<usize>,
@@ -110,6 +114,7 @@ impl MockBitbucket {
             ignore_deployment_sort: false,
             reject_deployment_sort: false,
             steps_per_page: None,
+            commits_per_page: None,
             arrive_every: None,
             fault_rate: 0.0,
             listings: 0,
@@ -153,6 +158,7 @@ impl MockBitbucket {
             uuid,
             runs: vec![],
             pipelines_missing: false,
+            commits: vec![],
         };
         for _ in 0..runs {
             let run = new_run(&state, &repo, "COMPLETED", Some("SUCCESSFUL"));
@@ -206,6 +212,18 @@ impl MockBitbucket {
             .collect();
         runs.sort();
         runs
+    }
+
+    /// Sets a repository's commit graph: commits as the API lists them (hash, date,
+    /// parents); a commit left out answers 404, as after a force-push.
+    pub fn set_commits(&self, slug: &str, commits: Vec<Value>) {
+        let mut state = self.state.lock().unwrap();
+        state
+            .repos
+            .iter_mut()
+            .find(|r| r.slug == slug)
+            .unwrap()
+            .commits = commits;
     }
 
     pub fn update_run(&self, slug: &str, uuid: &str, edit: impl FnOnce(&mut Value)) {
@@ -377,6 +395,52 @@ fn new_run(state: &State, repo: &Repo, state_name: &str, result: Option<&str>) -
         );
     }
     run
+}
+
+/// `git log new ^old` over `commits`, newest first; `None` when either is unknown.
+fn walk(commits: &[Value], new: &str, old: Option<&str>) -> Option<Vec<Value>> {
+    let by_hash: std::collections::HashMap<&str, &Value> = commits
+        .iter()
+        .map(|c| (c["hash"].as_str().unwrap(), c))
+        .collect();
+    let reach = |from: &str, stop: &std::collections::HashSet<String>| {
+        let mut seen = std::collections::HashSet::new();
+        let mut todo = vec![from.to_string()];
+        while let Some(hash) = todo.pop() {
+            if stop.contains(&hash)
+                || !by_hash.contains_key(hash.as_str())
+                || !seen.insert(hash.clone())
+            {
+                continue;
+            }
+            for parent in by_hash[hash.as_str()]["parents"].as_array().unwrap() {
+                todo.push(parent["hash"].as_str().unwrap().to_string());
+            }
+        }
+        seen
+    };
+    by_hash.get(new)?;
+    let excluded = match old {
+        Some(old) => {
+            by_hash.get(old)?;
+            reach(old, &Default::default())
+        }
+        None => Default::default(),
+    };
+    let mut shipped: Vec<Value> = reach(new, &excluded)
+        .into_iter()
+        .map(|h| by_hash[h.as_str()].clone())
+        .collect();
+    shipped.sort_by(|a, b| {
+        let key = |c: &Value| {
+            (
+                c["date"].as_str().unwrap().to_string(),
+                c["hash"].as_str().unwrap().to_string(),
+            )
+        };
+        key(b).cmp(&key(a))
+    });
+    Some(shipped)
 }
 
 fn fxhash(text: &str) -> u64 {
@@ -735,6 +799,53 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>, base: &str) {
                 values,
                 format!("{base}/repositories/{workspace}/{slug}/{listing}"),
             );
+            respond(
+                &mut stream,
+                "200 OK",
+                "application/json",
+                body.to_string().as_bytes(),
+            )
+        }
+        ["repositories", ws, slug, "commits", revision] if *ws == workspace => {
+            let Some(repo) = state.repos.iter().find(|r| r.slug == *slug) else {
+                return error(
+                    &mut stream,
+                    "404 Not Found",
+                    "Repository not found",
+                    Value::Null,
+                );
+            };
+            let Some(shipped) = walk(&repo.commits, revision, param("exclude").as_deref()) else {
+                return error(
+                    &mut stream,
+                    "404 Not Found",
+                    "Commit not found",
+                    Value::Null,
+                );
+            };
+            // Opaque page tokens, as Bitbucket's commit listings use: the client must copy them.
+            let asked: usize = param("pagelen").and_then(|p| p.parse().ok()).unwrap_or(30);
+            let per = asked.min(100).min(state.commits_per_page.unwrap_or(100));
+            let page: usize = param("page")
+                .and_then(|p| p.strip_prefix("tok-")?.strip_suffix("-x")?.parse().ok())
+                .unwrap_or(1);
+            let values: Vec<Value> = shipped
+                .iter()
+                .skip((page - 1) * per)
+                .take(per)
+                .cloned()
+                .collect();
+            let mut body = json!({"pagelen": per, "values": values});
+            if page * per < shipped.len() {
+                let mut next = format!(
+                    "{base}/repositories/{workspace}/{slug}/commits/{revision}?page=tok-{}-x",
+                    page + 1
+                );
+                if let Some(exclude) = param("exclude") {
+                    next.push_str(&format!("&exclude={exclude}"));
+                }
+                body["next"] = json!(next);
+            }
             respond(
                 &mut stream,
                 "200 OK",

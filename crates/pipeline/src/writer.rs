@@ -109,7 +109,10 @@ impl Writer {
 
     /// Lets go of the leases without writing anything.
     pub(crate) async fn release(self) {
-        release(self.leases).await;
+        let Writer { sink, leases, .. } = self;
+        // The sink holds the leases too: it goes first, or they could not be released.
+        drop(sink);
+        release(leases).await;
     }
 
     /// The writer with its sink changed by `change` (e.g. to replace a table).
