@@ -281,12 +281,88 @@ def check_report(binary, tmp):
         check(f"[report] slow step {s['repository']} {s['name']}", close(s["duration_p90_seconds"], p90), True)
 
 
+def check_commits(binary, tmp):
+    """`--with commits`: lead times and attribution in DuckDB and pyarrow, against the demo's
+    commit graph read from the JSON (an independent `git log new ^old` in Python)."""
+    out = Path(tmp) / "commits"
+    subprocess.run([binary, "-q", "replay", str(ROOT / "fixtures/demo"), "--out", str(out),
+                    "--rules", str(ROOT / "fixtures/demo/deploy-rules.toml"), "--with", "commits"], check=True)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+
+    def scan(table):
+        return f"read_parquet('{out}/{table}/**/*.parquet', hive_partitioning = true)"
+
+    graph = {}
+    for page in (ROOT / "fixtures/demo").glob("*/*/commits/page-*.json"):
+        repo = page.parent.parent.name
+        for c in json.loads(page.read_text())["values"]:
+            graph.setdefault(repo, {})[c["hash"]] = [p["hash"] for p in c["parents"]]
+
+    def reach(repo, start, stop):
+        seen, todo = set(), [start]
+        while todo:
+            h = todo.pop()
+            if h in stop or h in seen or h not in graph[repo]:
+                continue
+            seen.add(h)
+            todo.extend(graph[repo][h])
+        return seen
+
+    deployments = con.execute(f"""SELECT reference_id, split_part(repository, '/', 2), repo_uuid, service,
+               environment, deployed_at, commit_sha, success FROM {scan('deployments')}
+        ORDER BY repo_uuid, service, environment, deployed_at, reference_id""").fetchall()
+    expected, previous = {}, {}
+    for ref, repo, uuid, service, env, at, sha, success in deployments:
+        if not success or sha is None:
+            continue
+        chain = (uuid, service, env)
+        old = previous.get(chain)
+        previous[chain] = sha
+        if sha not in graph.get(repo, {}) or (old is not None and old not in graph[repo]):
+            expected[ref] = "history_rewritten"
+            continue
+        shipped = reach(repo, sha, reach(repo, old, set()) if old else set())
+        expected[ref] = frozenset(shipped) if shipped else "no_new_commits"
+    got = {}
+    for ref, sha, reason in con.execute(
+            f"SELECT reference_id, commit_sha, reason FROM {scan('deployment_commits')}").fetchall():
+        if sha is None:
+            got[ref] = reason
+        else:
+            got.setdefault(ref, set()).add(sha)
+    got = {k: frozenset(v) if isinstance(v, set) else v for k, v in got.items()}
+    check("[commits] every successful deployment's commits = git log new ^previous success", got, expected)
+    check("[commits] lead_time_seconds = deployed_at - commit_date",
+          con.execute(f"SELECT count(*) FROM {scan('deployment_commits')} WHERE commit_sha IS NOT NULL "
+                      f"AND lead_time_seconds <> floor(epoch_us(deployed_at) / 1e6 - epoch_us(commit_date) / 1e6)"
+                      ).fetchone()[0], 0)
+    check("[commits] keys unique",
+          con.execute(f"SELECT count(*) = count(DISTINCT (reference_id, coalesce(commit_sha, ''))) "
+                      f"FROM {scan('deployment_commits')}").fetchone()[0], True)
+    check("[commits] deployed_month is the month of deployed_at",
+          con.execute(f"SELECT count(*) FROM {scan('deployment_commits')} "
+                      f"WHERE deployed_month <> strftime(deployed_at, '%Y-%m')").fetchone()[0], 0)
+    weekly = con.execute(f"""SELECT service, environment, date_trunc('week', deployed_at) AS week,
+               count(DISTINCT reference_id) AS deployments, count(*) AS commits,
+               round(median(lead_time_seconds) / 3600, 1) AS median_hours,
+               round(quantile_cont(lead_time_seconds, 0.9) / 3600, 1) AS p90_hours
+        FROM {scan('deployment_commits')} WHERE commit_sha IS NOT NULL
+        GROUP BY ALL ORDER BY week DESC, service, environment""").fetchall()
+    check("[commits] README's lead time query: medians between a minute and p90",
+          all(60 / 3600 <= m <= p for *_, m, p in weekly) and len(weekly) > 50, True)
+    dataset = ds.dataset(out / "deployment_commits", format="parquet", partitioning="hive")
+    check("[commits] pyarrow rows", dataset.count_rows(),
+          con.execute(f"SELECT count(*) FROM {scan('deployment_commits')}").fetchone()[0])
+
+
 def main():
     binary = sys.argv[1]
     with tempfile.TemporaryDirectory() as tmp:
         for layout in (None, "day"):
             check_layout(binary, tmp, layout)
         check_steps_and_environments(binary, tmp)
+        check_commits(binary, tmp)
         check_report(binary, tmp)
     print(f"warehouse: {results['passed']} passed, {results['failed']} failed")
     sys.exit(1 if results["failed"] else 0)

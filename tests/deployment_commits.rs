@@ -86,7 +86,7 @@ impl Git {
                     .map(|p| json!({"type": "commit", "hash": p}))
                     .collect();
                 let mut author = json!({"raw": "Ann <ann@example.test>"});
-                if parts[3].len() % 2 == 0 {
+                if parts[3].len().is_multiple_of(2) {
                     author["user"] = json!({"account_id": "557058:ann", "display_name": "Ann"});
                 }
                 json!({"type": "commit", "hash": parts[0], "date": parts[2], "author": author,

@@ -134,7 +134,7 @@ impl CommitSource {
                 workspace,
                 recorder,
             } => {
-                let shipped = self.from_api(client, workspace, query).await?;
+                let shipped = self.ask_api(client, workspace, query).await?;
                 if let Some(recorder) = recorder {
                     let pages = match &shipped {
                         Shipped::Pages { pages, .. } => Some(pages.as_slice()),
@@ -151,11 +151,11 @@ impl CommitSource {
                 root,
                 workspace,
                 graph,
-            } => self.from_fixtures(root, workspace, graph, query),
+            } => self.ask_fixtures(root, workspace, graph, query),
         }
     }
 
-    async fn from_api(
+    async fn ask_api(
         &self,
         client: &Client,
         workspace: &str,
@@ -202,7 +202,7 @@ impl CommitSource {
         }
     }
 
-    fn from_fixtures(
+    fn ask_fixtures(
         &self,
         root: &std::path::Path,
         workspace: &str,

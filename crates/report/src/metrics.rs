@@ -158,8 +158,8 @@ pub fn compute(collected: &Collected, window: Window, filters: Filters) -> Deliv
         lead_time: LeadTime {
             available: false,
             reason: Some(
-                "needs the commits each deployment shipped (a deployment_commits table), which \
-                 this version of bbpipe does not export yet"
+                "the report does not read deployment_commits yet: export or replay --with \
+                 commits and use the lead time query of README (\"Commits and lead time\")"
                     .into(),
             ),
         },

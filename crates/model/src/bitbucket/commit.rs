@@ -24,7 +24,7 @@ pub struct RepositoryCommit<'a> {
     pub parents: Vec<Commit<'a>>,
 }
 
-/// A commit's author. `raw` ("Name <email>") is never read.
+/// A commit's author. `raw` (`"Name <email>"`) is never read.
 #[derive(Deserialize)]
 pub struct CommitAuthor<'a> {
     /// The Bitbucket account, when the author's email belongs to one.
