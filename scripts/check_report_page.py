@@ -3,7 +3,7 @@
 
     python3 scripts/check_report_page.py target/debug/bbpipe [--screenshot docs/report-demo.png]
 
-Replays fixtures/demo with its deploy rules and steps, renders `bbpipe report --html`, checks
+Replays fixtures/demo with its deploy rules, steps and commits, renders `bbpipe report --html`, checks
 that the page is well-formed HTML with one chart per documented figure and no script, then
 loads it in headless Chromium: the page must not be blank (its DOM keeps the headings, tables
 and charts) and must log nothing to the console. With --screenshot, keeps a picture of it.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VOID = {"meta", "link", "br", "hr", "img", "input", "col", "area", "base", "source", "wbr"}
-FIGURES = ["deploy_frequency", "change_failure_rate", "duration", "build_minutes"]
+FIGURES = ["deploy_frequency", "change_failure_rate", "lead_time", "duration", "build_minutes"]
 results = {"passed": 0, "failed": 0}
 
 
@@ -71,7 +71,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         out, page = Path(tmp) / "data", Path(tmp) / "report.html"
         subprocess.run([args.binary, "-q", "replay", str(ROOT / "fixtures/demo"), "--out", str(out),
-                        "--rules", str(ROOT / "fixtures/demo/deploy-rules.toml"), "--with", "steps"], check=True)
+                        "--rules", str(ROOT / "fixtures/demo/deploy-rules.toml"), "--with", "steps,commits"], check=True)
         subprocess.run([args.binary, "-q", "report", str(out), "--html", str(page)], check=True)
         html = page.read_text()
         parser = Balance()
@@ -92,7 +92,7 @@ def main():
                                  timeout=120)
             check("the browser loads the page", dom.returncode == 0, dom.stderr[-500:])
             text = dom.stdout
-            for part in ("Delivery performance (DORA)", "Pipeline health", "<table id=\"services\"",
+            for part in ("Delivery performance (DORA)", "Pipeline health", "<table id=\"services\"", "<table id=\"lead-time\"",
                          "<table id=\"repositories\"", "acme/web-app"):
                 check(f"rendered page holds {part!r}", part in text)
             check("rendered page keeps every chart", text.count("<svg") == len(FIGURES), text.count("<svg"))

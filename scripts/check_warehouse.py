@@ -176,7 +176,7 @@ def check_report(binary, tmp):
     as README's "The delivery report" defines it."""
     out = Path(tmp) / "report-data"
     subprocess.run([binary, "-q", "replay", str(ROOT / "fixtures/demo"), "--out", str(out),
-                    "--rules", str(ROOT / "fixtures/demo/deploy-rules.toml"), "--with", "steps"], check=True)
+                    "--rules", str(ROOT / "fixtures/demo/deploy-rules.toml"), "--with", "steps,commits"], check=True)
     report_file = Path(tmp) / "report.json"
     subprocess.run([binary, "-q", "report", str(out), "--json", str(report_file)], check=True)
     report = json.loads(report_file.read_text())
@@ -279,6 +279,26 @@ def check_report(binary, tmp):
             WHERE run_created_at {window} AND repository = ? AND name IS NOT DISTINCT FROM ?
             AND status = 'success'""", [s["repository"], s["name"]]).fetchone()[0]
         check(f"[report] slow step {s['repository']} {s['name']}", close(s["duration_p90_seconds"], p90), True)
+    lead = report["lead_time"]
+    overall = con.execute(f"""SELECT count(*), quantile_cont(lead_time_seconds, 0.5), quantile_cont(lead_time_seconds, 0.9)
+        FROM {scan('deployment_commits')} WHERE deployed_at {window} AND lead_time_seconds IS NOT NULL""").fetchone()
+    check("[report] lead time: commits, median, p90", (lead["available"], lead["commits"], close(lead["median_seconds"], overall[1]),
+                                                        close(lead["p90_seconds"], overall[2])), (True, overall[0], True, True))
+    per = con.execute(f"""SELECT service, environment, count(*), quantile_cont(lead_time_seconds, 0.5),
+               quantile_cont(lead_time_seconds, 0.9)
+        FROM {scan('deployment_commits')} WHERE deployed_at {window} AND lead_time_seconds IS NOT NULL
+        GROUP BY ALL ORDER BY ALL""").fetchall()
+    check("[report] lead time per service and environment",
+          [(s["service"], s["environment"], s["commits"], round(s["median_seconds"], 3), round(s["p90_seconds"], 3))
+           for s in lead["services"]], [(a, b, n, round(m, 3), round(p, 3)) for a, b, n, m, p in per])
+    weekly = con.execute(f"""SELECT CAST(date_trunc('week', deployed_at) AS VARCHAR), count(*),
+               quantile_cont(lead_time_seconds, 0.5)
+        FROM {scan('deployment_commits')} WHERE deployed_at {window} AND lead_time_seconds IS NOT NULL
+        GROUP BY 1 ORDER BY 1""").fetchall()
+    check("[report] lead time per week", [(w["week"], w["commits"], round(w["median_seconds"], 3)) for w in lead["weeks"]],
+          [(w[0][:10], w[1], round(w[2], 3)) for w in weekly])
+    band = "elite" if overall[1] < 86400 else "high" if overall[1] < 7 * 86400 else "medium" if overall[1] < 30 * 86400 else "low"
+    check("[report] lead time band", lead["band"], band)
 
 
 def check_commits(binary, tmp):

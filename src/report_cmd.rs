@@ -97,6 +97,26 @@ fn headline(report: &DeliveryReport, args: &ReportArgs) -> String {
             );
         }
     }
+    let lead = &report.lead_time;
+    let _ = match lead.median_seconds {
+        Some(median) => writeln!(
+            text,
+            "  lead time       median {:.1} h{}, p90 {:.1} h, over {} commits",
+            median / 3600.0,
+            lead.band
+                .map_or_else(String::new, |b| format!(" ({})", b.name())),
+            lead.p90_seconds.unwrap_or(median) / 3600.0,
+            lead.commits
+        ),
+        None if lead.available => {
+            writeln!(text, "  lead time       no commit shipped in this window")
+        }
+        None => writeln!(
+            text,
+            "  lead time       n/a: {}",
+            lead.reason.as_deref().unwrap_or("unknown")
+        ),
+    };
     let runs: u64 = report.repositories.iter().map(|r| r.runs.runs).sum();
     let minutes: f64 = report
         .repositories

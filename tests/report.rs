@@ -106,6 +106,89 @@ fn the_demo_report_has_every_figure_and_the_numbers_behind_them() {
     assert!(!services.is_empty() && services.iter().all(|s| *s == "web-app"));
 }
 
+/// DuckDB's `quantile_cont`, written again: linear interpolation between closest ranks.
+fn quantile(values: &mut [f64], q: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let at = q * (values.len() - 1) as f64;
+    let (low, high) = (at.floor() as usize, at.ceil() as usize);
+    values[low] + (values[high] - values[low]) * (at - low as f64)
+}
+
+#[test]
+fn with_commits_the_report_tells_lead_time_per_service_and_week() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("data");
+    let rules = demo().join("deploy-rules.toml");
+    replay(
+        &out,
+        &demo(),
+        &["--rules", rules.to_str().unwrap(), "--with", "commits"],
+    );
+    let (code, report, _) = report_json(out.to_str().unwrap(), &["--service", "web-app"]);
+    assert_eq!(code, Some(0));
+    let lead = &report["lead_time"];
+    assert_eq!(lead["available"], true);
+    // Independently: the web-app commits deployed in the window, from the Parquet rows.
+    let (from, to) = (
+        micros("2026-08-24T00:00:00Z"),
+        micros("2026-11-23T00:00:00Z"),
+    );
+    let rows: Vec<Row> = read_table(&out, "deployment_commits")
+        .into_iter()
+        .filter(|r| r["service"] == "web-app" && !r["lead_time_seconds"].is_null())
+        .filter(|r| (from..to).contains(&r["deployed_at"].as_i64().unwrap()))
+        .collect();
+    let mut seconds: Vec<f64> = rows
+        .iter()
+        .map(|r| r["lead_time_seconds"].as_f64().unwrap())
+        .collect();
+    assert!(seconds.len() > 100);
+    assert_eq!(lead["commits"], json!(seconds.len()));
+    let median = quantile(&mut seconds, 0.5);
+    assert_eq!(lead["median_seconds"].as_f64(), Some(median));
+    assert_eq!(
+        lead["p90_seconds"].as_f64(),
+        Some(quantile(&mut seconds, 0.9))
+    );
+    let band = match median / 86_400.0 {
+        d if d < 1.0 => "elite",
+        d if d < 7.0 => "high",
+        d if d < 30.0 => "medium",
+        _ => "low",
+    };
+    assert_eq!(lead["band"], band);
+    let services: Vec<&Value> = lead["services"].as_array().unwrap().iter().collect();
+    assert_eq!(services.len(), 2, "web-app in production and staging");
+    let weekly: u64 = lead["weeks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["commits"].as_u64().unwrap())
+        .sum();
+    assert_eq!(weekly, seconds.len() as u64);
+    // The page: a lead time table and chart; the text headline names the figure.
+    let html = dir.path().join("report.html");
+    let output = bbpipe(&[
+        "report",
+        out.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("lead time       median"),
+        "{}",
+        stdout(&output)
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<table id=\"lead-time\">"));
+    assert_eq!(
+        page.matches("<figure id=\"chart-lead_time\"><svg").count(),
+        1
+    );
+    assert!(!page.contains("id=\"no-lead-time\""));
+}
+
 #[test]
 fn without_deployments_or_steps_the_page_says_what_would_add_them() {
     let dir = tempfile::tempdir().unwrap();

@@ -106,15 +106,20 @@ pub async fn delivery(job: &DeliveryJob) -> Result<DeliveryOutput, PipelineError
     }
     let mut collected = Collected::default();
     let steps = live(Table::PipelineSteps);
+    let commits = live(Table::DeploymentCommits);
     // Which tables the dataset has, whether or not a file of theirs falls in the window.
     collected.has_deployments_table = !deployments.is_empty();
     if !steps.is_empty() {
         collected.steps = Some(Vec::new());
     }
+    if !commits.is_empty() {
+        collected.commits = Some(Vec::new());
+    }
     for (table, files) in [
         (Table::Deployments, deployments),
         (Table::PipelineRuns, runs),
         (Table::PipelineSteps, steps),
+        (Table::DeploymentCommits, commits),
     ] {
         for (workspace, path) in files.iter().filter(|(_, p)| !before(p, &window)) {
             let batches = read_file_columns(

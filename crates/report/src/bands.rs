@@ -72,6 +72,20 @@ pub fn time_to_restore(seconds: f64) -> Band {
     }
 }
 
+/// Median lead time for changes: elite under a day, high under a week, medium under a month
+/// (30 days), low more.
+pub fn lead_time(seconds: f64) -> Band {
+    if seconds < DAY {
+        Band::Elite
+    } else if seconds < 7.0 * DAY {
+        Band::High
+    } else if seconds < 30.0 * DAY {
+        Band::Medium
+    } else {
+        Band::Low
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,5 +101,9 @@ mod tests {
         assert_eq!(time_to_restore(3599.0), Band::Elite);
         assert_eq!(time_to_restore(6.0 * DAY), Band::Medium);
         assert_eq!(time_to_restore(7.0 * DAY), Band::Low);
+        assert_eq!(lead_time(DAY - 1.0), Band::Elite);
+        assert_eq!(lead_time(DAY), Band::High);
+        assert_eq!(lead_time(29.0 * DAY), Band::Medium);
+        assert_eq!(lead_time(30.0 * DAY), Band::Low);
     }
 }

@@ -98,6 +98,27 @@ pub fn draw(report: &DeliveryReport, mondays: &[NaiveDate]) -> Result<Vec<Chart>
         });
     }
 
+    let lead: Vec<(usize, f64)> = report
+        .lead_time
+        .weeks
+        .iter()
+        .filter_map(|w| Some((*week_index.get(&w.week)?, w.median_seconds? / 3600.0)))
+        .collect();
+    if !lead.is_empty() {
+        charts.push(Chart {
+            name: "lead_time",
+            svg: weekly(
+                "lead_time",
+                "lead time for changes per week: median (hours)",
+                mondays,
+                vec![Series {
+                    label: "all services".into(),
+                    points: lead,
+                }],
+            )?,
+        });
+    }
+
     let weeks: Vec<(usize, &crate::report::RunMetrics)> = report
         .weekly_runs
         .iter()

@@ -53,6 +53,15 @@ pub struct Step {
     pub build_seconds_used: Option<i64>,
 }
 
+/// A commit shipped by a deployment (`deployment_commits`), as lead time needs it.
+#[derive(Debug, Clone)]
+pub struct ShippedCommit {
+    pub service: Arc<str>,
+    pub environment: Arc<str>,
+    pub deployed_at: i64,
+    pub lead_time_seconds: i64,
+}
+
 /// The columns each table is read with.
 pub fn columns(table: Table) -> &'static [&'static str] {
     match table {
@@ -74,6 +83,7 @@ pub fn columns(table: Table) -> &'static [&'static str] {
             "duration_seconds",
             "build_seconds_used",
         ],
+        Table::DeploymentCommits => &["service", "environment", "deployed_at", "lead_time_seconds"],
         Table::PipelineSteps => &[
             "repository",
             "name",
@@ -96,6 +106,9 @@ pub struct Collected {
     pub runs: Vec<Run>,
     /// Steps of runs created in the window; `None` when the dataset has no `pipeline_steps`.
     pub steps: Option<Vec<Step>>,
+    /// Commits shipped by deployments of the window; `None` when the dataset has no
+    /// `deployment_commits` (`--with commits`).
+    pub commits: Option<Vec<ShippedCommit>>,
     /// Whether the dataset has a `deployments` table at all (the caller knows, from its files).
     pub has_deployments_table: bool,
     /// One copy of each text the runs and steps repeat.
@@ -285,6 +298,37 @@ impl Collected {
                     });
                 }
                 self.steps = Some(steps);
+            }
+            Table::DeploymentCommits => {
+                let (service, environment) = (
+                    text(batch, table, "service")?,
+                    text(batch, table, "environment")?,
+                );
+                let deployed_at = time(batch, table, "deployed_at")?;
+                let lead = int(batch, table, "lead_time_seconds")?;
+                let mut commits = self.commits.take().unwrap_or_default();
+                for row in 0..batch.num_rows() {
+                    // Rows without a commit (no_new_commits, history_rewritten) have no lead time.
+                    let keep = lead.is_valid(row)
+                        && in_window(deployed_at.value(row))
+                        && filters
+                            .service
+                            .as_deref()
+                            .is_none_or(|s| s == service.value(row))
+                        && filters
+                            .environment
+                            .as_deref()
+                            .is_none_or(|e| e == environment.value(row));
+                    if keep {
+                        commits.push(ShippedCommit {
+                            service: self.text(service.value(row)),
+                            environment: self.text(environment.value(row)),
+                            deployed_at: deployed_at.value(row),
+                            lead_time_seconds: lead.value(row),
+                        });
+                    }
+                }
+                self.commits = Some(commits);
             }
             _ => {}
         }

@@ -3,11 +3,11 @@
 //! `date_trunc('week', ...)` does).
 
 use crate::bands;
-use crate::collect::{Collected, Deployment, Filters, Run};
+use crate::collect::{Collected, Deployment, Filters, Run, ShippedCommit};
 use crate::report::{
     DeliveryReport, DeploymentMetrics, FailingPipeline, LeadTime, OpenFailure, RepositoryReport,
-    RunMetrics, ServiceReport, StepFigure, StepsReport, TimeToRestore, Unfinished, UnfinishedRun,
-    WeekOfRuns, WeeklyDeployments, WindowReport,
+    RunMetrics, ServiceLeadTime, ServiceReport, StepFigure, StepsReport, TimeToRestore, Unfinished,
+    UnfinishedRun, WeekOfLeadTime, WeekOfRuns, WeeklyDeployments, WindowReport,
 };
 use crate::window::{Window, day_of, week_of};
 use chrono::NaiveDate;
@@ -155,19 +155,82 @@ pub fn compute(collected: &Collected, window: Window, filters: Filters) -> Deliv
         all_deployments,
         weekly_deployments,
         has_deployments: collected.has_deployments_table,
-        lead_time: LeadTime {
-            available: false,
-            reason: Some(
-                "the report does not read deployment_commits yet: export or replay --with \
-                 commits and use the lead time query of README (\"Commits and lead time\")"
-                    .into(),
-            ),
-        },
+        lead_time: lead_time(collected.commits.as_deref()),
         repositories,
         weekly_runs: weeks_of(&all_runs),
         failing_pipelines,
         unfinished_runs,
         steps: collected.steps.as_ref().map(|steps| steps_report(steps)),
+    }
+}
+
+/// Lead time over the commits the window's deployments shipped: overall, per service and
+/// environment, per week.
+fn lead_time(commits: Option<&[ShippedCommit]>) -> LeadTime {
+    let Some(commits) = commits else {
+        return LeadTime {
+            available: false,
+            reason: Some(
+                "needs the commits each deployment shipped: export or replay with \
+                 --with commits (deployment_commits)"
+                    .into(),
+            ),
+            commits: 0,
+            median_seconds: None,
+            p90_seconds: None,
+            band: None,
+            services: Vec::new(),
+            weeks: Vec::new(),
+        };
+    };
+    let seconds = |of: &[&ShippedCommit]| -> Vec<f64> {
+        of.iter().map(|c| c.lead_time_seconds as f64).collect()
+    };
+    let all: Vec<&ShippedCommit> = commits.iter().collect();
+    let mut values = seconds(&all);
+    let median = quantile(&mut values, 0.5);
+    let mut groups: BTreeMap<(&str, &str), Vec<&ShippedCommit>> = BTreeMap::new();
+    let mut weeks: BTreeMap<NaiveDate, Vec<&ShippedCommit>> = BTreeMap::new();
+    for commit in commits {
+        groups
+            .entry((&*commit.service, &*commit.environment))
+            .or_default()
+            .push(commit);
+        weeks
+            .entry(week_of(day_of(commit.deployed_at)))
+            .or_default()
+            .push(commit);
+    }
+    LeadTime {
+        available: true,
+        reason: None,
+        commits: commits.len() as u64,
+        median_seconds: median,
+        p90_seconds: quantile(&mut values, 0.9),
+        band: median.map(bands::lead_time),
+        services: groups
+            .into_iter()
+            .map(|((service, environment), group)| {
+                let mut values = seconds(&group);
+                let median = quantile(&mut values, 0.5);
+                ServiceLeadTime {
+                    service: service.to_string(),
+                    environment: environment.to_string(),
+                    commits: group.len() as u64,
+                    median_seconds: median,
+                    p90_seconds: quantile(&mut values, 0.9),
+                    band: median.map(bands::lead_time),
+                }
+            })
+            .collect(),
+        weeks: weeks
+            .into_iter()
+            .map(|(week, group)| WeekOfLeadTime {
+                week,
+                commits: group.len() as u64,
+                median_seconds: quantile(&mut seconds(&group), 0.5),
+            })
+            .collect(),
     }
 }
 

@@ -125,10 +125,50 @@ pub struct WeeklyDeployments {
 /// Lead time for changes: needs which commits each deployment shipped.
 #[derive(Debug, Clone, Serialize)]
 pub struct LeadTime {
-    /// Whether the dataset can tell it.
+    /// Whether the dataset can tell it: it has `deployment_commits` (`--with commits`).
     pub available: bool,
     /// Why not, and what would enable it.
     pub reason: Option<String>,
+    /// Commits shipped by the window's deployments (with a known date).
+    pub commits: u64,
+    /// Median of their `lead_time_seconds`.
+    pub median_seconds: Option<f64>,
+    /// Their 90th percentile.
+    pub p90_seconds: Option<f64>,
+    /// The median's DORA band.
+    pub band: Option<Band>,
+    /// Per service and environment.
+    pub services: Vec<ServiceLeadTime>,
+    /// Per week (of `deployed_at`), over every service: commits and median.
+    pub weeks: Vec<WeekOfLeadTime>,
+}
+
+/// Lead time of one service and environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceLeadTime {
+    /// The service.
+    pub service: String,
+    /// The environment.
+    pub environment: String,
+    /// Commits shipped in the window.
+    pub commits: u64,
+    /// Median of their lead times, in seconds.
+    pub median_seconds: Option<f64>,
+    /// Their 90th percentile.
+    pub p90_seconds: Option<f64>,
+    /// The median's DORA band.
+    pub band: Option<Band>,
+}
+
+/// Lead time over the commits deployed in one week.
+#[derive(Debug, Clone, Serialize)]
+pub struct WeekOfLeadTime {
+    /// The week's Monday.
+    pub week: NaiveDate,
+    /// Commits shipped that week.
+    pub commits: u64,
+    /// Median of their lead times, in seconds.
+    pub median_seconds: Option<f64>,
 }
 
 /// Pipeline health of one repository over the window.
