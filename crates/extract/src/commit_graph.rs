@@ -2,7 +2,6 @@
 //! from `old`" the way the API does: newest first, 404 for an unknown commit.
 
 use crate::api::PAGELEN;
-use crate::commits::Shipped;
 use bbpipe_model::bitbucket::{Page, RepositoryCommit, decode};
 use bytes::Bytes;
 use serde_json::value::RawValue;
@@ -48,10 +47,16 @@ impl Graph {
     }
 
     /// Commits reachable from `new` and not from `old`, newest first, as pages of 100 holding
-    /// at most `max`; `Gone` when either commit is unknown.
-    pub(crate) fn shipped(&self, new: &str, old: Option<&str>, max: usize) -> Shipped {
+    /// at most `max`, and whether more were left out; `None` when either commit is unknown (the
+    /// API's 404).
+    pub(crate) fn shipped(
+        &self,
+        new: &str,
+        old: Option<&str>,
+        max: usize,
+    ) -> Option<(Vec<Bytes>, bool)> {
         if !self.commits.contains_key(new) || old.is_some_and(|o| !self.commits.contains_key(o)) {
-            return Shipped::Gone;
+            return None;
         }
         let excluded = match old {
             Some(old) => self.reachable(old, &HashSet::new()),
@@ -80,7 +85,7 @@ impl Graph {
                 Bytes::from(page.to_string())
             })
             .collect();
-        Shipped::Pages { pages, cut }
+        Some((pages, cut))
     }
 
     /// The known commits reachable from `from` (itself included), not entering `stop`.
@@ -116,8 +121,8 @@ mod tests {
         })
     }
 
-    fn hashes(shipped: &Shipped) -> Vec<String> {
-        let Shipped::Pages { pages, .. } = shipped else {
+    fn hashes(shipped: &Option<(Vec<Bytes>, bool)>) -> Vec<String> {
+        let Some((pages, _)) = shipped else {
             return vec!["gone".into()];
         };
         pages
@@ -152,10 +157,7 @@ mod tests {
             Vec::<String>::new()
         );
         assert_eq!(hashes(&graph.shipped("a6", None, 2)), ["a6", "m5"]);
-        assert!(matches!(
-            graph.shipped("a6", None, 2),
-            Shipped::Pages { cut: true, .. }
-        ));
+        assert!(matches!(graph.shipped("a6", None, 2), Some((_, true))));
         assert_eq!(hashes(&graph.shipped("zz", Some("a3"), 9)), ["gone"]);
         assert_eq!(hashes(&graph.shipped("a6", Some("zz"), 9)), ["gone"]);
     }

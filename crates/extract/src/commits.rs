@@ -251,12 +251,16 @@ impl CommitSource {
                 }
             }
         };
-        let answer = graph.shipped(&query.new, query.old.as_deref(), self.max);
-        if let Shipped::Pages { pages, .. } = &answer {
-            self.requests
-                .fetch_add(pages.len() as u64, Ordering::Relaxed);
-        }
-        Ok(answer)
+        Ok(
+            match graph.shipped(&query.new, query.old.as_deref(), self.max) {
+                Some((pages, cut)) => {
+                    self.requests
+                        .fetch_add(pages.len() as u64, Ordering::Relaxed);
+                    Shipped::Pages { pages, cut }
+                }
+                None => Shipped::Gone,
+            },
+        )
     }
 }
 
