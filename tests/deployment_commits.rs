@@ -507,3 +507,44 @@ fn demo_lead_times_match_the_fixture_json() {
     // No message without --with commit-messages (the demo's carry a fake token).
     assert!(rows.iter().all(|r| r["message"].is_null()));
 }
+
+#[test]
+fn on_s3_the_commits_pass_reads_what_it_committed_and_the_report_agrees_with_local() {
+    let bucket = common::s3::bucket("commits");
+    let s3 = format!("s3://{bucket}/analytics");
+    let work = tempfile::tempdir().unwrap();
+    let local = work.path().join("out");
+    let demo = demo();
+    let rules = demo.join("deploy-rules.toml");
+    let replay = |dest: &str| -> Value {
+        let args = [
+            "replay",
+            demo.to_str().unwrap(),
+            "--out",
+            dest,
+            "--rules",
+            rules.to_str().unwrap(),
+            "--with",
+            "commits",
+            "--summary",
+            "json",
+        ];
+        let output = bbpipe_with_env(&args, &common::s3::env());
+        assert!(output.status.success(), "{}", stderr(&output));
+        report(&stdout(&output))["commits"][0].clone()
+    };
+    let first = replay(&s3);
+    assert_eq!(first, replay(local.to_str().unwrap()));
+    assert!(first["looked_up"].as_u64().unwrap() > 100);
+    assert_eq!(
+        replay(&s3)["looked_up"],
+        0,
+        "read back from S3: nothing new"
+    );
+    let lead = |dest: &str| -> Value {
+        let output = bbpipe_with_env(&["report", dest, "--json", "-"], &common::s3::env());
+        assert!(output.status.success(), "{}", stderr(&output));
+        report(&stdout(&output))["lead_time"].clone()
+    };
+    assert_eq!(lead(&s3), lead(local.to_str().unwrap()));
+}
