@@ -25,6 +25,7 @@
 //! ```
 
 mod commits;
+pub mod config;
 mod delivery;
 mod error;
 mod export;

@@ -89,12 +89,61 @@ impl RequestStats {
     }
 }
 
-/// A Bitbucket Cloud API client.
+/// What one credential of a client did, by its name (never its value).
+#[derive(Debug, Default)]
+pub struct CredentialStats {
+    /// The credential's name (from the config file; `default` for the environment's).
+    pub name: String,
+    /// Requests it sent, retries included.
+    pub requests: AtomicU64,
+    /// Its responses with HTTP 429.
+    pub rate_limited: AtomicU64,
+    /// Why it was set aside (401 or 403), if it was.
+    pub set_aside: std::sync::Mutex<Option<String>>,
+}
+
+impl CredentialStats {
+    /// Why it was set aside, if it was.
+    pub fn set_aside_because(&self) -> Option<String> {
+        self.set_aside
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// One credential, with its own hourly allowance (each access token has its own).
+struct Lane {
+    credentials: Credentials,
+    pacer: Pacer,
+    stats: Arc<CredentialStats>,
+    /// After a 429: not used again before this.
+    cooling_until: std::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+impl Lane {
+    fn is_set_aside(&self) -> bool {
+        self.stats.set_aside_because().is_some()
+    }
+
+    fn cooling(&self) -> Option<Duration> {
+        let until = *self
+            .cooling_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        until.and_then(|u| u.checked_duration_since(tokio::time::Instant::now()))
+    }
+}
+
+/// A Bitbucket Cloud API client: one or more credentials for one workspace. Each request goes
+/// to a credential with budget left; one that answers 401 or 403 is set aside while others
+/// remain.
 pub struct Client {
     http: reqwest::Client,
-    credentials: Credentials,
+    lanes: Vec<Lane>,
+    /// Where the next search for a credential with budget starts: they take turns.
+    turn: std::sync::atomic::AtomicUsize,
     options: ClientOptions,
-    pacer: Pacer,
     stats: Arc<RequestStats>,
 }
 
@@ -108,7 +157,22 @@ enum Attempt {
 impl Client {
     /// A client for the API at `options.api_url`; refuses an API URL that is not http(s).
     pub fn new(credentials: Credentials, options: ClientOptions) -> Result<Client, ApiError> {
+        Client::with_credentials(vec![("default".to_string(), credentials)], options)
+    }
+
+    /// A client sharing the work among named credentials, each paced on its own
+    /// `max_requests_per_hour` (raised by its own `X-RateLimit-Limit`).
+    pub fn with_credentials(
+        credentials: Vec<(String, Credentials)>,
+        options: ClientOptions,
+    ) -> Result<Client, ApiError> {
         check_api_url(&options.api_url)?;
+        if credentials.is_empty() {
+            return Err(ApiError::BadApiUrl {
+                url: options.api_url.to_string(),
+                message: "no credential to call it with".into(),
+            });
+        }
         let http = reqwest::Client::builder()
             .user_agent(concat!("bbpipe/", env!("CARGO_PKG_VERSION")))
             .timeout(options.timeout)
@@ -120,14 +184,61 @@ impl Client {
                 url: options.api_url.to_string(),
                 message: e.to_string(),
             })?;
-        let pacer = Pacer::new(options.max_requests_per_hour);
+        let lanes = credentials
+            .into_iter()
+            .map(|(name, credentials)| Lane {
+                credentials,
+                pacer: Pacer::new(options.max_requests_per_hour),
+                stats: Arc::new(CredentialStats {
+                    name,
+                    ..CredentialStats::default()
+                }),
+                cooling_until: std::sync::Mutex::new(None),
+            })
+            .collect();
         Ok(Client {
             http,
-            credentials,
+            lanes,
+            turn: std::sync::atomic::AtomicUsize::new(0),
             options,
-            pacer,
             stats: Arc::default(),
         })
+    }
+
+    /// What each credential did, in the order given.
+    pub fn credential_stats(&self) -> Vec<Arc<CredentialStats>> {
+        self.lanes.iter().map(|l| Arc::clone(&l.stats)).collect()
+    }
+
+    /// A credential with budget left, waiting for one if none has; `None` when every
+    /// credential was set aside.
+    async fn lane(&self) -> Option<(usize, Duration)> {
+        let start = tokio::time::Instant::now();
+        loop {
+            let first = self.turn.fetch_add(1, Ordering::Relaxed);
+            let mut soonest: Option<Duration> = None;
+            for i in 0..self.lanes.len() {
+                let index = (first + i) % self.lanes.len();
+                let lane = &self.lanes[index];
+                if lane.is_set_aside() {
+                    continue;
+                }
+                let wait = match lane.cooling() {
+                    Some(wait) => wait,
+                    None => match lane.pacer.try_acquire().await {
+                        Ok(()) => return Some((index, start.elapsed())),
+                        Err(wait) => wait,
+                    },
+                };
+                soonest = Some(soonest.map_or(wait, |s| s.min(wait)));
+            }
+            tokio::time::sleep(soonest?).await;
+        }
+    }
+
+    /// Credentials not set aside.
+    fn lanes_left(&self) -> usize {
+        self.lanes.iter().filter(|l| !l.is_set_aside()).count()
     }
 
     /// Its request counters, shared with progress displays.
@@ -163,12 +274,39 @@ impl Client {
             .with_jitter()
             .build();
         let mut waited = Duration::ZERO;
+        let mut refused: Option<ApiError> = None;
         loop {
-            let paced = self.pacer.acquire().await;
+            let Some((index, paced)) = self.lane().await else {
+                // Every credential was set aside: the last refusal says why.
+                return Err(refused.unwrap_or_else(|| ApiError::Unreachable {
+                    url: url.to_string(),
+                    message: "no credential left".into(),
+                }));
+            };
+            let lane = &self.lanes[index];
             RequestStats::add(&self.stats.rate_limit_wait_ms, paced.as_millis() as u64);
             RequestStats::add(&self.stats.requests, 1);
-            match self.attempt(url).await {
+            RequestStats::add(&lane.stats.requests, 1);
+            match self.attempt(lane, url).await {
                 Attempt::Done(body) => return Ok(body),
+                Attempt::Fatal(error)
+                    if matches!(error.status(), Some(401 | 403)) && self.lanes.len() > 1 =>
+                {
+                    // A revoked or under-scoped credential: the others carry on without it.
+                    let name = &lane.stats.name;
+                    let error = error.for_credential(name);
+                    tracing::warn!(credential = %name, %error, "credential refused: set aside");
+                    *lane
+                        .stats
+                        .set_aside
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                        Some(error.to_string());
+                    if self.lanes_left() == 0 {
+                        return Err(error);
+                    }
+                    refused = Some(error);
+                }
                 Attempt::Fatal(error) => return Err(error),
                 Attempt::Transient(error) => match transient.next() {
                     Some(delay) => {
@@ -190,9 +328,21 @@ impl Client {
                             waited_secs: waited.as_secs(),
                         });
                     }
-                    tracing::info!(?delay, "rate limited by Bitbucket; waiting");
                     RequestStats::add(&self.stats.rate_limited, 1);
+                    RequestStats::add(&lane.stats.rate_limited, 1);
                     RequestStats::add(&self.stats.retries, 1);
+                    if self.lanes_left() > 1 {
+                        // Each credential has its own allowance: this one rests, others go on.
+                        tracing::info!(credential = %lane.stats.name, ?delay, "rate limited by Bitbucket; this credential rests");
+                        *lane
+                            .cooling_until
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                            Some(tokio::time::Instant::now() + delay);
+                        waited = waited.saturating_add(delay / self.lanes_left() as u32);
+                        continue;
+                    }
+                    tracing::info!(?delay, "rate limited by Bitbucket; waiting");
                     RequestStats::add(&self.stats.rate_limit_wait_ms, delay.as_millis() as u64);
                     self.stats
                         .waiting_on_rate_limit
@@ -211,14 +361,14 @@ impl Client {
         url.origin() == self.options.api_url.origin()
     }
 
-    async fn attempt(&self, url: &Url) -> Attempt {
+    async fn attempt(&self, lane: &Lane, url: &Url) -> Attempt {
         let shown = url.to_string();
         let mut request = self
             .http
             .get(url.clone())
             .header("Accept", "application/json");
         if self.same_origin(url) {
-            request = self.credentials.apply(request);
+            request = lane.credentials.apply(request);
         } else {
             tracing::warn!(url = %shown, "not the API's origin: requesting without credentials");
         }
@@ -244,7 +394,7 @@ impl Client {
             Err(e) => return Attempt::Transient(unreachable(&shown, &e)),
         };
         if let Some(limit) = advertised
-            && self.pacer.raise_to(limit).await
+            && lane.pacer.raise_to(limit).await
         {
             tracing::info!(
                 limit,

@@ -64,6 +64,24 @@ impl ApiError {
             _ => None,
         }
     }
+
+    /// The error, its message naming the credential that met it (by name, never value).
+    pub fn for_credential(self, name: &str) -> ApiError {
+        match self {
+            ApiError::Status {
+                url,
+                status,
+                message,
+                missing_scopes,
+            } => ApiError::Status {
+                url,
+                status,
+                message: format!("{message} (credential {name})"),
+                missing_scopes,
+            },
+            other => other,
+        }
+    }
 }
 
 #[derive(Deserialize)]

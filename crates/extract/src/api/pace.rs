@@ -49,21 +49,28 @@ impl Pacer {
         }
     }
 
-    /// Waits until a request may go; returns how long it waited.
+    /// Waits until a request may go; returns how long it waited. (The client waits across
+    /// its credentials instead, with [`Pacer::try_acquire`].)
+    #[cfg(test)]
     pub async fn acquire(&self) -> Duration {
         let start = Instant::now();
-        loop {
-            let wait = {
-                let mut bucket = self.state.lock().await;
-                bucket.refill(Instant::now());
-                if bucket.tokens >= 1.0 {
-                    bucket.tokens -= 1.0;
-                    return start.elapsed();
-                }
-                Duration::from_secs_f64((1.0 - bucket.tokens) / bucket.per_second())
-            };
+        while let Err(wait) = self.try_acquire().await {
             tokio::time::sleep(wait).await;
         }
+        start.elapsed()
+    }
+
+    /// Takes a token if one is there; otherwise says how long until one is.
+    pub async fn try_acquire(&self) -> Result<(), Duration> {
+        let mut bucket = self.state.lock().await;
+        bucket.refill(Instant::now());
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            return Ok(());
+        }
+        Err(Duration::from_secs_f64(
+            (1.0 - bucket.tokens) / bucket.per_second(),
+        ))
     }
 
     /// Raises the hourly limit (never lowers it): Bitbucket tells scaled limits in
