@@ -17,14 +17,29 @@ struct Outcome {
 }
 
 pub fn client(credentials: Credentials, api: &ApiArgs, per_hour: u32) -> anyhow::Result<Client> {
-    let url = url::Url::parse(&api.api_url)
-        .map_err(|e| anyhow::anyhow!("--api-url {:?}: {e}", api.api_url))?;
+    client_for(
+        vec![("default".into(), credentials)],
+        api,
+        &api.api_url,
+        per_hour,
+    )
+}
+
+/// A client of named credentials for the API at `api_url`, tuned by `api`.
+pub fn client_for(
+    credentials: Vec<(String, Credentials)>,
+    api: &ApiArgs,
+    api_url: &str,
+    per_hour: u32,
+) -> anyhow::Result<Client> {
+    let url =
+        url::Url::parse(api_url).map_err(|e| anyhow::anyhow!("--api-url {api_url:?}: {e}"))?;
     let mut options = ClientOptions::new(url);
     options.max_requests_per_hour = per_hour;
     options.max_retries = api.max_retries;
     options.min_delay = Duration::from_millis(api.retry_delay_ms);
     options.rate_limit_patience = Duration::from_secs(api.rate_limit_patience);
-    Ok(Client::new(credentials, options)?)
+    Ok(Client::with_credentials(credentials, options)?)
 }
 
 pub fn warn_if_deprecated(credentials: &Credentials) {

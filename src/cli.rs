@@ -16,6 +16,10 @@ pub struct Cli {
     /// Errors only: no progress and no summary.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Log lines as text, or as one JSON object each (fields as tracing records them), for a
+    /// log aggregator.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -55,6 +59,34 @@ pub enum Command {
     /// --html or --json, prints the headline figures. Exit codes: 0 ok, 1 not a report-able
     /// dataset (named), 10 nothing in the window.
     Report(ReportArgs),
+    /// Print a commented configuration file for the nightly job (`bbpipe init > bbpipe.toml`).
+    Init,
+    /// The configuration file as it takes effect.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// How log lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration, credentials by reference and whether each is set
+    /// (never their values).
+    Show(ConfigShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigShowArgs {
+    /// The configuration file.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -195,13 +227,25 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Workspace slug: the first path segment of https://bitbucket.org/<workspace>/.
-    #[arg(long)]
-    pub workspace: String,
+    /// Workspace slug: the first path segment of https://bitbucket.org/<workspace>/. With
+    /// --config: only this workspace of the file.
+    #[arg(long, required_unless_present = "config")]
+    pub workspace: Option<String>,
     /// Where to write the dataset: a local directory or s3://bucket/prefix. The incremental
     /// state lives there too, in the workspace's manifests.
-    #[arg(long, value_name = "DEST")]
-    pub out: String,
+    #[arg(long, value_name = "DEST", required_unless_present = "config")]
+    pub out: Option<String>,
+    /// The nightly job's configuration file (see `bbpipe init`): its workspaces, each with its
+    /// credentials, exported in parallel. Options given here win over the file's.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Write Prometheus text-format metrics here (atomically) for node_exporter's textfile
+    /// collector: last success time, exit code, duration, rows, requests per workspace.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+    /// With --config: workspaces exported at once (default: the file's, else 2).
+    #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=32))]
+    pub parallel_workspaces: u32,
     /// Only repositories whose slug matches one of these globs (repeatable).
     #[arg(long = "repos", value_name = "GLOB")]
     pub repos: Vec<String>,

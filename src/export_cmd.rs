@@ -1,56 +1,128 @@
-//! `bbpipe export`: arguments to an [`ExportJob`], a progress display while it runs, and the
-//! report at the end.
+//! `bbpipe export`: arguments (and, with --config, the configuration file) to [`ExportJob`]s, a
+//! progress display while one runs, and the report at the end.
 
-use crate::check::{client, warn_if_deprecated};
+use crate::check::{client_for, warn_if_deprecated};
 use crate::cli::ExportArgs;
 use crate::exit::{self, Exit};
+use crate::nightly::{self, Given};
 use crate::progress::Progress;
 use crate::write_cmd::{failed, finish};
 use anyhow::anyhow;
 use bbpipe_pipeline::extract::api::Credentials;
 use bbpipe_pipeline::extract::{ExportOptions, RepoFilter};
-use bbpipe_pipeline::{Export, ExportJob, normalize_workspace};
+use bbpipe_pipeline::model::{Extras, Granularity};
+use bbpipe_pipeline::{ExportJob, normalize_workspace};
 use chrono::{DateTime, NaiveDate, Utc};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-pub async fn run(args: ExportArgs, quiet: bool) -> anyhow::Result<()> {
-    let workspace = normalize_workspace(&args.workspace);
+/// What an export takes from the command line or, with --config, from the file where the
+/// command line does not say.
+#[derive(Debug, Clone)]
+pub struct Effective {
+    pub workspace: String,
+    pub out: String,
+    pub rules: Option<PathBuf>,
+    pub with: Extras,
+    pub lookback: String,
+    pub concurrency: u32,
+    pub max_requests_per_hour: u32,
+    pub api_url: String,
+    pub partition_by: Option<Granularity>,
+    pub steps_since: std::time::Duration,
+    pub max_commits_per_deployment: u32,
+    pub repos: Vec<String>,
+    pub exclude: Vec<String>,
+}
+
+impl Effective {
+    /// Everything from the command line.
+    pub fn of_args(args: &ExportArgs, workspace: String, out: String) -> Effective {
+        Effective {
+            workspace,
+            out,
+            rules: args.write.deployments.rules.clone(),
+            with: args.with,
+            lookback: args.lookback.clone(),
+            concurrency: args.concurrency,
+            max_requests_per_hour: args.max_requests_per_hour,
+            api_url: args.api.api_url.clone(),
+            partition_by: args.write.partition_by,
+            steps_since: args.steps_since,
+            max_commits_per_deployment: args.max_commits_per_deployment,
+            repos: args.repos.clone(),
+            exclude: args.exclude.clone(),
+        }
+    }
+}
+
+pub async fn run(args: ExportArgs, given: &Given, quiet: bool) -> anyhow::Result<()> {
+    if args.config.is_some() {
+        return nightly::run(args, given, quiet).await;
+    }
+    let (Some(workspace), Some(out)) = (args.workspace.clone(), args.out.clone()) else {
+        return Err(anyhow!(
+            "--workspace and --out are required without --config"
+        ));
+    };
+    let effective = Effective::of_args(&args, normalize_workspace(&workspace), out);
     let credentials = Credentials::from_env().map_err(|e| Exit {
         code: exit::INVALID_CREDENTIALS.1,
         message: e.to_string(),
     })?;
     warn_if_deprecated(&credentials);
-    let job = ExportJob {
-        extract: ExportOptions {
-            workspace,
-            filter: RepoFilter::new(&args.repos, &args.exclude)
-                .map_err(|e| anyhow!("--repos/--exclude: {e}"))?,
-            since: args.since.as_deref().map(parse_date).transpose()?,
-            full: args.full,
-            lookback: parse_lookback(&args.lookback)?,
-            concurrency: args.concurrency as usize,
-            max_revisit_age: chrono::Duration::from_std(args.sync.max_revisit_age)
-                .unwrap_or(chrono::Duration::MAX),
-            checkpoint_requests: args.sync.checkpoint_requests,
-            checkpoint_interval: args.sync.checkpoint_interval,
-            retry_runs: Vec::new(),
-            extras: args.with,
-            steps_since: chrono::Duration::from_std(args.steps_since)
-                .unwrap_or(chrono::Duration::MAX),
-            max_commits_per_deployment: args.max_commits_per_deployment as usize,
-        },
-        api_url: args.api.api_url.clone(),
-        record: args.record.clone(),
-        write: args.write.options(&args.out),
-    };
-    let client = Arc::new(client(credentials, &args.api, args.max_requests_per_hour)?);
-    let export = Export::open(job, Arc::clone(&client))
+    let job = job(&args, &effective)?;
+    let client = Arc::new(client_for(
+        vec![("default".into(), credentials)],
+        &args.api,
+        &effective.api_url,
+        effective.max_requests_per_hour,
+    )?);
+    let export = bbpipe_pipeline::Export::open(job, Arc::clone(&client))
         .await
         .map_err(failed)?;
     let progress = Progress::start(export.progress(), Arc::clone(client.stats()), quiet);
     let result = export.run().await;
     progress.finish().await;
-    finish(&result.map_err(failed)?, args.summary, quiet)
+    let report = result.map_err(failed)?;
+    nightly::write_metrics(
+        &args,
+        std::slice::from_ref(&nightly::Outcome::of(
+            &effective.workspace,
+            Ok(report.clone()),
+        )),
+    )?;
+    finish(&report, args.summary, quiet)
+}
+
+/// The export job of one workspace.
+pub fn job(args: &ExportArgs, effective: &Effective) -> anyhow::Result<ExportJob> {
+    let mut write = args.write.options(&effective.out);
+    write.rules = effective.rules.clone();
+    write.partition_by = effective.partition_by;
+    Ok(ExportJob {
+        extract: ExportOptions {
+            workspace: effective.workspace.clone(),
+            filter: RepoFilter::new(&effective.repos, &effective.exclude)
+                .map_err(|e| anyhow!("--repos/--exclude: {e}"))?,
+            since: args.since.as_deref().map(parse_date).transpose()?,
+            full: args.full,
+            lookback: parse_lookback(&effective.lookback)?,
+            concurrency: effective.concurrency as usize,
+            max_revisit_age: chrono::Duration::from_std(args.sync.max_revisit_age)
+                .unwrap_or(chrono::Duration::MAX),
+            checkpoint_requests: args.sync.checkpoint_requests,
+            checkpoint_interval: args.sync.checkpoint_interval,
+            retry_runs: Vec::new(),
+            extras: effective.with,
+            steps_since: chrono::Duration::from_std(effective.steps_since)
+                .unwrap_or(chrono::Duration::MAX),
+            max_commits_per_deployment: effective.max_commits_per_deployment as usize,
+        },
+        api_url: effective.api_url.clone(),
+        record: args.record.clone(),
+        write,
+    })
 }
 
 fn parse_date(text: &str) -> anyhow::Result<DateTime<Utc>> {

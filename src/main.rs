@@ -11,6 +11,7 @@ mod check;
 mod cli;
 mod exit;
 mod export_cmd;
+mod nightly;
 mod progress;
 mod report_cmd;
 mod rules_cmd;
@@ -18,14 +19,18 @@ mod schema_doc;
 mod summary;
 mod write_cmd;
 
-use clap::Parser;
 use cli::{Cli, Command};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     limit_malloc_arenas();
-    let cli = Cli::parse();
-    init_logging(cli.verbose, cli.quiet);
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    let given = nightly::Given::of(matches.subcommand_matches("export"));
+    init_logging(cli.verbose, cli.quiet, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -40,7 +45,12 @@ fn main() -> ExitCode {
         bbpipe_pipeline::signal::install();
         match cli.command {
             Command::Check(args) => check::run(args).await,
-            Command::Export(args) => export_cmd::run(*args, cli.quiet).await,
+            Command::Export(args) => export_cmd::run(*args, &given, cli.quiet).await,
+            Command::Init => {
+                print!("{}", bbpipe_pipeline::config::TEMPLATE);
+                Ok(())
+            }
+            Command::Config(cli::ConfigCommand::Show(args)) => nightly::show(&args.config),
             Command::Replay(args) => write_cmd::replay(args, cli.quiet).await,
             Command::Schema(args) => schema_doc::print(&args),
             Command::Rules(command) => rules_cmd::run(command).await,
@@ -51,18 +61,17 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            let code = match error.downcast_ref::<exit::Exit>() {
-                Some(exit) => {
-                    if !exit.message.is_empty() {
-                        eprintln!("error: {}", exit.message);
-                    }
-                    exit.code
-                }
-                None => {
-                    eprintln!("error: {error:#}");
-                    1
-                }
+            let (code, message) = match error.downcast_ref::<exit::Exit>() {
+                Some(exit) => (exit.code, exit.message.clone()),
+                None => (1, format!("{error:#}")),
             };
+            if !message.is_empty() {
+                match cli.log_format {
+                    // A log aggregator reads stderr: the last line is JSON too.
+                    cli::LogFormat::Json => tracing::error!(exit_code = code, "{message}"),
+                    cli::LogFormat::Text => eprintln!("error: {message}"),
+                }
+            }
             ExitCode::from(code)
         }
     }
@@ -86,7 +95,7 @@ fn limit_malloc_arenas() {
 }
 
 /// Logs go to stderr; `RUST_LOG` wins over `-v`/`-q`.
-fn init_logging(verbose: u8, quiet: bool) {
+fn init_logging(verbose: u8, quiet: bool, format: cli::LogFormat) {
     use tracing_subscriber::EnvFilter;
     let level = match (quiet, verbose) {
         (true, _) => "error",
@@ -99,10 +108,14 @@ fn init_logging(verbose: u8, quiet: bool) {
         }
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        cli::LogFormat::Json => logs.json().with_current_span(false).init(),
+        cli::LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_target(false)
+            .init(),
+    }
 }

@@ -78,6 +78,12 @@ pub struct State {
     pub steps_per_page: Option<usize>,
     /// Commits come at most this many to a page, whatever `pagelen` asks.
     pub commits_per_page: Option<usize>,
+    /// Other bearer tokens accepted besides `auth` (several credentials for one workspace).
+    pub also_accepted: Vec<String>,
+    /// Every Nth request of each credential is answered 429: each has its own allowance.
+    pub rate_limit_every_per_credential: Option<usize>,
+    /// Requests seen per Authorization header.
+    pub per_credential: std::collections::HashMap<String, usize>,
     /// A busy day: every Nth pipelines listing request, a new run arrives in that repository
     /// first.
     pub arrive_every: Option<usize>,
@@ -115,6 +121,9 @@ impl MockBitbucket {
             reject_deployment_sort: false,
             steps_per_page: None,
             commits_per_page: None,
+            also_accepted: vec![],
+            rate_limit_every_per_credential: None,
+            per_credential: std::collections::HashMap::new(),
             arrive_every: None,
             fault_rate: 0.0,
             listings: 0,
@@ -546,7 +555,12 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>, base: &str) {
         path: target.clone(),
         authorization: authorization.clone(),
     });
-    if authorization.as_deref() != Some(state.auth.header().as_str()) {
+    let accepted = authorization.as_deref() == Some(state.auth.header().as_str())
+        || state
+            .also_accepted
+            .iter()
+            .any(|t| authorization.as_deref() == Some(format!("Bearer {t}").as_str()));
+    if !accepted {
         return error(
             &mut stream,
             "401 Unauthorized",
@@ -566,6 +580,20 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>, base: &str) {
             "Your credentials lack one or more required privilege scopes.",
             detail,
         );
+    }
+    if let (Some(every), Some(header)) = (state.rate_limit_every_per_credential, &authorization) {
+        let seen = state.per_credential.entry(header.clone()).or_default();
+        *seen += 1;
+        if (*seen).is_multiple_of(every) {
+            return respond(
+                &mut stream,
+                "429 Too Many Requests",
+                "text/plain",
+                b"Rate limit for this resource has been exceeded",
+            );
+        }
+    } else if let Some(header) = &authorization {
+        *state.per_credential.entry(header.clone()).or_default() += 1;
     }
     match state.faults.pop_front() {
         Some(Fault::RateLimited) => {

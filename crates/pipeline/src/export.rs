@@ -7,7 +7,7 @@ use crate::report::{ExportReport, Report, Requests, RunFacts};
 use crate::rules_apply::RulesPlan;
 use crate::stages::{load_rules, transformer};
 use crate::writer::{Writer, open_destination};
-use bbpipe_extract::api::{Client, RequestStats};
+use bbpipe_extract::api::Client;
 use bbpipe_extract::{CommitSource, ExportOptions, ExportProgress, Exporter, Recorder, SyncState};
 use bbpipe_load::Destination;
 use bbpipe_transform::RuleSet;
@@ -163,14 +163,7 @@ impl Export {
         let mut report = Report::new(facts, transformed, &loaded);
         report.rules_rederived = rederived;
         report.deployments_not_updated = not_updated;
-        let stats = client.stats();
-        report.requests = Some(Requests {
-            repositories: outcome.repositories,
-            requests: RequestStats::get(&stats.requests),
-            retries: RequestStats::get(&stats.retries),
-            rate_limited: RequestStats::get(&stats.rate_limited),
-            waited_ms: RequestStats::get(&stats.rate_limit_wait_ms),
-        });
+        report.requests = Some(Requests::of(&client, outcome.repositories));
         report.export = Some(ExportReport {
             checkpoints: outcome.checkpoints,
             resumed: outcome.resumed,
@@ -202,11 +195,7 @@ impl Export {
             })
             .await?;
             if let Some(requests) = &mut report.requests {
-                let stats = client.stats();
-                requests.requests = RequestStats::get(&stats.requests);
-                requests.retries = RequestStats::get(&stats.retries);
-                requests.rate_limited = RequestStats::get(&stats.rate_limited);
-                requests.waited_ms = RequestStats::get(&stats.rate_limit_wait_ms);
+                *requests = Requests::of(&client, requests.repositories);
             }
             report.elapsed_seconds = started.elapsed().as_secs_f64();
         }

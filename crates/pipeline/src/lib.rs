@@ -51,7 +51,7 @@ pub use error::PipelineError;
 pub use export::{Export, ExportJob, normalize_workspace};
 pub use options::{LockOptions, WriteOptions};
 pub use replay::{ReplayJob, replay};
-pub use report::{ExportReport, Report, Requests, TableReport};
+pub use report::{CredentialReport, ExportReport, Report, Requests, TableReport};
 pub use rules_apply::{
     RULES_STATE_KEY, Rederived, RuleChange, RulesApplied, RulesApplyJob, apply_rules,
 };

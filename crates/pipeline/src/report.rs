@@ -93,6 +93,46 @@ pub struct Requests {
     pub rate_limited: u64,
     /// Milliseconds spent waiting on rate limits.
     pub waited_ms: u64,
+    /// Per credential, by name (never by value).
+    pub credentials: Vec<CredentialReport>,
+}
+
+/// What one credential did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CredentialReport {
+    /// Its name (`default` for the environment's).
+    pub name: String,
+    /// Requests it sent, retries included.
+    pub requests: u64,
+    /// Its responses with HTTP 429.
+    pub rate_limited: u64,
+    /// Why it was set aside (a 401 or 403), if it was.
+    pub set_aside: Option<String>,
+}
+
+impl Requests {
+    /// The client's counters, as they stand.
+    pub(crate) fn of(client: &bbpipe_extract::api::Client, repositories: u64) -> Requests {
+        use bbpipe_extract::api::RequestStats;
+        let stats = client.stats();
+        Requests {
+            repositories,
+            requests: RequestStats::get(&stats.requests),
+            retries: RequestStats::get(&stats.retries),
+            rate_limited: RequestStats::get(&stats.rate_limited),
+            waited_ms: RequestStats::get(&stats.rate_limit_wait_ms),
+            credentials: client
+                .credential_stats()
+                .iter()
+                .map(|c| CredentialReport {
+                    name: c.name.clone(),
+                    requests: RequestStats::get(&c.requests),
+                    rate_limited: RequestStats::get(&c.rate_limited),
+                    set_aside: c.set_aside_because(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// What an export adds: how it committed and what it revisited.

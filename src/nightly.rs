@@ -1,0 +1,476 @@
+//! `bbpipe export --config`: the nightly job. Every workspace of the file (or the one
+//! `--workspace` names) is exported with its own credentials, state and lease, several at once;
+//! one failing stops or rolls back no other. The exit code is the worst outcome; the summary
+//! has a section per workspace; `--metrics-file` writes Prometheus metrics.
+
+use crate::check::{client_for, warn_if_deprecated};
+use crate::cli::ExportArgs;
+use crate::exit::{self, Exit};
+use crate::export_cmd::{Effective, job};
+use crate::summary::{Summary, SummaryFormat};
+use bbpipe_pipeline::config::{NightlyConfig, WorkspaceConfig};
+use bbpipe_pipeline::{Export, Report, normalize_workspace};
+use futures::StreamExt;
+use serde::Serialize;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// The options given on the command line (or by an environment variable clap reads): these
+/// win over the configuration file.
+#[derive(Debug, Default)]
+pub struct Given(HashSet<String>);
+
+impl Given {
+    /// From the export subcommand's matches.
+    pub fn of(matches: Option<&clap::ArgMatches>) -> Given {
+        use clap::parser::ValueSource;
+        let Some(matches) = matches else {
+            return Given::default();
+        };
+        Given(
+            matches
+                .ids()
+                .filter(|id| {
+                    matches!(
+                        matches.value_source(id.as_str()),
+                        Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+                    )
+                })
+                .map(|id| id.as_str().to_string())
+                .collect(),
+        )
+    }
+
+    fn has(&self, id: &str) -> bool {
+        self.0.contains(id)
+    }
+}
+
+/// How one workspace's export ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub workspace: String,
+    /// `ok`, `rejected_runs` (committed, some runs set aside) or `failed`.
+    pub outcome: &'static str,
+    pub exit_code: u8,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// What it did (`null` when it failed).
+    pub report: Option<Report>,
+}
+
+impl Outcome {
+    pub fn of(workspace: &str, result: Result<Report, (u8, String)>) -> Outcome {
+        match result {
+            Ok(report) => {
+                let rejected = report.rejected > 0;
+                Outcome {
+                    workspace: workspace.to_string(),
+                    outcome: if rejected { exit::REJECTED.0 } else { "ok" },
+                    exit_code: if rejected { exit::REJECTED.1 } else { 0 },
+                    error: None,
+                    report: Some(report),
+                }
+            }
+            Err((code, message)) => Outcome {
+                workspace: workspace.to_string(),
+                outcome: "failed",
+                exit_code: code,
+                error: Some(message),
+                report: None,
+            },
+        }
+    }
+}
+
+/// `--summary json` of a run with --config.
+#[derive(Debug, Serialize)]
+struct NightlySummary<'a> {
+    format: u32,
+    config: String,
+    exit_code: u8,
+    workspaces: &'a [Outcome],
+}
+
+/// The worst exit code: any failure (the highest code among them), else 8 for rejected runs,
+/// else 0.
+pub fn worst(outcomes: &[Outcome]) -> u8 {
+    let failures = outcomes
+        .iter()
+        .map(|o| o.exit_code)
+        .filter(|c| *c != 0 && *c != exit::REJECTED.1);
+    failures.max().unwrap_or_else(|| {
+        if outcomes.iter().any(|o| o.exit_code == exit::REJECTED.1) {
+            exit::REJECTED.1
+        } else {
+            0
+        }
+    })
+}
+
+pub async fn run(args: ExportArgs, given: &Given, quiet: bool) -> anyhow::Result<()> {
+    let path = args.config.clone().unwrap_or_default();
+    let usage = |message: String| Exit { code: 2, message };
+    let config = NightlyConfig::load(&path).map_err(|e| usage(e.to_string()))?;
+    let selected: Vec<&WorkspaceConfig> = match &args.workspace {
+        Some(name) => vec![config.workspace(name).ok_or_else(|| {
+            usage(format!(
+                "--workspace {name}: {} has no such workspace (it has: {})",
+                path.display(),
+                config
+                    .workspaces
+                    .iter()
+                    .map(|w| w.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?],
+        None => config.workspaces.iter().collect(),
+    };
+    let parallel = if given.has("parallel_workspaces") {
+        args.parallel_workspaces as usize
+    } else {
+        config.parallel_workspaces.unwrap_or(2)
+    };
+    let mut prepared = Vec::new();
+    for workspace in selected {
+        let effective = effective(&args, given, &config, workspace);
+        prepared.push(effective.map(|e| (e, workspace)));
+    }
+    let args = &args;
+    let quiet_progress = quiet || prepared.len() > 1;
+    let mut outcomes: Vec<Outcome> = futures::stream::iter(prepared)
+        .map(|prepared| async move {
+            match prepared {
+                Err((workspace, code, message)) => {
+                    Outcome::of(workspace.as_str(), Err((code, message)))
+                }
+                Ok((effective, workspace)) => {
+                    let result = export_one(args, &effective, workspace, quiet_progress).await;
+                    Outcome::of(&effective.workspace, result)
+                }
+            }
+        })
+        .buffer_unordered(parallel.max(1))
+        .collect()
+        .await;
+    let order: Vec<String> = config
+        .workspaces
+        .iter()
+        .map(|w| normalize_workspace(&w.name))
+        .collect();
+    outcomes.sort_by_key(|o| order.iter().position(|w| *w == o.workspace));
+    let code = worst(&outcomes);
+    write_metrics(args, &outcomes)?;
+    match args.summary {
+        SummaryFormat::Json => {
+            let summary = NightlySummary {
+                format: 1,
+                config: path.display().to_string(),
+                exit_code: code,
+                workspaces: &outcomes,
+            };
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+        SummaryFormat::Text if !quiet => {
+            for outcome in &outcomes {
+                if let Some(report) = &outcome.report {
+                    print!("{}", Summary(report));
+                }
+            }
+            println!(
+                "bbpipe: {} workspaces from {}",
+                outcomes.len(),
+                path.display()
+            );
+            for o in &outcomes {
+                match &o.error {
+                    None => println!("  {:<15} {} (exit {})", o.workspace, o.outcome, o.exit_code),
+                    Some(error) => println!(
+                        "  {:<15} failed (exit {}): {error}",
+                        o.workspace, o.exit_code
+                    ),
+                }
+            }
+        }
+        SummaryFormat::Text => {}
+    }
+    if code == 0 {
+        return Ok(());
+    }
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.exit_code != 0)
+        .map(|o| format!("{} (exit {})", o.workspace, o.exit_code))
+        .collect();
+    Err(Exit {
+        code,
+        message: format!("not every workspace succeeded: {}", failed.join(", ")),
+    }
+    .into())
+}
+
+/// The options of one workspace: the command line, else the workspace's entry, else the file's
+/// top level, else the defaults.
+fn effective(
+    args: &ExportArgs,
+    given: &Given,
+    config: &NightlyConfig,
+    workspace: &WorkspaceConfig,
+) -> Result<Effective, (String, u8, String)> {
+    let name = normalize_workspace(&workspace.name);
+    let bad = |message: String| (name.clone(), 2u8, message);
+    let out = match (&args.out, &config.out) {
+        (Some(out), _) => out.clone(),
+        (None, Some(out)) => workspace.destination(out),
+        (None, None) => return Err(bad("no destination: give out in the file or --out".into())),
+    };
+    let mut e = Effective {
+        workspace: name.clone(),
+        ..Effective::of_args(args, name.clone(), out)
+    };
+    let pick = |id: &str| !given.has(id);
+    if pick("rules") {
+        e.rules = workspace.rules.clone().or_else(|| config.rules.clone());
+    }
+    if pick("with")
+        && let Some(with) = workspace.with.as_ref().or(config.with.as_ref())
+    {
+        e.with = with
+            .parse()
+            .map_err(|m: String| bad(format!("with: {m}")))?;
+    }
+    if pick("lookback")
+        && let Some(lookback) = &config.lookback
+    {
+        e.lookback = lookback.clone();
+    }
+    if pick("concurrency")
+        && let Some(n) = config.concurrency
+    {
+        e.concurrency = n;
+    }
+    if pick("max_requests_per_hour")
+        && let Some(n) = config.max_requests_per_hour
+    {
+        e.max_requests_per_hour = n;
+    }
+    if pick("api_url")
+        && let Some(url) = &config.api_url
+    {
+        e.api_url = url.clone();
+    }
+    if pick("partition_by")
+        && let Some(by) = &config.partition_by
+    {
+        e.partition_by = Some(
+            by.parse()
+                .map_err(|m: String| bad(format!("partition_by: {m}")))?,
+        );
+    }
+    if pick("steps_since")
+        && let Some(since) = &config.steps_since
+    {
+        e.steps_since =
+            humantime::parse_duration(since).map_err(|m| bad(format!("steps_since: {m}")))?;
+    }
+    if pick("max_commits_per_deployment")
+        && let Some(n) = config.max_commits_per_deployment
+    {
+        e.max_commits_per_deployment = n;
+    }
+    if pick("repos") {
+        e.repos = workspace.repos.clone();
+    }
+    if pick("exclude") {
+        e.exclude = workspace.exclude.clone();
+    }
+    Ok(e)
+}
+
+/// Exports one workspace with its credentials; (exit code, message) when it fails.
+async fn export_one(
+    args: &ExportArgs,
+    effective: &Effective,
+    workspace: &WorkspaceConfig,
+    quiet: bool,
+) -> Result<Report, (u8, String)> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    let mut credentials = Vec::new();
+    for credential in &workspace.credentials {
+        let resolved = credential
+            .resolve(&effective.workspace, &lookup)
+            .map_err(|e| (exit::INVALID_CREDENTIALS.1, e.to_string()))?;
+        warn_if_deprecated(&resolved);
+        credentials.push((credential.name.clone(), resolved));
+    }
+    let fail = |e: anyhow::Error| (exit::FAILED.1, format!("{e:#}"));
+    let job = job(args, effective).map_err(fail)?;
+    let client = Arc::new(
+        client_for(
+            credentials,
+            &args.api,
+            &effective.api_url,
+            effective.max_requests_per_hour,
+        )
+        .map_err(fail)?,
+    );
+    let failed = |e: bbpipe_pipeline::PipelineError| (exit::of(&e), e.to_string());
+    let export = Export::open(job, Arc::clone(&client))
+        .await
+        .map_err(failed)?;
+    let progress =
+        crate::progress::Progress::start(export.progress(), Arc::clone(client.stats()), quiet);
+    let result = export.run().await;
+    progress.finish().await;
+    result.map_err(failed)
+}
+
+/// `--metrics-file`: Prometheus text for node_exporter's textfile collector, written to a
+/// temporary file and renamed, so the collector never reads half of it. A workspace that
+/// failed keeps the last success time the file had.
+pub fn write_metrics(args: &ExportArgs, outcomes: &[Outcome]) -> anyhow::Result<()> {
+    let Some(path) = &args.metrics_file else {
+        return Ok(());
+    };
+    let previous = std::fs::read_to_string(path).unwrap_or_default();
+    let now = chrono::Utc::now().timestamp();
+    let mut text = String::new();
+    let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, f64)>| {
+        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for (labels, value) in samples {
+            text.push_str(&format!("{name}{{{labels}}} {value}\n"));
+        }
+    };
+    let label = |value: &str| {
+        value
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    };
+    let ws = |o: &Outcome| format!("workspace=\"{}\"", label(&o.workspace));
+    family(
+        "bbpipe_last_success_timestamp_seconds",
+        "gauge",
+        "When the workspace's last export succeeded (Unix time).",
+        outcomes
+            .iter()
+            .filter_map(|o| {
+                let key = format!("bbpipe_last_success_timestamp_seconds{{{}}} ", ws(o));
+                let last = if o.report.is_some() {
+                    Some(now as f64)
+                } else {
+                    previous
+                        .lines()
+                        .find_map(|l| l.strip_prefix(&key))
+                        .and_then(|v| v.trim().parse().ok())
+                };
+                last.map(|t| (ws(o), t))
+            })
+            .collect(),
+    );
+    family(
+        "bbpipe_exit_code",
+        "gauge",
+        "Exit code of the workspace's last export (0 ok, 8 runs set aside, else failed).",
+        outcomes
+            .iter()
+            .map(|o| (ws(o), f64::from(o.exit_code)))
+            .collect(),
+    );
+    family(
+        "bbpipe_duration_seconds",
+        "gauge",
+        "Wall-clock seconds of the workspace's last export.",
+        outcomes
+            .iter()
+            .filter_map(|o| Some((ws(o), o.report.as_ref()?.elapsed_seconds)))
+            .collect(),
+    );
+    family(
+        "bbpipe_rows_written",
+        "gauge",
+        "Rows the workspace's last export wrote, per table.",
+        outcomes
+            .iter()
+            .flat_map(|o| {
+                let tables = o.report.iter().flat_map(|r| r.tables.iter());
+                tables.map(move |(table, t)| {
+                    (
+                        format!("{},table=\"{}\"", ws(o), label(table)),
+                        t.rows as f64,
+                    )
+                })
+            })
+            .collect(),
+    );
+    family(
+        "bbpipe_requests",
+        "gauge",
+        "Requests the workspace's last export sent, per credential (by name).",
+        outcomes
+            .iter()
+            .flat_map(|o| {
+                let credentials = o
+                    .report
+                    .iter()
+                    .flat_map(|r| r.requests.iter().flat_map(|q| q.credentials.iter()));
+                credentials.map(move |c| {
+                    (
+                        format!("{},credential=\"{}\"", ws(o), label(&c.name)),
+                        c.requests as f64,
+                    )
+                })
+            })
+            .collect(),
+    );
+    family(
+        "bbpipe_rate_limited",
+        "gauge",
+        "Responses with HTTP 429 in the workspace's last export, per credential.",
+        outcomes
+            .iter()
+            .flat_map(|o| {
+                let credentials = o
+                    .report
+                    .iter()
+                    .flat_map(|r| r.requests.iter().flat_map(|q| q.credentials.iter()));
+                credentials.map(move |c| {
+                    (
+                        format!("{},credential=\"{}\"", ws(o), label(&c.name)),
+                        c.rate_limited as f64,
+                    )
+                })
+            })
+            .collect(),
+    );
+    let partial = path.with_extension("prom.partial");
+    std::fs::write(&partial, text).map_err(|e| anyhow::anyhow!("{}: {e}", partial.display()))?;
+    std::fs::rename(&partial, path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(())
+}
+
+/// `bbpipe config show`: the file as it takes effect, credentials by reference with whether
+/// each variable or file is there (never a value).
+pub fn show(path: &std::path::Path) -> anyhow::Result<()> {
+    let config = NightlyConfig::load(path).map_err(|e| Exit {
+        code: 2,
+        message: e.to_string(),
+    })?;
+    print!("{}", config.to_toml());
+    println!();
+    for workspace in &config.workspaces {
+        for credential in &workspace.credentials {
+            let lookup = |name: &str| std::env::var(name).ok();
+            let state = match credential.resolve(&workspace.name, &lookup) {
+                Ok(_) => "ok".to_string(),
+                Err(e) => e.to_string(),
+            };
+            println!(
+                "# workspace {} credential {}: {state}",
+                workspace.name, credential.name
+            );
+        }
+    }
+    Ok(())
+}

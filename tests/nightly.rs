@@ -1,0 +1,333 @@
+//! End to end: the nightly job (`export --config`). Several workspaces in one run, one failing;
+//! several credentials for one workspace, rate limited each on its own, a revoked one set
+//! aside; the summary against its JSON Schema, the metrics file through a Prometheus parser,
+//! JSON log lines; configuration errors named.
+
+// Test helpers fail loudly: unwrap and panic are how they report.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::mock::{Auth, MockBitbucket};
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+const T1: &str = "nightly-token-one-secret";
+const T2: &str = "nightly-token-two-secret";
+const T3: &str = "nightly-token-revoked-secret";
+
+fn env(extra: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("NIGHTLY_T1", T1.to_string()),
+        ("NIGHTLY_T2", T2.to_string()),
+        ("NIGHTLY_T3", T3.to_string()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+    env
+}
+
+fn nightly(config: &Path, extra: &[&str], env: &[(&'static str, String)]) -> Output {
+    let mut args = vec![
+        "export",
+        "--config",
+        config.to_str().unwrap(),
+        "--retry-delay-ms",
+        "5",
+        "--max-requests-per-hour",
+        "1000000",
+    ];
+    args.extend(extra);
+    bbpipe_with_env(&args, env)
+}
+
+/// Validates `instance` (a file) with a Python JSON Schema validator, or parses a Prometheus
+/// text file: independent readers, as a scheduler and node_exporter would be.
+fn python(script: &str, file: &Path) -> String {
+    let output = Command::new("python3")
+        .args(["-c", script, file.to_str().unwrap()])
+        .output()
+        .expect("python3 (scripts/test puts .venv first on PATH)");
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output)
+}
+
+fn schema_valid(summary: &str, dir: &Path) {
+    let file = dir.join("summary.json");
+    std::fs::write(&file, summary).unwrap();
+    let schema = repo_root().join("docs/summary.schema.json");
+    let script = format!(
+        "import json, sys, jsonschema\n\
+         schema = json.load(open({:?}))\n\
+         jsonschema.Draft202012Validator.check_schema(schema)\n\
+         jsonschema.validate(json.load(open(sys.argv[1])), schema, cls=jsonschema.Draft202012Validator)\n\
+         print('valid')",
+        schema.to_str().unwrap()
+    );
+    assert_eq!(python(&script, &file).trim(), "valid");
+}
+
+fn config(dir: &Path, mock: &MockBitbucket, workspaces: &str) -> std::path::PathBuf {
+    let path = dir.join("bbpipe.toml");
+    let text = format!(
+        "out = {:?}\napi_url = {:?}\nparallel_workspaces = 2\n{workspaces}",
+        dir.join("out").to_str().unwrap(),
+        mock.url
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn two_workspaces_in_one_run_one_failing_the_other_committed() {
+    let mock = MockBitbucket::start("acme", Auth::Bearer(T1.into()));
+    mock.add_repo("api", 6);
+    mock.add_repo("web", 4);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        dir.path(),
+        &mock,
+        "[[workspace]]\nname = \"acme\"\n[[workspace.credential]]\nname = \"one\"\ntoken_env = \"NIGHTLY_T1\"\n\
+         [[workspace]]\nname = \"globex\"\n[[workspace.credential]]\nname = \"one\"\ntoken_env = \"NIGHTLY_T1\"\n",
+    );
+    let metrics = dir.path().join("bbpipe.prom");
+    let output = nightly(
+        &config,
+        &[
+            "--summary",
+            "json",
+            "--metrics-file",
+            metrics.to_str().unwrap(),
+        ],
+        &env(&[]),
+    );
+    // globex does not exist: 6, and acme is committed all the same.
+    assert_eq!(output.status.code(), Some(6), "{}", stderr(&output));
+    let summary = stdout(&output);
+    schema_valid(&summary, dir.path());
+    let summary = report(&summary);
+    assert_eq!(summary["exit_code"], 6);
+    let sections = summary["workspaces"].as_array().unwrap();
+    assert_eq!(sections[0]["workspace"], "acme");
+    assert_eq!(sections[0]["outcome"], "ok");
+    assert_eq!(sections[0]["report"]["pipeline_runs"], 10);
+    assert_eq!(sections[1]["workspace"], "globex");
+    assert_eq!(sections[1]["outcome"], "failed");
+    assert!(sections[1]["error"].as_str().unwrap().contains("404"));
+    assert_eq!(
+        read_table(&dir.path().join("out"), "pipeline_runs").len(),
+        10
+    );
+    // The metrics file through Prometheus' own parser.
+    let script = "import sys\n\
+        from prometheus_client.parser import text_string_to_metric_families\n\
+        for family in text_string_to_metric_families(open(sys.argv[1]).read()):\n\
+        \x20   for s in family.samples:\n\
+        \x20       print(s.name, ','.join(f'{k}={v}' for k, v in sorted(s.labels.items())), s.value)";
+    let samples = python(script, &metrics);
+    assert!(
+        samples.contains("bbpipe_exit_code workspace=acme 0\n"),
+        "{samples}"
+    );
+    assert!(
+        samples.contains("bbpipe_exit_code workspace=globex 6\n"),
+        "{samples}"
+    );
+    assert!(
+        samples.contains("bbpipe_last_success_timestamp_seconds workspace=acme"),
+        "{samples}"
+    );
+    assert!(!samples.contains("bbpipe_last_success_timestamp_seconds workspace=globex"));
+    assert!(
+        samples.contains("bbpipe_rows_written table=pipeline_runs,workspace=acme 10\n"),
+        "{samples}"
+    );
+    assert!(
+        samples.contains("bbpipe_requests credential=one,workspace=acme"),
+        "{samples}"
+    );
+    assert!(!std::fs::read_to_string(&metrics).unwrap().contains(T1));
+    // --workspace picks one workspace of the file; its success time stays for the other.
+    let output = nightly(
+        &config,
+        &[
+            "--workspace",
+            "acme",
+            "--metrics-file",
+            metrics.to_str().unwrap(),
+            "-q",
+        ],
+        &env(&[]),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
+
+#[test]
+fn two_credentials_share_the_work_and_a_revoked_one_is_set_aside() {
+    let mock = MockBitbucket::start("acme", Auth::Bearer(T1.into()));
+    for n in 0..12 {
+        mock.add_repo(&format!("repo-{n}"), 3);
+    }
+    {
+        let mut state = mock.state.lock().unwrap();
+        state.also_accepted.push(T2.into());
+        state.rate_limit_every_per_credential = Some(4);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        dir.path(),
+        &mock,
+        "[[workspace]]\nname = \"acme\"\n\
+         [[workspace.credential]]\nname = \"one\"\ntoken_env = \"NIGHTLY_T1\"\n\
+         [[workspace.credential]]\nname = \"revoked\"\ntoken_env = \"NIGHTLY_T3\"\n\
+         [[workspace.credential]]\nname = \"two\"\ntoken_env = \"NIGHTLY_T2\"\n",
+    );
+    let output = nightly(
+        &config,
+        &[
+            "--summary",
+            "json",
+            "--log-format",
+            "json",
+            "--concurrency",
+            "1",
+        ],
+        &env(&[]),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let summary = report(&stdout(&output));
+    let credentials = summary["workspaces"][0]["report"]["requests"]["credentials"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let by = |name: &str| {
+        credentials
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert!(
+        by("one")["requests"].as_u64().unwrap() > 3,
+        "{credentials:?}"
+    );
+    assert!(
+        by("two")["requests"].as_u64().unwrap() > 3,
+        "{credentials:?}"
+    );
+    assert!(by("one")["rate_limited"].as_u64().unwrap() > 0);
+    let revoked = by("revoked")["set_aside"].as_str().unwrap().to_string();
+    assert!(
+        revoked.contains("401") && revoked.contains("credential revoked"),
+        "{revoked}"
+    );
+    // Both tokens reached the API; no token value appears in the summary or the logs.
+    let seen = mock.state.lock().unwrap().per_credential.clone();
+    assert!(seen.get(&format!("Bearer {T1}")).is_some_and(|n| *n > 3));
+    assert!(seen.get(&format!("Bearer {T2}")).is_some_and(|n| *n > 3));
+    let logs = stderr(&output);
+    for secret in [T1, T2, T3] {
+        assert!(!stdout(&output).contains(secret) && !logs.contains(secret));
+    }
+    // --log-format json: every stderr line is one JSON object; the set-aside is among them.
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(lines.iter().any(|l| {
+        l["level"] == "WARN"
+            && l["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("set aside"))
+    }));
+    // The same rows as an export with one credential.
+    let single = dir.path().join("single");
+    let args = export_args(single.to_str().unwrap(), &["-q"]);
+    let output = bbpipe_with_env(
+        &args,
+        &[
+            ("BITBUCKET_API_URL", mock.url.clone()),
+            ("BITBUCKET_ACCESS_TOKEN", T1.to_string()),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let rows = |out: &Path| -> Vec<String> {
+        let mut rows: Vec<String> = read_table(out, "pipeline_runs")
+            .into_iter()
+            .map(|mut r| {
+                r.remove("exported_at");
+                Value::Object(r).to_string()
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    assert_eq!(rows(&dir.path().join("out")), rows(&single));
+}
+
+#[test]
+fn every_credential_refused_fails_the_workspace_with_their_names() {
+    let mock = MockBitbucket::start("acme", Auth::Bearer(T1.into()));
+    mock.add_repo("api", 2);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        dir.path(),
+        &mock,
+        "[[workspace]]\nname = \"acme\"\n\
+         [[workspace.credential]]\nname = \"old\"\ntoken_env = \"NIGHTLY_T3\"\n\
+         [[workspace.credential]]\nname = \"older\"\ntoken_env = \"NIGHTLY_T2\"\n\
+         [[workspace.credential]]\nname = \"unset\"\ntoken_env = \"NIGHTLY_UNSET\"\n",
+    );
+    let output = nightly(&config, &[], &env(&[]));
+    // A variable that is not set is named before any request.
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(stdout(&output).contains("credential unset: NIGHTLY_UNSET is not set"));
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("NIGHTLY_UNSET", "NIGHTLY_T2");
+    std::fs::write(
+        &config,
+        text.replace("name = \"unset\"", "name = \"again\""),
+    )
+    .unwrap();
+    let output = nightly(&config, &["--summary", "json"], &env(&[]));
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let summary = report(&stdout(&output));
+    let error = summary["workspaces"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("401") && error.contains("(credential"),
+        "{error}"
+    );
+}
+
+#[test]
+fn configuration_errors_name_the_key_and_line_and_init_gives_a_valid_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bbpipe.toml");
+    std::fs::write(
+        &path,
+        "out = \"./x\"\nlookbak = \"2d\"\n[[workspace]]\nname = \"acme\"\n",
+    )
+    .unwrap();
+    let output = bbpipe(&["export", "--config", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let error = stderr(&output);
+    assert!(
+        error.contains("lookbak") && error.contains("line 2"),
+        "{error}"
+    );
+    // init → a file config show accepts; credentials shown by reference and state only.
+    let init = bbpipe(&["init"]);
+    assert!(init.status.success());
+    std::fs::write(&path, stdout(&init)).unwrap();
+    let show = bbpipe_with_env(
+        &["config", "show", "--config", path.to_str().unwrap()],
+        &[("ACME_TOKEN_1", "init-secret-value".to_string())],
+    );
+    assert!(show.status.success(), "{}", stderr(&show));
+    let text = stdout(&show);
+    assert!(text.contains("token_env = \"ACME_TOKEN_1\""), "{text}");
+    assert!(text.contains("credential acme-token-1: ok"), "{text}");
+    assert!(!text.contains("init-secret-value"));
+}
