@@ -2,6 +2,8 @@
 
 use crate::cli::{ApiArgs, CheckArgs};
 use crate::exit::{self, Exit};
+use crate::nightly::{Given, worst_code};
+use bbpipe_pipeline::config::NightlyConfig;
 use bbpipe_pipeline::extract::api::{
     ApiError, Client, ClientOptions, Credentials, RepositoriesPage,
 };
@@ -14,15 +16,6 @@ struct Outcome {
     hint: String,
     auth_mode: Option<&'static str>,
     repositories: Option<u64>,
-}
-
-pub fn client(credentials: Credentials, api: &ApiArgs, per_hour: u32) -> anyhow::Result<Client> {
-    client_for(
-        vec![("default".into(), credentials)],
-        api,
-        &api.api_url,
-        per_hour,
-    )
 }
 
 /// A client of named credentials for the API at `api_url`, tuned by `api`.
@@ -106,14 +99,22 @@ fn failure(
     }
 }
 
-async fn probe(args: &CheckArgs) -> Outcome {
-    let credentials = match Credentials::from_env() {
+/// Checks one credential against one workspace.
+async fn probe(
+    credentials: Result<Credentials, String>,
+    workspace: &str,
+    api: &ApiArgs,
+    api_url: &str,
+) -> Outcome {
+    let credentials = match credentials {
         Ok(c) => c,
-        Err(e) => {
+        Err(message) => {
             return Outcome {
                 code: exit::INVALID_CREDENTIALS,
-                message: e.to_string(),
-                hint: "credentials come from the environment, never from flags (see bbpipe export --help)".into(),
+                message,
+                hint: "credentials come from the environment or files, never from flags or the \
+                       config file (see bbpipe export --help, README \"Running it nightly\")"
+                    .into(),
                 auth_mode: None,
                 repositories: None,
             };
@@ -121,7 +122,7 @@ async fn probe(args: &CheckArgs) -> Outcome {
     };
     warn_if_deprecated(&credentials);
     let mode = credentials.mode();
-    let client = match client(credentials, &args.api, 1000) {
+    let client = match client_for(vec![("default".into(), credentials)], api, api_url, 1000) {
         Ok(c) => c,
         Err(e) => {
             return Outcome {
@@ -133,7 +134,7 @@ async fn probe(args: &CheckArgs) -> Outcome {
             };
         }
     };
-    let workspace = &bbpipe_pipeline::normalize_workspace(&args.workspace);
+    let workspace = &bbpipe_pipeline::normalize_workspace(workspace);
     let mut url = client.endpoint(&format!("repositories/{workspace}"));
     url.query_pairs_mut().append_pair("pagelen", "10");
     let listed = match client.get(&url).await {
@@ -142,7 +143,7 @@ async fn probe(args: &CheckArgs) -> Outcome {
     };
     let listed = match listed {
         Ok(listed) => listed,
-        Err(e) => return failure(&e, true, mode, workspace, &args.api.api_url),
+        Err(e) => return failure(&e, true, mode, workspace, api_url),
     };
     let visible = listed.size.unwrap_or(listed.repositories.len() as u64);
     let Some(first) = listed.repositories.first().map(|r| &r.slug) else {
@@ -179,15 +180,22 @@ async fn probe(args: &CheckArgs) -> Outcome {
             repositories: Some(visible),
         },
         Err(e) => {
-            let mut outcome = failure(&e, false, mode, workspace, &args.api.api_url);
+            let mut outcome = failure(&e, false, mode, workspace, api_url);
             outcome.repositories = Some(visible);
             outcome
         }
     }
 }
 
-pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
-    let outcome = probe(&args).await;
+pub async fn run(args: CheckArgs, given: &Given) -> anyhow::Result<()> {
+    if let Some(path) = &args.config {
+        return run_config(&args, path, given).await;
+    }
+    let Some(workspace) = &args.workspace else {
+        return Err(anyhow::anyhow!("--workspace is required without --config"));
+    };
+    let credentials = Credentials::from_env().map_err(|e| e.to_string());
+    let outcome = probe(credentials, workspace, &args.api, &args.api.api_url).await;
     let (name, code) = outcome.code;
     if args.json {
         let value = json!({
@@ -216,4 +224,77 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
         }
         .into())
     }
+}
+
+/// `bbpipe check --config`: every workspace of the file (or the one --workspace names) with
+/// each of its credentials, one line each; the exit code of the worst.
+async fn run_config(args: &CheckArgs, path: &std::path::Path, given: &Given) -> anyhow::Result<()> {
+    let config = NightlyConfig::load(path).map_err(|e| Exit {
+        code: 2,
+        message: e.to_string(),
+    })?;
+    let api_url = match (&config.api_url, given.has("api_url")) {
+        (Some(url), false) => url.clone(),
+        _ => args.api.api_url.clone(),
+    };
+    let lookup = |name: &str| std::env::var(name).ok();
+    let mut codes = Vec::new();
+    for workspace in &config.workspaces {
+        if args
+            .workspace
+            .as_ref()
+            .is_some_and(|w| !w.eq_ignore_ascii_case(&workspace.name))
+        {
+            continue;
+        }
+        for credential in &workspace.credentials {
+            let resolved = credential
+                .resolve(&workspace.name, &lookup)
+                .map_err(|e| e.to_string());
+            let outcome = probe(resolved, &workspace.name, &args.api, &api_url).await;
+            let (name, code) = outcome.code;
+            codes.push(code);
+            if args.json {
+                let value = json!({
+                    "workspace": workspace.name,
+                    "credential": credential.name,
+                    "ok": code == 0,
+                    "code": name,
+                    "message": outcome.message,
+                    "hint": outcome.hint,
+                    "auth_mode": outcome.auth_mode,
+                    "repositories": outcome.repositories,
+                });
+                println!("{value}");
+            } else {
+                println!(
+                    "{} {}: {name}: {} (auth: {})",
+                    workspace.name,
+                    credential.name,
+                    outcome.message,
+                    outcome.auth_mode.unwrap_or("none")
+                );
+            }
+        }
+    }
+    if codes.is_empty() {
+        return Err(Exit {
+            code: 2,
+            message: format!(
+                "{} has no workspace {}",
+                path.display(),
+                args.workspace.as_deref().unwrap_or("")
+            ),
+        }
+        .into());
+    }
+    let worst = worst_code(&codes);
+    if worst == 0 {
+        return Ok(());
+    }
+    Err(Exit {
+        code: worst,
+        message: String::new(),
+    }
+    .into())
 }

@@ -215,9 +215,14 @@ pub struct ApiArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Workspace slug: the first path segment of https://bitbucket.org/<workspace>/.
-    #[arg(long)]
-    pub workspace: String,
+    /// Workspace slug: the first path segment of https://bitbucket.org/<workspace>/. With
+    /// --config: only this workspace of the file.
+    #[arg(long, required_unless_present = "config")]
+    pub workspace: Option<String>,
+    /// Check every workspace of this configuration file with each of its credentials, one
+    /// line each; the exit code is the worst.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Print one JSON object: ok, code, message, hint, auth_mode, repositories.
     #[arg(long)]
     pub json: bool,

@@ -29,7 +29,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => error.exit(),
     };
-    let given = nightly::Given::of(matches.subcommand_matches("export"));
+    let given = nightly::Given::of(matches.subcommand().map(|(_, m)| m));
     init_logging(cli.verbose, cli.quiet, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -44,7 +44,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         bbpipe_pipeline::signal::install();
         match cli.command {
-            Command::Check(args) => check::run(args).await,
+            Command::Check(args) => check::run(args, &given).await,
             Command::Export(args) => export_cmd::run(*args, &given, cli.quiet).await,
             Command::Init => {
                 print!("{}", bbpipe_pipeline::config::TEMPLATE);

@@ -41,7 +41,8 @@ impl Given {
         )
     }
 
-    fn has(&self, id: &str) -> bool {
+    /// Whether option `id` (clap's id: the field name) was given.
+    pub fn has(&self, id: &str) -> bool {
         self.0.contains(id)
     }
 }
@@ -95,12 +96,19 @@ struct NightlySummary<'a> {
 /// The worst exit code: any failure (the highest code among them), else 8 for rejected runs,
 /// else 0.
 pub fn worst(outcomes: &[Outcome]) -> u8 {
-    let failures = outcomes
+    let codes: Vec<u8> = outcomes.iter().map(|o| o.exit_code).collect();
+    worst_code(&codes)
+}
+
+/// The worst of exit codes: a failure (the highest code among them), else 8 (runs set aside),
+/// else 0.
+pub fn worst_code(codes: &[u8]) -> u8 {
+    let failures = codes
         .iter()
-        .map(|o| o.exit_code)
+        .copied()
         .filter(|c| *c != 0 && *c != exit::REJECTED.1);
     failures.max().unwrap_or_else(|| {
-        if outcomes.iter().any(|o| o.exit_code == exit::REJECTED.1) {
+        if codes.contains(&exit::REJECTED.1) {
             exit::REJECTED.1
         } else {
             0

@@ -331,3 +331,42 @@ fn configuration_errors_name_the_key_and_line_and_init_gives_a_valid_file() {
     assert!(text.contains("credential acme-token-1: ok"), "{text}");
     assert!(!text.contains("init-secret-value"));
 }
+
+#[test]
+fn check_with_a_config_says_one_line_per_workspace_and_credential_with_the_worst_code() {
+    let mock = MockBitbucket::start("acme", Auth::Bearer(T1.into()));
+    mock.add_repo("api", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        dir.path(),
+        &mock,
+        "[[workspace]]\nname = \"acme\"\n\
+         [[workspace.credential]]\nname = \"one\"\ntoken_env = \"NIGHTLY_T1\"\n\
+         [[workspace.credential]]\nname = \"revoked\"\ntoken_env = \"NIGHTLY_T3\"\n",
+    );
+    let output = bbpipe_with_env(&["check", "--config", config.to_str().unwrap()], &env(&[]));
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].starts_with("acme one: ok: "), "{text}");
+    assert!(
+        lines[1].starts_with("acme revoked: invalid_credentials: "),
+        "{text}"
+    );
+    assert!(!text.contains(T1) && !text.contains(T3));
+    let json = bbpipe_with_env(
+        &[
+            "check",
+            "--config",
+            config.to_str().unwrap(),
+            "--json",
+            "--workspace",
+            "acme",
+        ],
+        &env(&[]),
+    );
+    let first: Value = serde_json::from_str(stdout(&json).lines().next().unwrap()).unwrap();
+    assert_eq!(first["credential"], "one");
+    assert_eq!(first["ok"], true);
+}
