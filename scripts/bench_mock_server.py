@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """A stand-in Bitbucket API for benchmarks: serves a fixture directory, adding latency.
 
-    python3 scripts/bench_mock_server.py FIXTURES PORT [LATENCY_MS]
+    python3 scripts/bench_mock_server.py FIXTURES PORT [LATENCY_MS] [PER_TOKEN_RPS]
 
 GET /2.0/repositories/{ws}?page=N               -> FIXTURES/{ws}/repositories/page-000N.json
 GET /2.0/repositories/{ws}/{slug}/pipelines?... -> FIXTURES/{ws}/{slug}/pipelines/page-000N.json
 Every request waits LATENCY_MS (default 50) first, as a distant API would. GET /_requests returns
-how many API requests were served. Loopback only.
+how many API requests were served. With PER_TOKEN_RPS, each Authorization header (each
+credential) has its own allowance of that many requests a second (a bucket of one second's
+worth): beyond it the answer is Bitbucket's 429, text/plain. Loopback only.
 """
 
 import json
@@ -20,8 +22,25 @@ from urllib.parse import parse_qs, unquote, urlparse
 ROOT = Path(sys.argv[1])
 PORT = int(sys.argv[2])
 LATENCY = (float(sys.argv[3]) if len(sys.argv) > 3 else 50.0) / 1000
+PER_TOKEN_RPS = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
 lock = threading.Lock()
 served = 0
+buckets = {}  # Authorization header -> (tokens, last refill)
+
+
+def allowed(credential):
+    """Takes one request from the credential's bucket; False when it is empty."""
+    if PER_TOKEN_RPS <= 0:
+        return True
+    with lock:
+        now = time.monotonic()
+        tokens, last = buckets.get(credential, (PER_TOKEN_RPS, now))
+        tokens = min(PER_TOKEN_RPS, tokens + (now - last) * PER_TOKEN_RPS)
+        if tokens < 1:
+            buckets[credential] = (tokens, now)
+            return False
+        buckets[credential] = (tokens - 1, now)
+        return True
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -47,6 +66,13 @@ class Handler(BaseHTTPRequestHandler):
             served += 1
         if "Authorization" not in self.headers:
             return self.send(401, b'{"type": "error", "error": {"message": "no credentials"}}')
+        if not allowed(self.headers["Authorization"]):
+            body = b"Rate limit for this resource has been exceeded"
+            self.send_response(429)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            return self.wfile.write(body)
         parts = [unquote(p) for p in url.path.strip("/").split("/")]
         page = int(parse_qs(url.query).get("page", ["1"])[0])
         if parts[:2] == ["2.0", "repositories"] and len(parts) == 3:

@@ -370,3 +370,76 @@ fn check_with_a_config_says_one_line_per_workspace_and_credential_with_the_worst
     assert_eq!(first["credential"], "one");
     assert_eq!(first["ok"], true);
 }
+
+/// Runs `program` with `args`; (success, stdout + stderr).
+fn run(program: &str, args: &[&str]) -> (bool, String) {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e} (scripts/test-env installs it)"));
+    let text = format!("{}{}", stdout(&output), stderr(&output));
+    (output.status.success(), text)
+}
+
+#[test]
+fn the_deployment_files_pass_their_validators_and_broken_copies_do_not() {
+    let deploy = repo_root().join("docs/deploy");
+    let dir = tempfile::tempdir().unwrap();
+    // Kubernetes: the manifest against the API's schemas, strictly (unknown keys refused).
+    let manifest = deploy.join("kubernetes-cronjob.yaml");
+    let (ok, text) = run(
+        "kubernetes-validate",
+        &["--strict", manifest.to_str().unwrap()],
+    );
+    assert!(ok, "{text}");
+    let broken = dir.path().join("broken.yaml");
+    let yaml = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &broken,
+        yaml.replace("concurrencyPolicy:", "concurencyPolicy:"),
+    )
+    .unwrap();
+    let (ok, text) = run(
+        "kubernetes-validate",
+        &["--strict", broken.to_str().unwrap()],
+    );
+    assert!(!ok, "a typo must fail: {text}");
+    // The config inside the ConfigMap is a valid bbpipe.toml.
+    let config = dir.path().join("bbpipe.toml");
+    let script = "import sys, yaml\n\
+        docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d['kind'] == 'ConfigMap']\n\
+        open(sys.argv[2], 'w').write(docs[0]['data']['bbpipe.toml'])";
+    let (ok, text) = run(
+        "python3",
+        &[
+            "-c",
+            script,
+            manifest.to_str().unwrap(),
+            config.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{text}");
+    let show = bbpipe(&["config", "show", "--config", config.to_str().unwrap()]);
+    assert!(show.status.success(), "{}", stderr(&show));
+    // systemd: the units, with ExecStart pointing at the binary under test.
+    let binary = env!("CARGO_BIN_EXE_bbpipe");
+    for unit in ["bbpipe.service", "bbpipe.timer"] {
+        let text = std::fs::read_to_string(deploy.join(unit)).unwrap();
+        std::fs::write(
+            dir.path().join(unit),
+            text.replace("/usr/local/bin/bbpipe", binary),
+        )
+        .unwrap();
+    }
+    let service = dir.path().join("bbpipe.service");
+    let timer = dir.path().join("bbpipe.timer");
+    let (ok, text) = run(
+        "systemd-analyze",
+        &["verify", service.to_str().unwrap(), timer.to_str().unwrap()],
+    );
+    assert!(ok, "{text}");
+    let text = std::fs::read_to_string(&service).unwrap();
+    std::fs::write(&service, text.replace(binary, "/nonexistent/bbpipe")).unwrap();
+    let (ok, text) = run("systemd-analyze", &["verify", service.to_str().unwrap()]);
+    assert!(!ok, "a missing binary must fail: {text}");
+}
