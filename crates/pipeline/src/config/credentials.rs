@@ -153,6 +153,22 @@ impl CredentialRef {
         Ok((Some(user), secret))
     }
 
+    /// Secret files named relative to the configuration file, made absolute from `base`.
+    pub(crate) fn resolve_files(&mut self, base: &std::path::Path) {
+        for file in [
+            &mut self.token_file,
+            &mut self.api_token_file,
+            &mut self.app_password_file,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if std::path::Path::new(file.as_str()).is_relative() {
+                *file = base.join(file.as_str()).display().to_string();
+            }
+        }
+    }
+
     /// Reads the credential's parts, through `lookup` for environment variables.
     pub fn resolve(
         &self,

@@ -123,7 +123,8 @@ pub struct WorkspaceConfig {
 }
 
 impl NightlyConfig {
-    /// Reads and checks `path`; relative paths in it are taken from its directory.
+    /// Reads and checks `path`; relative paths in it (rules, a local destination, secret files)
+    /// are taken from its directory.
     pub fn load(path: &Path) -> Result<NightlyConfig, ConfigError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -140,8 +141,19 @@ impl NightlyConfig {
             }
         };
         resolve(&mut config.rules);
+        // A local destination too (not s3://...): a scheduler's working directory is not the
+        // file's.
+        if let Some(out) = config.out.as_mut()
+            && !out.contains("://")
+            && Path::new(out.as_str()).is_relative()
+        {
+            *out = base.join(out.as_str()).display().to_string();
+        }
         for workspace in &mut config.workspaces {
             resolve(&mut workspace.rules);
+            for credential in &mut workspace.credentials {
+                credential.resolve_files(base);
+            }
         }
         Ok(config)
     }

@@ -159,3 +159,28 @@ fn credentials_resolve_from_variables_and_files_and_missing_ones_are_named() {
         "{error}"
     );
 }
+
+#[test]
+fn relative_paths_are_taken_from_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bbpipe.toml");
+    std::fs::write(
+        &path,
+        "out = \"data\"\nrules = \"rules.toml\"\n[[workspace]]\nname = \"a\"\n\
+         [[workspace.credential]]\nname = \"c\"\ntoken_file = \"secrets/a\"\n",
+    )
+    .unwrap();
+    let config = NightlyConfig::load(&path).unwrap();
+    assert_eq!(
+        config.out.unwrap(),
+        dir.path().join("data").display().to_string()
+    );
+    assert_eq!(config.rules.unwrap(), dir.path().join("rules.toml"));
+    let file = config.workspaces[0].credentials[0]
+        .token_file
+        .clone()
+        .unwrap();
+    assert_eq!(file, dir.path().join("secrets/a").display().to_string());
+    std::fs::write(&path, "out = \"s3://b/p\"\n[[workspace]]\nname = \"a\"\n[[workspace.credential]]\nname = \"c\"\ntoken_env = \"T\"\n").unwrap();
+    assert_eq!(NightlyConfig::load(&path).unwrap().out.unwrap(), "s3://b/p");
+}
