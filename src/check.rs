@@ -1,14 +1,12 @@
 //! `bbpipe check`: verifies access to a workspace and explains any failure.
 
 use crate::cli::{ApiArgs, CheckArgs};
+use crate::client::{client_for, warn_if_deprecated};
 use crate::exit::{self, Exit};
-use crate::nightly::{Given, worst_code};
+use crate::given::Given;
 use bbpipe_pipeline::config::NightlyConfig;
-use bbpipe_pipeline::extract::api::{
-    ApiError, Client, ClientOptions, Credentials, RepositoriesPage,
-};
+use bbpipe_pipeline::extract::api::{ApiError, Credentials, RepositoriesPage};
 use serde_json::json;
-use std::time::Duration;
 
 struct Outcome {
     code: (&'static str, u8),
@@ -16,32 +14,6 @@ struct Outcome {
     hint: String,
     auth_mode: Option<&'static str>,
     repositories: Option<u64>,
-}
-
-/// A client of named credentials for the API at `api_url`, tuned by `api`.
-pub fn client_for(
-    credentials: Vec<(String, Credentials)>,
-    api: &ApiArgs,
-    api_url: &str,
-    per_hour: u32,
-) -> anyhow::Result<Client> {
-    let url =
-        url::Url::parse(api_url).map_err(|e| anyhow::anyhow!("--api-url {api_url:?}: {e}"))?;
-    let mut options = ClientOptions::new(url);
-    options.max_requests_per_hour = per_hour;
-    options.max_retries = api.max_retries;
-    options.min_delay = Duration::from_millis(api.retry_delay_ms);
-    options.rate_limit_patience = Duration::from_secs(api.rate_limit_patience);
-    Ok(Client::with_credentials(credentials, options)?)
-}
-
-pub fn warn_if_deprecated(credentials: &Credentials) {
-    if matches!(credentials, Credentials::AppPassword { .. }) {
-        tracing::warn!(
-            "app passwords are deprecated and being switched off by Atlassian during 2026: create an \
-             Atlassian API token and set BITBUCKET_EMAIL and BITBUCKET_API_TOKEN instead"
-        );
-    }
 }
 
 fn credentials_hint(mode: &str) -> String {
@@ -288,7 +260,7 @@ async fn run_config(args: &CheckArgs, path: &std::path::Path, given: &Given) -> 
         }
         .into());
     }
-    let worst = worst_code(&codes);
+    let worst = exit::worst(&codes);
     if worst == 0 {
         return Ok(());
     }

@@ -60,3 +60,19 @@ pub fn of(error: &PipelineError) -> u8 {
         _ => FAILED.1,
     }
 }
+
+/// The worst of exit codes: a failure (the highest code among them), else 8 (runs set aside),
+/// else 0.
+pub fn worst(codes: &[u8]) -> u8 {
+    let failures = codes
+        .iter()
+        .copied()
+        .filter(|c| *c != 0 && *c != REJECTED.1);
+    failures.max().unwrap_or_else(|| {
+        if codes.contains(&REJECTED.1) {
+            REJECTED.1
+        } else {
+            0
+        }
+    })
+}

@@ -9,9 +9,14 @@
 
 mod check;
 mod cli;
+mod client;
 mod exit;
 mod export_cmd;
+mod export_job;
+mod given;
+mod metrics;
 mod nightly;
+mod outcome;
 mod progress;
 mod report_cmd;
 mod rules_cmd;
@@ -29,7 +34,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => error.exit(),
     };
-    let given = nightly::Given::of(matches.subcommand().map(|(_, m)| m));
+    let given = given::Given::of(matches.subcommand().map(|(_, m)| m));
     init_logging(cli.verbose, cli.quiet, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -3,86 +3,19 @@
 //! one failing stops or rolls back no other. The exit code is the worst outcome; the summary
 //! has a section per workspace; `--metrics-file` writes Prometheus metrics.
 
-use crate::check::{client_for, warn_if_deprecated};
 use crate::cli::ExportArgs;
+use crate::client::{client_for, warn_if_deprecated};
 use crate::exit::{self, Exit};
-use crate::export_cmd::{Effective, job};
+use crate::export_job::{Effective, job};
+use crate::given::Given;
+use crate::metrics;
+use crate::outcome::Outcome;
 use crate::summary::{Summary, SummaryFormat};
 use bbpipe_pipeline::config::{NightlyConfig, WorkspaceConfig};
 use bbpipe_pipeline::{Export, Report, normalize_workspace};
 use futures::StreamExt;
 use serde::Serialize;
-use std::collections::HashSet;
 use std::sync::Arc;
-
-/// The options given on the command line (or by an environment variable clap reads): these
-/// win over the configuration file.
-#[derive(Debug, Default)]
-pub struct Given(HashSet<String>);
-
-impl Given {
-    /// From the export subcommand's matches.
-    pub fn of(matches: Option<&clap::ArgMatches>) -> Given {
-        use clap::parser::ValueSource;
-        let Some(matches) = matches else {
-            return Given::default();
-        };
-        Given(
-            matches
-                .ids()
-                .filter(|id| {
-                    matches!(
-                        matches.value_source(id.as_str()),
-                        Some(ValueSource::CommandLine | ValueSource::EnvVariable)
-                    )
-                })
-                .map(|id| id.as_str().to_string())
-                .collect(),
-        )
-    }
-
-    /// Whether option `id` (clap's id: the field name) was given.
-    pub fn has(&self, id: &str) -> bool {
-        self.0.contains(id)
-    }
-}
-
-/// How one workspace's export ended.
-#[derive(Debug, Clone, Serialize)]
-pub struct Outcome {
-    pub workspace: String,
-    /// `ok`, `rejected_runs` (committed, some runs set aside) or `failed`.
-    pub outcome: &'static str,
-    pub exit_code: u8,
-    /// Why it failed.
-    pub error: Option<String>,
-    /// What it did (`null` when it failed).
-    pub report: Option<Report>,
-}
-
-impl Outcome {
-    pub fn of(workspace: &str, result: Result<Report, (u8, String)>) -> Outcome {
-        match result {
-            Ok(report) => {
-                let rejected = report.rejected > 0;
-                Outcome {
-                    workspace: workspace.to_string(),
-                    outcome: if rejected { exit::REJECTED.0 } else { "ok" },
-                    exit_code: if rejected { exit::REJECTED.1 } else { 0 },
-                    error: None,
-                    report: Some(report),
-                }
-            }
-            Err((code, message)) => Outcome {
-                workspace: workspace.to_string(),
-                outcome: "failed",
-                exit_code: code,
-                error: Some(message),
-                report: None,
-            },
-        }
-    }
-}
 
 /// `--summary json` of a run with --config.
 #[derive(Debug, Serialize)]
@@ -91,29 +24,6 @@ struct NightlySummary<'a> {
     config: String,
     exit_code: u8,
     workspaces: &'a [Outcome],
-}
-
-/// The worst exit code: any failure (the highest code among them), else 8 for rejected runs,
-/// else 0.
-pub fn worst(outcomes: &[Outcome]) -> u8 {
-    let codes: Vec<u8> = outcomes.iter().map(|o| o.exit_code).collect();
-    worst_code(&codes)
-}
-
-/// The worst of exit codes: a failure (the highest code among them), else 8 (runs set aside),
-/// else 0.
-pub fn worst_code(codes: &[u8]) -> u8 {
-    let failures = codes
-        .iter()
-        .copied()
-        .filter(|c| *c != 0 && *c != exit::REJECTED.1);
-    failures.max().unwrap_or_else(|| {
-        if codes.contains(&exit::REJECTED.1) {
-            exit::REJECTED.1
-        } else {
-            0
-        }
-    })
 }
 
 pub async fn run(args: ExportArgs, given: &Given, quiet: bool) -> anyhow::Result<()> {
@@ -168,8 +78,9 @@ pub async fn run(args: ExportArgs, given: &Given, quiet: bool) -> anyhow::Result
         .map(|w| normalize_workspace(&w.name))
         .collect();
     outcomes.sort_by_key(|o| order.iter().position(|w| *w == o.workspace));
-    let code = worst(&outcomes);
-    write_metrics(args, &outcomes)?;
+    let codes: Vec<u8> = outcomes.iter().map(|o| o.exit_code).collect();
+    let code = exit::worst(&codes);
+    metrics::write(args.metrics_file.as_deref(), &outcomes)?;
     match args.summary {
         SummaryFormat::Json => {
             let summary = NightlySummary {
@@ -332,130 +243,6 @@ async fn export_one(
     let result = export.run().await;
     progress.finish().await;
     result.map_err(failed)
-}
-
-/// `--metrics-file`: Prometheus text for node_exporter's textfile collector, written to a
-/// temporary file and renamed, so the collector never reads half of it. A workspace that
-/// failed keeps the last success time the file had.
-pub fn write_metrics(args: &ExportArgs, outcomes: &[Outcome]) -> anyhow::Result<()> {
-    let Some(path) = &args.metrics_file else {
-        return Ok(());
-    };
-    let previous = std::fs::read_to_string(path).unwrap_or_default();
-    let now = chrono::Utc::now().timestamp();
-    let mut text = String::new();
-    let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, f64)>| {
-        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-        for (labels, value) in samples {
-            text.push_str(&format!("{name}{{{labels}}} {value}\n"));
-        }
-    };
-    let label = |value: &str| {
-        value
-            .replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('\n', "\\n")
-    };
-    let ws = |o: &Outcome| format!("workspace=\"{}\"", label(&o.workspace));
-    family(
-        "bbpipe_last_success_timestamp_seconds",
-        "gauge",
-        "When the workspace's last export succeeded (Unix time).",
-        outcomes
-            .iter()
-            .filter_map(|o| {
-                let key = format!("bbpipe_last_success_timestamp_seconds{{{}}} ", ws(o));
-                let last = if o.report.is_some() {
-                    Some(now as f64)
-                } else {
-                    previous
-                        .lines()
-                        .find_map(|l| l.strip_prefix(&key))
-                        .and_then(|v| v.trim().parse().ok())
-                };
-                last.map(|t| (ws(o), t))
-            })
-            .collect(),
-    );
-    family(
-        "bbpipe_exit_code",
-        "gauge",
-        "Exit code of the workspace's last export (0 ok, 8 runs set aside, else failed).",
-        outcomes
-            .iter()
-            .map(|o| (ws(o), f64::from(o.exit_code)))
-            .collect(),
-    );
-    family(
-        "bbpipe_duration_seconds",
-        "gauge",
-        "Wall-clock seconds of the workspace's last export.",
-        outcomes
-            .iter()
-            .filter_map(|o| Some((ws(o), o.report.as_ref()?.elapsed_seconds)))
-            .collect(),
-    );
-    family(
-        "bbpipe_rows_written",
-        "gauge",
-        "Rows the workspace's last export wrote, per table.",
-        outcomes
-            .iter()
-            .flat_map(|o| {
-                let tables = o.report.iter().flat_map(|r| r.tables.iter());
-                tables.map(move |(table, t)| {
-                    (
-                        format!("{},table=\"{}\"", ws(o), label(table)),
-                        t.rows as f64,
-                    )
-                })
-            })
-            .collect(),
-    );
-    family(
-        "bbpipe_requests",
-        "gauge",
-        "Requests the workspace's last export sent, per credential (by name).",
-        outcomes
-            .iter()
-            .flat_map(|o| {
-                let credentials = o
-                    .report
-                    .iter()
-                    .flat_map(|r| r.requests.iter().flat_map(|q| q.credentials.iter()));
-                credentials.map(move |c| {
-                    (
-                        format!("{},credential=\"{}\"", ws(o), label(&c.name)),
-                        c.requests as f64,
-                    )
-                })
-            })
-            .collect(),
-    );
-    family(
-        "bbpipe_rate_limited",
-        "gauge",
-        "Responses with HTTP 429 in the workspace's last export, per credential.",
-        outcomes
-            .iter()
-            .flat_map(|o| {
-                let credentials = o
-                    .report
-                    .iter()
-                    .flat_map(|r| r.requests.iter().flat_map(|q| q.credentials.iter()));
-                credentials.map(move |c| {
-                    (
-                        format!("{},credential=\"{}\"", ws(o), label(&c.name)),
-                        c.rate_limited as f64,
-                    )
-                })
-            })
-            .collect(),
-    );
-    let partial = path.with_extension("prom.partial");
-    std::fs::write(&partial, text).map_err(|e| anyhow::anyhow!("{}: {e}", partial.display()))?;
-    std::fs::rename(&partial, path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    Ok(())
 }
 
 /// `bbpipe config show`: the file as it takes effect, credentials by reference with whether

@@ -1,0 +1,31 @@
+//! The Bitbucket API client as the command line and the configuration file set it up.
+
+use crate::cli::ApiArgs;
+use bbpipe_pipeline::extract::api::{Client, ClientOptions, Credentials};
+use std::time::Duration;
+
+/// A client of named credentials for the API at `api_url`, tuned by `api`.
+pub fn client_for(
+    credentials: Vec<(String, Credentials)>,
+    api: &ApiArgs,
+    api_url: &str,
+    per_hour: u32,
+) -> anyhow::Result<Client> {
+    let url =
+        url::Url::parse(api_url).map_err(|e| anyhow::anyhow!("--api-url {api_url:?}: {e}"))?;
+    let mut options = ClientOptions::new(url);
+    options.max_requests_per_hour = per_hour;
+    options.max_retries = api.max_retries;
+    options.min_delay = Duration::from_millis(api.retry_delay_ms);
+    options.rate_limit_patience = Duration::from_secs(api.rate_limit_patience);
+    Ok(Client::with_credentials(credentials, options)?)
+}
+
+pub fn warn_if_deprecated(credentials: &Credentials) {
+    if matches!(credentials, Credentials::AppPassword { .. }) {
+        tracing::warn!(
+            "app passwords are deprecated and being switched off by Atlassian during 2026: create an \
+             Atlassian API token and set BITBUCKET_EMAIL and BITBUCKET_API_TOKEN instead"
+        );
+    }
+}
