@@ -28,6 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Verify access to a workspace and explain any failure.
     ///
+    /// With --config: every workspace of the file with each of its credentials, a line each.
+    ///
     /// Lists repositories (one page) and reads the pipelines of the first. Exit codes: 0 ok,
     /// 3 invalid_credentials, 4 invalid_permissions, 5 no_resources, 6 workspace_not_found,
     /// 7 unreachable.
@@ -36,7 +38,8 @@ pub enum Command {
     ///
     /// Credentials come from the environment: BITBUCKET_ACCESS_TOKEN (access token), or
     /// BITBUCKET_EMAIL + BITBUCKET_API_TOKEN (Atlassian API token), or BITBUCKET_USERNAME +
-    /// BITBUCKET_APP_PASSWORD (deprecated); each also as <NAME>_FILE.
+    /// BITBUCKET_APP_PASSWORD (deprecated); each also as <NAME>_FILE. With --config, every
+    /// workspace of the nightly job's file, each with the credentials the file names.
     Export(Box<ExportArgs>),
     /// Run the pipeline on recorded pages (no network, no credentials).
     ///
