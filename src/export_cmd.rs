@@ -37,14 +37,23 @@ pub async fn run(args: ExportArgs, given: &Given, quiet: bool) -> anyhow::Result
         &effective.api_url,
         effective.max_requests_per_hour,
     )?);
-    let export = bbpipe_pipeline::Export::open(job, Arc::clone(&client))
-        .await
-        .map_err(failed)?;
-    let progress = Progress::start(export.progress(), Arc::clone(client.stats()), quiet);
-    let result = export.run().await;
-    progress.finish().await;
-    let report = result.map_err(failed)?;
-    let outcome = Outcome::of(&effective.workspace, Ok(report.clone()));
+    let result = match bbpipe_pipeline::Export::open(job, Arc::clone(&client)).await {
+        Ok(export) => {
+            let progress = Progress::start(export.progress(), Arc::clone(client.stats()), quiet);
+            let result = export.run().await;
+            progress.finish().await;
+            result
+        }
+        Err(error) => Err(error),
+    };
+    // The metrics file says how it ended either way: a failure keeps the last success time.
+    let outcome = match &result {
+        Ok(report) => Outcome::of(&effective.workspace, Ok(report.clone())),
+        Err(error) => Outcome::of(
+            &effective.workspace,
+            Err((exit::of(error), error.to_string())),
+        ),
+    };
     metrics::write(args.metrics_file.as_deref(), std::slice::from_ref(&outcome))?;
-    finish(&report, args.summary, quiet)
+    finish(&result.map_err(failed)?, args.summary, quiet)
 }

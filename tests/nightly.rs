@@ -443,3 +443,46 @@ fn the_deployment_files_pass_their_validators_and_broken_copies_do_not() {
     let (ok, text) = run("systemd-analyze", &["verify", service.to_str().unwrap()]);
     assert!(!ok, "a missing binary must fail: {text}");
 }
+
+#[test]
+fn a_single_export_writes_metrics_too_and_a_failure_keeps_the_last_success_time() {
+    let mock = MockBitbucket::start("acme", Auth::Bearer(T1.into()));
+    mock.add_repo("api", 2);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let metrics = dir.path().join("bbpipe.prom");
+    let export = |token: &str| {
+        let mut args = export_args(out.to_str().unwrap(), &["-q"]);
+        args.extend(["--metrics-file", metrics.to_str().unwrap()]);
+        bbpipe_with_env(
+            &args,
+            &[
+                ("BITBUCKET_API_URL", mock.url.clone()),
+                ("BITBUCKET_ACCESS_TOKEN", token.to_string()),
+            ],
+        )
+    };
+    let success_line = || {
+        std::fs::read_to_string(&metrics)
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("bbpipe_last_success_timestamp_seconds{"))
+            .map(str::to_string)
+    };
+    assert_eq!(export(T3).status.code(), Some(3));
+    assert!(
+        std::fs::read_to_string(&metrics)
+            .unwrap()
+            .contains("bbpipe_exit_code{workspace=\"acme\"} 3")
+    );
+    assert_eq!(success_line(), None, "never succeeded");
+    assert_eq!(export(T1).status.code(), Some(0));
+    let success = success_line().expect("a success time");
+    assert_eq!(export(T3).status.code(), Some(3));
+    assert_eq!(success_line(), Some(success), "kept from the last success");
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    assert!(
+        text.contains("bbpipe_exit_code{workspace=\"acme\"} 3"),
+        "{text}"
+    );
+}
