@@ -104,6 +104,8 @@ pub struct CredentialReport {
     pub name: String,
     /// Requests it sent, retries included.
     pub requests: u64,
+    /// Its retries (transient failures and 429s).
+    pub retries: u64,
     /// Its responses with HTTP 429.
     pub rate_limited: u64,
     /// Why it was set aside (a 401 or 403), if it was.
@@ -127,6 +129,7 @@ impl Requests {
                 .map(|c| CredentialReport {
                     name: c.name.clone(),
                     requests: RequestStats::get(&c.requests),
+                    retries: RequestStats::get(&c.retries),
                     rate_limited: RequestStats::get(&c.rate_limited),
                     set_aside: c.set_aside_because(),
                 })

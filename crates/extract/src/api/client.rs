@@ -96,6 +96,8 @@ pub struct CredentialStats {
     pub name: String,
     /// Requests it sent, retries included.
     pub requests: AtomicU64,
+    /// Its retries (transient failures and 429s).
+    pub retries: AtomicU64,
     /// Its responses with HTTP 429.
     pub rate_limited: AtomicU64,
     /// Why it was set aside (401 or 403), if it was.
@@ -312,6 +314,8 @@ impl Client {
                     Some(delay) => {
                         tracing::debug!(%error, ?delay, "retrying");
                         RequestStats::add(&self.stats.retries, 1);
+                    RequestStats::add(&lane.stats.retries, 1);
+                        RequestStats::add(&lane.stats.retries, 1);
                         tokio::time::sleep(delay).await;
                     }
                     None => return Err(error),
