@@ -217,6 +217,15 @@ fn two_credentials_share_the_work_and_a_revoked_one_is_set_aside() {
         "{credentials:?}"
     );
     assert!(by("one")["rate_limited"].as_u64().unwrap() > 0);
+    // Each credential's 429s are among its retries, and the credentials' counts add up.
+    let total = &summary["workspaces"][0]["report"]["requests"];
+    let sum = |field: &str| -> u64 { credentials.iter().map(|c| c[field].as_u64().unwrap()).sum() };
+    for c in &credentials {
+        assert!(c["retries"].as_u64() >= c["rate_limited"].as_u64(), "{c}");
+    }
+    assert_eq!(sum("retries"), total["retries"].as_u64().unwrap());
+    assert_eq!(sum("requests"), total["requests"].as_u64().unwrap());
+    assert_eq!(sum("rate_limited"), total["rate_limited"].as_u64().unwrap());
     let revoked = by("revoked")["set_aside"].as_str().unwrap().to_string();
     assert!(
         revoked.contains("401") && revoked.contains("credential revoked"),
@@ -485,4 +494,49 @@ fn a_single_export_writes_metrics_too_and_a_failure_keeps_the_last_success_time(
         text.contains("bbpipe_exit_code{workspace=\"acme\"} 3"),
         "{text}"
     );
+}
+
+#[test]
+fn two_workspaces_into_one_destination_at_once_both_commit() {
+    let mock = MockBitbucket::start("acme", Auth::Bearer(T1.into()));
+    for n in 0..6 {
+        mock.add_repo(&format!("repo-{n}"), 5);
+    }
+    mock.state.lock().unwrap().delay_ms = 20;
+    mock.state
+        .lock()
+        .unwrap()
+        .also_workspaces
+        .push("globex".into());
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        dir.path(),
+        &mock,
+        "[[workspace]]\nname = \"acme\"\n[[workspace.credential]]\nname = \"one\"\ntoken_env = \"NIGHTLY_T1\"\n\
+         [[workspace]]\nname = \"globex\"\n[[workspace.credential]]\nname = \"one\"\ntoken_env = \"NIGHTLY_T1\"\n",
+    );
+    let output = nightly(&config, &["--summary", "json"], &env(&[]));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let summary = report(&stdout(&output));
+    for section in summary["workspaces"].as_array().unwrap() {
+        assert_eq!(section["outcome"], "ok", "{section}");
+        assert_eq!(section["report"]["pipeline_runs"], 30);
+    }
+    let out = dir.path().join("out");
+    let runs = read_table(&out, "pipeline_runs");
+    for workspace in ["acme", "globex"] {
+        let n = runs.iter().filter(|r| r["path:workspace"] == workspace).count();
+        assert_eq!(n, 30, "{workspace}");
+    }
+    let verify = bbpipe(&["verify-output", out.to_str().unwrap()]);
+    assert!(verify.status.success(), "{}", stdout(&verify));
+    // The two ran at the same time: each one's requests overlap the other's.
+    let log = mock.requests();
+    let first = |ws: &str| log.iter().position(|r| r.path.contains(&format!("/{ws}/")));
+    let last = |ws: &str| {
+        log.iter()
+            .rposition(|r| r.path.contains(&format!("/{ws}/")))
+    };
+    assert!(first("globex").unwrap() < last("acme").unwrap());
+    assert!(first("acme").unwrap() < last("globex").unwrap());
 }

@@ -78,6 +78,8 @@ pub struct State {
     pub steps_per_page: Option<usize>,
     /// Commits come at most this many to a page, whatever `pagelen` asks.
     pub commits_per_page: Option<usize>,
+    /// Other workspaces served with the same repositories (several workspaces in one run).
+    pub also_workspaces: Vec<String>,
     /// Other bearer tokens accepted besides `auth` (several credentials for one workspace).
     pub also_accepted: Vec<String>,
     /// Every Nth request of each credential is answered 429: each has its own allowance.
@@ -121,6 +123,7 @@ impl MockBitbucket {
             reject_deployment_sort: false,
             steps_per_page: None,
             commits_per_page: None,
+            also_workspaces: vec![],
             also_accepted: vec![],
             rate_limit_every_per_credential: None,
             per_credential: std::collections::HashMap::new(),
@@ -641,7 +644,10 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>, base: &str) {
     }
     let page: usize = param("page").and_then(|p| p.parse().ok()).unwrap_or(1);
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let workspace = state.workspace.clone();
+    let workspace = match parts.get(1) {
+        Some(asked) if state.also_workspaces.iter().any(|w| w == asked) => asked.to_string(),
+        _ => state.workspace.clone(),
+    };
     let paginate = |values: Vec<Value>, next_base: String| -> Value {
         let size = values.len();
         let start = (page - 1) * pagelen;

@@ -314,7 +314,6 @@ impl Client {
                     Some(delay) => {
                         tracing::debug!(%error, ?delay, "retrying");
                         RequestStats::add(&self.stats.retries, 1);
-                    RequestStats::add(&lane.stats.retries, 1);
                         RequestStats::add(&lane.stats.retries, 1);
                         tokio::time::sleep(delay).await;
                     }
@@ -335,6 +334,7 @@ impl Client {
                     RequestStats::add(&self.stats.rate_limited, 1);
                     RequestStats::add(&lane.stats.rate_limited, 1);
                     RequestStats::add(&self.stats.retries, 1);
+                    RequestStats::add(&lane.stats.retries, 1);
                     if self.lanes_left() > 1 {
                         // Each credential has its own allowance: this one rests, others go on.
                         tracing::info!(credential = %lane.stats.name, ?delay, "rate limited by Bitbucket; this credential rests");
