@@ -525,7 +525,10 @@ fn two_workspaces_into_one_destination_at_once_both_commit() {
     let out = dir.path().join("out");
     let runs = read_table(&out, "pipeline_runs");
     for workspace in ["acme", "globex"] {
-        let n = runs.iter().filter(|r| r["path:workspace"] == workspace).count();
+        let n = runs
+            .iter()
+            .filter(|r| r["path:workspace"] == workspace)
+            .count();
         assert_eq!(n, 30, "{workspace}");
     }
     let verify = bbpipe(&["verify-output", out.to_str().unwrap()]);
