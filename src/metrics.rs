@@ -1,6 +1,7 @@
 //! `--metrics-file`: what node_exporter's textfile collector reads.
 
 use crate::outcome::Outcome;
+use bbpipe_pipeline::CredentialReport;
 use std::path::Path;
 
 /// `--metrics-file`: Prometheus text for node_exporter's textfile collector, written to a
@@ -81,10 +82,8 @@ pub fn write(path: Option<&Path>, outcomes: &[Outcome]) -> anyhow::Result<()> {
             })
             .collect(),
     );
-    family(
-        "bbpipe_requests",
-        "gauge",
-        "Requests the workspace's last export sent, per credential (by name).",
+    // Per credential, by name: one sample for each credential of each workspace.
+    let per_credential = |pick: fn(&CredentialReport) -> u64| -> Vec<(String, f64)> {
         outcomes
             .iter()
             .flat_map(|o| {
@@ -93,33 +92,23 @@ pub fn write(path: Option<&Path>, outcomes: &[Outcome]) -> anyhow::Result<()> {
                     .iter()
                     .flat_map(|r| r.requests.iter().flat_map(|q| q.credentials.iter()));
                 credentials.map(move |c| {
-                    (
-                        format!("{},credential=\"{}\"", ws(o), label(&c.name)),
-                        c.requests as f64,
-                    )
+                    let labels = format!("{},credential=\"{}\"", ws(o), label(&c.name));
+                    (labels, pick(c) as f64)
                 })
             })
-            .collect(),
+            .collect()
+    };
+    family(
+        "bbpipe_requests",
+        "gauge",
+        "Requests the workspace's last export sent, per credential (by name).",
+        per_credential(|c| c.requests),
     );
     family(
         "bbpipe_rate_limited",
         "gauge",
         "Responses with HTTP 429 in the workspace's last export, per credential.",
-        outcomes
-            .iter()
-            .flat_map(|o| {
-                let credentials = o
-                    .report
-                    .iter()
-                    .flat_map(|r| r.requests.iter().flat_map(|q| q.credentials.iter()));
-                credentials.map(move |c| {
-                    (
-                        format!("{},credential=\"{}\"", ws(o), label(&c.name)),
-                        c.rate_limited as f64,
-                    )
-                })
-            })
-            .collect(),
+        per_credential(|c| c.rate_limited),
     );
     let partial = path.with_extension("prom.partial");
     std::fs::write(&partial, text).map_err(|e| anyhow::anyhow!("{}: {e}", partial.display()))?;
