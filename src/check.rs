@@ -16,6 +16,32 @@ struct Outcome {
     repositories: Option<u64>,
 }
 
+impl Outcome {
+    /// The `--json` object: ok, code, message, hint, auth_mode, repositories.
+    fn json(&self) -> serde_json::Value {
+        json!({
+            "ok": self.code.1 == 0,
+            "code": self.code.0,
+            "message": self.message,
+            "hint": self.hint,
+            "auth_mode": self.auth_mode,
+            "repositories": self.repositories,
+        })
+    }
+}
+
+/// Ends `check` with `code`; what went wrong was already printed.
+fn exit_with(code: u8) -> anyhow::Result<()> {
+    if code == 0 {
+        return Ok(());
+    }
+    Err(Exit {
+        code,
+        message: String::new(),
+    }
+    .into())
+}
+
 fn credentials_hint(mode: &str) -> String {
     match mode {
         "access_token" => "access tokens are sent as `Authorization: Bearer`: check that BITBUCKET_ACCESS_TOKEN \
@@ -170,15 +196,7 @@ pub async fn run(args: CheckArgs, given: &Given) -> anyhow::Result<()> {
     let outcome = probe(credentials, workspace, &args.api, &args.api.api_url).await;
     let (name, code) = outcome.code;
     if args.json {
-        let value = json!({
-            "ok": code == 0,
-            "code": name,
-            "message": outcome.message,
-            "hint": outcome.hint,
-            "auth_mode": outcome.auth_mode,
-            "repositories": outcome.repositories,
-        });
-        println!("{value}");
+        println!("{}", outcome.json());
     } else {
         let mode = outcome.auth_mode.unwrap_or("none");
         println!("{name}: {} (auth: {mode})", outcome.message);
@@ -186,16 +204,7 @@ pub async fn run(args: CheckArgs, given: &Given) -> anyhow::Result<()> {
             println!("hint: {}", outcome.hint);
         }
     }
-    if code == 0 {
-        Ok(())
-    } else {
-        // Already printed; the exit code carries the outcome.
-        Err(Exit {
-            code,
-            message: String::new(),
-        }
-        .into())
-    }
+    exit_with(code)
 }
 
 /// `bbpipe check --config`: every workspace of the file (or the one --workspace names) with
@@ -227,16 +236,9 @@ async fn run_config(args: &CheckArgs, path: &std::path::Path, given: &Given) -> 
             let (name, code) = outcome.code;
             codes.push(code);
             if args.json {
-                let value = json!({
-                    "workspace": workspace.name,
-                    "credential": credential.name,
-                    "ok": code == 0,
-                    "code": name,
-                    "message": outcome.message,
-                    "hint": outcome.hint,
-                    "auth_mode": outcome.auth_mode,
-                    "repositories": outcome.repositories,
-                });
+                let mut value = outcome.json();
+                value["workspace"] = json!(workspace.name);
+                value["credential"] = json!(credential.name);
                 println!("{value}");
             } else {
                 println!(
@@ -260,13 +262,5 @@ async fn run_config(args: &CheckArgs, path: &std::path::Path, given: &Given) -> 
         }
         .into());
     }
-    let worst = exit::worst(&codes);
-    if worst == 0 {
-        return Ok(());
-    }
-    Err(Exit {
-        code: worst,
-        message: String::new(),
-    }
-    .into())
+    exit_with(exit::worst(&codes))
 }
