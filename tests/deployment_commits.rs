@@ -433,18 +433,10 @@ fn a_first_deployment_is_cut_at_the_limit_and_a_recording_replays_as_exported() 
     args.extend(limit);
     let output = bbpipe(&args);
     assert!(output.status.success(), "{}", stderr(&output));
-    let without_time = |out: &Path| -> Vec<String> {
-        let mut rows: Vec<String> = read_table(out, "deployment_commits")
-            .into_iter()
-            .map(|mut r| {
-                r.remove("exported_at");
-                Value::Object(r).to_string()
-            })
-            .collect();
-        rows.sort();
-        rows
-    };
-    assert_eq!(without_time(&replayed), without_time(&out));
+    assert_eq!(
+        rows_without_export_time(&replayed, "deployment_commits"),
+        rows_without_export_time(&out, "deployment_commits")
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@ mod common;
 
 use common::mock::{Auth, Fault, MockBitbucket};
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -56,19 +56,6 @@ fn runs_in(out: &Path) -> BTreeSet<(String, i64)> {
             )
         })
         .collect()
-}
-
-/// Every row of `table`, without `exported_at` (which differs between two exports), sorted.
-fn rows_without_export_time(out: &Path, table: &str) -> Vec<String> {
-    let mut rows: Vec<String> = read_table(out, table)
-        .into_iter()
-        .map(|mut r| {
-            r.remove("exported_at");
-            Value::Object(r).to_string()
-        })
-        .collect();
-    rows.sort();
-    rows
 }
 
 fn assert_verified(out: &Path) {

@@ -174,6 +174,20 @@ pub fn sorted_rows(out: &Path, table: &str) -> Vec<String> {
     rows
 }
 
+/// Every row of `table` without `exported_at` (which differs between two runs), as JSON text,
+/// sorted: for comparing two datasets made at different times.
+pub fn rows_without_export_time(out: &Path, table: &str) -> Vec<String> {
+    let mut rows: Vec<String> = read_table(out, table)
+        .into_iter()
+        .map(|mut r| {
+            r.remove("exported_at");
+            serde_json::Value::Object(r).to_string()
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
 /// A JSON file, parsed.
 pub fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
