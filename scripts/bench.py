@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Runs the measurements behind scripts/bench and writes BENCHMARKS.md. See scripts/bench."""
 
+import contextlib
 import json
 import math
 import os
@@ -164,6 +165,25 @@ def free_port():
     return port
 
 
+@contextlib.contextmanager
+def mock_api(fixtures_dir, latency_ms, per_token_rps=None):
+    """scripts/bench_mock_server.py serving `fixtures_dir`, up and listening; yields its port."""
+    port = free_port()
+    extra = [str(per_token_rps)] if per_token_rps else []
+    server = subprocess.Popen([PY, ROOT / "scripts/bench_mock_server.py", fixtures_dir, str(port),
+                               str(latency_ms)] + extra)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield port
+    finally:
+        server.kill()
+
+
 def extraction(latency_ms=50, concurrency=4):
     fx = fixtures(20000, seed=11)
     ws = next(p for p in fx.iterdir() if (p / "repositories").is_dir())
@@ -175,15 +195,7 @@ def extraction(latency_ms=50, concurrency=4):
             size = json.loads(pages[0].read_text()).get("size", 0)
             pipeline_pages += max(1, math.ceil(size / 100))
     minimum = repo_pages + pipeline_pages
-    port = free_port()
-    server = subprocess.Popen([PY, ROOT / "scripts/bench_mock_server.py", fx, str(port), str(latency_ms)])
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with mock_api(fx, latency_ms) as port:
         walls, made = [], []
         env = {"BITBUCKET_ACCESS_TOKEN": "bench-token", "BITBUCKET_API_URL": f"http://127.0.0.1:{port}/2.0"}
         for i in range(RUNS):
@@ -192,8 +204,6 @@ def extraction(latency_ms=50, concurrency=4):
                                      str(concurrency), "--max-requests-per-hour", "100000000"], env)
             walls.append(wall)
             made.append(int(re.search(r"requests\s+(\d+)", stdout).group(1)))
-    finally:
-        server.kill()
     requests = made[0]
     bound = requests * latency_ms / 1000 / concurrency
     return {"minimum": minimum, "requests": made, "wall_s": median(walls), "bound_s": bound,
@@ -207,18 +217,9 @@ def credentials(per_token_rps=8, latency_ms=20):
     credential and with two, alternating, through --config: the wall time should halve."""
     fx = fixtures(3000, repos=60, seed=13)
     ws = next(p for p in fx.iterdir() if (p / "repositories").is_dir())
-    port = free_port()
-    server = subprocess.Popen([PY, ROOT / "scripts/bench_mock_server.py", fx, str(port), str(latency_ms),
-                               str(per_token_rps)])
     walls = {1: [], 2: []}
     made = {1: [], 2: []}
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with mock_api(fx, latency_ms, per_token_rps) as port:
         env = {"BENCH_TOKEN_1": "bench-token-1", "BENCH_TOKEN_2": "bench-token-2"}
         for i in range(RUNS):
             for count in (1, 2):
@@ -237,8 +238,6 @@ def credentials(per_token_rps=8, latency_ms=20):
                 walls[count].append(wall)
                 made[count].append({c["name"]: c["requests"] for c in requests["credentials"]}
                                    | {"rate_limited": requests["rate_limited"]})
-    finally:
-        server.kill()
     return {"per_token_rps": per_token_rps, "latency_ms": latency_ms, "one_s": median(walls[1]),
             "two_s": median(walls[2]), "ratio": median(walls[2]) / median(walls[1]),
             "all": walls, "requests": made}
