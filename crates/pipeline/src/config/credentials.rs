@@ -46,35 +46,32 @@ pub struct CredentialRef {
     pub app_password_file: Option<String>,
 }
 
-/// The one source among `values` (key, value, 0 literal / 1 variable / 2 file) that is given.
-fn one<'a>(
-    values: [(&'static str, &'a Option<String>, u8); 3],
-) -> Result<Option<Source<'a>>, String> {
-    let given: Vec<_> = values.iter().filter(|(_, v, _)| v.is_some()).collect();
-    match given.as_slice() {
-        [] => Ok(None),
-        [(_, Some(value), kind)] => Ok(Some(match kind {
-            0 => Source::Literal(value),
-            1 => Source::Env(value),
-            _ => Source::File(value),
-        })),
-        _ => Err(format!(
-            "give only one of {}",
-            values
-                .iter()
-                .map(|(k, _, _)| *k)
-                .filter(|k| !k.is_empty())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-    }
-}
-
 /// Where one part of a credential is.
 enum Source<'a> {
     Literal(&'a str),
     Env(&'a str),
     File(&'a str),
+}
+
+/// One part of a credential, given by one of two keys (a value, a variable or a file).
+type Part<'a> = (&'static str, &'a Option<String>, fn(&'a str) -> Source<'a>);
+
+/// The one of the two keys that is given, if any; both is an error naming them.
+fn either<'a>(first: Part<'a>, second: Part<'a>) -> Result<Option<Source<'a>>, String> {
+    match (first.1, second.1) {
+        (Some(_), Some(_)) => Err(format!("give only one of {}, {}", first.0, second.0)),
+        (Some(value), None) => Ok(Some((first.2)(value))),
+        (None, Some(value)) => Ok(Some((second.2)(value))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The kinds of credential, as Bitbucket takes them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    AccessToken,
+    ApiToken,
+    AppPassword,
 }
 
 impl CredentialRef {
@@ -83,74 +80,85 @@ impl CredentialRef {
         if self.name.trim().is_empty() {
             return Err("a credential needs a name".into());
         }
-        let kinds = [
-            self.token_env.is_some() || self.token_file.is_some(),
-            self.api_token_env.is_some() || self.api_token_file.is_some(),
-            self.app_password_env.is_some() || self.app_password_file.is_some(),
-        ];
-        match kinds.iter().filter(|k| **k).count() {
-            0 => {
-                return Err(
-                    "no secret: give token_env or token_file, api_token_env or api_token_file \
-                     (with email or email_env), or app_password_env or app_password_file (with \
-                     username or username_env)"
-                        .into(),
-                );
-            }
-            1 => {}
-            _ => return Err("several kinds of secret: keep exactly one".into()),
-        }
         self.parts().map(|_| ())
     }
 
-    /// (user part, secret part) sources, for the kind given.
-    fn parts(&self) -> Result<(Option<Source<'_>>, Source<'_>), String> {
-        let none = &None;
-        if self.token_env.is_some() || self.token_file.is_some() {
-            let secret = one([
-                ("token_env", &self.token_env, 1),
-                ("token_file", &self.token_file, 2),
-                ("", none, 0),
-            ])?;
-            return secret
-                .map(|s| (None, s))
-                .ok_or_else(|| "no token".to_string());
+    /// The kind of secret given: exactly one.
+    fn kind(&self) -> Result<Kind, String> {
+        let given = [
+            (
+                Kind::AccessToken,
+                self.token_env.is_some() || self.token_file.is_some(),
+            ),
+            (
+                Kind::ApiToken,
+                self.api_token_env.is_some() || self.api_token_file.is_some(),
+            ),
+            (
+                Kind::AppPassword,
+                self.app_password_env.is_some() || self.app_password_file.is_some(),
+            ),
+        ];
+        let mut kinds = given
+            .iter()
+            .filter(|(_, given)| *given)
+            .map(|(kind, _)| *kind);
+        match (kinds.next(), kinds.next()) {
+            (Some(kind), None) => Ok(kind),
+            (Some(_), Some(_)) => Err("several kinds of secret: keep exactly one".into()),
+            (None, _) => Err(
+                "no secret: give token_env or token_file, api_token_env or api_token_file \
+                 (with email or email_env), or app_password_env or app_password_file (with \
+                 username or username_env)"
+                    .into(),
+            ),
         }
-        let (user, secret, user_keys, secret_keys) =
-            if self.api_token_env.is_some() || self.api_token_file.is_some() {
-                (
-                    one([
-                        ("email", &self.email, 0),
-                        ("email_env", &self.email_env, 1),
-                        ("", none, 0),
-                    ])?,
-                    one([
-                        ("api_token_env", &self.api_token_env, 1),
-                        ("api_token_file", &self.api_token_file, 2),
-                        ("", none, 0),
-                    ])?,
-                    "email or email_env",
-                    "api_token_env or api_token_file",
-                )
-            } else {
-                (
-                    one([
-                        ("username", &self.username, 0),
-                        ("username_env", &self.username_env, 1),
-                        ("", none, 0),
-                    ])?,
-                    one([
-                        ("app_password_env", &self.app_password_env, 1),
-                        ("app_password_file", &self.app_password_file, 2),
-                        ("", none, 0),
-                    ])?,
-                    "username or username_env",
-                    "app_password_env or app_password_file",
-                )
-            };
-        let user = user.ok_or_else(|| format!("{secret_keys} needs {user_keys}"))?;
-        let secret = secret.ok_or_else(|| format!("{user_keys} needs {secret_keys}"))?;
-        Ok((Some(user), secret))
+    }
+
+    /// The kind, and its (user part, secret part) sources.
+    fn parts(&self) -> Result<(Kind, Option<Source<'_>>, Source<'_>), String> {
+        let kind = self.kind()?;
+        let (user, secret, user_keys, secret_keys) = match kind {
+            Kind::AccessToken => (
+                None,
+                either(
+                    ("token_env", &self.token_env, Source::Env),
+                    ("token_file", &self.token_file, Source::File),
+                )?,
+                "",
+                "token_env or token_file",
+            ),
+            Kind::ApiToken => (
+                either(
+                    ("email", &self.email, Source::Literal),
+                    ("email_env", &self.email_env, Source::Env),
+                )?,
+                either(
+                    ("api_token_env", &self.api_token_env, Source::Env),
+                    ("api_token_file", &self.api_token_file, Source::File),
+                )?,
+                "email or email_env",
+                "api_token_env or api_token_file",
+            ),
+            Kind::AppPassword => (
+                either(
+                    ("username", &self.username, Source::Literal),
+                    ("username_env", &self.username_env, Source::Env),
+                )?,
+                either(
+                    ("app_password_env", &self.app_password_env, Source::Env),
+                    ("app_password_file", &self.app_password_file, Source::File),
+                )?,
+                "username or username_env",
+                "app_password_env or app_password_file",
+            ),
+        };
+        // kind() saw one of the secret's keys, so `either` found it.
+        let secret = secret.ok_or_else(|| format!("no {secret_keys}"))?;
+        if kind != Kind::AccessToken && user.is_none() {
+            return Err(format!("{secret_keys} needs {user_keys}"));
+        }
+        Ok((kind, user, secret))
     }
 
     /// Secret files named relative to the configuration file, made absolute from `base`.
@@ -205,24 +213,19 @@ impl CredentialRef {
             }
             Ok(value)
         };
-        let (user, secret) = self.parts().map_err(fail)?;
+        let (kind, user, secret) = self.parts().map_err(fail)?;
         let user = user.as_ref().map(read).transpose()?;
         let secret = Secret::new(read(&secret)?);
-        Ok(
-            match (
-                user,
-                self.api_token_env.is_some() || self.api_token_file.is_some(),
-            ) {
-                (None, _) => Credentials::AccessToken(secret),
-                (Some(email), true) => Credentials::ApiToken {
-                    email,
-                    token: secret,
-                },
-                (Some(username), false) => Credentials::AppPassword {
-                    username,
-                    password: secret,
-                },
+        Ok(match (kind, user) {
+            (Kind::ApiToken, Some(email)) => Credentials::ApiToken {
+                email,
+                token: secret,
             },
-        )
+            (Kind::AppPassword, Some(username)) => Credentials::AppPassword {
+                username,
+                password: secret,
+            },
+            _ => Credentials::AccessToken(secret),
+        })
     }
 }
