@@ -5,8 +5,7 @@ use crate::destination::Destination;
 use crate::error::LoadError;
 use crate::manifest::FileEntry;
 use crate::reader::read_columns;
-use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
-use arrow::compute::filter_record_batch;
+use arrow::array::{Array, AsArray, RecordBatch};
 use bbpipe_model::workspace_of;
 use bbpipe_model::{Table, TableBatch, run_reject_id};
 use object_store::path::Path;
@@ -121,16 +120,4 @@ impl Rejects {
         }
         resolved
     }
-}
-
-/// `batch` (rows of `rejects`) less the rejects `ids` names.
-pub(crate) fn without(
-    batch: &RecordBatch,
-    ids: &HashSet<String>,
-) -> Result<RecordBatch, LoadError> {
-    let reject_ids = column(batch, "reject_id")?;
-    let keep: BooleanArray = (0..reject_ids.len())
-        .map(|i| Some(!ids.contains(reject_ids.value(i))))
-        .collect();
-    filter_record_batch(batch, &keep).map_err(LoadError::arrow(Table::Rejects))
 }

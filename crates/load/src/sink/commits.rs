@@ -5,12 +5,9 @@ use super::ParquetSink;
 use crate::commit::{CommitInfo, WorkspaceCommit};
 use crate::error::LoadError;
 use crate::manifest::{FileEntry, StateEntries, orphans};
-use crate::reader::read_file;
-use crate::rejects;
-use crate::writer::{WrittenFile, merge_partition};
+use crate::writer::WrittenFile;
 use bbpipe_model::{PartitionKey, Table, workspace_of};
 use futures::StreamExt;
-use object_store::path::Path;
 use std::collections::{BTreeMap, BTreeSet};
 
 impl ParquetSink {
@@ -45,7 +42,7 @@ impl ParquetSink {
                 self.settle_moved_rows(table, workspace).await?;
             }
         }
-        self.drop_resolved_rejects().await?;
+        self.withdraw_resolved_rejects();
         self.drop_withdrawn().await
     }
 
@@ -185,27 +182,21 @@ impl ParquetSink {
         Ok(())
     }
 
-    /// Rewrites the `rejects` partitions that hold runs now read in a good version.
-    pub(super) async fn drop_resolved_rejects(&mut self) -> Result<(), LoadError> {
+    /// Withdraws the rejects of runs now read in a good version (rewritten with the other
+    /// withdrawals, in [`ParquetSink::drop_withdrawn`]).
+    pub(super) fn withdraw_resolved_rejects(&mut self) {
         for (workspace, ids) in self.rejects.take_resolved() {
-            let key = PartitionKey::workspace(Table::Rejects, &workspace);
-            let files = self.current_files(&format!("{}/", key.dir()));
-            let mut kept = Vec::new();
-            for (path, _) in &files {
-                let path = Path::from(path.as_str());
-                for batch in read_file(&self.destination, Table::Rejects, &workspace, &path).await?
-                {
-                    kept.push(rejects::without(&batch, &ids)?);
-                }
-            }
             tracing::info!(
                 workspace,
                 fixed = ids.len(),
                 "rejected runs read again in a good version"
             );
-            let (rows, _) = merge_partition(Table::Rejects, &kept)?;
-            self.replace(&key, files, rows, 0).await?;
+            self.withdrawals.push(super::withdraw::Withdrawal {
+                table: Table::Rejects,
+                workspace,
+                column: "reject_id",
+                values: ids,
+            });
         }
-        Ok(())
     }
 }

@@ -1,5 +1,6 @@
-//! Groups withdrawn whole: the commits of a deployment that is no longer a successful one
-//! (its rule is gone, its re-run failed) leave the dataset at the next commit.
+//! Rows withdrawn by the value of one column, at the next commit: the commits of a deployment
+//! that is no longer a successful one (its rule is gone, its re-run failed), and rejected runs
+//! read again in a good version.
 
 use super::ParquetSink;
 use crate::error::LoadError;
@@ -11,39 +12,41 @@ use bbpipe_model::{PartitionKey, Table, workspace_dir};
 use object_store::path::Path;
 use std::collections::HashSet;
 
-/// Rows of one table and workspace to remove, by the value of the table's group column.
+/// Rows of one table and workspace to remove: those whose `column` holds one of `values`.
 #[derive(Debug)]
 pub(super) struct Withdrawal {
-    table: Table,
-    workspace: String,
-    groups: HashSet<String>,
+    pub(super) table: Table,
+    pub(super) workspace: String,
+    pub(super) column: &'static str,
+    pub(super) values: HashSet<String>,
 }
 
 impl ParquetSink {
     /// Removes at the next commit every row of `table` in `workspace` whose group column
     /// ([`Table::group_column`]) holds one of `groups`.
     pub fn withdrawing(mut self, table: Table, workspace: &str, groups: HashSet<String>) -> Self {
-        if table.group_column().is_some() && !groups.is_empty() {
+        if let Some(column) = table.group_column()
+            && !groups.is_empty()
+        {
             self.withdrawals.push(Withdrawal {
                 table,
                 workspace: workspace.to_string(),
-                groups,
+                column,
+                values: groups,
             });
         }
         self
     }
 
-    /// Rewrites the files that hold withdrawn groups, without them.
+    /// Rewrites the files that hold withdrawn rows, without them.
     pub(super) async fn drop_withdrawn(&mut self) -> Result<(), LoadError> {
         for withdrawal in std::mem::take(&mut self.withdrawals) {
             let Withdrawal {
                 table,
                 workspace,
-                groups,
+                column: group,
+                values: groups,
             } = withdrawal;
-            let Some(group) = table.group_column() else {
-                continue;
-            };
             let prefix = format!("{}/", workspace_dir(table, &workspace));
             for (path, committed) in self.current_files(&prefix) {
                 let file = Path::from(path.as_str());
@@ -55,7 +58,7 @@ impl ParquetSink {
                         .and_then(|c| c.as_string_opt::<i32>())
                         .ok_or_else(|| LoadError::Batch {
                             table: table.name(),
-                            message: format!("group column {group} is missing or not text"),
+                            message: format!("column {group} is missing or not text"),
                         })?;
                     let keep: BooleanArray = column
                         .iter()
@@ -73,8 +76,8 @@ impl ParquetSink {
                 })?;
                 tracing::debug!(file = %file, dropped, "withdrawn rows removed");
                 let (rows, _) = merge_partition(table, &kept)?;
-                self.replace(&key, vec![(path, committed)], rows, dropped)
-                    .await?;
+                // Withdrawn, not older versions: not counted as duplicates dropped.
+                self.replace(&key, vec![(path, committed)], rows, 0).await?;
             }
         }
         Ok(())
