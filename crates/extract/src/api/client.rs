@@ -125,7 +125,12 @@ struct Lane {
 
 impl Lane {
     fn is_set_aside(&self) -> bool {
-        self.stats.set_aside_because().is_some()
+        // On every request: look, do not copy the reason.
+        self.stats
+            .set_aside
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some()
     }
 
     fn cooling(&self) -> Option<Duration> {

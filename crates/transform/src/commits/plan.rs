@@ -111,14 +111,10 @@ pub fn plan(deployments: Vec<Deployed>, stored: &HashMap<String, Looked>) -> Pla
         .filter(|id| !shipping.contains(*id))
         .cloned()
         .collect();
+    // By repository: a fixture's commit graph is loaded once per repository.
     plan.lookups.sort_by(|a, b| {
-        let key = |l: &Lookup| {
-            (
-                l.deployment.repo_slug().to_string(),
-                l.deployment.deployed_at,
-            )
-        };
-        key(a).cmp(&key(b))
+        let (a, b) = (&a.deployment, &b.deployment);
+        (a.repo_slug(), a.deployed_at).cmp(&(b.repo_slug(), b.deployed_at))
     });
     plan
 }
