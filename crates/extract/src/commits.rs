@@ -114,6 +114,11 @@ impl CommitSource {
         self.max
     }
 
+    /// Whether commit messages are kept (`--with commit-messages`).
+    pub fn messages(&self) -> bool {
+        self.messages
+    }
+
     /// Requests made (or recorded pages read) so far.
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)

@@ -60,31 +60,18 @@ const DEPLOYMENT_COLUMNS: &[&str] = &[
 
 const LOOKED_COLUMNS: &[&str] = &["reference_id", "deployed_at", "previous_reference_id"];
 
-/// Where a run's commits come from and how they are asked for.
-pub(crate) struct CommitsPass<'a> {
-    /// The API or the fixtures.
-    pub(crate) source: &'a CommitSource,
-    /// `--with commit-messages`.
-    pub(crate) messages: bool,
-    /// Stamps the rows of a replay; an export stamps each lookup with its time.
-    pub(crate) recorded_at: Option<DateTime<Utc>>,
-    /// Lookups in flight.
-    pub(crate) concurrency: usize,
-}
-
 /// Looks up and commits the commits of `workspace`'s new successful deployments.
 pub(crate) async fn ship_commits(
     destination: &Destination,
     workspace: &str,
     write: &WriteOptions,
-    pass: &CommitsPass<'_>,
+    source: &CommitSource,
+    options: &CommitsPassOptions,
 ) -> Result<(CommitsReport, bbpipe_load::LoadSummary), PipelineError> {
-    let CommitsPass {
-        source,
-        messages,
+    let CommitsPassOptions {
         recorded_at,
         concurrency,
-    } = *pass;
+    } = *options;
     // The deployments file belongs to the run that wrote the deployments.
     let write = WriteOptions {
         deployments_ndjson: None,
@@ -118,7 +105,7 @@ pub(crate) async fn ship_commits(
     let lookups = plan.lookups;
     let ((), loaded) = writer
         .load(|tx| async move {
-            let mut builder = CommitRowsBuilder::new(workspace, source.max(), messages);
+            let mut builder = CommitRowsBuilder::new(workspace, source.max(), source.messages());
             let mut answers = futures::stream::iter(lookups)
                 .map(|lookup| async move {
                     let query = CommitQuery {
@@ -173,23 +160,20 @@ pub(crate) async fn ship_commits(
     Ok((report, loaded))
 }
 
-/// The commits pass over `workspaces`, each with its source; adds to `report`.
+/// The commits pass over `workspaces`, each with its source, as `options` say; adds to
+/// `report`.
 pub(crate) async fn commits_pass(
     workspaces: &[String],
     write: &WriteOptions,
     report: &mut crate::Report,
-    pass: impl Fn(&str) -> (CommitSource, CommitsPassOptions),
+    options: CommitsPassOptions,
+    source_of: impl Fn(&str) -> CommitSource,
 ) -> Result<(), PipelineError> {
     let destination = crate::writer::open_destination(write)?;
     for workspace in workspaces {
-        let (source, options) = pass(workspace);
-        let run = CommitsPass {
-            source: &source,
-            messages: options.messages,
-            recorded_at: options.recorded_at,
-            concurrency: options.concurrency,
-        };
-        let (done, loaded) = ship_commits(&destination, workspace, write, &run).await?;
+        let source = source_of(workspace);
+        let (done, loaded) =
+            ship_commits(&destination, workspace, write, &source, &options).await?;
         if done.successful_deployments == 0 && write.rules.is_none() {
             tracing::warn!(
                 workspace,
@@ -202,10 +186,10 @@ pub(crate) async fn commits_pass(
     Ok(())
 }
 
-/// How one workspace's commits are asked for, besides the source.
+/// How one workspace's commits are asked for, besides the source (which knows the limit and
+/// whether messages are kept).
+#[derive(Clone, Copy)]
 pub(crate) struct CommitsPassOptions {
-    /// `--with commit-messages`.
-    pub(crate) messages: bool,
     /// Stamps the rows of a replay.
     pub(crate) recorded_at: Option<DateTime<Utc>>,
     /// Lookups in flight.

@@ -178,20 +178,18 @@ impl Export {
         if commits.extras.commits {
             let messages = commits.extras.commit_messages;
             let workspaces = report.workspaces.clone();
-            commits_pass(&workspaces, &write, &mut report, |workspace| {
-                let source = CommitSource::api(
+            let options = CommitsPassOptions {
+                recorded_at: None,
+                concurrency: commits.concurrency,
+            };
+            commits_pass(&workspaces, &write, &mut report, options, |workspace| {
+                CommitSource::api(
                     Arc::clone(&client),
                     workspace,
                     recorder.clone(),
                     commits.max,
                     messages,
-                );
-                let options = CommitsPassOptions {
-                    messages,
-                    recorded_at: None,
-                    concurrency: commits.concurrency,
-                };
-                (source, options)
+                )
             })
             .await?;
             if let Some(requests) = &mut report.requests {

@@ -64,14 +64,12 @@ pub async fn replay(job: &ReplayJob) -> Result<Report, PipelineError> {
     report.deployments_not_updated = not_updated;
     if job.extras.commits {
         let (max, messages) = (job.max_commits_per_deployment, job.extras.commit_messages);
-        commits_pass(&workspaces, &job.write, &mut report, |workspace| {
-            let source = CommitSource::fixtures(job.fixtures.clone(), workspace, max, messages);
-            let options = CommitsPassOptions {
-                messages,
-                recorded_at: Some(recorded_at),
-                concurrency: 1,
-            };
-            (source, options)
+        let options = CommitsPassOptions {
+            recorded_at: Some(recorded_at),
+            concurrency: 1,
+        };
+        commits_pass(&workspaces, &job.write, &mut report, options, |workspace| {
+            CommitSource::fixtures(job.fixtures.clone(), workspace, max, messages)
         })
         .await?;
         report.elapsed_seconds = started.elapsed().as_secs_f64();
