@@ -19,6 +19,14 @@ pub struct Filters {
     pub environment: Option<String>,
 }
 
+impl Filters {
+    /// Whether a deployment (or a commit it shipped) of `service` to `environment` is kept.
+    fn keeps(&self, service: &str, environment: &str) -> bool {
+        self.service.as_deref().is_none_or(|s| s == service)
+            && self.environment.as_deref().is_none_or(|e| e == environment)
+    }
+}
+
 /// A deployment, as the metrics read it.
 #[derive(Debug, Clone)]
 pub struct Deployment {
@@ -219,15 +227,8 @@ impl Collected {
                     })?;
                 for row in 0..batch.num_rows() {
                     let at = deployed_at.value(row);
-                    let keep = at >= start
-                        && filters
-                            .service
-                            .as_deref()
-                            .is_none_or(|s| s == service.value(row))
-                        && filters
-                            .environment
-                            .as_deref()
-                            .is_none_or(|e| e == environment.value(row));
+                    let keep =
+                        at >= start && filters.keeps(service.value(row), environment.value(row));
                     if keep {
                         self.deployments.push(Deployment {
                             reference_id: id.value(row).to_string(),
@@ -311,14 +312,7 @@ impl Collected {
                     // Rows without a commit (no_new_commits, history_rewritten) have no lead time.
                     let keep = lead.is_valid(row)
                         && in_window(deployed_at.value(row))
-                        && filters
-                            .service
-                            .as_deref()
-                            .is_none_or(|s| s == service.value(row))
-                        && filters
-                            .environment
-                            .as_deref()
-                            .is_none_or(|e| e == environment.value(row));
+                        && filters.keeps(service.value(row), environment.value(row));
                     if keep {
                         commits.push(ShippedCommit {
                             service: self.text(service.value(row)),
