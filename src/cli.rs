@@ -1,7 +1,7 @@
 //! The command line.
 
 use crate::summary::SummaryFormat;
-use bbpipe_pipeline::model::{Extras, Granularity};
+use bbpipe_pipeline::model::{Extras, Format, Granularity};
 use bbpipe_pipeline::transform::commits::DEFAULT_MAX_COMMITS;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -51,6 +51,11 @@ pub enum Command {
     /// Check a dataset: every file readable, schemas as documented, keys unique, manifests
     /// consistent with the files present. Exits 1 with the list of problems.
     VerifyOutput(VerifyArgs),
+    /// Delta datasets: remove data files no table version references any more, once they are
+    /// older than --retain (files replaced by later exports, and those interrupted exports
+    /// left). Time travel to versions older than the retention may then fail. Run it weekly,
+    /// or after the nightly job; it skips workspaces being exported.
+    Vacuum(VacuumArgs),
     /// Check deploy rules, or explain which rule matched which run.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -339,6 +344,11 @@ pub struct WriteArgs {
     /// later runs follow it, and asking an existing dataset for the other is refused.
     #[arg(long, value_name = "month|day", value_parser = granularity)]
     pub partition_by: Option<Granularity>,
+    /// `parquet` (the default for a new dataset: Hive-partitioned Parquet with bbpipe's
+    /// manifests) or `delta` (the same files as Delta Lake tables, for Spark, Databricks,
+    /// Trino and DuckDB's delta_scan). Recorded in the dataset like --partition-by.
+    #[arg(long, value_name = "parquet|delta", value_parser = format)]
+    pub format: Option<Format>,
     #[command(flatten)]
     pub store: StoreArgs,
     #[command(flatten)]
@@ -410,6 +420,10 @@ fn granularity(value: &str) -> Result<Granularity, String> {
     value.parse()
 }
 
+fn format(value: &str) -> Result<Format, String> {
+    value.parse()
+}
+
 fn extras(value: &str) -> Result<Extras, String> {
     value.parse()
 }
@@ -418,6 +432,24 @@ fn extras(value: &str) -> Result<Extras, String> {
 pub struct VerifyArgs {
     /// The dataset: a local directory or s3://bucket/prefix.
     pub dest: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VacuumArgs {
+    /// The dataset: a local directory or s3://bucket/prefix.
+    pub dest: String,
+    /// Keep unreferenced files younger than this (since they stopped being current): readers
+    /// of older versions, and queries still running, need them.
+    #[arg(long, default_value = "7d", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub retain: std::time::Duration,
+    /// List what would be removed; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Allow --retain below one hour (queries running on older versions may fail).
+    #[arg(long)]
+    pub allow_short_retention: bool,
     #[command(flatten)]
     pub store: StoreArgs,
 }

@@ -4,7 +4,7 @@ use crate::cli::ExportArgs;
 use anyhow::anyhow;
 use bbpipe_pipeline::ExportJob;
 use bbpipe_pipeline::extract::{ExportOptions, RepoFilter};
-use bbpipe_pipeline::model::{Extras, Granularity};
+use bbpipe_pipeline::model::{Extras, Format, Granularity};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::path::PathBuf;
 
@@ -21,6 +21,7 @@ pub struct Effective {
     pub max_requests_per_hour: u32,
     pub api_url: String,
     pub partition_by: Option<Granularity>,
+    pub format: Option<Format>,
     pub steps_since: std::time::Duration,
     pub max_commits_per_deployment: u32,
     pub repos: Vec<String>,
@@ -40,6 +41,7 @@ impl Effective {
             max_requests_per_hour: args.max_requests_per_hour,
             api_url: args.api.api_url.clone(),
             partition_by: args.write.partition_by,
+            format: args.write.format,
             steps_since: args.steps_since,
             max_commits_per_deployment: args.max_commits_per_deployment,
             repos: args.repos.clone(),
@@ -53,6 +55,7 @@ pub fn job(args: &ExportArgs, effective: &Effective) -> anyhow::Result<ExportJob
     let mut write = args.write.options(&effective.out);
     write.rules = effective.rules.clone();
     write.partition_by = effective.partition_by;
+    write.format = effective.format;
     Ok(ExportJob {
         extract: ExportOptions {
             workspace: effective.workspace.clone(),

@@ -60,6 +60,7 @@ fn main() -> ExitCode {
             Command::Schema(args) => schema_doc::print(&args),
             Command::Rules(command) => rules_cmd::run(command).await,
             Command::VerifyOutput(args) => write_cmd::verify_output(args, cli.quiet).await,
+            Command::Vacuum(args) => write_cmd::vacuum(args, cli.quiet).await,
             Command::Report(args) => report_cmd::run(args, cli.quiet).await,
         }
     });

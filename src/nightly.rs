@@ -187,6 +187,15 @@ fn effective(
                 .map_err(|m: String| bad(format!("partition_by: {m}")))?,
         );
     }
+    if pick("format")
+        && let Some(format) = &config.format
+    {
+        e.format = Some(
+            format
+                .parse()
+                .map_err(|m: String| bad(format!("format: {m}")))?,
+        );
+    }
     if pick("steps_since")
         && let Some(since) = &config.steps_since
     {

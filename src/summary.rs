@@ -1,7 +1,7 @@
 //! The one-screen report printed at the end of a run, and its JSON form.
 
 use bbpipe_pipeline::Report;
-use bbpipe_pipeline::model::Table;
+use bbpipe_pipeline::model::{Format, Table};
 use std::fmt;
 
 /// How the report is printed (`--summary`).
@@ -164,6 +164,13 @@ impl fmt::Display for Summary<'_> {
             )?;
         }
         writeln!(f, "  partitioned by  {}", report.partition_by)?;
+        if report.format == Format::Delta {
+            writeln!(
+                f,
+                "  format          delta: {} table version(s) committed",
+                report.delta_versions
+            )?;
+        }
         if report.tables.is_empty() {
             writeln!(
                 f,

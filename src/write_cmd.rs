@@ -1,7 +1,7 @@
-//! `bbpipe replay` and `bbpipe verify-output`, and what every command that writes shares:
+//! `bbpipe replay`, `bbpipe verify-output` and `bbpipe vacuum`, and what every command that writes shares:
 //! turning arguments into the pipeline's options, and its errors into exit codes.
 
-use crate::cli::{ReplayArgs, StoreArgs, VerifyArgs, WriteArgs};
+use crate::cli::{ReplayArgs, StoreArgs, VacuumArgs, VerifyArgs, WriteArgs};
 use crate::exit::{self, Exit};
 use crate::summary;
 use anyhow::anyhow;
@@ -56,6 +56,7 @@ impl WriteArgs {
             out: out.to_string(),
             store: store_options(&self.store),
             partition_by: self.partition_by,
+            format: self.format,
             rules: self.deployments.rules.clone(),
             deployments_ndjson: self.deployments.deployments_ndjson.clone(),
             batch_rows: tuning.batch_rows as usize,
@@ -109,4 +110,47 @@ pub async fn verify_output(args: VerifyArgs, quiet: bool) -> anyhow::Result<()> 
         report.problems.len(),
         args.dest
     ))
+}
+
+/// Retentions below this need --allow-short-retention.
+const SHORT_RETENTION: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// `bbpipe vacuum`.
+pub async fn vacuum(args: VacuumArgs, quiet: bool) -> anyhow::Result<()> {
+    if args.retain < SHORT_RETENTION && !args.allow_short_retention {
+        return Err(anyhow!(
+            "--retain {} is below one hour: queries still reading older versions could fail; \
+             add --allow-short-retention if no reader can be running",
+            humantime::format_duration(args.retain)
+        ));
+    }
+    let destination = Destination::open(&args.dest, &store_options(&args.store))
+        .map_err(|e| failed(PipelineError::Destination(e)))?;
+    let cutoff = chrono::Utc::now()
+        - chrono::Duration::from_std(args.retain).map_err(|e| anyhow!("--retain: {e}"))?;
+    let done = bbpipe_pipeline::load::delta::vacuum(&destination, cutoff, args.dry_run)
+        .await
+        .map_err(|e| failed(PipelineError::Destination(e)))?;
+    if !quiet {
+        let verb = if args.dry_run {
+            "would remove"
+        } else {
+            "removed"
+        };
+        for path in &done.removed {
+            println!("{verb} {path}");
+        }
+        println!(
+            "{}: {verb} {} files ({} bytes); kept {} referenced and {} within the retention",
+            args.dest,
+            done.removed.len(),
+            done.removed_bytes,
+            done.referenced,
+            done.within_retention
+        );
+        for workspace in &done.busy {
+            println!("skipped workspace {workspace}: an export holds its lease");
+        }
+    }
+    Ok(())
 }

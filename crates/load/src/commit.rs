@@ -30,10 +30,14 @@ pub(crate) struct WorkspaceCommit<'a> {
     pub(crate) removed: Vec<&'a (Table, FileEntry)>,
     pub(crate) state: StateEntries,
     pub(crate) checkpoint: bool,
+    /// Delete the replaced files once the manifest is durable: false for Delta tables, whose
+    /// older versions still reference them (`bbpipe vacuum` removes them later).
+    pub(crate) delete_replaced: bool,
 }
 
 impl WorkspaceCommit<'_> {
-    /// Writes the manifest create-only (the commit point), then deletes the files it replaced.
+    /// Writes the manifest create-only (the commit point), then deletes the files it replaced
+    /// (unless told to keep them).
     /// Another writer having taken the same sequence number is a [`LoadError::Conflict`]:
     /// nothing is committed and nothing deleted.
     pub(crate) async fn run(
@@ -91,7 +95,7 @@ impl WorkspaceCommit<'_> {
         // ... and the manifest before anything it replaced is deleted.
         destination.sync().await?;
         failpoint("after-manifest");
-        for (_, entry) in &self.removed {
+        for (_, entry) in self.removed.iter().filter(|_| self.delete_replaced) {
             destination.delete(&Path::from(entry.path.as_str())).await?;
         }
         Ok(manifest)

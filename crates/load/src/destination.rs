@@ -117,6 +117,11 @@ impl Destination {
         Ok(())
     }
 
+    /// The directory of a local destination; `None` for an object store.
+    pub fn local_root(&self) -> Option<&std::path::Path> {
+        self.local_root.as_deref()
+    }
+
     /// The object store underneath.
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.store

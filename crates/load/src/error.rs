@@ -141,6 +141,29 @@ pub enum LoadError {
         /// The granularity asked for.
         requested: bbpipe_model::Granularity,
     },
+    /// `--format` asks for another format than the dataset has.
+    #[error(
+        "destination {destination} holds {dataset} tables, not {requested}: leave out --format \
+         to keep writing it as {dataset}, or write the history again into an empty destination \
+         (`bbpipe replay ... --format {requested}`, or `bbpipe export --full --format \
+         {requested} --out NEW`)"
+    )]
+    Format {
+        /// The destination.
+        destination: String,
+        /// The format its record says.
+        dataset: bbpipe_model::Format,
+        /// The format asked for.
+        requested: bbpipe_model::Format,
+    },
+    /// The Delta kernel failed on a table's log.
+    #[error("Delta table {table}: {message}")]
+    Delta {
+        /// The table, as the user would find it.
+        table: String,
+        /// What the kernel said.
+        message: String,
+    },
     /// Another stage stopped first; its error is the one to report.
     #[error("cancelled because another stage stopped")]
     Cancelled,

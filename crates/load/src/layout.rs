@@ -1,12 +1,13 @@
 //! The dataset's record of itself, `_dataset.json`: how its date-partitioned tables are split
-//! (month or day). It is written once, create-only, by the first export into a destination;
-//! every later writer uses what it says, so the tables of one dataset never mix
-//! `created_month=` and `created_date=` directories (engines would read them as two columns).
+//! (month or day) and their format (Parquet or Delta). It is written once, create-only, by the
+//! first export into a destination; every later writer uses what it says, so the tables of one
+//! dataset never mix `created_month=` and `created_date=` directories (engines would read them
+//! as two columns), nor Delta commits with plain Parquet rewrites.
 
 use crate::destination::Destination;
 use crate::error::LoadError;
 use crate::manifest::MANIFEST_DIR;
-use bbpipe_model::Granularity;
+use bbpipe_model::{Format, Granularity};
 use object_store::path::Path;
 use serde::{Deserialize, Serialize};
 
@@ -22,14 +23,18 @@ pub struct DatasetRecord {
     pub created_by: String,
     /// How date-partitioned tables are split.
     pub partition_by: Granularity,
+    /// The tables' format (absent in records of datasets made before Delta: Parquet).
+    #[serde(default)]
+    pub format: Format,
 }
 
 impl DatasetRecord {
-    fn new(partition_by: Granularity) -> DatasetRecord {
+    fn new(partition_by: Granularity, format: Format) -> DatasetRecord {
         DatasetRecord {
             tool: "bbpipe".into(),
             created_by: env!("CARGO_PKG_VERSION").into(),
             partition_by,
+            format,
         }
     }
 
@@ -49,25 +54,28 @@ impl DatasetRecord {
     }
 }
 
-/// The granularity to write `destination` with: the one its record says; for a dataset of an
-/// earlier version (manifests but no record), `day`, the only one it knew; for a new dataset,
-/// `requested` or the default (`month`). Writes the record if missing, create-only, so that of
-/// two writers creating a dataset at once both use the first one's choice. A `requested`
-/// granularity other than the dataset's is refused: one dataset has one layout.
-pub async fn settle_granularity(
+/// The layout to write `destination` with: the one its record says; for a dataset of an
+/// earlier version (manifests but no record), `day` and Parquet, the only ones it knew; for a
+/// new dataset, what is requested or the defaults (`month`, Parquet). Writes the record if
+/// missing, create-only, so that of two writers creating a dataset at once both use the first
+/// one's choice. A requested granularity or format other than the dataset's is refused: one
+/// dataset has one layout.
+pub async fn settle_layout(
     destination: &Destination,
-    requested: Option<Granularity>,
-) -> Result<Granularity, LoadError> {
+    partition_by: Option<Granularity>,
+    format: Option<Format>,
+) -> Result<DatasetRecord, LoadError> {
     let path = Path::from(DATASET_RECORD);
     let record = match DatasetRecord::read(destination).await? {
         Some(record) => record,
         None => {
             let earlier_version = !destination.is_empty(&Path::from(MANIFEST_DIR)).await?;
-            let chosen = match (earlier_version, requested) {
-                (true, _) => Granularity::Day,
-                (false, requested) => requested.unwrap_or_default(),
+            let record = match earlier_version {
+                true => DatasetRecord::new(Granularity::Day, Format::Parquet),
+                false => {
+                    DatasetRecord::new(partition_by.unwrap_or_default(), format.unwrap_or_default())
+                }
             };
-            let record = DatasetRecord::new(chosen);
             let json = serde_json::to_vec_pretty(&record).map_err(|e| LoadError::Corrupt {
                 path: destination.describe(&path),
                 message: e.to_string(),
@@ -80,12 +88,23 @@ pub async fn settle_granularity(
             }
         }
     };
-    match requested {
-        Some(requested) if requested != record.partition_by => Err(LoadError::Layout {
+    if let Some(requested) = partition_by
+        && requested != record.partition_by
+    {
+        return Err(LoadError::Layout {
             destination: destination.display().to_string(),
             dataset: record.partition_by,
             requested,
-        }),
-        _ => Ok(record.partition_by),
+        });
     }
+    if let Some(requested) = format
+        && requested != record.format
+    {
+        return Err(LoadError::Format {
+            destination: destination.display().to_string(),
+            dataset: record.format,
+            requested,
+        });
+    }
+    Ok(record)
 }

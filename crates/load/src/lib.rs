@@ -2,7 +2,7 @@
 //!
 //! [`ParquetSink`] splits each [`TableBatch`](bbpipe_model::TableBatch) by partition
 //! (`<table>/workspace=<ws>/<date level>=<YYYY-MM>/`, or `=<YYYY-MM-DD>` in a dataset
-//! partitioned by day: see [`settle_granularity`]), buffers within a memory budget
+//! partitioned by day: see [`settle_layout`]), buffers within a memory budget
 //! (writing the coldest partitions while rows still arrive once it is spent), and rewrites
 //! every partition it touches as one zstd Parquet file: existing rows merged with the
 //! new, the newest version of each key kept, sorted, partition columns left to the path.
@@ -12,6 +12,7 @@
 //! cleaned up by the next one that commits (see [`History`]).
 
 mod commit;
+pub mod delta;
 mod destination;
 mod error;
 mod failpoint;
@@ -33,7 +34,7 @@ mod writer;
 pub use commit::CommitInfo;
 pub use destination::{Destination, StoreOptions};
 pub use error::{LoadError, SchemaMismatch};
-pub use layout::{DATASET_RECORD, DatasetRecord, settle_granularity};
+pub use layout::{DATASET_RECORD, DatasetRecord, settle_layout};
 pub use lease::{
     Holder, LEASE_DIR, Lease, LeaseOptions, LeaseRecord, check_conditional_writes, current_record,
 };

@@ -9,9 +9,9 @@ use crate::reader::read_columns;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::TimestampMicrosecondType;
 use arrow::row::{RowConverter, SortField};
-use bbpipe_model::{Granularity, PartitionKey, workspace_of};
+use bbpipe_model::{Format, Granularity, PartitionKey, Table, workspace_of};
 use object_store::path::Path;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// What verification found.
 #[derive(Debug, Default)]
@@ -71,10 +71,24 @@ pub async fn verify(destination: &Destination) -> Result<Verification, LoadError
             }
         }
     }
+    // A dataset without a record was written by bbpipe 0.1, by day, as Parquet.
+    let (granularity, format) = match DatasetRecord::read(destination).await {
+        Ok(record) => record.map_or((Granularity::Day, Format::Parquet), |r| {
+            (r.partition_by, r.format)
+        }),
+        Err(e) => {
+            report.problems.push(e.to_string());
+            (Granularity::Day, Format::Parquet)
+        }
+    };
+    let mut kept_for_versions = 0;
     for file in present.iter().filter(|f| !history.live.contains_key(*f)) {
         let workspace = workspace_of(file);
         let shown = destination.describe(&Path::from(file.as_str()));
-        if writing.contains(workspace) {
+        if format == Format::Delta {
+            // Older versions of the Delta tables may reference it: `bbpipe vacuum` decides.
+            kept_for_versions += 1;
+        } else if writing.contains(workspace) {
             report.notes.push(format!(
                 "{shown}: not committed yet (an export is under way)"
             ));
@@ -85,20 +99,21 @@ pub async fn verify(destination: &Destination) -> Result<Verification, LoadError
             ));
         }
     }
+    if kept_for_versions > 0 {
+        report.notes.push(format!(
+            "{kept_for_versions} data files are no longer current: kept for older versions \
+             of the Delta tables until `bbpipe vacuum`"
+        ));
+    }
+    if format == Format::Delta {
+        check_delta(destination, &history, &present, &writing, &mut report).await?;
+    }
     for file in history.live.keys().filter(|f| !present.contains(*f)) {
         report.problems.push(format!(
             "{}: listed in a manifest but missing",
             destination.describe(&Path::from(file.as_str()))
         ));
     }
-    // A dataset without a record was written by bbpipe 0.1, by day.
-    let granularity = match DatasetRecord::read(destination).await {
-        Ok(record) => record.map_or(Granularity::Day, |r| r.partition_by),
-        Err(e) => {
-            report.problems.push(e.to_string());
-            Granularity::Day
-        }
-    };
     let mut keys: KeysSeen = BTreeMap::new();
     for (path_text, entry) in history.live.iter().filter(|(f, _)| present.contains(*f)) {
         let path = Path::from(path_text.as_str());
@@ -187,3 +202,69 @@ pub async fn verify(destination: &Destination) -> Result<Verification, LoadError
 
 /// Encoded keys seen so far, per table and workspace.
 type KeysSeen = BTreeMap<(&'static str, String), HashSet<Vec<u8>>>;
+
+/// A Delta dataset: each table's current version references exactly the live files, every one
+/// of them present, with the partition values its path names.
+async fn check_delta(
+    destination: &Destination,
+    history: &History,
+    present: &BTreeSet<String>,
+    writing: &HashSet<String>,
+    report: &mut Verification,
+) -> Result<(), LoadError> {
+    for table in Table::ALL {
+        let shown_table = destination.describe(&Path::from(table.name()));
+        let live: BTreeSet<&String> = history
+            .live
+            .keys()
+            .filter(|path| path.starts_with(&format!("{}/", table.name())))
+            .collect();
+        let current = match crate::delta::current_files(destination, table).await {
+            Ok(current) => current.unwrap_or_default(),
+            Err(e) => {
+                report.problems.push(e.to_string());
+                continue;
+            }
+        };
+        for (path, values) in &current {
+            let shown = destination.describe(&Path::from(path.as_str()));
+            if !present.contains(path) {
+                report.problems.push(format!(
+                    "{shown}: referenced by the current version of Delta table {shown_table} \
+                     but missing"
+                ));
+            }
+            let mut expected = crate::delta::partition_values(path).unwrap_or_default();
+            expected.sort();
+            if &expected != values {
+                report.problems.push(format!(
+                    "{shown}: the Delta log gives it partition values {values:?}, its path \
+                     {expected:?}"
+                ));
+            }
+            if !live.contains(path) {
+                report.problems.push(format!(
+                    "{shown}: in the current version of Delta table {shown_table} but not live \
+                     in any manifest"
+                ));
+            }
+        }
+        let mut behind: BTreeMap<&str, usize> = BTreeMap::new();
+        for path in live.iter().filter(|path| !current.contains_key(**path)) {
+            *behind.entry(workspace_of(path)).or_default() += 1;
+        }
+        for (workspace, files) in behind {
+            let message = format!(
+                "Delta table {shown_table} lacks {files} file(s) of workspace {workspace} that \
+                 its manifests committed (an export stopped between its commit and publishing \
+                 it; the next export of {workspace} publishes them)"
+            );
+            if writing.contains(workspace) {
+                report.notes.push(message);
+            } else {
+                report.problems.push(message);
+            }
+        }
+    }
+    Ok(())
+}

@@ -13,6 +13,7 @@ pub use arrow;
 
 pub mod bitbucket;
 mod extras;
+mod format;
 mod message;
 mod page;
 mod partition;
@@ -21,6 +22,7 @@ mod table;
 mod tables;
 
 pub use extras::Extras;
+pub use format::Format;
 pub use message::{Checkpoint, Message};
 pub use page::{Endpoint, PageSource, RawPage, RunRef};
 pub use partition::{

@@ -1,7 +1,7 @@
 //! How a run writes: shared by replays and exports.
 
 use bbpipe_load::StoreOptions;
-use bbpipe_model::Granularity;
+use bbpipe_model::{Format, Granularity};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,6 +15,9 @@ pub struct WriteOptions {
     /// How to split date-partitioned tables in a new dataset; `None`: as the dataset says
     /// (`month` for a new one). A choice other than an existing dataset's is refused.
     pub partition_by: Option<Granularity>,
+    /// The tables' format in a new dataset; `None`: as the dataset says (Parquet for a new
+    /// one). A format other than an existing dataset's is refused.
+    pub format: Option<Format>,
     /// Deploy rules (TOML): infer the `deployments` table.
     pub rules: Option<PathBuf>,
     /// Also write each deployment as a JSON line; `{workspace}` in it names the workspace.
@@ -47,6 +50,7 @@ impl WriteOptions {
             out: out.into(),
             store: StoreOptions::default(),
             partition_by: None,
+            format: None,
             rules: None,
             deployments_ndjson: None,
             batch_rows: 4096,

@@ -1,7 +1,7 @@
 //! What a run did, as numbers a scheduler or a test can read (`--summary json`).
 
 use bbpipe_load::LoadSummary;
-use bbpipe_model::{Granularity, Table};
+use bbpipe_model::{Format, Granularity, Table};
 use bbpipe_transform::TransformSummary;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -53,6 +53,11 @@ pub struct Report {
     pub commits: Vec<crate::CommitsReport>,
     /// How the dataset's date-partitioned tables are split: `month` or `day`.
     pub partition_by: Granularity,
+    /// The tables' format: `parquet` or `delta`.
+    pub format: Format,
+    /// Delta table versions this run committed, one per table per commit that changed it
+    /// (none for a Parquet dataset).
+    pub delta_versions: u64,
     /// Per table written: files, rows and bytes this run added and that are still live.
     pub tables: BTreeMap<String, TableReport>,
     /// Files committed before this run and replaced by merged ones.
@@ -207,6 +212,8 @@ impl Report {
             deployments_not_updated: Vec::new(),
             commits: Vec::new(),
             partition_by: load.partition_by,
+            format: load.format,
+            delta_versions: load.published.len() as u64,
             tables,
             files_replaced: load.replaced,
             orphans_removed: load.orphans_removed,

@@ -43,7 +43,7 @@ impl Writer {
         bbpipe_load::check_is_dataset(&destination)
             .await
             .map_err(PipelineError::load)?;
-        let partition_by = bbpipe_load::settle_granularity(&destination, options.partition_by)
+        let layout = bbpipe_load::settle_layout(&destination, options.partition_by, options.format)
             .await
             .map_err(PipelineError::load)?;
         let mut leases = Vec::new();
@@ -83,7 +83,8 @@ impl Writer {
             upload_part_bytes: options.upload_part_bytes,
             run_id: run_id.clone(),
             source,
-            partition_by,
+            partition_by: layout.partition_by,
+            format: layout.format,
         };
         let opened = async {
             let mut sink = ParquetSink::open(destination, load_options, workspaces).await?;

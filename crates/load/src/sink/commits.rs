@@ -6,7 +6,7 @@ use crate::commit::{CommitInfo, WorkspaceCommit};
 use crate::error::LoadError;
 use crate::manifest::{FileEntry, StateEntries, orphans};
 use crate::writer::WrittenFile;
-use bbpipe_model::{PartitionKey, Table, workspace_of};
+use bbpipe_model::{Format, PartitionKey, Table, workspace_of};
 use futures::StreamExt;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -69,10 +69,14 @@ impl ParquetSink {
     ///    new files, the replaced ones and the sync state. Writing it is the commit point: a
     ///    reader or the next export sees all of it or none, and the state can never run ahead
     ///    of the data it describes (a crash before it leaves the last state and orphans);
-    /// 4. **deletes** of the replaced files, only once the manifest is durable (a crash before
+    /// 4. **Delta** (a Delta dataset only): the workspace is published to each table's log, one
+    ///    transaction per table that changed (a crash before it leaves the previous version
+    ///    current; the next commit of the workspace publishes both);
+    /// 5. **deletes** of the replaced files, only once the manifest is durable (a crash before
     ///    them leaves garbage, never a manifest naming a missing file); then, after a
-    ///    workspace's first commit, its orphaned files;
-    /// 5. **NDJSON**: the deployments file is republished last, so it never lists a deployment
+    ///    workspace's first commit, its orphaned files. A Delta dataset deletes neither: older
+    ///    versions still reference them, and `bbpipe vacuum` removes them past a retention;
+    /// 6. **NDJSON**: the deployments file is republished last, so it never lists a deployment
     ///    the dataset does not hold: a copy of what was written so far at a checkpoint, the
     ///    file itself at the end (`checkpoint` false: the export's last commit).
     pub(super) async fn commit(
@@ -125,6 +129,7 @@ impl ParquetSink {
                 removed,
                 state: entries.clone(),
                 checkpoint,
+                delete_replaced: self.options.format == Format::Parquet,
             }
             .run(&self.destination, &info)
             .await?;
@@ -137,6 +142,25 @@ impl ParquetSink {
             self.commit_count
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             self.summary.manifests.push(manifest);
+            if self.options.format == Format::Delta {
+                let published = crate::delta::publish(
+                    &self.destination,
+                    self.options.partition_by,
+                    &workspace,
+                    &self.live,
+                )
+                .await?;
+                self.destination.sync().await?;
+                for table in &published {
+                    tracing::info!(
+                        workspace,
+                        table = table.table.name(),
+                        version = table.version,
+                        "published to Delta"
+                    );
+                }
+                self.summary.published.extend(published);
+            }
             if first {
                 self.committed_once.insert(workspace.clone());
                 self.remove_orphans(&workspace).await?;
@@ -162,7 +186,9 @@ impl ParquetSink {
         let Some(log) = self.logs.get(workspace) else {
             return Ok(());
         };
-        if !log.missing.is_empty() {
+        // In a Delta dataset, files no manifest names may still be referenced by older
+        // versions of a table: `bbpipe vacuum` decides, by retention.
+        if !log.missing.is_empty() || self.options.format == Format::Delta {
             return Ok(());
         }
         let before = match self.leases.get(workspace) {

@@ -19,6 +19,7 @@ mod dedup;
 mod files;
 mod withdraw;
 
+use crate::delta::Published;
 use crate::destination::Destination;
 use crate::error::LoadError;
 use crate::failpoint::failpoint;
@@ -29,7 +30,7 @@ use crate::ndjson::DeploymentsNdjson;
 use crate::rejects::Rejects;
 use crate::spill::Spill;
 use crate::writer::WrittenFile;
-use bbpipe_model::{Checkpoint, Granularity, Message, PartitionKey, Table, TableBatch};
+use bbpipe_model::{Checkpoint, Format, Granularity, Message, PartitionKey, Table, TableBatch};
 use budget::{Buffer, InFlight};
 use chrono::{DateTime, Utc};
 use object_store::path::Path;
@@ -54,6 +55,9 @@ pub struct LoadOptions {
     ///
     /// [`settle_granularity`]: crate::settle_granularity
     pub partition_by: Granularity,
+    /// Plain Parquet, or Delta tables published after each commit: what
+    /// [`settle_layout`](crate::settle_layout) returned for the destination.
+    pub format: Format,
 }
 
 /// What load committed.
@@ -69,6 +73,10 @@ pub struct LoadSummary {
     pub orphans_removed: u64,
     /// How the dataset's date-partitioned tables are split.
     pub partition_by: Granularity,
+    /// The tables' format.
+    pub format: Format,
+    /// The Delta table versions this export committed (none for a Parquet dataset).
+    pub published: Vec<Published>,
 }
 
 impl LoadSummary {
@@ -272,6 +280,7 @@ impl ParquetSink {
                     Ok(()) => {
                         let mut summary = std::mem::take(&mut self.summary);
                         summary.partition_by = self.options.partition_by;
+                        summary.format = self.options.format;
                         summary.files = std::mem::take(&mut self.committed_files)
                             .into_values()
                             .collect();

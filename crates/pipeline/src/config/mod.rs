@@ -85,6 +85,9 @@ pub struct NightlyConfig {
     /// `--partition-by` for a new dataset: `month` or `day`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition_by: Option<String>,
+    /// `--format` for a new dataset: `parquet` or `delta`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
     /// `--steps-since`, e.g. `"30d"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps_since: Option<String>,
@@ -217,6 +220,11 @@ impl NightlyConfig {
         if let Some(by) = &self.partition_by {
             by.parse::<Granularity>()
                 .map_err(|e| invalid(format!("partition_by: {e}")))?;
+        }
+        if let Some(format) = &self.format {
+            format
+                .parse::<bbpipe_model::Format>()
+                .map_err(|e| invalid(format!("format: {e}")))?;
         }
         for (key, value) in [
             ("lookback", &self.lookback),

@@ -1,0 +1,383 @@
+//! Publishing a workspace to the Delta logs: each table's current version made to hold exactly
+//! the workspace's live files, in one transaction per table that changes.
+
+use super::engine::{DeltaEngine, kernel};
+use super::schema::{partition_columns, partition_values, table_schema};
+use super::{CHECKPOINT_EVERY, LOG_DIR};
+use crate::destination::Destination;
+use crate::error::LoadError;
+use crate::manifest::{FileEntry, live_files};
+use arrow::array::{
+    Array, ArrayRef, AsArray, Int64Array, MapBuilder, MapFieldNames, RecordBatch, StringArray,
+    StringBuilder, StructArray,
+};
+use arrow::datatypes::{DataType, Field, Schema};
+use bbpipe_model::{Granularity, Table};
+use delta_kernel::committer::FileSystemCommitter;
+use delta_kernel::engine::arrow_data::ArrowEngineData;
+use delta_kernel::transaction::create_table::create_table;
+use delta_kernel::transaction::data_layout::DataLayout;
+use delta_kernel::transaction::{CommitResult, UpdateTableOperation};
+use delta_kernel::{Engine, EngineData, FilteredEngineData, Snapshot};
+use object_store::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+use url::Url;
+
+/// What the log's `commitInfo.engineInfo` says wrote a version.
+const ENGINE_INFO: &str = concat!("bbpipe/", env!("CARGO_PKG_VERSION"));
+
+/// Commits lost to other writers before giving up: each loss means another workspace
+/// committed, so this many in a row means something is wrong.
+const MAX_ATTEMPTS: u32 = 50;
+
+/// What publishing did to one table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// The table.
+    pub table: Table,
+    /// The version committed.
+    pub version: u64,
+    /// Files added to the table.
+    pub added: usize,
+    /// Files removed from it (kept on storage until `bbpipe vacuum`).
+    pub removed: usize,
+    /// Commits lost to other writers and tried again.
+    pub retries: u32,
+}
+
+/// A file to add: its path under the table's root, and what the manifest says of it.
+type Wanted = BTreeMap<String, FileEntry>;
+
+/// Makes each table's current version hold exactly the files `live` (the dataset as the
+/// manifests say) has for `workspace`, leaving other workspaces' files alone. Tables that
+/// change get one commit each; a table without a log is created when it first has a file.
+/// Idempotent: publishing again changes nothing.
+pub async fn publish(
+    destination: &Destination,
+    granularity: Granularity,
+    workspace: &str,
+    live: &BTreeMap<String, FileEntry>,
+) -> Result<Vec<Published>, LoadError> {
+    let engine = DeltaEngine::new(destination)?;
+    let mut work = Vec::new();
+    for table in Table::ALL {
+        let root = format!("{}/", table.name());
+        let wanted: Wanted = live_files(live, table, workspace)
+            .into_iter()
+            .filter_map(|path| {
+                let entry = live.get(&path)?.clone();
+                Some((path.strip_prefix(&root)?.to_string(), entry))
+            })
+            .collect();
+        let exists = !destination
+            .is_empty(&Path::from(format!("{}/{LOG_DIR}", table.name())))
+            .await?;
+        if wanted.is_empty() && !exists {
+            continue;
+        }
+        let url = engine.table_url(table)?;
+        let workspace = workspace.to_string();
+        let run = engine.clone();
+        work.push(async move {
+            run.run(table, move |engine| {
+                Reconcile {
+                    engine,
+                    table,
+                    granularity,
+                    url,
+                    workspace,
+                    wanted,
+                }
+                .run(exists)
+            })
+            .await
+        });
+    }
+    // Tables are independent logs: publish them all at once, and let every one finish (a
+    // failure of one does not abandon the others mid-commit).
+    let mut published = Vec::new();
+    for result in futures::future::join_all(work).await {
+        published.extend(result?);
+    }
+    Ok(published)
+}
+
+/// The files the current version of `table` references, as paths from the dataset root, each
+/// with its partition values as the log records them (sorted); `None` if it has no log.
+pub async fn current_files(
+    destination: &Destination,
+    table: Table,
+) -> Result<Option<BTreeMap<String, Vec<(String, String)>>>, LoadError> {
+    if destination
+        .is_empty(&Path::from(format!("{}/{LOG_DIR}", table.name())))
+        .await?
+    {
+        return Ok(None);
+    }
+    let engine = DeltaEngine::new(destination)?;
+    let url = engine.table_url(table)?;
+    engine
+        .run(table, move |engine| {
+            let snapshot = kernel(table, Snapshot::builder_for(url.as_str()).build(engine))?;
+            let mut files = BTreeMap::new();
+            let scan = kernel(table, snapshot.scan_builder().build())?;
+            for metadata in kernel(table, scan.scan_metadata(engine))? {
+                let metadata = kernel(table, metadata)?;
+                files = kernel(
+                    table,
+                    metadata.visit_scan_files(files, |files, file| {
+                        let mut values: Vec<(String, String)> =
+                            file.partition_values.into_iter().collect();
+                        values.sort();
+                        files.insert(file.path, values);
+                    }),
+                )?;
+            }
+            Ok(Some(
+                files
+                    .into_iter()
+                    .map(|(path, values)| (format!("{}/{path}", table.name()), values))
+                    .collect(),
+            ))
+        })
+        .await
+}
+
+/// One table's publishing, on a blocking thread.
+struct Reconcile<'e> {
+    engine: &'e dyn Engine,
+    table: Table,
+    granularity: Granularity,
+    url: Url,
+    workspace: String,
+    wanted: Wanted,
+}
+
+impl Reconcile<'_> {
+    fn run(self, mut exists: bool) -> Result<Option<Published>, LoadError> {
+        let table = self.table;
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                // Another writer just committed: let it finish its burst.
+                std::thread::sleep(Duration::from_millis(5 * u64::from(attempt.min(20))));
+            }
+            let outcome = if exists {
+                self.update()?
+            } else {
+                self.create()?
+            };
+            match outcome {
+                Attempt::Done(published) => {
+                    return Ok(published.map(|mut p| {
+                        p.retries = attempt;
+                        p
+                    }));
+                }
+                // Lost the race to create or to commit the next version: read it and retry.
+                Attempt::Lost => exists = true,
+            }
+        }
+        Err(LoadError::Delta {
+            table: table.name().to_string(),
+            message: format!(
+                "lost {MAX_ATTEMPTS} commits in a row to other writers; nothing of this \
+                 workspace was published (the next export tries again)"
+            ),
+        })
+    }
+
+    /// Creates the table with the wanted files as its version 0.
+    fn create(&self) -> Result<Attempt, LoadError> {
+        let table = self.table;
+        let schema = table_schema(table, self.granularity)?;
+        let layout = DataLayout::partitioned(partition_columns(table, self.granularity));
+        let built = create_table(self.url.as_str(), schema, ENGINE_INFO, true)
+            .with_data_layout(layout)
+            .build(self.engine, Box::new(FileSystemCommitter::new()));
+        let mut transaction = match built {
+            // Another writer created it since this one looked.
+            Err(delta_kernel::KernelError::TableAlreadyExistsAtPath(_)) => {
+                return Ok(Attempt::Lost);
+            }
+            built => kernel(table, built)?,
+        };
+        let wanted: Vec<_> = self.wanted.iter().collect();
+        transaction.add_files(add_files(table, &wanted)?);
+        Ok(match kernel(table, transaction.commit(self.engine))? {
+            CommitResult::Committed(committed) => Attempt::Done(Some(Published {
+                table,
+                version: committed.commit_version(),
+                added: wanted.len(),
+                removed: 0,
+                retries: 0,
+            })),
+            CommitResult::Conflicted(_) | CommitResult::Retryable(_) => Attempt::Lost,
+        })
+    }
+
+    /// Adds the wanted files the current version lacks and removes the workspace's files it
+    /// holds that are no longer wanted, in one commit; none if nothing differs.
+    fn update(&self) -> Result<Attempt, LoadError> {
+        let (table, engine) = (self.table, self.engine);
+        let snapshot = kernel(
+            table,
+            Snapshot::builder_for(self.url.as_str()).build(engine),
+        )?;
+        let scan = kernel(table, Arc::clone(&snapshot).scan_builder().build())?;
+        let prefix = format!("workspace={}/", self.workspace);
+        let mut present = BTreeSet::new();
+        let mut removals = Vec::new();
+        let mut removed = 0;
+        for metadata in kernel(table, scan.scan_metadata(engine))? {
+            let (data, selection) = kernel(table, metadata)?.scan_files.into_parts();
+            let data = kernel(table, ArrowEngineData::try_from_engine_data(data))?;
+            let paths = data
+                .record_batch()
+                .column_by_name("path")
+                .and_then(|c| c.as_string_opt::<i32>())
+                .ok_or_else(|| LoadError::Delta {
+                    table: table.name().to_string(),
+                    message: "the kernel's scan files have no `path` column".into(),
+                })?;
+            let mut remove = vec![false; paths.len()];
+            for (i, flag) in remove.iter_mut().enumerate() {
+                let path = paths.value(i);
+                // Rows past the selection vector are selected.
+                if !selection.get(i).copied().unwrap_or(true) || !path.starts_with(&prefix) {
+                    continue;
+                }
+                if self.wanted.contains_key(path) {
+                    present.insert(path.to_string());
+                } else {
+                    *flag = true;
+                }
+            }
+            let count = remove.iter().filter(|r| **r).count();
+            if count > 0 {
+                removed += count;
+                let data: Box<dyn EngineData> = data;
+                removals.push(kernel(table, FilteredEngineData::try_new(data, remove))?);
+            }
+        }
+        let added: Vec<_> = self
+            .wanted
+            .iter()
+            .filter(|(path, _)| !present.contains(*path))
+            .collect();
+        if added.is_empty() && removals.is_empty() {
+            return Ok(Attempt::Done(None));
+        }
+        let mut transaction = kernel(
+            table,
+            Arc::clone(&snapshot)
+                .update_table(UpdateTableOperation::Write, ENGINE_INFO, true)
+                .build(engine, Box::new(FileSystemCommitter::new())),
+        )?;
+        if !added.is_empty() {
+            transaction.add_files(add_files(table, &added)?);
+        }
+        for removal in removals {
+            transaction.remove_files(removal);
+        }
+        let version = match kernel(table, transaction.commit(engine))? {
+            CommitResult::Committed(committed) => committed.commit_version(),
+            CommitResult::Conflicted(_) | CommitResult::Retryable(_) => return Ok(Attempt::Lost),
+        };
+        if version % CHECKPOINT_EVERY == 0 {
+            self.checkpoint(version)?;
+        }
+        Ok(Attempt::Done(Some(Published {
+            table,
+            version,
+            added: added.len(),
+            removed,
+            retries: 0,
+        })))
+    }
+
+    /// Writes a checkpoint of `version`, so readers replay at most [`CHECKPOINT_EVERY`] log
+    /// entries. Another writer having written it already is fine.
+    fn checkpoint(&self, version: u64) -> Result<(), LoadError> {
+        let table = self.table;
+        let snapshot = kernel(
+            table,
+            Snapshot::builder_for(self.url.as_str())
+                .at_version(version)
+                .build(self.engine),
+        )?;
+        kernel(table, snapshot.checkpoint(self.engine, None))?;
+        Ok(())
+    }
+}
+
+/// How one attempt to commit ended.
+enum Attempt {
+    /// Committed, or nothing to commit (`None`).
+    Done(Option<Published>),
+    /// Another writer took the version first.
+    Lost,
+}
+
+/// The add-file metadata of `files` (paths under the table's root), as the kernel takes it.
+fn add_files(
+    table: Table,
+    files: &[(&String, &FileEntry)],
+) -> Result<Box<dyn EngineData>, LoadError> {
+    let arrow = |e: arrow::error::ArrowError| LoadError::Delta {
+        table: table.name().to_string(),
+        message: e.to_string(),
+    };
+    let names = MapFieldNames {
+        entry: "key_value".to_string(),
+        key: "key".to_string(),
+        value: "value".to_string(),
+    };
+    let mut partitions = MapBuilder::new(Some(names), StringBuilder::new(), StringBuilder::new());
+    let now = chrono::Utc::now().timestamp_millis();
+    for (path, _) in files {
+        let full = format!("{}/{path}", table.name());
+        let values = partition_values(&full).ok_or_else(|| LoadError::Delta {
+            table: table.name().to_string(),
+            message: format!("{full} is not in a partition directory"),
+        })?;
+        for (column, value) in values {
+            partitions.keys().append_value(column);
+            partitions.values().append_value(value);
+        }
+        partitions.append(true).map_err(arrow)?;
+    }
+    let partitions = Arc::new(partitions.finish());
+    let count = |f: fn(&FileEntry) -> u64| -> ArrayRef {
+        Arc::new(Int64Array::from_iter_values(
+            files
+                .iter()
+                .map(|(_, e)| i64::try_from(f(e)).unwrap_or(i64::MAX)),
+        ))
+    };
+    let num_records = Field::new("numRecords", DataType::Int64, true);
+    let stats = StructArray::try_new(vec![num_records].into(), vec![count(|e| e.rows)], None)
+        .map_err(arrow)?;
+    let schema = Schema::new(vec![
+        Field::new("path", DataType::Utf8, false),
+        Field::new("partitionValues", partitions.data_type().clone(), false),
+        Field::new("size", DataType::Int64, false),
+        Field::new("modificationTime", DataType::Int64, false),
+        Field::new("stats", stats.data_type().clone(), true),
+    ]);
+    let batch = RecordBatch::try_new(
+        Arc::new(schema),
+        vec![
+            Arc::new(StringArray::from_iter_values(
+                files.iter().map(|(p, _)| p.as_str()),
+            )),
+            partitions,
+            count(|e| e.bytes),
+            Arc::new(Int64Array::from(vec![now; files.len()])),
+            Arc::new(stats),
+        ],
+    )
+    .map_err(arrow)?;
+    Ok(Box::new(ArrowEngineData::new(batch)))
+}
