@@ -64,7 +64,7 @@ def median(values):
 def replay_size(runs):
     fx = fixtures(runs)
     input_bytes = sum(f.stat().st_size for f in fx.rglob("page-*.json"))
-    rows = {"replay": [], "rss": [], "replay_day": [], "rss_day": [], "parse": [], "io": [], "python": [],
+    rows = {"replay": [], "rss": [], "replay_delta": [], "rss_delta": [], "replay_day": [], "rss_day": [], "parse": [], "io": [], "python": [],
             "python_rss": [], "replay_rules": [], "rules_apply": [], "rules_apply_rss": []}
     rules = ROOT / "fixtures/demo/deploy-rules.toml"
     # The demo's rules with one rule renamed: every deployment of that rule is replaced.
@@ -78,6 +78,10 @@ def replay_size(runs):
         rows["replay"].append(wall)
         rows["rss"].append(rss)
         out_bytes = size_of(out)
+        delta_out = RUNS_DIR / f"replay-delta-{runs}-{i}"
+        wall, rss, _ = timed([BIN, "-q", "replay", fx, "--out", delta_out, "--format", "delta"])
+        rows["replay_delta"].append(wall)
+        rows["rss_delta"].append(rss)
         day_out = RUNS_DIR / f"replay-day-{runs}-{i}"
         wall, rss, _ = timed([BIN, "-q", "replay", fx, "--out", day_out, "--partition-by", "day"])
         rows["replay_day"].append(wall)
@@ -102,6 +106,8 @@ def replay_size(runs):
         "files": len(list((out / "pipeline_runs").rglob("*.parquet"))),
         "files_day": len(list((day_out / "pipeline_runs").rglob("*.parquet"))),
         "replay_day_s": m["replay_day"], "rss_day_mib": m["rss_day"] / 1024,
+        "replay_delta_s": m["replay_delta"], "rss_delta_mib": m["rss_delta"] / 1024,
+        "delta_ratio": median([d / p for d, p in zip(rows["replay_delta"], rows["replay"])]),
         "replay_rules_s": m["replay_rules"], "rules_apply_s": m["rules_apply"],
         "rules_apply_rss_mib": m["rules_apply_rss"] / 1024,
         "queries": queries,
@@ -363,6 +369,21 @@ def report(results, ex, day, machine_text):
         for r in results:
             lines.append(f"| {r['runs']:,} | {r['replay_rules_s']:.2f} s | {r['rules_apply_s']:.2f} s | "
                          f"{r['rules_apply_s'] / r['replay_rules_s']:.2f} | {r['rules_apply_rss_mib']:.0f} MiB |")
+    if all("replay_delta_s" in r for r in results):
+        lines += [
+            "",
+            "## Delta Lake tables (`--format delta`)",
+            "",
+            "The same replay into Delta tables (the same Parquet files, plus one log commit per table,",
+            "written by delta_kernel), in the same rounds; the ratio is the median of each round's",
+            "Delta / Parquet.",
+            "",
+            "| runs | replay to Parquet | replay to Delta | Delta / Parquet | peak RSS Parquet | peak RSS Delta |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in results:
+            lines.append(f"| {r['runs']:,} | {r['replay_s']:.2f} s | {r['replay_delta_s']:.2f} s | "
+                         f"{r['delta_ratio']:.2f}x | {r['rss_mib']:.0f} MiB | {r['rss_delta_mib']:.0f} MiB |")
     same = all(q["same_answer"] for r in results for q in r["queries"].values())
     if not same:
         lines[lines.index("connection, the layouts in turn (medians of 7). Both layouts gave the same answers.")] = \
@@ -390,6 +411,11 @@ def report(results, ex, day, machine_text):
         f"| DuckDB queries faster by month than by day | " + ", ".join(
             "%.2fx at %s" % (min(q["ratio"] for q in r["queries"].values()), f"{r['runs']:,}") for r in results)
         + f" (slowest of the two queries) | {ok(all(q['ratio'] > 1 for r in results for q in r['queries'].values()))} |",
+    ] + ([
+        f"| replay to Delta ≤ 1.3 × replay to Parquet | " + ", ".join(
+            "%.2fx at %s" % (r["delta_ratio"], f"{r['runs']:,}") for r in results)
+        + f" | {ok(all(r['delta_ratio'] <= 1.3 for r in results))} |",
+    ] if all("delta_ratio" in r for r in results) else []) + [
         f"| exactly the minimum number of requests | {ex['requests'][0]} made, {ex['minimum']} minimum | {ok(all(m == ex['minimum'] for m in ex['requests']))} |",
         f"| wall time ≤ 1.25 × requests × latency / concurrency | {ex['ratio']:.2f} | {ok(ex['ratio'] <= 1.25)} |",
     ]

@@ -16,6 +16,7 @@ parallel_workspaces = 3
 max_requests_per_hour = 5000
 api_url = "http://127.0.0.1:9/2.0"
 partition_by = "day"
+format = "delta"
 steps_since = "10d"
 max_commits_per_deployment = 50
 
@@ -52,6 +53,7 @@ fn every_key_is_read() {
     assert_eq!(config.with.as_deref(), Some("steps,commits"));
     assert_eq!(config.parallel_workspaces, Some(3));
     assert_eq!(config.max_commits_per_deployment, Some(50));
+    assert_eq!(config.format.as_deref(), Some("delta"));
     let acme = config.workspace("ACME").unwrap();
     assert_eq!(acme.repos, ["api-*"]);
     assert_eq!(
@@ -114,6 +116,10 @@ fn unknown_keys_and_bad_values_are_named_with_their_line() {
         (
             "with = \"stepz\"\n[[workspace]]\nname = \"a\"\n[[workspace.credential]]\nname = \"c\"\ntoken_env = \"T\"\n",
             "with: unknown 'stepz'",
+        ),
+        (
+            "format = \"iceberg\"\n[[workspace]]\nname = \"a\"\n[[workspace.credential]]\nname = \"c\"\ntoken_env = \"T\"\n",
+            "format: `iceberg` is not an output format: parquet or delta",
         ),
         (
             "lookback = \"two days\"\n[[workspace]]\nname = \"a\"\n[[workspace.credential]]\nname = \"c\"\ntoken_env = \"T\"\n",
