@@ -9,7 +9,9 @@
 //! At each checkpoint and at the end, the sink commits: it writes each workspace's next
 //! manifest create-only (the commit point, fenced against other writers) and deletes the files
 //! it replaced. A [`Lease`] keeps writers of one workspace apart; an interrupted export is
-//! cleaned up by the next one that commits (see [`History`]).
+//! cleaned up by the next one that commits (see [`History`]). In a Delta dataset
+//! (`--format delta`), each commit also publishes the workspace to every table's Delta log and
+//! replaced files stay until [`delta::vacuum`] (see [`delta`]).
 
 mod commit;
 pub mod delta;

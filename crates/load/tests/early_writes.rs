@@ -110,6 +110,7 @@ async fn early_then_late_rows() {
         run_id: "early".into(),
         source: "test".into(),
         partition_by: Granularity::Day,
+        format: bbpipe_model::Format::Parquet,
     };
     let sink = ParquetSink::open(destination.clone(), options, &["acme".to_string()])
         .await

@@ -71,6 +71,7 @@ async fn large_files_upload_in_parts() {
         run_id: "test".into(),
         source: "test".into(),
         partition_by: Granularity::Month,
+        format: bbpipe_model::Format::Parquet,
     };
     let sink = ParquetSink::open(destination.clone(), options, &["acme".to_string()])
         .await

@@ -381,3 +381,82 @@ fn add_files(
     .map_err(arrow)?;
     Ok(Box::new(ArrowEngineData::new(batch)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::destination::StoreOptions;
+
+    fn entry(path: &str) -> (String, FileEntry) {
+        let entry = FileEntry {
+            path: path.to_string(),
+            rows: 3,
+            bytes: 100,
+        };
+        (path.to_string(), entry)
+    }
+
+    /// Publishing follows the live files version after version, leaves other workspaces
+    /// alone, changes nothing when nothing changed, and checkpoints every 10th version.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_log_follows_the_live_files_and_is_checkpointed() {
+        let dir = tempfile::tempdir().unwrap();
+        let destination =
+            Destination::open(dir.path().to_str().unwrap(), &StoreOptions::default()).unwrap();
+        let file = |ws: &str, month: &str, n: u32| {
+            format!("pipeline_runs/workspace={ws}/created_month={month}/part-r{n}-0001.parquet")
+        };
+        // The files themselves: publishing only names them, but a table's directory must exist.
+        let write = |live: &BTreeMap<String, FileEntry>| {
+            let destination = destination.clone();
+            let paths: Vec<String> = live.keys().cloned().collect();
+            async move {
+                for path in paths {
+                    let path = Path::from(path.as_str());
+                    destination
+                        .put(&path, bytes::Bytes::from_static(b"x"))
+                        .await
+                        .unwrap();
+                }
+            }
+        };
+        let other: BTreeMap<_, _> = [entry(&file("globex", "2026-01", 0))].into();
+        write(&other).await;
+        publish(&destination, Granularity::Month, "globex", &other)
+            .await
+            .unwrap();
+        let mut live = other.clone();
+        for n in 1..=11 {
+            // Each round replaces acme's file of 2026-02 and adds one of a new month.
+            live.retain(|path, _| !path.contains("workspace=acme/created_month=2026-02"));
+            live.extend([
+                entry(&file("acme", "2026-02", n)),
+                entry(&file("acme", &format!("2025-{n:02}"), n)),
+            ]);
+            write(&live).await;
+            let published = publish(&destination, Granularity::Month, "acme", &live)
+                .await
+                .unwrap();
+            assert_eq!(published.len(), 1);
+            assert_eq!(published[0].version, n as u64);
+            assert_eq!(published[0].removed, usize::from(n > 1));
+            let current = current_files(&destination, Table::PipelineRuns)
+                .await
+                .unwrap()
+                .unwrap();
+            let current: BTreeSet<&String> = current.keys().collect();
+            let want: BTreeSet<&String> = live.keys().collect();
+            assert_eq!(current, want, "version {n}");
+        }
+        let again = publish(&destination, Granularity::Month, "acme", &live)
+            .await
+            .unwrap();
+        assert!(again.is_empty(), "nothing changed, nothing committed");
+        let log = dir.path().join("pipeline_runs/_delta_log");
+        assert!(
+            log.join("00000000000000000010.checkpoint.parquet").exists(),
+            "checkpoint at version 10"
+        );
+        assert!(log.join("_last_checkpoint").exists());
+    }
+}

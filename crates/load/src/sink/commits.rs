@@ -156,6 +156,9 @@ impl ParquetSink {
                         workspace,
                         table = table.table.name(),
                         version = table.version,
+                        added = table.added,
+                        removed = table.removed,
+                        retries = table.retries,
                         "published to Delta"
                     );
                 }
