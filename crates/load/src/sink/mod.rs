@@ -50,10 +50,10 @@ pub struct LoadOptions {
     pub run_id: String,
     /// Where the pages come from, for the manifests.
     pub source: String,
-    /// How date-partitioned tables are split: what [`settle_granularity`] returned for the
+    /// How date-partitioned tables are split: what [`settle_layout`] returned for the
     /// destination.
     ///
-    /// [`settle_granularity`]: crate::settle_granularity
+    /// [`settle_layout`]: crate::settle_layout
     pub partition_by: Granularity,
     /// Plain Parquet, or Delta tables published after each commit: what
     /// [`settle_layout`](crate::settle_layout) returned for the destination.
