@@ -14,7 +14,8 @@ test build (`cargo test` builds it with crash injection, BBPIPE_FAILPOINT). Scen
   4. a kill -9 after the manifest and before the Delta commit, and one after a data file:
      the current version is unchanged and readable; the next run publishes;
   5. vacuum: removes only files no version references, past the retention;
-  6. a log past 10 versions, read from its checkpoint.
+  6. a log past 10 versions, read from its checkpoint;
+  7. `rules apply` after a rule changed commits the new deployments as a new version.
 """
 
 import copy
@@ -194,6 +195,31 @@ def check_incremental(binary, tmp, delta):
     return replaced
 
 
+def check_rules_apply(binary, tmp):
+    """`rules apply` after a rule changed: the deployments table's new version equals the same
+    command's output in a Parquet dataset, and the previous version is still there."""
+    renamed = tmp / "renamed-rules.toml"
+    renamed.write_text(RULES.read_text().replace('name = "services-staging"',
+                                                 'name = "services-stage"'))
+    outs = {}
+    for fmt in ("parquet", "delta"):
+        out = tmp / f"rules-{fmt}"
+        run(binary, "replay", DEMO, "--out", out, "--rules", RULES, "--format", fmt)
+        run(binary, "rules", "apply", out, "--rules", renamed)
+        outs[fmt] = out
+    deployments = outs["delta"] / "deployments"
+    rows = delta_rows(deployments)
+    check("[rules apply] Delta deployments equal the Parquet dataset's after the change", rows,
+          parquet_rows(outs["parquet"] / "deployments"))
+    check("[rules apply] the renamed rule's deployments", any(r["rule"] == "services-stage"
+                                                             for r in rows), True)
+    table = deltalake.DeltaTable(str(deployments))
+    check("[rules apply] the previous version keeps the old rule's name",
+          any(r["rule"] == "services-staging"
+              for r in delta_rows(deployments, version=table.version() - 1)), True)
+    check("[rules apply] verify-output", verified(binary, outs["delta"]), True)
+
+
 def check_checkpoints(binary, tmp):
     """A log past its 10th version is read from its checkpoint plus the later entries."""
     out = tmp / "many-versions"
@@ -349,6 +375,7 @@ def main():
         replaced = check_incremental(binary, tmp, delta)
         check_vacuum(binary, delta, replaced)
         check_checkpoints(binary, tmp)
+        check_rules_apply(binary, tmp)
         check_concurrent(binary, tmp)
         check_crash(binary, tmp)
     print(f"delta: {results['passed']} passed, {results['failed']} failed")

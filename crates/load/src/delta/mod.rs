@@ -15,6 +15,7 @@
 //! they are older than a retention. The log is checkpointed every [`CHECKPOINT_EVERY`]
 //! versions, so readers never replay more than that many entries.
 
+mod actions;
 mod engine;
 mod publish;
 mod schema;
