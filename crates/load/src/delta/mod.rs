@@ -31,3 +31,12 @@ pub const LOG_DIR: &str = "_delta_log";
 
 /// A checkpoint of a table's log is written at every version divisible by this.
 pub const CHECKPOINT_EVERY: u64 = 10;
+
+/// Whether `table` has a Delta log in the destination (it is created with its first file).
+pub(crate) async fn has_log(
+    destination: &crate::destination::Destination,
+    table: bbpipe_model::Table,
+) -> Result<bool, crate::error::LoadError> {
+    let log = object_store::path::Path::from(format!("{}/{LOG_DIR}", table.name()));
+    Ok(!destination.is_empty(&log).await?)
+}

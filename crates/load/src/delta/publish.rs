@@ -4,7 +4,7 @@
 use super::actions::add_files;
 use super::engine::{DeltaEngine, kernel};
 use super::schema::{partition_columns, table_schema};
-use super::{CHECKPOINT_EVERY, LOG_DIR};
+use super::{CHECKPOINT_EVERY, has_log};
 use crate::destination::Destination;
 use crate::error::LoadError;
 use crate::manifest::{FileEntry, live_files};
@@ -16,7 +16,6 @@ use delta_kernel::transaction::create_table::create_table;
 use delta_kernel::transaction::data_layout::DataLayout;
 use delta_kernel::transaction::{CommitResult, UpdateTableOperation};
 use delta_kernel::{Engine, EngineData, FilteredEngineData, Snapshot};
-use object_store::path::Path;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,9 +67,7 @@ pub async fn publish(
                 Some((path.strip_prefix(&root)?.to_string(), entry))
             })
             .collect();
-        let exists = !destination
-            .is_empty(&Path::from(format!("{}/{LOG_DIR}", table.name())))
-            .await?;
+        let exists = has_log(destination, table).await?;
         if wanted.is_empty() && !exists {
             continue;
         }
@@ -107,10 +104,7 @@ pub async fn current_files(
     destination: &Destination,
     table: Table,
 ) -> Result<Option<BTreeMap<String, Vec<(String, String)>>>, LoadError> {
-    if destination
-        .is_empty(&Path::from(format!("{}/{LOG_DIR}", table.name())))
-        .await?
-    {
+    if !has_log(destination, table).await? {
         return Ok(None);
     }
     let engine = DeltaEngine::new(destination)?;
@@ -321,6 +315,7 @@ enum Attempt {
 mod tests {
     use super::*;
     use crate::destination::StoreOptions;
+    use object_store::path::Path;
 
     fn entry(path: &str) -> (String, FileEntry) {
         let entry = FileEntry {
