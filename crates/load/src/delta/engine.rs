@@ -34,15 +34,15 @@ impl DeltaEngine {
             table: destination.display().to_string(),
             message,
         };
+        // The kernel blocks a thread on its I/O, driven by the caller's runtime: that needs
+        // worker threads besides the blocked one.
         let handle = tokio::runtime::Handle::try_current()
             .ok()
-            .filter(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        let executor = match handle {
-            Some(handle) => TokioMultiThreadExecutor::new(handle),
-            // A single-threaded caller (a test): the kernel gets a runtime of its own.
-            None => TokioMultiThreadExecutor::new_owned_runtime(Some(1), None)
-                .map_err(|e| fail(e.to_string()))?,
-        };
+            .filter(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+            .ok_or_else(|| {
+                fail("Delta tables are written from a multi-threaded tokio runtime only".into())
+            })?;
+        let executor = TokioMultiThreadExecutor::new(handle);
         let (store, root): (Arc<dyn ObjectStore>, Url) = match destination.local_root() {
             Some(dir) => {
                 let dir = std::path::absolute(dir).map_err(|e| fail(e.to_string()))?;
