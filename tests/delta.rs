@@ -9,6 +9,7 @@
 mod common;
 
 use common::mock::{Auth, MockBitbucket};
+use common::s3;
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -288,4 +289,143 @@ fn a_run_killed_before_publishing_is_published_by_the_next() {
     );
     let verified = bbpipe(&["verify-output", out.path().to_str().unwrap()]);
     assert!(verified.status.success(), "{}", stdout(&verified));
+}
+
+/// The demo with one more run in payments: its month's file of pipeline_runs is replaced.
+fn demo_with_a_new_run() -> tempfile::TempDir {
+    let fixtures = tempfile::tempdir().unwrap();
+    copy_tree(&demo(), fixtures.path());
+    let page = fixtures
+        .path()
+        .join("acme/payments/pipelines/page-0001.json");
+    edit_json(&page, |value| {
+        let runs = value["values"].as_array_mut().unwrap();
+        let mut new = runs[0].clone();
+        new["uuid"] = "{00000000-0000-4000-8000-0000000de17b}".into();
+        new["build_number"] = 100_001.into();
+        runs.insert(0, new);
+    });
+    fixtures
+}
+
+/// Data files present, and those the manifests keep live, as paths from the dataset root.
+fn present_and_live(root: &Path) -> (BTreeSet<String>, BTreeSet<String>) {
+    let present = all_files(root)
+        .iter()
+        .map(|p| p.strip_prefix(root).unwrap().to_str().unwrap().to_string())
+        .filter(|p| p.ends_with(".parquet") && !p.contains("_delta_log"))
+        .collect();
+    let live = ["repositories", "pipeline_runs", "deployments"]
+        .iter()
+        .flat_map(|table| {
+            live_files(root, table)
+                .into_iter()
+                .map(move |f| format!("{table}/{f}"))
+        })
+        .collect();
+    (present, live)
+}
+
+fn vacuum_removes_only_what_no_version_needs(target: common::target::Target) {
+    let copy = tempfile::tempdir().unwrap();
+    let root = |target: &common::target::Target| -> std::path::PathBuf {
+        match target {
+            common::target::Target::Local(_) => std::path::PathBuf::from(target.out()),
+            common::target::Target::S3 { bucket } => {
+                let to = copy.path().join(format!("{}", std::process::id()));
+                let _ = std::fs::remove_dir_all(&to);
+                s3::download(bucket, "exports/bitbucket", &to);
+                to
+            }
+        }
+    };
+    let first = target.replay_with(&demo(), None, &["--format", "delta"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let later = demo_with_a_new_run();
+    let second = target.replay_with(later.path(), None, &[]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    let (present, live) = present_and_live(&root(&target));
+    let replaced: BTreeSet<String> = present.difference(&live).cloned().collect();
+    assert!(!replaced.is_empty(), "the second replay replaced files");
+    let out = target.out();
+    let vacuum = |extra: &[&str]| {
+        let mut args = vec!["vacuum", out.as_str(), "--allow-short-retention"];
+        args.extend(extra);
+        let done = bbpipe_with_env(&args, &target.env());
+        assert!(done.status.success(), "{}", stderr(&done));
+        stdout(&done)
+    };
+    let kept = vacuum(&["--retain", "1h"]);
+    assert!(kept.contains("removed 0 files"), "{kept}");
+    let listed = vacuum(&["--retain", "0s", "--dry-run"]);
+    let would: BTreeSet<String> = listed
+        .lines()
+        .filter_map(|l| l.strip_prefix("would remove "))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(would, replaced, "exactly the replaced files");
+    assert_eq!(
+        present_and_live(&root(&target)).0,
+        present,
+        "a dry run removes nothing"
+    );
+    vacuum(&["--retain", "0s"]);
+    assert_eq!(
+        present_and_live(&root(&target)).0,
+        live,
+        "the live files remain, all of them"
+    );
+    let verified = target.verify();
+    assert!(verified.status.success(), "{}", stdout(&verified));
+}
+
+#[test]
+fn vacuum_removes_only_what_no_version_needs_local() {
+    vacuum_removes_only_what_no_version_needs(common::target::Target::local());
+}
+
+#[test]
+fn vacuum_removes_only_what_no_version_needs_s3() {
+    vacuum_removes_only_what_no_version_needs(common::target::Target::s3("delta-vacuum"));
+}
+
+/// A workspace whose export holds its lease (here, one killed a moment ago) is left alone.
+#[test]
+fn vacuum_skips_a_workspace_being_exported() {
+    let out = tempfile::tempdir().unwrap();
+    assert!(
+        replay(out.path(), &demo(), &["--format", "delta"])
+            .status
+            .success()
+    );
+    let later = demo_with_a_new_run();
+    assert!(replay(out.path(), later.path(), &[]).status.success());
+    let (present, _) = present_and_live(out.path());
+    let killed = bbpipe_with_env(
+        &[
+            "replay",
+            demo().to_str().unwrap(),
+            "--out",
+            out.path().to_str().unwrap(),
+            "--lease",
+            "10m",
+        ],
+        &[("BBPIPE_FAILPOINT", "after-manifest".into())],
+    );
+    assert!(!killed.status.success());
+    let vacuum = bbpipe(&[
+        "vacuum",
+        out.path().to_str().unwrap(),
+        "--retain",
+        "0s",
+        "--allow-short-retention",
+    ]);
+    assert!(vacuum.status.success(), "{}", stderr(&vacuum));
+    assert!(
+        stdout(&vacuum).contains("skipped workspace acme: an export holds its lease"),
+        "{}",
+        stdout(&vacuum)
+    );
+    let (after, _) = present_and_live(out.path());
+    assert!(after.is_superset(&present), "nothing of acme removed");
 }
