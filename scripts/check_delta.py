@@ -15,7 +15,8 @@ test build (`cargo test` builds it with crash injection, BBPIPE_FAILPOINT). Scen
      the current version is unchanged and readable; the next run publishes;
   5. vacuum: removes only files no version references, past the retention;
   6. a log past 10 versions, read from its checkpoint;
-  7. `rules apply` after a rule changed commits the new deployments as a new version.
+  7. `rules apply` after a rule changed commits the new deployments as a new version;
+  8. partitioned by day: the level is a date partition column.
 """
 
 import copy
@@ -133,6 +134,27 @@ def check_demo(binary, tmp):
           bool(comments.get("build_number")) and bool(comments.get("uuid")), True)
     check("[demo] verify-output of the Delta dataset", verified(binary, delta), True)
     return delta
+
+
+def check_day(binary, tmp):
+    """Partitioned by day, the level is a DATE partition column that matches each row."""
+    out = tmp / "demo-day"
+    run(binary, "replay", DEMO, "--out", out, "--rules", RULES, "--format", "delta",
+        "--partition-by", "day")
+    table = deltalake.DeltaTable(str(out / "pipeline_runs"))
+    check("[day] partition columns", table.metadata().partition_columns,
+          ["workspace", "created_date"])
+    check("[day] deltalake reads the day as a date",
+          str(table.to_pyarrow_table().schema.field("created_date").type), "date32[day]")
+    con = duck()
+    for name, column, level in (("pipeline_runs", "created_at", "created_date"),
+                                ("deployments", "deployed_at", "deployed_date")):
+        got = con.execute(f"SELECT typeof({level}), count(*), count(*) FILTER "
+                          f"(WHERE {level} = CAST({column} AS DATE)) FROM "
+                          f"delta_scan('{out / name}') GROUP BY 1").fetchall()
+        want = len(parquet_rows(tmp / "demo-parquet" / name))
+        check(f"[day] {name}: DuckDB reads every row with its day as a DATE", got,
+              [("DATE", want, want)])
 
 
 def rerun_fixtures(tmp, name):
@@ -372,6 +394,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         delta = check_demo(binary, tmp)
+        check_day(binary, tmp)
         replaced = check_incremental(binary, tmp, delta)
         check_vacuum(binary, delta, replaced)
         check_checkpoints(binary, tmp)
