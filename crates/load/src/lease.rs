@@ -107,6 +107,13 @@ pub struct LeaseRecord {
     pub released: bool,
 }
 
+impl LeaseRecord {
+    /// Whether its holder still holds it at `now`: not released and not expired.
+    pub fn is_held(&self, now: DateTime<Utc>) -> bool {
+        !self.released && self.expires_at > now
+    }
+}
+
 /// A lease held by this process. Renewed in the background until released or dropped.
 pub struct Lease {
     workspace: String,
@@ -232,9 +239,8 @@ impl Lease {
                     let holders_lease = (record.expires_at - record.written_at)
                         .to_std()
                         .unwrap_or(options.duration);
-                    let free = record.released
+                    let free = !record.is_held(Utc::now())
                         || record.holder.run_id == holder.run_id
-                        || record.expires_at <= Utc::now()
                         || since >= holders_lease;
                     if !free {
                         let now = Instant::now();

@@ -4,7 +4,7 @@ use crate::destination::Destination;
 use crate::error::LoadError;
 use crate::layout::DatasetRecord;
 use crate::lease::current_record;
-use crate::manifest::{History, Scope, data_files};
+use crate::manifest::{History, Scope, data_files, paths_under};
 use crate::reader::read_columns;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::TimestampMicrosecondType;
@@ -56,7 +56,7 @@ pub async fn verify(destination: &Destination) -> Result<Verification, LoadError
             if record.released {
                 continue;
             }
-            if record.expires_at > chrono::Utc::now() {
+            if record.is_held(chrono::Utc::now()) {
                 report.notes.push(format!(
                     "workspace {workspace}: being exported by {} (lease until {})",
                     record.holder, record.expires_at
@@ -214,11 +214,8 @@ async fn check_delta(
 ) -> Result<(), LoadError> {
     for table in Table::ALL {
         let shown_table = destination.describe(&Path::from(table.name()));
-        let live: BTreeSet<&String> = history
-            .live
-            .keys()
-            .filter(|path| path.starts_with(&format!("{}/", table.name())))
-            .collect();
+        let root = format!("{}/", table.name());
+        let live: BTreeSet<&String> = paths_under(&history.live, &root).collect();
         let current = match crate::delta::current_files(destination, table).await {
             Ok(current) => current.unwrap_or_default(),
             Err(e) => {

@@ -66,8 +66,7 @@ pub async fn vacuum(
     let mut busy = BTreeSet::new();
     for workspace in history.workspaces.keys() {
         if let Some(lease) = current_record(destination, workspace).await?
-            && !lease.released
-            && lease.expires_at > Utc::now()
+            && lease.is_held(Utc::now())
         {
             busy.insert(workspace.clone());
         }
