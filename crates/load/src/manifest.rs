@@ -143,15 +143,22 @@ impl History {
     }
 }
 
+/// Entries of `files` (keyed by paths from the root) under `prefix`, in order.
+pub(crate) fn entries_under<'a, V>(
+    files: &'a BTreeMap<String, V>,
+    prefix: &'a str,
+) -> impl Iterator<Item = (&'a String, &'a V)> + 'a {
+    files
+        .range(prefix.to_string()..)
+        .take_while(move |(path, _)| path.starts_with(prefix))
+}
+
 /// Keys of `files` (paths from the root) under `prefix`, in order.
 pub(crate) fn paths_under<'a, V>(
     files: &'a BTreeMap<String, V>,
     prefix: &'a str,
 ) -> impl Iterator<Item = &'a String> + 'a {
-    files
-        .range(prefix.to_string()..)
-        .map(|(path, _)| path)
-        .take_while(move |path| path.starts_with(prefix))
+    entries_under(files, prefix).map(|(path, _)| path)
 }
 
 /// The files of `table` in `workspace` among `live`.

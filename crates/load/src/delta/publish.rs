@@ -7,15 +7,15 @@ use super::schema::{partition_columns, table_schema};
 use super::{CHECKPOINT_EVERY, has_log};
 use crate::destination::Destination;
 use crate::error::LoadError;
-use crate::manifest::{FileEntry, live_files};
+use crate::manifest::{FileEntry, entries_under};
 use arrow::array::{Array, AsArray};
-use bbpipe_model::{Granularity, Table};
+use bbpipe_model::{Granularity, Table, workspace_dir};
 use delta_kernel::committer::FileSystemCommitter;
 use delta_kernel::engine::arrow_data::ArrowEngineData;
 use delta_kernel::transaction::create_table::create_table;
 use delta_kernel::transaction::data_layout::DataLayout;
 use delta_kernel::transaction::{CommitResult, UpdateTableOperation};
-use delta_kernel::{Engine, EngineData, FilteredEngineData, Snapshot};
+use delta_kernel::{Engine, EngineData, FilteredEngineData, Snapshot, SnapshotRef};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,11 +60,10 @@ pub async fn publish(
     let mut work = Vec::new();
     for table in Table::ALL {
         let root = format!("{}/", table.name());
-        let wanted: Wanted = live_files(live, table, workspace)
-            .into_iter()
-            .filter_map(|path| {
-                let entry = live.get(&path)?.clone();
-                Some((path.strip_prefix(&root)?.to_string(), entry))
+        let dir = format!("{}/", workspace_dir(table, workspace));
+        let wanted: Wanted = entries_under(live, &dir)
+            .filter_map(|(path, entry)| {
+                Some((path.strip_prefix(&root)?.to_string(), entry.clone()))
             })
             .collect();
         let exists = has_log(destination, table).await?;
@@ -72,7 +71,7 @@ pub async fn publish(
             continue;
         }
         let url = engine.table_url(table)?;
-        let workspace = workspace.to_string();
+        let dir = dir.strip_prefix(&root).unwrap_or(&dir).to_string();
         let run = engine.clone();
         work.push(async move {
             run.run(table, move |engine| {
@@ -81,7 +80,7 @@ pub async fn publish(
                     table,
                     granularity,
                     url,
-                    workspace,
+                    dir,
                     wanted,
                 }
                 .run(exists)
@@ -111,7 +110,7 @@ pub async fn current_files(
     let url = engine.table_url(table)?;
     engine
         .run(table, move |engine| {
-            let snapshot = kernel(table, Snapshot::builder_for(url.as_str()).build(engine))?;
+            let snapshot = open_snapshot(engine, table, &url, None)?;
             let mut files = BTreeMap::new();
             let scan = kernel(table, snapshot.scan_builder().build())?;
             for metadata in kernel(table, scan.scan_metadata(engine))? {
@@ -136,13 +135,28 @@ pub async fn current_files(
         .await
 }
 
+/// The snapshot of the table at `url`: its current version, or `version`.
+fn open_snapshot(
+    engine: &dyn Engine,
+    table: Table,
+    url: &Url,
+    version: Option<u64>,
+) -> Result<SnapshotRef, LoadError> {
+    let mut builder = Snapshot::builder_for(url.as_str());
+    if let Some(version) = version {
+        builder = builder.at_version(version);
+    }
+    kernel(table, builder.build(engine))
+}
+
 /// One table's publishing, on a blocking thread.
 struct Reconcile<'e> {
     engine: &'e dyn Engine,
     table: Table,
     granularity: Granularity,
     url: Url,
-    workspace: String,
+    /// The workspace's directory under the table's root (`workspace=<ws>/`): its files.
+    dir: String,
     wanted: Wanted,
 }
 
@@ -212,12 +226,8 @@ impl Reconcile<'_> {
     /// holds that are no longer wanted, in one commit; none if nothing differs.
     fn update(&self) -> Result<Attempt, LoadError> {
         let (table, engine) = (self.table, self.engine);
-        let snapshot = kernel(
-            table,
-            Snapshot::builder_for(self.url.as_str()).build(engine),
-        )?;
+        let snapshot = open_snapshot(engine, table, &self.url, None)?;
         let scan = kernel(table, Arc::clone(&snapshot).scan_builder().build())?;
-        let prefix = format!("workspace={}/", self.workspace);
         let mut present = BTreeSet::new();
         let mut removals = Vec::new();
         let mut removed = 0;
@@ -236,7 +246,7 @@ impl Reconcile<'_> {
             for (i, flag) in remove.iter_mut().enumerate() {
                 let path = paths.value(i);
                 // Rows past the selection vector are selected.
-                if !selection.get(i).copied().unwrap_or(true) || !path.starts_with(&prefix) {
+                if !selection.get(i).copied().unwrap_or(true) || !path.starts_with(&self.dir) {
                     continue;
                 }
                 if self.wanted.contains_key(path) {
@@ -272,12 +282,18 @@ impl Reconcile<'_> {
         for removal in removals {
             transaction.remove_files(removal);
         }
-        let version = match kernel(table, transaction.commit(engine))? {
-            CommitResult::Committed(committed) => committed.commit_version(),
+        let committed = match kernel(table, transaction.commit(engine))? {
+            CommitResult::Committed(committed) => committed,
             CommitResult::Conflicted(_) | CommitResult::Retryable(_) => return Ok(Attempt::Lost),
         };
+        let version = committed.commit_version();
         if version % CHECKPOINT_EVERY == 0 {
-            self.checkpoint(version)?;
+            // The version just written, as the commit left it; read again only if it did not.
+            let written = match committed.post_commit_snapshot() {
+                Some(written) => Arc::clone(written),
+                None => open_snapshot(engine, table, &self.url, Some(version))?,
+            };
+            kernel(table, written.checkpoint(engine, None))?;
         }
         Ok(Attempt::Done(Some(Published {
             table,
@@ -286,20 +302,6 @@ impl Reconcile<'_> {
             removed,
             retries: 0,
         })))
-    }
-
-    /// Writes a checkpoint of `version`, so readers replay at most [`CHECKPOINT_EVERY`] log
-    /// entries. Another writer having written it already is fine.
-    fn checkpoint(&self, version: u64) -> Result<(), LoadError> {
-        let table = self.table;
-        let snapshot = kernel(
-            table,
-            Snapshot::builder_for(self.url.as_str())
-                .at_version(version)
-                .build(self.engine),
-        )?;
-        kernel(table, snapshot.checkpoint(self.engine, None))?;
-        Ok(())
     }
 }
 
