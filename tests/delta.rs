@@ -235,18 +235,7 @@ fn current_run_uuids(out: &Path) -> Vec<String> {
 #[test]
 fn a_run_killed_before_publishing_is_published_by_the_next() {
     let out = tempfile::tempdir().unwrap();
-    let fixtures = tempfile::tempdir().unwrap();
-    copy_tree(&demo(), fixtures.path());
-    let page = fixtures
-        .path()
-        .join("acme/payments/pipelines/page-0001.json");
-    edit_json(&page, |value| {
-        let runs = value["values"].as_array_mut().unwrap();
-        let mut new = runs[0].clone();
-        new["uuid"] = "{00000000-0000-4000-8000-0000000de17a}".into();
-        new["build_number"] = 100_000.into();
-        runs.insert(0, new);
-    });
+    let fixtures = demo_with_a_new_run();
     let first = replay(out.path(), &demo(), &["--format", "delta"]);
     assert!(first.status.success(), "{}", stderr(&first));
     let runs = out.path().join("pipeline_runs");
