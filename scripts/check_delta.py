@@ -34,20 +34,12 @@ import duckdb
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
+from checks import check, finish
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "fixtures/demo"
 RULES = DEMO / "deploy-rules.toml"
 TABLES = ["repositories", "pipeline_runs", "deployments"]
-results = {"passed": 0, "failed": 0}
-
-
-def check(name, got, want):
-    if got == want:
-        results["passed"] += 1
-    else:
-        results["failed"] += 1
-        shown = lambda v: (repr(v)[:300] + "...") if len(repr(v)) > 300 else repr(v)
-        print(f"FAILED {name}: got {shown(got)}, want {shown(want)}")
 
 
 def run(binary, *args, env=None, expect=0):
@@ -401,8 +393,7 @@ def main():
         check_rules_apply(binary, tmp)
         check_concurrent(binary, tmp)
         check_crash(binary, tmp)
-    print(f"delta: {results['passed']} passed, {results['failed']} failed")
-    sys.exit(1 if results["failed"] else 0)
+    finish("delta")
 
 
 if __name__ == "__main__":

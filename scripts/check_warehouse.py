@@ -16,16 +16,9 @@ from pathlib import Path
 import duckdb
 import pyarrow.dataset as ds
 
+from checks import check, finish
+
 ROOT = Path(__file__).resolve().parent.parent
-results = {"passed": 0, "failed": 0}
-
-
-def check(name, got, want):
-    if got == want:
-        results["passed"] += 1
-    else:
-        results["failed"] += 1
-        print(f"FAILED {name}: got {got!r}, want {want!r}")
 
 
 def expected_runs():
@@ -384,8 +377,7 @@ def main():
         check_steps_and_environments(binary, tmp)
         check_commits(binary, tmp)
         check_report(binary, tmp)
-    print(f"warehouse: {results['passed']} passed, {results['failed']} failed")
-    sys.exit(1 if results["failed"] else 0)
+    finish("warehouse")
 
 
 if __name__ == "__main__":
