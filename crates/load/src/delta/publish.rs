@@ -66,14 +66,15 @@ pub async fn publish(
                 Some((path.strip_prefix(&root)?.to_string(), entry.clone()))
             })
             .collect();
-        let exists = has_log(destination, table).await?;
-        if wanted.is_empty() && !exists {
-            continue;
-        }
         let url = engine.table_url(table)?;
         let dir = dir.strip_prefix(&root).unwrap_or(&dir).to_string();
         let run = engine.clone();
         work.push(async move {
+            // Whether the log exists is asked of every table at once, not one after another.
+            let exists = has_log(destination, table).await?;
+            if wanted.is_empty() && !exists {
+                return Ok(None);
+            }
             run.run(table, move |engine| {
                 Reconcile {
                     engine,
