@@ -499,43 +499,6 @@ fn recent_mock() -> MockBitbucket {
     mock
 }
 
-/// The mock's steps of every run, as (step uuid, run_number, status) sorted.
-fn mock_steps(mock: &MockBitbucket) -> Vec<(String, i64, String)> {
-    let state = mock.state.lock().unwrap();
-    let mut all = Vec::new();
-    for repo in &state.repos {
-        for run in &repo.runs {
-            for step in common::mock::steps(repo, run) {
-                all.push((
-                    step["uuid"].as_str().unwrap().to_string(),
-                    step["run_number"].as_i64().unwrap(),
-                    step["state"]["result"]["name"]
-                        .as_str()
-                        .unwrap_or("PENDING")
-                        .to_string(),
-                ));
-            }
-        }
-    }
-    all.sort();
-    all
-}
-
-fn dataset_steps(out: &Path) -> Vec<(String, i64, String)> {
-    let mut all: Vec<_> = read_table(out, "pipeline_steps")
-        .into_iter()
-        .map(|r| {
-            (
-                r["uuid"].as_str().unwrap().to_string(),
-                r["run_number"].as_i64().unwrap(),
-                r["result"].as_str().unwrap_or("PENDING").to_string(),
-            )
-        })
-        .collect();
-    all.sort();
-    all
-}
-
 #[test]
 fn an_unchanged_workspace_costs_no_steps_request_and_a_rerun_one() {
     let mock = recent_mock();
@@ -559,7 +522,7 @@ fn an_unchanged_workspace_costs_no_steps_request_and_a_rerun_one() {
     assert_eq!(requests_to(&mock, "/environments"), 2);
     assert_eq!(requests_to(&mock, "/deployments"), 2);
     assert_eq!(first["export"]["steps_read"], 8);
-    assert_eq!(dataset_steps(out.path()), mock_steps(&mock));
+    assert_eq!(dataset_steps(out.path()), mock.all_steps());
     assert_eq!(read_table(out.path(), "environments").len(), 4);
     assert_eq!(read_table(out.path(), "environment_deployments").len(), 8);
     assert_no_secret(out.path(), &logs);
@@ -638,7 +601,7 @@ fn an_unchanged_workspace_costs_no_steps_request_and_a_rerun_one() {
     assert_eq!(requests_to(&mock, "/steps"), 1);
     assert_eq!(requests_to(&mock, &format!("{bare}%7D/steps")), 1);
     assert_eq!(dataset_steps(out.path()), {
-        let mut all = mock_steps(&mock);
+        let mut all = mock.all_steps();
         all.extend(
             before
                 .iter()
@@ -739,5 +702,5 @@ fn steps_on_several_pages_are_all_read() {
         "two pages for each of 8 runs"
     );
     assert_eq!(report["export"]["steps_read"], 8);
-    assert_eq!(dataset_steps(out.path()), mock_steps(&mock));
+    assert_eq!(dataset_steps(out.path()), mock.all_steps());
 }

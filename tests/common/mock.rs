@@ -238,6 +238,28 @@ impl MockBitbucket {
             .commits = commits;
     }
 
+    /// The mock's steps of every run, as (step uuid, run_number, status) sorted.
+    pub fn all_steps(&self) -> Vec<(String, i64, String)> {
+        let state = self.state.lock().unwrap();
+        let mut all = Vec::new();
+        for repo in &state.repos {
+            for run in &repo.runs {
+                for step in steps(repo, run) {
+                    all.push((
+                        step["uuid"].as_str().unwrap().to_string(),
+                        step["run_number"].as_i64().unwrap(),
+                        step["state"]["result"]["name"]
+                            .as_str()
+                            .unwrap_or("PENDING")
+                            .to_string(),
+                    ));
+                }
+            }
+        }
+        all.sort();
+        all
+    }
+
     pub fn update_run(&self, slug: &str, uuid: &str, edit: impl FnOnce(&mut Value)) {
         let mut state = self.state.lock().unwrap();
         let repo = state.repos.iter_mut().find(|r| r.slug == slug).unwrap();

@@ -13,7 +13,8 @@ use arrow::datatypes::{DataType, Int64Type, TimestampMicrosecondType};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -36,6 +37,49 @@ pub fn bbpipe_with_env(args: &[&str], env: &[(&str, String)]) -> Output {
         command.env(key, value);
     }
     command.output().expect("bbpipe runs")
+}
+
+/// Runs `bbpipe` with `args` and `env` as [`bbpipe_with_env`] does, but gives up after
+/// `deadline`: `None` (the process killed) when it is still running then.
+pub fn bbpipe_within(args: &[&str], env: &[(&str, String)], deadline: Duration) -> Option<Output> {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bbpipe"));
+    command
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("bbpipe runs");
+    // Drain both pipes while waiting: a full pipe would block the child.
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let out = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut out, &mut bytes).map(|_| bytes)
+    });
+    let err = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut err, &mut bytes).map(|_| bytes)
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (stdout, stderr) = (out.join().unwrap().unwrap(), err.join().unwrap().unwrap());
+    status.map(|status| Output {
+        status,
+        stdout,
+        stderr,
+    })
 }
 
 pub fn stderr(output: &Output) -> String {
@@ -267,4 +311,20 @@ pub fn export_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     ];
     args.extend(extra);
     args
+}
+
+/// The steps of `out`'s pipeline_steps table, as (step uuid, run_number, result) sorted.
+pub fn dataset_steps(out: &Path) -> Vec<(String, i64, String)> {
+    let mut all: Vec<_> = read_table(out, "pipeline_steps")
+        .into_iter()
+        .map(|r| {
+            (
+                r["uuid"].as_str().unwrap().to_string(),
+                r["run_number"].as_i64().unwrap(),
+                r["result"].as_str().unwrap_or("PENDING").to_string(),
+            )
+        })
+        .collect();
+    all.sort();
+    all
 }
