@@ -388,6 +388,11 @@ pub struct SyncArgs {
     /// Stop fetching again runs left unfinished once they are older than this.
     #[arg(long, default_value = "90d", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub max_revisit_age: std::time::Duration,
+    /// Fail (exit 1), saying what each stage was waiting for, when no request completes and no
+    /// page or batch moves for this long; waits on Bitbucket's rate limit do not count. What
+    /// the checkpoints committed stays. `0` waits for ever.
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub stall_timeout: std::time::Duration,
 }
 
 /// Deployment inference, shared by every command that writes a dataset.

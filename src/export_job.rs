@@ -78,6 +78,7 @@ pub fn job(args: &ExportArgs, effective: &Effective) -> anyhow::Result<ExportJob
         api_url: effective.api_url.clone(),
         record: args.record.clone(),
         write,
+        stall_timeout: Some(args.sync.stall_timeout).filter(|t| !t.is_zero()),
     })
 }
 

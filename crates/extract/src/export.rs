@@ -16,7 +16,9 @@ use crate::error::ExtractError;
 use crate::filter::RepoFilter;
 use crate::record::Recorder;
 use crate::state::{RepositoryState, SyncState};
-use bbpipe_model::{Checkpoint, Endpoint, Extras, Message, PageSource, RawPage, RunRef};
+use bbpipe_model::{
+    Activity, Checkpoint, Endpoint, Extras, Message, PageSource, RawPage, RunRef, Wait,
+};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
@@ -25,6 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc::Sender;
+use tokio_util::task::AbortOnDropHandle;
 use url::Url;
 
 /// What to export.
@@ -127,8 +130,10 @@ pub struct Exporter {
     pub(crate) recorder: Option<Arc<Recorder>>,
     pub(crate) started_at: DateTime<Utc>,
     progress: Arc<ExportProgress>,
-    /// Requests in flight, across repositories: at most `concurrency`.
-    in_flight: tokio::sync::Semaphore,
+    /// Request slots, across repositories: at most `concurrency` requests in flight.
+    slots: Arc<tokio::sync::Semaphore>,
+    /// What the export is doing, for the stall watchdog.
+    activity: Arc<Activity>,
     pages: AtomicU64,
     bytes: AtomicU64,
     pub(crate) counters: Counters,
@@ -147,7 +152,8 @@ impl Exporter {
         state.workspace.clone_from(&options.workspace);
         Exporter {
             client,
-            in_flight: tokio::sync::Semaphore::new(options.concurrency.max(1)),
+            slots: Arc::new(tokio::sync::Semaphore::new(options.concurrency.max(1))),
+            activity: Arc::default(),
             options,
             previous,
             recorder: recorder.map(Arc::new),
@@ -165,6 +171,13 @@ impl Exporter {
                 sort_fallbacks: Vec::new(),
             }),
         }
+    }
+
+    /// Reports progress and waits to `activity` (shared with the other stages and the stall
+    /// watchdog) instead of a counter of its own.
+    pub fn with_activity(mut self, activity: Arc<Activity>) -> Self {
+        self.activity = activity;
+        self
     }
 
     pub(crate) fn count_runs(&self, runs: usize) {
@@ -317,16 +330,39 @@ impl Exporter {
         Ok(())
     }
 
+    /// GETs `url` in one of the request slots.
+    ///
+    /// The request runs as a task of its own, which takes a slot, sends, reads the response and
+    /// gives the slot back whether or not the caller is polling it. Walks prefetch pages in
+    /// `buffered` streams that they poll only between their own requests: a slot taken inside
+    /// such a stream while its walk waited for the steps of a page would be held until that
+    /// walk got a slot itself, and with every slot held that way the export stopped for ever.
     pub(crate) async fn get(&self, url: &Url) -> Result<Bytes, ApiError> {
-        let _permit = self
-            .in_flight
-            .acquire()
-            .await
-            .map_err(|_| ApiError::Unreachable {
-                url: url.to_string(),
+        let (slots, client, activity) = (
+            Arc::clone(&self.slots),
+            Arc::clone(&self.client),
+            Arc::clone(&self.activity),
+        );
+        let owned = url.clone();
+        let request = tokio::spawn(async move {
+            let slot = {
+                let _waiting = activity.waiting(Wait::RequestSlot);
+                slots.acquire_owned().await
+            };
+            let _slot = slot.map_err(|_| ApiError::Unreachable {
+                url: owned.to_string(),
                 message: "export stopped".into(),
             })?;
-        self.client.get(url).await
+            let _waiting = activity.waiting(Wait::Response);
+            client.get_watched(&owned, Some(&activity)).await
+        });
+        // Dropped (the export failed or stopped): the request stops too.
+        AbortOnDropHandle::new(request)
+            .await
+            .map_err(|e| ApiError::Unreachable {
+                url: url.to_string(),
+                message: format!("the request's task ended: {e}"),
+            })?
     }
 
     pub(crate) fn url(&self, path: &str, query: &[(&str, String)]) -> Url {
@@ -413,10 +449,13 @@ impl Exporter {
             },
             body,
         };
+        let _waiting = self.activity.waiting(Wait::SendPage);
         output
             .send(Message::Data(page))
             .await
-            .map_err(|_| ExtractError::Cancelled)
+            .map_err(|_| ExtractError::Cancelled)?;
+        self.activity.moved();
+        Ok(())
     }
 
     /// Every page of the workspace's repositories; returns those the filter keeps.

@@ -6,11 +6,13 @@
 //! - [`TableSpec`]: everything about a table (key, versions, partition, merge rule, columns with
 //!   their descriptions, from which `bbpipe schema` is generated);
 //! - [`PartitionKey`]: every dataset path, built and parsed;
-//! - [`Message`]: data, checkpoints and completion, as they travel down the channels.
+//! - [`Message`]: data, checkpoints and completion, as they travel down the channels;
+//! - [`Activity`]: what each stage is doing right now, for the stall watchdog.
 
 /// The Arrow version the schemas are built with, for readers of them.
 pub use arrow;
 
+mod activity;
 pub mod bitbucket;
 mod extras;
 mod format;
@@ -21,6 +23,7 @@ mod spec;
 mod table;
 mod tables;
 
+pub use activity::{Activity, Wait, Waiting};
 pub use extras::Extras;
 pub use format::Format;
 pub use message::{Checkpoint, Message};

@@ -72,6 +72,19 @@ pub enum PipelineError {
         .0.name()
     )]
     Interrupted(Signal),
+    /// Nothing moved for the stall timeout (outside rate-limit waits): the run stopped instead
+    /// of waiting for ever.
+    #[error(
+        "stalled: nothing moved for {} (--stall-timeout) outside rate-limit waits, so the \
+         export stopped; what each stage was waiting for: {waiting}",
+        humantime::format_duration(*.timeout)
+    )]
+    Stalled {
+        /// The stall timeout.
+        timeout: std::time::Duration,
+        /// What each stage was waiting for, and how full the channels were.
+        waiting: String,
+    },
     /// A stage ended without an error of its own or a result (it panicked or was cancelled).
     #[error("a stage stopped unexpectedly: {0}")]
     Stage(String),

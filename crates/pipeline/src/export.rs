@@ -6,10 +6,12 @@ use crate::options::WriteOptions;
 use crate::report::{ExportReport, Report, Requests, RunFacts};
 use crate::rules_apply::RulesPlan;
 use crate::stages::{load_rules, transformer};
+use crate::watchdog::Watch;
 use crate::writer::{Writer, open_destination};
 use bbpipe_extract::api::Client;
 use bbpipe_extract::{CommitSource, ExportOptions, ExportProgress, Exporter, Recorder, SyncState};
 use bbpipe_load::Destination;
+use bbpipe_model::Activity;
 use bbpipe_transform::RuleSet;
 use object_store::path::Path;
 use std::path::PathBuf;
@@ -28,6 +30,9 @@ pub struct ExportJob {
     pub record: Option<PathBuf>,
     /// Where and how to write.
     pub write: WriteOptions,
+    /// Stop with [`PipelineError::Stalled`] when nothing moved for this long outside
+    /// rate-limit waits; `None`: wait for ever.
+    pub stall_timeout: Option<std::time::Duration>,
 }
 
 /// An export ready to run: its workspace leased, its state read.
@@ -42,6 +47,7 @@ pub struct Export {
     plan: RulesPlan,
     commits: CommitsPlan,
     started: Instant,
+    watch: Option<Watch>,
 }
 
 /// What `--with commits` asks of the export.
@@ -61,6 +67,7 @@ impl Export {
             api_url,
             record,
             write,
+            stall_timeout,
         } = job;
         let workspace = extract.workspace.clone();
         // First: a bad rules file fails before anything is taken or requested.
@@ -100,7 +107,13 @@ impl Export {
             max: extract.max_commits_per_deployment,
             concurrency: extract.concurrency,
         };
-        let exporter = Exporter::new(Arc::clone(&client), extract, state, recorder);
+        let activity = Arc::new(Activity::default());
+        let watch = stall_timeout.map(|timeout| Watch {
+            timeout,
+            activity: Arc::clone(&activity),
+        });
+        let exporter =
+            Exporter::new(Arc::clone(&client), extract, state, recorder).with_activity(activity);
         Ok(Export {
             workspace,
             api_url,
@@ -112,6 +125,7 @@ impl Export {
             plan,
             commits,
             started,
+            watch,
         })
     }
 
@@ -134,6 +148,7 @@ impl Export {
             plan,
             commits,
             started,
+            watch,
         } = self;
         let run_id = writer.run_id.clone();
         let recorder = exporter.recorder();
@@ -141,6 +156,7 @@ impl Export {
             .run(
                 |tx| exporter.run(tx),
                 transformer(write.batch_rows, rules.clone()),
+                watch,
             )
             .await?;
         let not_updated = plan.not_updated.clone();

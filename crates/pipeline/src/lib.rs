@@ -36,6 +36,7 @@ mod rules_apply;
 mod runs;
 pub mod signal;
 mod stages;
+mod watchdog;
 mod writer;
 
 // The stages, for callers that need their types (credentials, rules, destinations): a user of

@@ -47,6 +47,7 @@ pub async fn replay(job: &ReplayJob) -> Result<Report, PipelineError> {
         .run(
             |tx| replay.run(tx),
             transformer(job.write.batch_rows, rules.clone()),
+            None,
         )
         .await?;
     let rederived = plan.finish(rules.as_ref(), &job.write).await?;

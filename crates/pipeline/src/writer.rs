@@ -4,6 +4,7 @@ use crate::error::PipelineError;
 use crate::options::WriteOptions;
 use crate::signal;
 use crate::stages::run_stages;
+use crate::watchdog::Watch;
 use bbpipe_extract::ExtractError;
 use bbpipe_load::{
     DeploymentsNdjson, Destination, Holder, Lease, LeaseOptions, LoadError, LoadOptions,
@@ -148,11 +149,13 @@ impl Writer {
         }
     }
 
-    /// Runs the stages into the sink, then lets go of the leases whatever happened.
+    /// Runs the stages into the sink (watched by `watch`, if given), then lets go of the
+    /// leases whatever happened.
     pub(crate) async fn run<E, F>(
         self,
         extract: impl FnOnce(Sender<Message<RawPage>>) -> F,
         transformer: TransformOptions,
+        watch: Option<Watch>,
     ) -> Result<(E, TransformSummary, LoadSummary), PipelineError>
     where
         E: Send + 'static,
@@ -160,7 +163,7 @@ impl Writer {
     {
         let Writer { sink, leases, .. } = self;
         let commits = sink.commits();
-        let result = run_stages(extract, transformer, sink).await;
+        let result = run_stages(extract, transformer, sink, watch).await;
         release(leases).await;
         let committed = commits.load(std::sync::atomic::Ordering::SeqCst);
         result.map_err(|error| match committed {

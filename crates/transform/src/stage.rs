@@ -3,7 +3,7 @@
 
 use crate::error::TransformError;
 use crate::transformer::{TransformOptions, TransformSummary, Transformer};
-use bbpipe_model::{Message, RawPage, TableBatch};
+use bbpipe_model::{Activity, Message, RawPage, TableBatch, Wait};
 use tokio::sync::mpsc::{Receiver, Sender};
 
 impl Transformer {
@@ -11,8 +11,10 @@ impl Transformer {
         &self,
         out: &mut Vec<TableBatch>,
         output: &Sender<Message<TableBatch>>,
+        activity: &Activity,
     ) -> Result<(), TransformError> {
         for batch in out.drain(..) {
+            let _waiting = activity.waiting(Wait::SendBatch);
             output
                 .blocking_send(Message::Data(batch))
                 .map_err(|_| TransformError::Cancelled)?;
@@ -29,16 +31,19 @@ impl Transformer {
         output: Sender<Message<TableBatch>>,
     ) -> Result<TransformSummary, TransformError> {
         let mut out = Vec::new();
+        let activity = self.activity();
         loop {
             let finished = match input.blocking_recv() {
                 Some(Message::Data(page)) => {
+                    let _decoding = activity.waiting(Wait::Decode);
                     self.push(&page, &mut out)?;
+                    activity.moved();
                     false
                 }
                 Some(Message::Checkpoint(mark)) => {
                     // Everything this worker read before the mark goes down before it.
                     self.finish(&mut out)?;
-                    self.send_all(&mut out, &output)?;
+                    self.send_all(&mut out, &output, &activity)?;
                     output
                         .blocking_send(Message::Checkpoint(mark))
                         .map_err(|_| TransformError::Cancelled)?;
@@ -51,7 +56,7 @@ impl Transformer {
                 // The extractor stopped without completing: it reports its own error.
                 None => return Err(TransformError::Cancelled),
             };
-            self.send_all(&mut out, &output)?;
+            self.send_all(&mut out, &output, &activity)?;
             if finished {
                 return Ok(self.into_summary());
             }

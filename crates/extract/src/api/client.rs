@@ -4,6 +4,7 @@ use super::auth::Credentials;
 use super::error::{ApiError, describe};
 use super::pace::Pacer;
 use backon::{BackoffBuilder, ExponentialBuilder};
+use bbpipe_model::{Activity, Wait};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -218,8 +219,8 @@ impl Client {
     }
 
     /// A credential with budget left, waiting for one if none has; `None` when every
-    /// credential was set aside.
-    async fn lane(&self) -> Option<(usize, Duration)> {
+    /// credential was set aside. The wait is a rate-limit wait to `activity`.
+    async fn lane(&self, activity: Option<&Activity>) -> Option<(usize, Duration)> {
         let start = tokio::time::Instant::now();
         loop {
             let first = self.turn.fetch_add(1, Ordering::Relaxed);
@@ -239,6 +240,7 @@ impl Client {
                 };
                 soonest = Some(soonest.map_or(wait, |s| s.min(wait)));
             }
+            let _waiting = activity.map(|a| a.waiting(Wait::RateLimit));
             tokio::time::sleep(soonest?).await;
         }
     }
@@ -268,6 +270,16 @@ impl Client {
 
     /// GETs `url` and returns the body, retrying what deserves it.
     pub async fn get(&self, url: &Url) -> Result<Bytes, ApiError> {
+        self.get_watched(url, None).await
+    }
+
+    /// [`Client::get`], telling `activity` (the stall watchdog's) when it waits on the rate
+    /// limit: a 429's backoff, a credential resting, or pacing under the hourly allowance.
+    pub async fn get_watched(
+        &self,
+        url: &Url,
+        activity: Option<&Activity>,
+    ) -> Result<Bytes, ApiError> {
         let mut transient = ExponentialBuilder::default()
             .with_min_delay(self.options.min_delay)
             .with_max_delay(self.options.max_delay)
@@ -283,7 +295,7 @@ impl Client {
         let mut waited = Duration::ZERO;
         let mut refused: Option<ApiError> = None;
         loop {
-            let Some((index, paced)) = self.lane().await else {
+            let Some((index, paced)) = self.lane(activity).await else {
                 // Every credential was set aside: the last refusal says why.
                 return Err(refused.unwrap_or_else(|| ApiError::Unreachable {
                     url: url.to_string(),
@@ -294,7 +306,12 @@ impl Client {
             RequestStats::add(&self.stats.rate_limit_wait_ms, paced.as_millis() as u64);
             RequestStats::add(&self.stats.requests, 1);
             RequestStats::add(&lane.stats.requests, 1);
-            match self.attempt(lane, url).await {
+            let attempt = self.attempt(lane, url).await;
+            if let Some(activity) = activity {
+                // An answer, even a failure, is progress: retries are not a stall.
+                activity.moved();
+            }
+            match attempt {
                 Attempt::Done(body) => return Ok(body),
                 Attempt::Fatal(error)
                     if matches!(error.status(), Some(401 | 403)) && self.lanes.len() > 1 =>
@@ -320,6 +337,7 @@ impl Client {
                         tracing::debug!(%error, ?delay, "retrying");
                         RequestStats::add(&self.stats.retries, 1);
                         RequestStats::add(&lane.stats.retries, 1);
+                        let _waiting = activity.map(|a| a.waiting(Wait::Retry));
                         tokio::time::sleep(delay).await;
                     }
                     None => return Err(error),
@@ -356,7 +374,9 @@ impl Client {
                     self.stats
                         .waiting_on_rate_limit
                         .store(true, Ordering::Relaxed);
+                    let waiting = activity.map(|a| a.waiting(Wait::RateLimit));
                     tokio::time::sleep(delay).await;
+                    drop(waiting);
                     self.stats
                         .waiting_on_rate_limit
                         .store(false, Ordering::Relaxed);

@@ -22,7 +22,7 @@ mod withdraw;
 use crate::delta::Published;
 use crate::destination::Destination;
 use crate::error::LoadError;
-use crate::failpoint::failpoint;
+use crate::failpoint::{failpoint, stall_point};
 use crate::flush::Flushed;
 use crate::lease::Lease;
 use crate::manifest::{FileEntry, History, Manifest, Scope, StateEntries, WorkspaceLog};
@@ -30,7 +30,9 @@ use crate::ndjson::DeploymentsNdjson;
 use crate::rejects::Rejects;
 use crate::spill::Spill;
 use crate::writer::WrittenFile;
-use bbpipe_model::{Checkpoint, Format, Granularity, Message, PartitionKey, Table, TableBatch};
+use bbpipe_model::{
+    Activity, Checkpoint, Format, Granularity, Message, PartitionKey, Table, TableBatch, Wait,
+};
 use budget::{Buffer, InFlight};
 use chrono::{DateTime, Utc};
 use object_store::path::Path;
@@ -146,6 +148,8 @@ pub struct ParquetSink {
     extra_state: BTreeMap<String, StateEntries>,
     /// Groups of rows to remove at the next commit.
     withdrawals: Vec<withdraw::Withdrawal>,
+    /// Where the stage reports progress and waits (the stall watchdog reads it).
+    activity: Arc<Activity>,
 }
 
 impl ParquetSink {
@@ -203,6 +207,7 @@ impl ParquetSink {
             replacing: None,
             extra_state: BTreeMap::new(),
             withdrawals: Vec::new(),
+            activity: Arc::default(),
         })
     }
 
@@ -215,6 +220,13 @@ impl ParquetSink {
     /// Counts the manifests this sink commits: how far a run got, even if it fails later.
     pub fn commits(&self) -> Arc<std::sync::atomic::AtomicU64> {
         Arc::clone(&self.commit_count)
+    }
+
+    /// Reports progress and waits to `activity`, shared with the other stages and the stall
+    /// watchdog.
+    pub fn with_activity(mut self, activity: Arc<Activity>) -> Self {
+        self.activity = activity;
+        self
     }
 
     /// The leases to check before each commit, by workspace.
@@ -272,22 +284,30 @@ impl ParquetSink {
         mut self,
         mut input: Receiver<Message<TableBatch>>,
     ) -> Result<LoadSummary, LoadError> {
+        let activity = Arc::clone(&self.activity);
         let outcome = loop {
-            let step = match input.recv().await {
-                Some(Message::Data(batch)) => self.write(batch).await,
-                Some(Message::Checkpoint(mark)) => self.checkpoint(mark).await,
-                Some(Message::Complete) => match self.commit(BTreeMap::new(), 0, false).await {
-                    Ok(()) => {
-                        let mut summary = std::mem::take(&mut self.summary);
-                        summary.partition_by = self.options.partition_by;
-                        summary.format = self.options.format;
-                        summary.files = std::mem::take(&mut self.committed_files)
-                            .into_values()
-                            .collect();
-                        return Ok(summary);
+            let received = {
+                let _waiting = activity.waiting(Wait::NextBatch);
+                input.recv().await
+            };
+            activity.moved();
+            let step = match received {
+                Some(Message::Data(batch)) => {
+                    let _writing = activity.waiting(Wait::Write);
+                    stall_point("stall-load").await;
+                    self.write(batch).await
+                }
+                Some(Message::Checkpoint(mark)) => {
+                    let _committing = activity.waiting(Wait::Commit);
+                    self.checkpoint(mark).await
+                }
+                Some(Message::Complete) => {
+                    let _committing = activity.waiting(Wait::Commit);
+                    match self.commit(BTreeMap::new(), 0, false).await {
+                        Ok(()) => return Ok(self.into_summary()),
+                        Err(e) => Err(e),
                     }
-                    Err(e) => Err(e),
-                },
+                }
                 None => Err(LoadError::Cancelled),
             };
             if let Err(e) = step {
@@ -316,6 +336,17 @@ impl ParquetSink {
             ndjson.abandon();
         }
         Err(outcome)
+    }
+
+    /// What this export committed, once the last commit is done.
+    fn into_summary(mut self) -> LoadSummary {
+        let mut summary = std::mem::take(&mut self.summary);
+        summary.partition_by = self.options.partition_by;
+        summary.format = self.options.format;
+        summary.files = std::mem::take(&mut self.committed_files)
+            .into_values()
+            .collect();
+        summary
     }
 
     /// Counts a checkpoint's copies; commits once all arrived.

@@ -15,7 +15,7 @@ use crate::steps::PipelineStepsBuilder;
 use bbpipe_model::bitbucket::{
     self as json, DecodeError, Deployment, Environment, Page, PipelineRun, Repository, Step,
 };
-use bbpipe_model::{Endpoint, PageSource, RawPage, Table, TableBatch};
+use bbpipe_model::{Activity, Endpoint, PageSource, RawPage, Table, TableBatch};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -30,6 +30,8 @@ pub struct TransformOptions {
     /// several workers every one reads the repository and environment pages (for repository
     /// uuids and environment names) and one writes their rows.
     pub emit_repositories: bool,
+    /// Where the stage reports progress and waits (the stall watchdog reads it).
+    pub activity: Arc<Activity>,
 }
 
 impl Default for TransformOptions {
@@ -38,6 +40,7 @@ impl Default for TransformOptions {
             batch_rows: 4096,
             rules: None,
             emit_repositories: true,
+            activity: Arc::default(),
         }
     }
 }
@@ -118,6 +121,11 @@ pub struct Transformer {
 }
 
 impl Transformer {
+    /// Where this transformer reports progress and waits.
+    pub(crate) fn activity(&self) -> Arc<Activity> {
+        Arc::clone(&self.options.activity)
+    }
+
     /// A transformer with `options`.
     pub fn new(options: TransformOptions) -> Self {
         Transformer {
