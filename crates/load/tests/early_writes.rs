@@ -5,7 +5,7 @@
 // Test and benchmark code fails loudly: unwrap and panic are how it reports.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../../../tests/common/files.rs"]
+#[path = "../../../tests/e2e/common/files.rs"]
 mod files;
 
 use arrow::array::{

@@ -3,7 +3,7 @@
 // Test and benchmark code fails loudly: unwrap and panic are how it reports.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../../../tests/common/s3.rs"]
+#[path = "../../../tests/e2e/common/s3.rs"]
 #[allow(dead_code)] // shared with the end-to-end tests, which use all of it
 mod s3;
 

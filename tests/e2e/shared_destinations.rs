@@ -2,13 +2,8 @@
 //! the same workspace twice, leases that are held, stale or taken over, and manifests that
 //! cannot be read. Checked row by row.
 
-// Test helpers fail loudly: unwrap and panic are how they report.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
-use common::target::Target;
-use common::*;
+use crate::common::target::Target;
+use crate::common::*;
 use std::path::Path;
 use std::process::Output;
 use std::time::Duration;

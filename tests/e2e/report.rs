@@ -3,12 +3,7 @@
 //! against DuckDB in scripts/check_warehouse.py; the page in a real browser in
 //! scripts/check_report_page.py.)
 
-// Test helpers fail loudly: unwrap and panic are how they report.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -365,7 +360,7 @@ fn errors_name_what_is_wrong_with_their_exit_codes() {
 
 #[test]
 fn a_report_of_a_dataset_on_s3_equals_the_local_one() {
-    let bucket = common::s3::bucket("report");
+    let bucket = crate::common::s3::bucket("report");
     let s3 = format!("s3://{bucket}/analytics");
     let rules = demo().join("deploy-rules.toml");
     let output = bbpipe_with_env(
@@ -378,10 +373,10 @@ fn a_report_of_a_dataset_on_s3_equals_the_local_one() {
             "--rules",
             rules.to_str().unwrap(),
         ],
-        &common::s3::env(),
+        &crate::common::s3::env(),
     );
     assert!(output.status.success(), "{}", stderr(&output));
-    let remote = bbpipe_with_env(&["report", &s3, "--json", "-"], &common::s3::env());
+    let remote = bbpipe_with_env(&["report", &s3, "--json", "-"], &crate::common::s3::env());
     assert!(remote.status.success(), "{}", stderr(&remote));
     let dir = tempfile::tempdir().unwrap();
     replay(dir.path(), &demo(), &["--rules", rules.to_str().unwrap()]);

@@ -313,6 +313,37 @@ pub fn export_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     args
 }
 
+/// `bbpipe export --config <config>` as the tests run it: fast retries, no pacing, then `extra`.
+pub fn nightly_args<'a>(config: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "export",
+        "--config",
+        config,
+        "--retry-delay-ms",
+        "5",
+        "--max-requests-per-hour",
+        "1000000",
+    ];
+    args.extend(extra);
+    args
+}
+
+/// The runs of `out`'s pipeline_runs table, as (uuid, run_number) sorted: what
+/// `MockBitbucket::all_runs` gives for the mock.
+pub fn dataset_runs(out: &Path) -> Vec<(String, i64)> {
+    let mut runs: Vec<(String, i64)> = read_table(out, "pipeline_runs")
+        .into_iter()
+        .map(|r| {
+            (
+                r["uuid"].as_str().unwrap().to_string(),
+                r["run_number"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    runs.sort();
+    runs
+}
+
 /// The steps of `out`'s pipeline_steps table, as (step uuid, run_number, result) sorted.
 pub fn dataset_steps(out: &Path) -> Vec<(String, i64, String)> {
     let mut all: Vec<_> = read_table(out, "pipeline_steps")

@@ -2,13 +2,8 @@
 //! pipelines, an API that ignores the sort, first exports interrupted and resumed, the
 //! unfinished-run schedule, and the small traps around them.
 
-// Test helpers fail loudly: unwrap and panic are how they report.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
-use common::mock::{Auth, Fault, MockBitbucket};
-use common::*;
+use crate::common::mock::{Auth, Fault, MockBitbucket};
+use crate::common::*;
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::path::Path;

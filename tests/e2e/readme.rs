@@ -1,11 +1,6 @@
 //! README.md documents what the binary does.
 
-// Test helpers fail loudly: unwrap and panic are how they report.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn readme_schema_section_is_the_output_of_bbpipe_schema() {

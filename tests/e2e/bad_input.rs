@@ -1,11 +1,6 @@
 //! End to end: bad input stops the run with an error that names the file and the JSON path.
 
-// Test helpers fail loudly: unwrap and panic are how they report.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 
 fn corrupt(edit: impl FnOnce(&Path)) -> (tempfile::TempDir, tempfile::TempDir) {

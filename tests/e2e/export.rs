@@ -1,12 +1,7 @@
 //! End to end: `bbpipe check` and `bbpipe export` against a local mock of the Bitbucket API.
 
-// Test helpers fail loudly: unwrap and panic are how they report.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
-use common::mock::{Auth, Fault, MockBitbucket};
-use common::*;
+use crate::common::mock::{Auth, Fault, MockBitbucket};
+use crate::common::*;
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -501,10 +496,10 @@ fn exports_to_s3_keep_their_state_there() {
     let mock = MockBitbucket::start("acme", Auth::Bearer(TOKEN.into()));
     mock.add_repo("api", 150);
     mock.add_repo("web", 10);
-    let bucket = common::s3::bucket("export-state");
+    let bucket = crate::common::s3::bucket("export-state");
     let out = format!("s3://{bucket}/bitbucket");
     let mut vars = env(&mock, &bearer());
-    vars.extend(common::s3::env());
+    vars.extend(crate::common::s3::env());
     let args = [
         "export",
         "--workspace",
@@ -524,7 +519,7 @@ fn exports_to_s3_keep_their_state_there() {
     assert!(second.status.success(), "{}", stderr(&second));
     assert_eq!(requests_in(&stdout(&second)), 1 + 2, "{}", stdout(&second));
     let copy = tempfile::tempdir().unwrap();
-    common::s3::download(&bucket, "bitbucket", copy.path());
+    crate::common::s3::download(&bucket, "bitbucket", copy.path());
     assert!(
         !sync_state(copy.path(), "acme").is_empty(),
         "state in the manifests"

@@ -1,13 +1,8 @@
 //! End to end: re-runs, overlapping and older exports, and killed exports, on the local
 //! filesystem and on a local S3 server, checked row by row.
 
-// Test helpers fail loudly: unwrap and panic are how they report.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
-use common::target::Target;
-use common::*;
+use crate::common::target::Target;
+use crate::common::*;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 

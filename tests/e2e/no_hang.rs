@@ -2,13 +2,8 @@
 //! and checkpoint intervals; and one that cannot move fails with the stall error instead of
 //! waiting for ever. Every export runs under a deadline a hang would exceed.
 
-// Test helpers fail loudly: unwrap and panic are how they report.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
-use common::mock::{Auth, Fault, MockBitbucket};
-use common::*;
+use crate::common::mock::{Auth, Fault, MockBitbucket};
+use crate::common::*;
 use std::path::Path;
 use std::time::Duration;
 
@@ -47,20 +42,6 @@ fn export_within(mock: &MockBitbucket, out: &Path, extra: &[&str], deadline: Dur
         stderr(&output)
     );
     stdout(&output)
-}
-
-fn dataset_runs(out: &Path) -> Vec<(String, i64)> {
-    let mut runs: Vec<(String, i64)> = read_table(out, "pipeline_runs")
-        .into_iter()
-        .map(|r| {
-            (
-                r["uuid"].as_str().unwrap().to_string(),
-                r["run_number"].as_i64().unwrap(),
-            )
-        })
-        .collect();
-    runs.sort();
-    runs
 }
 
 /// The case of the report: four repositories of 2,000–3,000 runs, steps of the last 30 days,
@@ -142,15 +123,7 @@ fn two_workspaces_at_once_with_steps_finish() {
         ),
     )
     .unwrap();
-    let args = [
-        "export",
-        "--config",
-        config.to_str().unwrap(),
-        "--retry-delay-ms",
-        "5",
-        "--max-requests-per-hour",
-        "1000000",
-    ];
+    let args = nightly_args(config.to_str().unwrap(), &[]);
     let env = [("NO_HANG_TOKEN", TOKEN.to_string())];
     let output = bbpipe_within(&args, &env, Duration::from_secs(300))
         .unwrap_or_else(|| panic!("two workspaces with steps: hung"));

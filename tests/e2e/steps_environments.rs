@@ -2,13 +2,8 @@
 //! fixture JSON, field by field; no secret anywhere; what incremental exports cost; re-runs;
 //! the outcome of Bitbucket's deployments; deploy rules with `source = "environments"`.
 
-// Test helpers fail loudly: unwrap and panic are how they report.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
-use common::mock::{Auth, MockBitbucket};
-use common::*;
+use crate::common::mock::{Auth, MockBitbucket};
+use crate::common::*;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;

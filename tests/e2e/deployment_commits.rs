@@ -3,13 +3,8 @@
 //! cut at the limit, a force-push; what incremental exports cost; a recording replayed; lead
 //! times of the demo against the fixture JSON.
 
-// Test helpers fail loudly: unwrap and panic are how they report.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
-use common::mock::{Auth, MockBitbucket};
-use common::*;
+use crate::common::mock::{Auth, MockBitbucket};
+use crate::common::*;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -502,7 +497,7 @@ fn demo_lead_times_match_the_fixture_json() {
 
 #[test]
 fn on_s3_the_commits_pass_reads_what_it_committed_and_the_report_agrees_with_local() {
-    let bucket = common::s3::bucket("commits");
+    let bucket = crate::common::s3::bucket("commits");
     let s3 = format!("s3://{bucket}/analytics");
     let work = tempfile::tempdir().unwrap();
     let local = work.path().join("out");
@@ -521,7 +516,7 @@ fn on_s3_the_commits_pass_reads_what_it_committed_and_the_report_agrees_with_loc
             "--summary",
             "json",
         ];
-        let output = bbpipe_with_env(&args, &common::s3::env());
+        let output = bbpipe_with_env(&args, &crate::common::s3::env());
         assert!(output.status.success(), "{}", stderr(&output));
         report(&stdout(&output))["commits"][0].clone()
     };
@@ -534,7 +529,7 @@ fn on_s3_the_commits_pass_reads_what_it_committed_and_the_report_agrees_with_loc
         "read back from S3: nothing new"
     );
     let lead = |dest: &str| -> Value {
-        let output = bbpipe_with_env(&["report", dest, "--json", "-"], &common::s3::env());
+        let output = bbpipe_with_env(&["report", dest, "--json", "-"], &crate::common::s3::env());
         assert!(output.status.success(), "{}", stderr(&output));
         report(&stdout(&output))["lead_time"].clone()
     };

@@ -1,13 +1,8 @@
 //! Deployments follow the current rules: `bbpipe rules apply` re-derives them from the runs a
 //! dataset holds, and replays and exports do it on their own when the rules changed.
 
-// Test helpers fail loudly: unwrap and panic are how they report.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
-use common::mock::{Auth, MockBitbucket};
-use common::*;
+use crate::common::mock::{Auth, MockBitbucket};
+use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -365,7 +360,7 @@ fn an_export_re_derives_when_its_rules_changed() {
 
 #[test]
 fn rules_apply_works_on_s3() {
-    use common::target::Target;
+    use crate::common::target::Target;
     let target = Target::s3("rules-apply");
     let replayed = target.replay_with(&demo(), None, &[]);
     assert!(replayed.status.success(), "{}", stderr(&replayed));

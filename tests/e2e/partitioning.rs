@@ -2,14 +2,9 @@
 //! rows, each in the partition its timestamp names; a dataset keeps the granularity it was
 //! created with; an incremental export rewrites one file per month it touches.
 
-// Test helpers fail loudly: unwrap and panic are how they report.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
-use common::mock::{Auth, MockBitbucket};
-use common::target::Target;
-use common::*;
+use crate::common::mock::{Auth, MockBitbucket};
+use crate::common::target::Target;
+use crate::common::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

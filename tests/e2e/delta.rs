@@ -3,14 +3,9 @@
 //! it, and compared with what the manifests commit. scripts/check_delta.py reads the same output
 //! with deltalake and DuckDB's delta extension.
 
-// Test helpers fail loudly: unwrap and panic are how they report.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
-use common::mock::{Auth, MockBitbucket};
-use common::s3;
-use common::*;
+use crate::common::mock::{Auth, MockBitbucket};
+use crate::common::s3;
+use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -315,12 +310,12 @@ fn present_and_live(root: &Path) -> (BTreeSet<String>, BTreeSet<String>) {
     (present, live)
 }
 
-fn vacuum_removes_only_what_no_version_needs(target: common::target::Target) {
+fn vacuum_removes_only_what_no_version_needs(target: crate::common::target::Target) {
     let copy = tempfile::tempdir().unwrap();
-    let root = |target: &common::target::Target| -> std::path::PathBuf {
+    let root = |target: &crate::common::target::Target| -> std::path::PathBuf {
         match target {
-            common::target::Target::Local(_) => std::path::PathBuf::from(target.out()),
-            common::target::Target::S3 { bucket } => {
+            crate::common::target::Target::Local(_) => std::path::PathBuf::from(target.out()),
+            crate::common::target::Target::S3 { bucket } => {
                 let to = copy.path().join(format!("{}", std::process::id()));
                 let _ = std::fs::remove_dir_all(&to);
                 s3::download(bucket, "exports/bitbucket", &to);
@@ -370,12 +365,12 @@ fn vacuum_removes_only_what_no_version_needs(target: common::target::Target) {
 
 #[test]
 fn vacuum_removes_only_what_no_version_needs_local() {
-    vacuum_removes_only_what_no_version_needs(common::target::Target::local());
+    vacuum_removes_only_what_no_version_needs(crate::common::target::Target::local());
 }
 
 #[test]
 fn vacuum_removes_only_what_no_version_needs_s3() {
-    vacuum_removes_only_what_no_version_needs(common::target::Target::s3("delta-vacuum"));
+    vacuum_removes_only_what_no_version_needs(crate::common::target::Target::s3("delta-vacuum"));
 }
 
 /// A workspace whose export holds its lease (here, one killed a moment ago) is left alone.

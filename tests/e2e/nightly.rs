@@ -3,13 +3,8 @@
 //! aside; the summary against its JSON Schema, the metrics file through a Prometheus parser,
 //! JSON log lines; configuration errors named.
 
-// Test helpers fail loudly: unwrap and panic are how they report.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
-use common::mock::{Auth, MockBitbucket};
-use common::*;
+use crate::common::mock::{Auth, MockBitbucket};
+use crate::common::*;
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -29,16 +24,7 @@ fn env(extra: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
 }
 
 fn nightly(config: &Path, extra: &[&str], env: &[(&'static str, String)]) -> Output {
-    let mut args = vec![
-        "export",
-        "--config",
-        config.to_str().unwrap(),
-        "--retry-delay-ms",
-        "5",
-        "--max-requests-per-hour",
-        "1000000",
-    ];
-    args.extend(extra);
+    let args = nightly_args(config.to_str().unwrap(), extra);
     bbpipe_with_env(&args, env)
 }
 
