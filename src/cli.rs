@@ -6,9 +6,18 @@ use bbpipe_pipeline::transform::commits::DEFAULT_MAX_COMMITS;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// `bbpipe --version`: the version and the git revision built from (`+modified` when the
+/// tree had uncommitted changes to tracked files; `unknown` outside a git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("BBPIPE_GIT_REVISION"),
+    ")"
+);
+
 /// Export Bitbucket Cloud Pipelines history to Hive-partitioned Parquet.
 #[derive(Debug, Parser)]
-#[command(name = "bbpipe", version, about, max_term_width = 100)]
+#[command(name = "bbpipe", version = VERSION, about, max_term_width = 100)]
 pub struct Cli {
     /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -72,6 +81,26 @@ pub enum Command {
     /// The configuration file as it takes effect.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print a shell completion script: `bbpipe completions bash > /etc/bash_completion.d/bbpipe`
+    /// (zsh: a file `_bbpipe` in a directory of $fpath; fish: ~/.config/fish/completions/).
+    Completions(CompletionsArgs),
+    /// Write the man pages (bbpipe.1 and one per subcommand) into a directory.
+    #[command(hide = true)]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Where to write them (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 /// How log lines are written (`--log-format`).

@@ -13,6 +13,7 @@ mod client;
 mod exit;
 mod export_cmd;
 mod export_job;
+mod generate;
 mod given;
 mod metrics;
 mod nightly;
@@ -62,6 +63,14 @@ fn main() -> ExitCode {
             Command::VerifyOutput(args) => write_cmd::verify_output(args, cli.quiet).await,
             Command::Vacuum(args) => write_cmd::vacuum(args, cli.quiet).await,
             Command::Report(args) => report_cmd::run(args, cli.quiet).await,
+            Command::Completions(args) => generate::completions(args.shell),
+            Command::Man(args) => {
+                let written = generate::man_pages(&args.dir)?;
+                if !cli.quiet {
+                    eprintln!("{} man pages in {}", written.len(), args.dir.display());
+                }
+                Ok(())
+            }
         }
     });
     match result {
