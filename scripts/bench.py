@@ -1,20 +1,20 @@
 #!/usr/bin/env python3
 """Runs the measurements behind scripts/bench and writes BENCHMARKS.md. See scripts/bench."""
 
-import contextlib
 import json
 import math
 import os
 import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
+
+from mock_api import free_port, mock_api
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench-out"
@@ -176,33 +176,6 @@ def query_speed(month_out, day_out, repeats=7):
                          "ratio": median(seconds["day"]) / median(seconds["month"]),
                          "same_answer": answers["month"] == answers["day"], "all": seconds}
     return results
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-@contextlib.contextmanager
-def mock_api(fixtures_dir, latency_ms, per_token_rps=None):
-    """scripts/bench_mock_server.py serving `fixtures_dir`, up and listening; yields its port."""
-    port = free_port()
-    extra = [str(per_token_rps)] if per_token_rps else []
-    server = subprocess.Popen([PY, ROOT / "scripts/bench_mock_server.py", fixtures_dir, str(port),
-                               str(latency_ms)] + extra)
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield port
-    finally:
-        server.kill()
 
 
 def extraction(latency_ms=50, concurrency=4):

@@ -8,10 +8,12 @@ GET /2.0/repositories/{ws}/{slug}/pipelines?... -> FIXTURES/{ws}/{slug}/pipeline
 Every request waits LATENCY_MS (default 50) first, as a distant API would. GET /_requests returns
 how many API requests were served. With PER_TOKEN_RPS, each Authorization header (each
 credential) has its own allowance of that many requests a second (a bucket of one second's
-worth): beyond it the answer is Bitbucket's 429, text/plain. Loopback only.
+worth): beyond it the answer is Bitbucket's 429, text/plain. With MOCK_TOKEN in the environment,
+only `Authorization: Bearer $MOCK_TOKEN` is accepted (401 otherwise). Loopback only.
 """
 
 import json
+import os
 import sys
 import threading
 import time
@@ -23,6 +25,7 @@ ROOT = Path(sys.argv[1])
 PORT = int(sys.argv[2])
 LATENCY = (float(sys.argv[3]) if len(sys.argv) > 3 else 50.0) / 1000
 PER_TOKEN_RPS = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
+TOKEN = os.environ.get("MOCK_TOKEN")
 lock = threading.Lock()
 served = 0
 buckets = {}  # Authorization header -> (tokens, last refill)
@@ -66,6 +69,8 @@ class Handler(BaseHTTPRequestHandler):
             served += 1
         if "Authorization" not in self.headers:
             return self.send(401, b'{"type": "error", "error": {"message": "no credentials"}}')
+        if TOKEN is not None and self.headers["Authorization"] != f"Bearer {TOKEN}":
+            return self.send(401, b'{"type": "error", "error": {"message": "Invalid credentials"}}')
         if not allowed(self.headers["Authorization"]):
             body = b"Rate limit for this resource has been exceeded"
             self.send_response(429)
