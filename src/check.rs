@@ -6,6 +6,7 @@ use crate::exit::{self, Exit};
 use crate::given::Given;
 use bbpipe_pipeline::config::NightlyConfig;
 use bbpipe_pipeline::extract::api::{ApiError, Credentials, RepositoriesPage};
+use bbpipe_pipeline::model::bitbucket::segment_problem;
 use serde_json::json;
 
 struct Outcome {
@@ -133,10 +134,14 @@ async fn probe(
         }
     };
     let workspace = &bbpipe_pipeline::normalize_workspace(workspace);
-    let mut url = client.endpoint(&format!("repositories/{workspace}"));
-    url.query_pairs_mut().append_pair("pagelen", "10");
-    let listed = match client.get(&url).await {
-        Ok(body) => RepositoriesPage::parse(url.as_str(), &body),
+    let listed = match client.endpoint(&["repositories", workspace.as_str()]) {
+        Ok(mut url) => {
+            url.query_pairs_mut().append_pair("pagelen", "10");
+            match client.get(&url).await {
+                Ok(body) => RepositoriesPage::parse(url.as_str(), &body),
+                Err(e) => Err(e),
+            }
+        }
         Err(e) => Err(e),
     };
     let listed = match listed {
@@ -144,7 +149,13 @@ async fn probe(
         Err(e) => return failure(&e, true, mode, workspace, api_url),
     };
     let visible = listed.size.unwrap_or(listed.repositories.len() as u64);
-    let Some(first) = listed.repositories.first().map(|r| &r.slug) else {
+    // The first repository whose slug can be asked about (export sets the others aside).
+    let Some(first) = listed
+        .repositories
+        .iter()
+        .map(|r| &r.slug)
+        .find(|slug| segment_problem(slug).is_none())
+    else {
         return Outcome {
             code: exit::NO_RESOURCES,
             message: format!("the credentials see no repository in workspace {workspace}"),
@@ -155,9 +166,20 @@ async fn probe(
             repositories: Some(0),
         };
     };
-    let mut url = client.endpoint(&format!("repositories/{workspace}/{first}/pipelines"));
-    url.query_pairs_mut().append_pair("pagelen", "1");
-    match client.get(&url).await {
+    let url = client.endpoint(&[
+        "repositories",
+        workspace.as_str(),
+        first.as_str(),
+        "pipelines",
+    ]);
+    let answer = match url {
+        Ok(mut url) => {
+            url.query_pairs_mut().append_pair("pagelen", "1");
+            client.get(&url).await
+        }
+        Err(e) => Err(e),
+    };
+    match answer {
         Ok(_) => Outcome {
             code: ("ok", 0),
             message: format!(

@@ -143,7 +143,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DATE", value_parser = date)]
     pub to: Option<chrono::NaiveDate>,
     /// Only this workspace.
-    #[arg(long, value_name = "WS")]
+    #[arg(long, value_name = "WS", value_parser = workspace_slug)]
     pub workspace: Option<String>,
     /// Only deployments of this service.
     #[arg(long, value_name = "SERVICE")]
@@ -184,7 +184,7 @@ pub struct RulesApplyArgs {
     /// The dataset: a local directory or s3://bucket/prefix.
     pub dest: String,
     /// Only this workspace (repeatable); default: every workspace of the dataset.
-    #[arg(long = "workspace", value_name = "WS")]
+    #[arg(long = "workspace", value_name = "WS", value_parser = workspace_slug)]
     pub workspaces: Vec<String>,
     /// Print what would be added and removed; write nothing.
     #[arg(long)]
@@ -227,17 +227,50 @@ pub struct RulesExplainArgs {
 }
 
 /// An http(s) URL that can be the API base; anything else is a usage error (exit 2).
-fn api_url(text: &str) -> Result<String, String> {
-    let url = url::Url::parse(text).map_err(|e| e.to_string())?;
-    bbpipe_pipeline::extract::api::check_api_url(&url).map_err(|e| e.to_string())?;
-    Ok(text.to_string())
+/// A Bitbucket workspace slug (any case: it is read lower-case): nothing else reaches a URL
+/// path, a lease or a partition name.
+fn workspace_slug(text: &str) -> Result<String, String> {
+    let slug = text.trim().to_lowercase();
+    match bbpipe_pipeline::model::bitbucket::workspace_slug_problem(&slug) {
+        None => Ok(text.to_string()),
+        Some(problem) => Err(format!("not a Bitbucket workspace slug: {problem}")),
+    }
+}
+
+/// `--api-url` / `BITBUCKET_API_URL`: an http(s) URL with a host and no user name or password.
+/// A parser of its own, because clap's errors quote the value given, and this one may carry a
+/// password: its errors show the URL without it.
+#[derive(Debug, Clone, Copy)]
+struct ApiUrl;
+
+impl clap::builder::TypedValueParser for ApiUrl {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        _command: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        use bbpipe_pipeline::extract::api::check_api_url;
+        let refuse = |message: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("--api-url: {message}\n"),
+            )
+        };
+        let text = value.to_str().ok_or_else(|| refuse("not UTF-8".into()))?;
+        let url = url::Url::parse(text).map_err(|e| refuse(format!("not a URL ({e})")))?;
+        check_api_url(&url).map_err(|e| refuse(e.to_string()))?;
+        Ok(text.to_string())
+    }
 }
 
 /// Reaching the Bitbucket API.
 #[derive(Debug, Args)]
 pub struct ApiArgs {
     /// API base URL.
-    #[arg(long, env = "BITBUCKET_API_URL", default_value = bbpipe_pipeline::extract::api::DEFAULT_API_URL, value_name = "URL", value_parser = api_url)]
+    #[arg(long, env = "BITBUCKET_API_URL", default_value = bbpipe_pipeline::extract::api::DEFAULT_API_URL, value_name = "URL", value_parser = ApiUrl)]
     pub api_url: String,
     /// Retries of a 5xx, a timeout or a dropped connection (429s are waited out separately).
     #[arg(long, default_value_t = 5, value_name = "N")]
@@ -248,13 +281,17 @@ pub struct ApiArgs {
     /// Give up on a request still rate limited (429) after waiting this many seconds in all.
     #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
     pub rate_limit_patience: u64,
+    /// Refuse a response body larger than this, in MiB, while it streams in (retried like a
+    /// 5xx, then exit 1). A page of 100 runs is about 0.2 MiB.
+    #[arg(long, default_value_t = (bbpipe_pipeline::extract::api::DEFAULT_MAX_RESPONSE_BYTES >> 20) as u32, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_response_mib: u32,
 }
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Workspace slug: the first path segment of https://bitbucket.org/<workspace>/. With
     /// --config: only this workspace of the file.
-    #[arg(long, required_unless_present = "config")]
+    #[arg(long, required_unless_present = "config", value_parser = workspace_slug)]
     pub workspace: Option<String>,
     /// Check every workspace of this configuration file with each of its credentials, one
     /// line each; the exit code is the worst.
@@ -271,7 +308,7 @@ pub struct CheckArgs {
 pub struct ExportArgs {
     /// Workspace slug: the first path segment of https://bitbucket.org/<workspace>/. With
     /// --config: only this workspace of the file.
-    #[arg(long, required_unless_present = "config")]
+    #[arg(long, required_unless_present = "config", value_parser = workspace_slug)]
     pub workspace: Option<String>,
     /// Where to write the dataset: a local directory or s3://bucket/prefix. The incremental
     /// state lives there too, in the workspace's manifests.

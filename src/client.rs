@@ -11,13 +11,13 @@ pub fn client_for(
     api_url: &str,
     per_hour: u32,
 ) -> anyhow::Result<Client> {
-    let url =
-        url::Url::parse(api_url).map_err(|e| anyhow::anyhow!("--api-url {api_url:?}: {e}"))?;
+    let url = url::Url::parse(api_url).map_err(|e| anyhow::anyhow!("--api-url: {e}"))?;
     let mut options = ClientOptions::new(url);
     options.max_requests_per_hour = per_hour;
     options.max_retries = api.max_retries;
     options.min_delay = Duration::from_millis(api.retry_delay_ms);
     options.rate_limit_patience = Duration::from_secs(api.rate_limit_patience);
+    options.max_response_bytes = (api.max_response_mib as usize) << 20;
     Ok(Client::with_credentials(credentials, options)?)
 }
 

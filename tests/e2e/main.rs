@@ -13,6 +13,7 @@ mod delta;
 mod deployment_commits;
 mod deployments;
 mod export;
+mod hostile;
 mod load_guarantees;
 mod nightly;
 mod no_hang;

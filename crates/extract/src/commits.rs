@@ -166,12 +166,13 @@ impl CommitSource {
         workspace: &str,
         query: &CommitQuery,
     ) -> Result<Shipped, ExtractError> {
-        let mut url = client.endpoint(&format!("repositories/{workspace}/{}", query.repo_slug));
-        if let Ok(mut segments) = url.path_segments_mut() {
-            segments
-                .pop_if_empty()
-                .extend(["commits", query.new.as_str()]);
-        }
+        let url = client.endpoint(&[
+            "repositories",
+            workspace,
+            &query.repo_slug,
+            "commits",
+            &query.new,
+        ])?;
         let pagelen = (PAGELEN as usize).min(self.max);
         let (mut pages, mut count, mut page) = (Vec::new(), 0usize, None::<String>);
         loop {

@@ -232,7 +232,7 @@ impl Exporter {
             .await?;
         if let Some(recorder) = &this.recorder {
             recorder
-                .finish(this.started_at, this.client.endpoint("").as_ref())
+                .finish(this.started_at, this.client.endpoint::<&str>(&[])?.as_ref())
                 .await?;
         }
         {
@@ -365,11 +365,16 @@ impl Exporter {
             })?
     }
 
-    pub(crate) fn url(&self, path: &str, query: &[(&str, String)]) -> Url {
-        let mut url = self.client.endpoint(path);
+    /// The API's URL of `segments` (each one path segment) with `query`.
+    pub(crate) fn url<S: AsRef<str>>(
+        &self,
+        segments: &[S],
+        query: &[(&str, String)],
+    ) -> Result<Url, ApiError> {
+        let mut url = self.client.endpoint(segments)?;
         url.query_pairs_mut()
             .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
-        url
+        Ok(url)
     }
 
     /// Where every page leaves extract: recorded (with `--record`), counted, sent on.
@@ -471,7 +476,7 @@ impl Exporter {
                 ("sort", "slug".into()),
                 ("page", page.to_string()),
             ];
-            let url = self.url(&format!("repositories/{workspace}"), &query);
+            let url = self.url(&["repositories", workspace.as_str()], &query)?;
             let body = self.get(&url).await?;
             let listed = RepositoriesPage::parse(url.as_str(), &body)?;
             self.send(output, Endpoint::Repositories, None, &url, page, body)
@@ -481,7 +486,7 @@ impl Exporter {
                 listed
                     .repositories
                     .into_iter()
-                    .filter(|r| self.options.filter.allows(&r.slug)),
+                    .filter(|r| self.options.filter.allows(&r.slug) && usable(r)),
             );
             if is_last_page(page, count, listed.has_next, listed.size) {
                 break;
@@ -513,12 +518,11 @@ impl Exporter {
         run_uuid: &str,
         output: &Sender<Message<RawPage>>,
     ) -> Result<Option<RunHeader>, ExtractError> {
-        let workspace = &self.options.workspace;
-        let path = format!(
-            "repositories/{workspace}/{}/pipelines/{run_uuid}",
-            repo.slug
-        );
-        let url = self.url(&path, &[]);
+        let workspace = self.options.workspace.as_str();
+        let url = self.url(
+            &["repositories", workspace, &repo.slug, "pipelines", run_uuid],
+            &[],
+        )?;
         match self.get(&url).await {
             Ok(body) => {
                 let header = RunHeader::parse(url.as_str(), &body).ok();
@@ -540,6 +544,21 @@ impl Exporter {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// Whether a listed repository's slug can be one path segment, of a URL and of a file (a
+/// recording's directory): one that cannot is set aside, with a warning naming its uuid, so
+/// that no value from the API can change which endpoint is asked or where a file is written.
+fn usable(repository: &Listed) -> bool {
+    let Some(problem) = bbpipe_model::bitbucket::segment_problem(&repository.slug) else {
+        return true;
+    };
+    tracing::warn!(
+        repository = %repository.uuid,
+        slug = %bbpipe_model::bitbucket::shown(&repository.slug),
+        "a repository whose slug cannot be one path segment ({problem}): set aside, not exported"
+    );
+    false
 }
 
 /// The last page: fewer values than asked for, no `next`, or `size` reached. Never computed

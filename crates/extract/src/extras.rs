@@ -55,14 +55,10 @@ impl Exporter {
         if wanted.is_empty() {
             return Ok(());
         }
-        let path = format!(
-            "repositories/{}/{}/pipelines",
-            self.options.workspace, walk.repo.slug
-        );
-        let path = path.as_str();
+        let slug = walk.repo.slug.as_str();
         let mut fetched = futures::stream::iter(wanted)
             .map(|want| async move {
-                let pages = self.fetch_steps(path, &want.run).await;
+                let pages = self.fetch_steps(slug, &want.run).await;
                 (want, pages)
             })
             .buffered(self.options.concurrency.max(1));
@@ -95,10 +91,18 @@ impl Exporter {
     /// Every page of one run's steps; `None` when the run is gone (404).
     async fn fetch_steps(
         &self,
-        pipelines_path: &str,
+        slug: &str,
         run: &RunRef,
     ) -> Result<Option<Vec<(Url, Bytes)>>, ExtractError> {
-        let path = format!("{pipelines_path}/{}/steps", run.uuid);
+        let workspace = self.options.workspace.as_str();
+        let path = [
+            "repositories",
+            workspace,
+            slug,
+            "pipelines",
+            &run.uuid,
+            "steps",
+        ];
         let mut optional = vec![("pagelen", PAGELEN.to_string())];
         let mut pages = Vec::new();
         for page in 1u32.. {
@@ -123,7 +127,7 @@ impl Exporter {
     /// a page length) and asks again, with a warning; later pages keep what page 1 was given.
     async fn listing_page(
         &self,
-        path: &str,
+        path: &[&str],
         page: u32,
         optional: &mut Vec<(&'static str, String)>,
         counter: Option<&AtomicU64>,
@@ -131,7 +135,7 @@ impl Exporter {
         loop {
             let mut query = optional.clone();
             query.push(("page", page.to_string()));
-            let url = self.url(path, &query);
+            let url = self.url(path, &query)?;
             if let Some(counter) = counter {
                 counter.fetch_add(1, Ordering::Relaxed);
             }
@@ -141,7 +145,7 @@ impl Exporter {
                 Err(e) if e.status() == Some(400) && page == 1 && !optional.is_empty() => {
                     if let Some((name, value)) = optional.pop() {
                         tracing::warn!(
-                            path,
+                            path = %path.join("/"),
                             "the API refused {name}={value} (400): asking again without it"
                         );
                     }
@@ -156,8 +160,8 @@ impl Exporter {
         if !self.options.extras.environments {
             return Ok(());
         }
-        let base = format!("repositories/{}/{}", self.options.workspace, walk.repo.slug);
-        let path = format!("{base}/environments");
+        let (workspace, slug) = (self.options.workspace.as_str(), walk.repo.slug.as_str());
+        let path = ["repositories", workspace, slug, "environments"];
         let mut optional = vec![("pagelen", PAGELEN.to_string())];
         for page in 1u32.. {
             let Some((url, body)) = self.listing_page(&path, page, &mut optional, None).await?
@@ -179,16 +183,17 @@ impl Exporter {
                 break;
             }
         }
-        self.read_deployments(walk, &base).await
+        self.read_deployments(walk).await
     }
 
-    async fn read_deployments(&self, walk: &mut Walk<'_>, base: &str) -> Result<(), ExtractError> {
+    async fn read_deployments(&self, walk: &mut Walk<'_>) -> Result<(), ExtractError> {
         let previous = walk.state.deployments_watermark;
         let stop_at = previous.map(|w| minus(w, self.options.lookback));
         let mut newest = previous;
         let mut last = None;
         let mut ordered = true;
-        let path = format!("{base}/deployments");
+        let (workspace, slug) = (self.options.workspace.as_str(), walk.repo.slug.as_str());
+        let path = ["repositories", workspace, slug, "deployments"];
         // The sort goes first if the API refuses something.
         let mut optional = vec![
             ("pagelen", PAGELEN.to_string()),

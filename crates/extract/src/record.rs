@@ -46,6 +46,20 @@ impl Recorder {
     }
 
     async fn write(&self, path: PathBuf, body: &[u8]) -> Result<(), ExtractError> {
+        // Paths are built from slugs and uuids the API sent: nothing lands outside the root,
+        // whatever they held (discovery sets unsafe slugs aside; this is the last word).
+        let inside = path.strip_prefix(&self.root).is_ok_and(|rest| {
+            rest.components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+        });
+        if !inside {
+            return Err(ExtractError::Layout {
+                path: PathBuf::from(bbpipe_model::bitbucket::shown(&path.to_string_lossy())),
+                message: "a value from the API would put this recorded page outside the \
+                          recording: not written"
+                    .into(),
+            });
+        }
         if let Some(dir) = path.parent() {
             tokio::fs::create_dir_all(dir)
                 .await

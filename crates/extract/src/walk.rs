@@ -38,7 +38,8 @@ const ARRIVAL_SLACK_MINUTES: i64 = 10;
 /// One repository's walk.
 pub(crate) struct Walk<'a> {
     pub(crate) repo: &'a Listed,
-    path: String,
+    /// The repository's pipelines listing, as URL path segments.
+    path: [String; 4],
     pub(crate) state: RepositoryState,
     /// `--with steps`: no steps of runs created before this (a first or full read).
     pub(crate) steps_since: Option<DateTime<Utc>>,
@@ -88,7 +89,12 @@ impl Exporter {
             .flatten();
         let mut walk = Walk {
             repo,
-            path: format!("repositories/{workspace}/{}/pipelines", repo.slug),
+            path: [
+                "repositories".into(),
+                workspace.clone(),
+                repo.slug.clone(),
+                "pipelines".into(),
+            ],
             state: RepositoryState {
                 slug: repo.slug.clone(),
                 steps_read: previous
@@ -171,7 +177,7 @@ impl Exporter {
         self.progress_of_full_read(walk, page, &resume).await;
         if let (false, Some(last)) = (done, page_count) {
             let path = walk.path.clone();
-            let path = path.as_str();
+            let path = path.as_slice();
             let mut pages = futures::stream::iter(page + 1..=last)
                 .map(|n| async move { (n, self.fetch_runs(path, n, order).await) })
                 .buffered(self.options.concurrency.max(1));
@@ -449,7 +455,7 @@ impl Exporter {
     /// (Bitbucket's `next` drops `sort`).
     async fn fetch_runs(
         &self,
-        path: &str,
+        path: &[String],
         page: u32,
         order: RunOrder,
     ) -> Result<Fetched, ExtractError> {
@@ -458,7 +464,7 @@ impl Exporter {
             ("sort", order.sort().into()),
             ("page", page.to_string()),
         ];
-        let url = self.url(path, &query);
+        let url = self.url(path, &query)?;
         let body = self.get(&url).await?;
         let listed = PipelinesPage::parse(url.as_str(), &body)?;
         Ok(Fetched { url, body, listed })

@@ -1,7 +1,7 @@
 //! What the row builders share: reading optional strings and timestamps, and their errors.
 
 use crate::timestamp::parse_micros;
-use bbpipe_model::bitbucket::Str;
+use bbpipe_model::bitbucket::{Str, shown};
 
 /// Why a value could not become a row; the caller adds the page and the path prefix.
 pub struct RowError {
@@ -21,7 +21,7 @@ pub fn timestamp(text: Option<&str>, field: &'static str) -> Result<Option<i64>,
         None => Ok(None),
         Some(text) => parse_micros(text).map(Some).ok_or_else(|| RowError {
             field,
-            message: format!("not an RFC 3339 timestamp: {text:?}"),
+            message: format!("not an RFC 3339 timestamp: {:?}", shown(text)),
         }),
     }
 }

@@ -42,6 +42,16 @@ pub fn bbpipe_with_env(args: &[&str], env: &[(&str, String)]) -> Output {
 /// Runs `bbpipe` with `args` and `env` as [`bbpipe_with_env`] does, but gives up after
 /// `deadline`: `None` (the process killed) when it is still running then.
 pub fn bbpipe_within(args: &[&str], env: &[(&str, String)], deadline: Duration) -> Option<Output> {
+    bbpipe_measured(args, env, deadline).map(|(output, _)| output)
+}
+
+/// [`bbpipe_within`], also returning the process's peak resident memory in KiB, read from
+/// outside (`VmHWM` in /proc, the kernel's high-water mark) while it runs.
+pub fn bbpipe_measured(
+    args: &[&str],
+    env: &[(&str, String)],
+    deadline: Duration,
+) -> Option<(Output, u64)> {
     let mut command = Command::new(env!("CARGO_BIN_EXE_bbpipe"));
     command
         .args(args)
@@ -62,8 +72,16 @@ pub fn bbpipe_within(args: &[&str], env: &[(&str, String)], deadline: Duration) 
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut err, &mut bytes).map(|_| bytes)
     });
+    let status_file = format!("/proc/{}/status", child.id());
     let started = Instant::now();
+    let mut peak = 0;
     let status = loop {
+        if let Ok(status) = std::fs::read_to_string(&status_file)
+            && let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:"))
+        {
+            let kib = line.split_whitespace().nth(1).and_then(|v| v.parse().ok());
+            peak = peak.max(kib.unwrap_or(0));
+        }
         if let Some(status) = child.try_wait().unwrap() {
             break Some(status);
         }
@@ -72,13 +90,18 @@ pub fn bbpipe_within(args: &[&str], env: &[(&str, String)], deadline: Duration) 
             let _ = child.wait();
             break None;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(5));
     };
     let (stdout, stderr) = (out.join().unwrap().unwrap(), err.join().unwrap().unwrap());
-    status.map(|status| Output {
-        status,
-        stdout,
-        stderr,
+    status.map(|status| {
+        (
+            Output {
+                status,
+                stdout,
+                stderr,
+            },
+            peak,
+        )
     })
 }
 

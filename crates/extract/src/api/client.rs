@@ -18,7 +18,7 @@ pub const DEFAULT_API_URL: &str = "https://api.bitbucket.org/2.0";
 /// (`mailto:x`, `file:///`) could not carry request paths.
 pub fn check_api_url(url: &Url) -> Result<(), ApiError> {
     let bad = |message: &str| ApiError::BadApiUrl {
-        url: url.to_string(),
+        url: without_userinfo(url),
         message: message.to_string(),
     };
     if !matches!(url.scheme(), "http" | "https") {
@@ -27,8 +27,24 @@ pub fn check_api_url(url: &Url) -> Result<(), ApiError> {
     if url.cannot_be_a_base() || url.host().is_none() {
         return Err(bad("must name a host, e.g. https://api.bitbucket.org/2.0"));
     }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad(
+            "must not carry a user name or password: credentials come from the environment or files",
+        ));
+    }
     Ok(())
 }
+
+/// `url` as it may be shown: without a user name or password.
+pub fn without_userinfo(url: &Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string()
+}
+
+/// The largest response body read by default: a page of 100 runs is about 200 KB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 << 20;
 
 /// How the client behaves.
 #[derive(Debug, Clone)]
@@ -47,6 +63,9 @@ pub struct ClientOptions {
     pub rate_limit_patience: Duration,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// A response body larger than this is refused while it streams in (and retried like a
+    /// 5xx): memory stays bounded whatever arrives.
+    pub max_response_bytes: usize,
 }
 
 impl ClientOptions {
@@ -60,6 +79,7 @@ impl ClientOptions {
             max_delay: Duration::from_secs(60),
             rate_limit_patience: Duration::from_secs(3600),
             timeout: Duration::from_secs(60),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -255,17 +275,27 @@ impl Client {
         &self.stats
     }
 
-    /// `base + path`, e.g. `endpoint("repositories/acme")`.
-    pub fn endpoint(&self, path: &str) -> Url {
+    /// `base` followed by `segments`, each percent-encoded as exactly one path segment:
+    /// `endpoint(&["repositories", workspace, slug, "pipelines"])`. A value that cannot be one
+    /// segment (empty, `.` or `..`, which URLs resolve away, and so on) is refused, so nothing
+    /// from a response can change which endpoint is asked.
+    pub fn endpoint<S: AsRef<str>>(&self, segments: &[S]) -> Result<Url, ApiError> {
         let mut url = self.options.api_url.clone();
-        // `new` accepted only http(s) URLs, which always have path segments.
-        if let Ok(mut segments) = url.path_segments_mut() {
-            segments.pop_if_empty();
-            for segment in path.split('/') {
-                segments.push(segment);
+        for segment in segments {
+            let segment = segment.as_ref();
+            if let Some(problem) = bbpipe_model::bitbucket::segment_problem(segment) {
+                return Err(ApiError::BadSegment {
+                    value: bbpipe_model::bitbucket::shown(segment),
+                    problem,
+                });
             }
         }
-        url
+        // `new` accepted only http(s) URLs, which always have path segments.
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty()
+                .extend(segments.iter().map(AsRef::as_ref));
+        }
+        Ok(url)
     }
 
     /// GETs `url` and returns the body, retrying what deserves it.
@@ -417,10 +447,17 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        // A connection reset mid-body surfaces here, and is retried like any other.
-        let body = match response.bytes().await {
+        // A connection reset mid-body surfaces here, and is retried like any other; so is a
+        // body over the limit, refused before more of it is read.
+        let body = match read_body(response, self.options.max_response_bytes).await {
             Ok(body) => body,
-            Err(e) => return Attempt::Transient(unreachable(&shown, &e)),
+            Err(BodyError::Read(e)) => return Attempt::Transient(unreachable(&shown, &e)),
+            Err(BodyError::TooLarge) => {
+                return Attempt::Transient(ApiError::TooLarge {
+                    url: shown,
+                    limit: self.options.max_response_bytes,
+                });
+            }
         };
         if let Some(limit) = advertised
             && lane.pacer.raise_to(limit).await
@@ -449,6 +486,29 @@ impl Client {
             }
         }
     }
+}
+
+enum BodyError {
+    Read(reqwest::Error),
+    TooLarge,
+}
+
+/// The body, chunk by chunk, refused as soon as it (or its announced length) passes `limit`.
+async fn read_body(mut response: reqwest::Response, limit: usize) -> Result<Bytes, BodyError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 fn unreachable(url: &str, error: &reqwest::Error) -> ApiError {
@@ -488,8 +548,28 @@ mod tests {
         }
         let ok = client("http://127.0.0.1:9/2.0").unwrap();
         assert_eq!(
-            ok.endpoint("repositories/acme").as_str(),
+            ok.endpoint(&["repositories", "acme"]).unwrap().as_str(),
             "http://127.0.0.1:9/2.0/repositories/acme"
         );
+        // Each value is one segment, encoded; none that a URL would resolve away.
+        assert_eq!(
+            ok.endpoint(&["repositories", "acme", "a b", "pipelines", "{u-1}"])
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1:9/2.0/repositories/acme/a%20b/pipelines/%7Bu-1%7D"
+        );
+        for bad in ["..", ".", "", "a/b", "../../x"] {
+            let error = ok.endpoint(&["repositories", bad]).unwrap_err().to_string();
+            assert!(error.contains("one URL path segment"), "{bad}: {error}");
+        }
+        let with_password = client("http://ada:hunter2@127.0.0.1:9/2.0")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            with_password.contains("user name or password"),
+            "{with_password}"
+        );
+        assert!(!with_password.contains("hunter2"), "{with_password}");
     }
 }

@@ -44,6 +44,23 @@ pub enum ApiError {
         /// What is wrong with it.
         message: String,
     },
+    /// A value (a workspace, a slug, a uuid from a response) that cannot be one URL path
+    /// segment: asking with it could reach another endpoint.
+    #[error("{value:?} cannot be one URL path segment ({problem}): not requested")]
+    BadSegment {
+        /// The value, cut if long.
+        value: String,
+        /// Why not.
+        problem: &'static str,
+    },
+    /// A response body over the limit, refused while it streamed in.
+    #[error("GET {url}: the response is larger than {limit} bytes (--max-response-mib): refused")]
+    TooLarge {
+        /// The request.
+        url: String,
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// A body that is not what the endpoint returns.
     #[error("GET {url}: unexpected response at {path}: {message}")]
     Body {
@@ -126,7 +143,7 @@ pub(crate) fn describe(body: &[u8]) -> (String, Vec<String>) {
             }
             _ => {}
         }
-        return (message, missing);
+        return (bbpipe_model::bitbucket::shown(&message), missing);
     }
     let text = String::from_utf8_lossy(body);
     let mut plain = String::new();

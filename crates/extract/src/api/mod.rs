@@ -7,7 +7,10 @@ mod pace;
 mod shapes;
 
 pub use auth::{AuthError, Credentials, Secret};
-pub use client::{Client, ClientOptions, DEFAULT_API_URL, RequestStats, check_api_url};
+pub use client::{
+    Client, ClientOptions, DEFAULT_API_URL, DEFAULT_MAX_RESPONSE_BYTES, RequestStats,
+    check_api_url, without_userinfo,
+};
 pub use error::ApiError;
 pub use shapes::{
     CommitsPage, DeploymentsPage, Listed, ListingPage, PipelinesPage, RepositoriesPage, RunHeader,

@@ -11,6 +11,7 @@ mod commit;
 mod environment;
 mod repository;
 mod run;
+mod slug;
 mod step;
 
 pub use commit::{AccountRef, CommitAuthor, RepositoryCommit};
@@ -20,6 +21,7 @@ pub use run::{
     Commit, Creator, PipelineRun, PullRequest, RepositoryRef, RunHeader, Selector, State,
     StateName, Target,
 };
+pub use slug::{MAX_SEGMENT_BYTES, segment_problem, shown, workspace_slug_problem};
 pub use step::{Image, ResourceLimits, Step, StepState};
 
 use serde::Deserialize;
@@ -119,9 +121,10 @@ pub fn decode<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, DecodeError> 
         Ok(value) => Ok(value),
         Err(_) => {
             let mut de = serde_json::Deserializer::from_slice(body);
+            // A value from outside can be megabytes long: the error shows its start and length.
             serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|err| DecodeError {
-                path: json_path(&err.path().to_string()),
-                message: err.into_inner().to_string(),
+                path: shown(&json_path(&err.path().to_string())),
+                message: shown(&err.into_inner().to_string()),
             })
         }
     }
@@ -158,5 +161,25 @@ mod tests {
         assert_eq!(error.as_deref(), Some("$.values[0]"));
         let error = decode::<Page<RunHeader>>(b"[]").err().map(|e| e.path);
         assert_eq!(error.as_deref(), Some("$"));
+    }
+
+    #[test]
+    fn a_long_bad_value_is_shown_cut() {
+        // A string where a number belongs: serde's message quotes the value, whole.
+        let body = format!(
+            r#"{{"values": [{{"uuid": "{{a}}", "build_number": "{}"}}]}}"#,
+            "9".repeat(100_000)
+        );
+        let message = decode::<Page<PipelineRun>>(body.as_bytes())
+            .err()
+            .map(|e| e.message)
+            .unwrap_or_default();
+        assert!(
+            message.len() < 400,
+            "{} bytes: {}",
+            message.len(),
+            shown(&message)
+        );
+        assert!(message.contains("bytes in all"), "{message}");
     }
 }

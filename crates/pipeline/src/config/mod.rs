@@ -179,11 +179,24 @@ impl NightlyConfig {
         if self.workspaces.is_empty() {
             return Err(invalid("no [[workspace]]: name at least one".into()));
         }
+        if let Some(url) = &self.api_url {
+            let parsed = url::Url::parse(url).map_err(|e| invalid(format!("api_url: {e}")))?;
+            bbpipe_extract::api::check_api_url(&parsed)
+                .map_err(|e| invalid(format!("api_url: {e}")))?;
+        }
         let mut names = HashSet::new();
         for workspace in &self.workspaces {
             let name = &workspace.name;
             if name.trim().is_empty() {
                 return Err(invalid("a [[workspace]] without a name".into()));
+            }
+            if let Some(problem) =
+                bbpipe_model::bitbucket::workspace_slug_problem(&name.trim().to_lowercase())
+            {
+                return Err(invalid(format!(
+                    "workspace {:?}: not a Bitbucket workspace slug: {problem}",
+                    bbpipe_model::bitbucket::shown(name)
+                )));
             }
             if !names.insert(name.to_lowercase()) {
                 return Err(invalid(format!("workspace {name} is listed twice")));
