@@ -2,8 +2,9 @@
 //! each stage was waiting for, instead of waiting for ever.
 //!
 //! "Moves" are what the stages count in their [`Activity`]: an answer from Bitbucket (a failure
-//! included), a page sent to transform, a page decoded, a batch received or written by load, a
-//! commit. A wait bbpipe scheduled itself (the rate limit, pacing under the hourly allowance, a
+//! included), a page sent to transform, a page decoded, a batch received by load, a partition
+//! file written or a committed file read back for a merge, a manifest committed, a workspace
+//! published to Delta. A long final commit of a large workspace moves with every partition. A wait bbpipe scheduled itself (the rate limit, pacing under the hourly allowance, a
 //! retry's backoff) is not a stall however long it lasts: the clock starts again after it.
 //! The longest quiet time of a healthy export outside those waits is one request (a minute at
 //! most, the client's timeout), so a timeout of minutes never fires on one.

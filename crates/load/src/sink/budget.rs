@@ -82,6 +82,7 @@ impl ParquetSink {
         &mut self,
         done: Result<(usize, Result<Flushed, LoadError>), tokio::task::JoinError>,
     ) -> Result<(), LoadError> {
+        self.activity.moved();
         let (bytes, flushed) = done.map_err(|e| LoadError::Batch {
             table: "load",
             message: format!("writing a partition: {e}"),

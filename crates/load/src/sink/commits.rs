@@ -33,6 +33,8 @@ impl ParquetSink {
         let mut flushed = futures::stream::iter(writes).buffer_unordered(self.parallel);
         while let Some(result) = flushed.next().await {
             self.apply(result?).await?;
+            // A large commit writes many partitions: each is progress to the stall watchdog.
+            self.activity.moved();
         }
         drop(flushed);
         // A workspace this export wrote no file of returns at once.
@@ -139,6 +141,7 @@ impl ParquetSink {
                 log.state.extend(entries);
             }
             self.record_commit(&manifest);
+            self.activity.moved();
             self.commit_count
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             self.summary.manifests.push(manifest);
@@ -150,6 +153,7 @@ impl ParquetSink {
                     &self.live,
                 )
                 .await?;
+                self.activity.moved();
                 self.destination.sync().await?;
                 for table in &published {
                     tracing::info!(

@@ -53,6 +53,7 @@ impl ParquetSink {
             .buffered(CONCURRENT_READS);
         while let Some(result) = read.next().await {
             let (index, batches) = result?;
+            self.activity.moved();
             owner.extend(std::iter::repeat_n(index, batches.len()));
             parts.extend(batches);
         }
