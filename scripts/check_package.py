@@ -116,6 +116,9 @@ def check_image(host_binary, tmp):
           {"version": VERSION, "licenses": "Apache-2.0", "source": "https://github.com/bbpipe/bbpipe"})
     revision = re.search(r"\(git (.+)\)", run([host_binary, "--version"]).stdout).group(1)
     check("the revision label is the binary's", labels.get("org.opencontainers.image.revision"), revision)
+    inspected = run(["skopeo", "inspect", f"oci-archive:{archive}"])
+    check("skopeo reads the archive", (inspected.returncode, json.loads(inspected.stdout or "{}").get("Labels", {})
+                                       .get("org.opencontainers.image.version")), (0, VERSION))
     with tarfile.open(archive) as tar:
         index = json.load(tar.extractfile("index.json"))
     check("the archive carries the tag",
