@@ -230,8 +230,7 @@ pub struct RulesExplainArgs {
 /// A Bitbucket workspace slug (any case: it is read lower-case): nothing else reaches a URL
 /// path, a lease or a partition name.
 fn workspace_slug(text: &str) -> Result<String, String> {
-    let slug = text.trim().to_lowercase();
-    match bbpipe_pipeline::model::bitbucket::workspace_slug_problem(&slug) {
+    match bbpipe_pipeline::model::bitbucket::workspace_slug_problem(text) {
         None => Ok(text.to_string()),
         Some(problem) => Err(format!("not a Bitbucket workspace slug: {problem}")),
     }

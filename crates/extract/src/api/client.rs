@@ -36,7 +36,7 @@ pub fn check_api_url(url: &Url) -> Result<(), ApiError> {
 }
 
 /// `url` as it may be shown: without a user name or password.
-pub fn without_userinfo(url: &Url) -> String {
+fn without_userinfo(url: &Url) -> String {
     let mut shown = url.clone();
     let _ = shown.set_username("");
     let _ = shown.set_password(None);
@@ -404,9 +404,10 @@ impl Client {
                     self.stats
                         .waiting_on_rate_limit
                         .store(true, Ordering::Relaxed);
-                    let waiting = activity.map(|a| a.waiting(Wait::RateLimit));
-                    tokio::time::sleep(delay).await;
-                    drop(waiting);
+                    {
+                        let _waiting = activity.map(|a| a.waiting(Wait::RateLimit));
+                        tokio::time::sleep(delay).await;
+                    }
                     self.stats
                         .waiting_on_rate_limit
                         .store(false, Ordering::Relaxed);

@@ -8,8 +8,7 @@ mod shapes;
 
 pub use auth::{AuthError, Credentials, Secret};
 pub use client::{
-    Client, ClientOptions, DEFAULT_API_URL, DEFAULT_MAX_RESPONSE_BYTES, RequestStats,
-    check_api_url, without_userinfo,
+    Client, ClientOptions, DEFAULT_API_URL, DEFAULT_MAX_RESPONSE_BYTES, RequestStats, check_api_url,
 };
 pub use error::ApiError;
 pub use shapes::{

@@ -5,9 +5,10 @@
 /// The longest file-system path segment on common file systems, in bytes.
 pub const MAX_SEGMENT_BYTES: usize = 255;
 
-/// Why `slug` is not a Bitbucket workspace slug (lower-case letters, digits, `-` and `_`), or
-/// `None` when it is one.
-pub fn workspace_slug_problem(slug: &str) -> Option<&'static str> {
+/// Why `given` is not a Bitbucket workspace slug (lower-case letters, digits, `-` and `_`, read
+/// as bbpipe reads a workspace: trimmed and lower-cased), or `None` when it is one.
+pub fn workspace_slug_problem(given: &str) -> Option<&'static str> {
+    let slug = given.trim().to_lowercase();
     if slug.is_empty() {
         Some("it is empty")
     } else if slug.len() > MAX_SEGMENT_BYTES {
@@ -56,10 +57,10 @@ mod tests {
 
     #[test]
     fn workspace_slugs_and_segments() {
-        for ok in ["acme", "acme-corp_2", "a"] {
+        for ok in ["acme", "acme-corp_2", "a", "Acme", " acme "] {
             assert_eq!(workspace_slug_problem(ok), None, "{ok}");
         }
-        for bad in ["", "../x", "a b", "Acme", "a/b", &"x".repeat(256)] {
+        for bad in ["", "../x", "a b", "a/b", &"x".repeat(256)] {
             assert!(workspace_slug_problem(bad).is_some(), "{bad}");
         }
         for ok in ["web-app", "with space", "ü", "{a-uuid}", ".hidden", "a..b"] {

@@ -190,9 +190,7 @@ impl NightlyConfig {
             if name.trim().is_empty() {
                 return Err(invalid("a [[workspace]] without a name".into()));
             }
-            if let Some(problem) =
-                bbpipe_model::bitbucket::workspace_slug_problem(&name.trim().to_lowercase())
-            {
+            if let Some(problem) = bbpipe_model::bitbucket::workspace_slug_problem(name) {
                 return Err(invalid(format!(
                     "workspace {:?}: not a Bitbucket workspace slug: {problem}",
                     bbpipe_model::bitbucket::shown(name)
