@@ -16,10 +16,7 @@ use crate::error::ExtractError;
 use crate::filter::RepoFilter;
 use crate::record::Recorder;
 use crate::state::{RepositoryState, SyncState};
-use bbpipe_model::{
-    Activity, Checkpoint, Endpoint, Extras, Message, PageSource, RawPage, RunRef, Wait,
-};
-use bytes::Bytes;
+use bbpipe_model::{Activity, Checkpoint, Endpoint, Extras, Message, RawPage};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,8 +24,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc::Sender;
-use tokio_util::task::AbortOnDropHandle;
-use url::Url;
 
 /// What to export.
 #[derive(Debug, Clone)]
@@ -131,11 +126,11 @@ pub struct Exporter {
     pub(crate) started_at: DateTime<Utc>,
     progress: Arc<ExportProgress>,
     /// Request slots, across repositories: at most `concurrency` requests in flight.
-    slots: Arc<tokio::sync::Semaphore>,
+    pub(crate) slots: Arc<tokio::sync::Semaphore>,
     /// What the export is doing, for the stall watchdog.
-    activity: Arc<Activity>,
-    pages: AtomicU64,
-    bytes: AtomicU64,
+    pub(crate) activity: Arc<Activity>,
+    pub(crate) pages: AtomicU64,
+    pub(crate) bytes: AtomicU64,
     pub(crate) counters: Counters,
     checkpoints: tokio::sync::Mutex<Progress>,
 }
@@ -327,139 +322,6 @@ impl Exporter {
             .map_err(|_| ExtractError::Cancelled)?;
         progress.last_at = tokio::time::Instant::now();
         progress.last_requests = requests;
-        Ok(())
-    }
-
-    /// GETs `url` in one of the request slots.
-    ///
-    /// The request runs as a task of its own, which takes a slot, sends, reads the response and
-    /// gives the slot back whether or not the caller is polling it. Walks prefetch pages in
-    /// `buffered` streams that they poll only between their own requests: a slot taken inside
-    /// such a stream while its walk waited for the steps of a page would be held until that
-    /// walk got a slot itself, and with every slot held that way the export stopped for ever.
-    pub(crate) async fn get(&self, url: &Url) -> Result<Bytes, ApiError> {
-        let (slots, client, activity) = (
-            Arc::clone(&self.slots),
-            Arc::clone(&self.client),
-            Arc::clone(&self.activity),
-        );
-        let owned = url.clone();
-        let request = tokio::spawn(async move {
-            let slot = {
-                let _waiting = activity.waiting(Wait::RequestSlot);
-                slots.acquire_owned().await
-            };
-            let _slot = slot.map_err(|_| ApiError::Unreachable {
-                url: owned.to_string(),
-                message: "export stopped".into(),
-            })?;
-            let _waiting = activity.waiting(Wait::Response);
-            client.get_watched(&owned, Some(&activity)).await
-        });
-        // Dropped (the export failed or stopped): the request stops too.
-        AbortOnDropHandle::new(request)
-            .await
-            .map_err(|e| ApiError::Unreachable {
-                url: url.to_string(),
-                message: format!("the request's task ended: {e}"),
-            })?
-    }
-
-    /// The API's URL of `segments` (each one path segment) with `query`.
-    pub(crate) fn url<S: AsRef<str>>(
-        &self,
-        segments: &[S],
-        query: &[(&str, String)],
-    ) -> Result<Url, ApiError> {
-        let mut url = self.client.endpoint(segments)?;
-        url.query_pairs_mut()
-            .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
-        Ok(url)
-    }
-
-    /// Where every page leaves extract: recorded (with `--record`), counted, sent on.
-    pub(crate) async fn send(
-        &self,
-        output: &Sender<Message<RawPage>>,
-        endpoint: Endpoint,
-        repo_slug: Option<&str>,
-        url: &Url,
-        page: u32,
-        body: Bytes,
-    ) -> Result<(), ExtractError> {
-        if let Some(recorder) = &self.recorder {
-            let workspace = &self.options.workspace;
-            match (endpoint, repo_slug) {
-                (Endpoint::PipelineRun, Some(slug)) => recorder.run(workspace, slug, &body).await?,
-                (Endpoint::Environments | Endpoint::Deployments, Some(slug)) => {
-                    recorder.listing(workspace, slug, endpoint, &body).await?;
-                }
-                _ => recorder.page(workspace, repo_slug, page, &body).await?,
-            }
-        }
-        self.emit(output, endpoint, repo_slug, url, page, body, None)
-            .await
-    }
-
-    /// A page of one run's steps: recorded under the run, sent with it.
-    pub(crate) async fn send_steps(
-        &self,
-        output: &Sender<Message<RawPage>>,
-        repo_slug: &str,
-        run: &RunRef,
-        url: &Url,
-        page: u32,
-        body: Bytes,
-    ) -> Result<(), ExtractError> {
-        if let Some(recorder) = &self.recorder {
-            recorder
-                .steps(&self.options.workspace, repo_slug, &run.uuid, page, &body)
-                .await?;
-        }
-        let run = Some(run.clone());
-        self.emit(
-            output,
-            Endpoint::Steps,
-            Some(repo_slug),
-            url,
-            page,
-            body,
-            run,
-        )
-        .await
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn emit(
-        &self,
-        output: &Sender<Message<RawPage>>,
-        endpoint: Endpoint,
-        repo_slug: Option<&str>,
-        url: &Url,
-        page: u32,
-        body: Bytes,
-        run: Option<RunRef>,
-    ) -> Result<(), ExtractError> {
-        self.pages.fetch_add(1, Ordering::Relaxed);
-        self.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
-        let page = RawPage {
-            source: PageSource {
-                workspace: self.options.workspace.clone(),
-                repo_slug: repo_slug.map(str::to_string),
-                endpoint,
-                location: url.to_string(),
-                page,
-                fetched_at: self.started_at,
-                run,
-            },
-            body,
-        };
-        let _waiting = self.activity.waiting(Wait::SendPage);
-        output
-            .send(Message::Data(page))
-            .await
-            .map_err(|_| ExtractError::Cancelled)?;
-        self.activity.moved();
         Ok(())
     }
 

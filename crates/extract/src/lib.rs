@@ -16,6 +16,8 @@ mod filter;
 pub mod layout;
 mod record;
 mod replay;
+mod requests;
+mod revisit;
 mod state;
 mod walk;
 

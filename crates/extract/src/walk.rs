@@ -12,8 +12,7 @@
 //!   below the pages read to the top shifts the rest up by one, which can skip a run at a page
 //!   boundary: when more than one page was read, page 1 is read again, and a pipeline on it that
 //!   predates the walk and was not seen starts the walk again.
-//! - **Unfinished runs** are fetched again by uuid: every export while younger than a week,
-//!   weekly after, never once older than `--max-revisit-age` or gone (404).
+//! - **Unfinished runs** are fetched again by uuid ([`revisit`](crate::revisit)).
 
 use crate::api::{Listed, PAGELEN, PipelinesPage, RunHeader, RunOrder};
 use crate::error::ExtractError;
@@ -28,8 +27,6 @@ use std::sync::atomic::Ordering;
 use tokio::sync::mpsc::Sender;
 use url::Url;
 
-/// How often unfinished runs are fetched again once older than this: weekly.
-const REVISIT_DAILY_FOR_DAYS: i64 = 7;
 /// A walk started again this often at most, when re-runs keep moving runs up.
 const MAX_WALKS: usize = 3;
 /// Runs created this long before a walk started are not new arrivals.
@@ -46,7 +43,7 @@ pub(crate) struct Walk<'a> {
     /// The state the last export left, for an incremental read.
     pub(crate) previous: Option<&'a RepositoryState>,
     /// Runs seen on the pages read.
-    seen: HashSet<String>,
+    pub(crate) seen: HashSet<String>,
     /// Whether pages out of the order asked for were reported already.
     warned_order: bool,
     pub(crate) output: &'a Sender<Message<RawPage>>,
@@ -413,44 +410,6 @@ impl Exporter {
         Ok(0)
     }
 
-    /// Fetches again the runs unfinished at the last export that the pages did not show, on
-    /// the schedule in the module docs.
-    async fn revisit_unfinished(
-        &self,
-        walk: &mut Walk<'_>,
-        previous: &RepositoryState,
-    ) -> Result<(), ExtractError> {
-        let now = Utc::now();
-        for (uuid, run) in &previous.unfinished {
-            if walk.seen.contains(uuid) {
-                continue;
-            }
-            match revisit(now, run, self.options.max_revisit_age) {
-                Revisit::Drop => {
-                    tracing::info!(run = %uuid, repository = %walk.repo.slug, "unfinished run older than --max-revisit-age: no longer tracked");
-                    self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-                Revisit::Later => {
-                    walk.state.unfinished.insert(uuid.clone(), run.clone());
-                    continue;
-                }
-                Revisit::Now => {}
-            }
-            self.counters.revisited.fetch_add(1, Ordering::Relaxed);
-            match self.fetch_run(walk.repo, uuid, walk.output).await? {
-                Some(header) => {
-                    self.read_steps(walk, std::slice::from_ref(&header)).await?;
-                    track(&mut walk.state, &header);
-                }
-                None => {
-                    self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// GETs page `page` of a repository's runs in `order`, with a URL of our own every time
     /// (Bitbucket's `next` drops `sort`).
     async fn fetch_runs(
@@ -515,31 +474,8 @@ impl Exporter {
     }
 }
 
-/// What to do with a run left unfinished.
-#[derive(Debug, PartialEq, Eq)]
-enum Revisit {
-    Now,
-    Later,
-    Drop,
-}
-
-/// The schedule: every export while the run is younger than a week (or of unknown age), then
-/// once a week since it was last read, never once older than `max_age`. A run paused for weeks
-/// costs one request a week, and lands at most a week after it completes.
-fn revisit(now: DateTime<Utc>, run: &Unfinished, max_age: chrono::Duration) -> Revisit {
-    let week = chrono::Duration::days(REVISIT_DAILY_FOR_DAYS);
-    let age = run.created_on.map(|c| now - c);
-    if age.is_some_and(|a| a > max_age) {
-        Revisit::Drop
-    } else if age.is_none_or(|a| a <= week) || run.checked_at.is_none_or(|c| now - c >= week) {
-        Revisit::Now
-    } else {
-        Revisit::Later
-    }
-}
-
 /// Moves the created watermark and keeps track of unfinished runs.
-fn track(state: &mut RepositoryState, run: &RunHeader) {
+pub(crate) fn track(state: &mut RepositoryState, run: &RunHeader) {
     if let Some(created) = run.created_on {
         state.watermark = Some(state.watermark.map_or(created, |w| w.max(created)));
     }
@@ -559,34 +495,6 @@ fn track(state: &mut RepositoryState, run: &RunHeader) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unfinished_runs_are_revisited_on_a_schedule_that_backs_off() {
-        let now = DateTime::parse_from_rfc3339("2026-11-30T12:00:00Z")
-            .unwrap()
-            .to_utc();
-        let days = |d: i64| Some(now - chrono::Duration::days(d));
-        let max = chrono::Duration::days(90);
-        let cases = [
-            // (created days ago, last read days ago, decision)
-            (days(0), days(0), Revisit::Now),
-            (days(6), days(0), Revisit::Now),
-            (days(8), days(1), Revisit::Later),
-            (days(8), days(6), Revisit::Later),
-            (days(8), days(7), Revisit::Now),
-            (days(30), None, Revisit::Now),
-            (days(89), days(3), Revisit::Later),
-            (days(91), days(8), Revisit::Drop),
-            (None, days(1), Revisit::Now),
-        ];
-        for (created_on, checked_at, want) in cases {
-            let run = Unfinished {
-                created_on,
-                checked_at,
-            };
-            assert_eq!(revisit(now, &run, max), want, "{run:?}");
-        }
-    }
 
     #[test]
     fn huge_lookbacks_saturate() {

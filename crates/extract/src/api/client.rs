@@ -2,12 +2,14 @@
 
 use super::auth::Credentials;
 use super::error::{ApiError, describe};
+use super::lane::{CredentialStats, Lane, RequestStats};
 use super::pace::Pacer;
+use super::response::{BodyError, read_body, unreachable};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use bbpipe_model::{Activity, Wait};
 use bytes::Bytes;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use url::Url;
 
@@ -81,85 +83,6 @@ impl ClientOptions {
             timeout: Duration::from_secs(60),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
-    }
-}
-
-/// Counters of what the client did, readable while it works (progress) and after (summary).
-#[derive(Debug, Default)]
-pub struct RequestStats {
-    /// Requests sent, retries included.
-    pub requests: AtomicU64,
-    /// Retries of transient failures and rate limits.
-    pub retries: AtomicU64,
-    /// Responses with HTTP 429.
-    pub rate_limited: AtomicU64,
-    /// Milliseconds spent waiting on 429s and on pacing.
-    pub rate_limit_wait_ms: AtomicU64,
-    /// True while a 429 backoff is under way.
-    pub waiting_on_rate_limit: std::sync::atomic::AtomicBool,
-}
-
-impl RequestStats {
-    fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// Reads a counter.
-    pub fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
-    }
-}
-
-/// What one credential of a client did, by its name (never its value).
-#[derive(Debug, Default)]
-pub struct CredentialStats {
-    /// The credential's name (from the config file; `default` for the environment's).
-    pub name: String,
-    /// Requests it sent, retries included.
-    pub requests: AtomicU64,
-    /// Its retries (transient failures and 429s).
-    pub retries: AtomicU64,
-    /// Its responses with HTTP 429.
-    pub rate_limited: AtomicU64,
-    /// Why it was set aside (401 or 403), if it was.
-    pub set_aside: std::sync::Mutex<Option<String>>,
-}
-
-impl CredentialStats {
-    /// Why it was set aside, if it was.
-    pub fn set_aside_because(&self) -> Option<String> {
-        self.set_aside
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-}
-
-/// One credential, with its own hourly allowance (each access token has its own).
-struct Lane {
-    credentials: Credentials,
-    pacer: Pacer,
-    stats: Arc<CredentialStats>,
-    /// After a 429: not used again before this.
-    cooling_until: std::sync::Mutex<Option<tokio::time::Instant>>,
-}
-
-impl Lane {
-    fn is_set_aside(&self) -> bool {
-        // On every request: look, do not copy the reason.
-        self.stats
-            .set_aside
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .is_some()
-    }
-
-    fn cooling(&self) -> Option<Duration> {
-        let until = *self
-            .cooling_until
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        until.and_then(|u| u.checked_duration_since(tokio::time::Instant::now()))
     }
 }
 
@@ -486,43 +409,6 @@ impl Client {
                 }
             }
         }
-    }
-}
-
-enum BodyError {
-    Read(reqwest::Error),
-    TooLarge,
-}
-
-/// The body, chunk by chunk, refused as soon as it (or its announced length) passes `limit`.
-async fn read_body(mut response: reqwest::Response, limit: usize) -> Result<Bytes, BodyError> {
-    if response
-        .content_length()
-        .is_some_and(|length| length > limit as u64)
-    {
-        return Err(BodyError::TooLarge);
-    }
-    let mut body = bytes::BytesMut::new();
-    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
-        if body.len() + chunk.len() > limit {
-            return Err(BodyError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
-}
-
-fn unreachable(url: &str, error: &reqwest::Error) -> ApiError {
-    // The chain names the cause (DNS, TLS, refused, reset); never a header or credential.
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message = format!("{message}: {cause}");
-        source = cause.source();
-    }
-    ApiError::Unreachable {
-        url: url.to_string(),
-        message,
     }
 }
 

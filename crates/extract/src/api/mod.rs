@@ -3,14 +3,17 @@
 mod auth;
 mod client;
 mod error;
+mod lane;
 mod pace;
+mod response;
 mod shapes;
 
 pub use auth::{AuthError, Credentials, Secret};
 pub use client::{
-    Client, ClientOptions, DEFAULT_API_URL, DEFAULT_MAX_RESPONSE_BYTES, RequestStats, check_api_url,
+    Client, ClientOptions, DEFAULT_API_URL, DEFAULT_MAX_RESPONSE_BYTES, check_api_url,
 };
 pub use error::ApiError;
+pub use lane::{CredentialStats, RequestStats};
 pub use shapes::{
     CommitsPage, DeploymentsPage, Listed, ListingPage, PipelinesPage, RepositoriesPage, RunHeader,
     RunOrder,
