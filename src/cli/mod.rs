@@ -1,10 +1,16 @@
 //! The command line.
 
 use crate::summary::SummaryFormat;
-use bbpipe_pipeline::model::{Extras, Format, Granularity};
+use bbpipe_pipeline::model::Extras;
 use bbpipe_pipeline::transform::commits::DEFAULT_MAX_COMMITS;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+use values::{date, extras, workspace_slug};
+
+mod shared;
+mod values;
+
+pub use shared::{ApiArgs, StoreArgs, SyncArgs, WriteArgs};
 
 /// `bbpipe --version`: the version and the git revision built from (`+modified` when the
 /// tree had uncommitted changes to tracked files; `unknown` outside a git checkout).
@@ -155,11 +161,6 @@ pub struct ReportArgs {
     pub store: StoreArgs,
 }
 
-fn date(value: &str) -> Result<chrono::NaiveDate, String> {
-    chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .map_err(|_| format!("{value:?}: expected a date as YYYY-MM-DD"))
-}
-
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
     /// Validate a rules file; warn on rules that match too much or overlap.
@@ -224,66 +225,6 @@ pub struct RulesExplainArgs {
     /// One JSON object per run instead of text.
     #[arg(long)]
     pub json: bool,
-}
-
-/// An http(s) URL that can be the API base; anything else is a usage error (exit 2).
-/// A Bitbucket workspace slug (any case: it is read lower-case): nothing else reaches a URL
-/// path, a lease or a partition name.
-fn workspace_slug(text: &str) -> Result<String, String> {
-    match bbpipe_pipeline::model::bitbucket::workspace_slug_problem(text) {
-        None => Ok(text.to_string()),
-        Some(problem) => Err(format!("not a Bitbucket workspace slug: {problem}")),
-    }
-}
-
-/// `--api-url` / `BITBUCKET_API_URL`: an http(s) URL with a host and no user name or password.
-/// A parser of its own, because clap's errors quote the value given, and this one may carry a
-/// password: its errors show the URL without it.
-#[derive(Debug, Clone, Copy)]
-struct ApiUrl;
-
-impl clap::builder::TypedValueParser for ApiUrl {
-    type Value = String;
-
-    fn parse_ref(
-        &self,
-        _command: &clap::Command,
-        _arg: Option<&clap::Arg>,
-        value: &std::ffi::OsStr,
-    ) -> Result<String, clap::Error> {
-        use bbpipe_pipeline::extract::api::check_api_url;
-        let refuse = |message: String| {
-            clap::Error::raw(
-                clap::error::ErrorKind::ValueValidation,
-                format!("--api-url: {message}\n"),
-            )
-        };
-        let text = value.to_str().ok_or_else(|| refuse("not UTF-8".into()))?;
-        let url = url::Url::parse(text).map_err(|e| refuse(format!("not a URL ({e})")))?;
-        check_api_url(&url).map_err(|e| refuse(e.to_string()))?;
-        Ok(text.to_string())
-    }
-}
-
-/// Reaching the Bitbucket API.
-#[derive(Debug, Args)]
-pub struct ApiArgs {
-    /// API base URL.
-    #[arg(long, env = "BITBUCKET_API_URL", default_value = bbpipe_pipeline::extract::api::DEFAULT_API_URL, value_name = "URL", value_parser = ApiUrl)]
-    pub api_url: String,
-    /// Retries of a 5xx, a timeout or a dropped connection (429s are waited out separately).
-    #[arg(long, default_value_t = 5, value_name = "N")]
-    pub max_retries: usize,
-    /// First retry delay in milliseconds; it doubles, with jitter, up to a minute.
-    #[arg(long, default_value_t = 500, value_name = "MS")]
-    pub retry_delay_ms: u64,
-    /// Give up on a request still rate limited (429) after waiting this many seconds in all.
-    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
-    pub rate_limit_patience: u64,
-    /// Refuse a response body larger than this, in MiB, while it streams in (retried like a
-    /// 5xx, then exit 1). A page of 100 runs is about 0.2 MiB.
-    #[arg(long, default_value_t = (bbpipe_pipeline::extract::api::DEFAULT_MAX_RESPONSE_BYTES >> 20) as u32, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub max_response_mib: u32,
 }
 
 #[derive(Debug, Args)]
@@ -401,103 +342,6 @@ pub struct ReplayArgs {
     pub summary: SummaryFormat,
 }
 
-/// What every command that writes a dataset shares, besides `--out`.
-#[derive(Debug, Args)]
-pub struct WriteArgs {
-    /// One partition of pipeline_runs and deployments per `month` (the default for a new
-    /// dataset) or per `day` (very large workspaces). The choice is recorded in the dataset:
-    /// later runs follow it, and asking an existing dataset for the other is refused.
-    #[arg(long, value_name = "month|day", value_parser = granularity)]
-    pub partition_by: Option<Granularity>,
-    /// `parquet` (the default for a new dataset: Hive-partitioned Parquet with bbpipe's
-    /// manifests) or `delta` (the same files as Delta Lake tables, for Spark, Databricks,
-    /// Trino and DuckDB's delta_scan). Recorded in the dataset like --partition-by.
-    #[arg(long, value_name = "parquet|delta", value_parser = format)]
-    pub format: Option<Format>,
-    #[command(flatten)]
-    pub store: StoreArgs,
-    #[command(flatten)]
-    pub deployments: DeploymentArgs,
-    #[command(flatten)]
-    pub tuning: TuningArgs,
-    #[command(flatten)]
-    pub lock: LockArgs,
-}
-
-/// How writers of one destination are kept apart.
-#[derive(Debug, Args)]
-pub struct LockArgs {
-    /// Wait up to this long for another export of the same workspace into the same
-    /// destination to finish (e.g. 30m); without it, exit at once with code 9.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub wait_lock: Option<std::time::Duration>,
-    /// How long the workspace's lease lasts unless renewed (renewed every quarter of it): a
-    /// writer that died blocks the workspace this long at most.
-    #[arg(long, default_value = "2m", value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub lease: std::time::Duration,
-    /// Take no lease. Only for stores without conditional writes, and only when a single
-    /// export ever writes to the destination at a time (README).
-    #[arg(long)]
-    pub no_lock: bool,
-}
-
-/// How an export commits as it goes and revisits unfinished runs.
-#[derive(Debug, Args)]
-pub struct SyncArgs {
-    /// Commit (data, manifest, state) at least every N requests.
-    #[arg(long, default_value_t = 300, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub checkpoint_requests: u64,
-    /// Commit at least this often.
-    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub checkpoint_interval: std::time::Duration,
-    /// Stop fetching again runs left unfinished once they are older than this.
-    #[arg(long, default_value = "90d", value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub max_revisit_age: std::time::Duration,
-    /// Fail (exit 1), saying what each stage was waiting for, when no request completes and no
-    /// page or batch moves for this long; waits on Bitbucket's rate limit do not count. What
-    /// the checkpoints committed stays. `0` waits for ever.
-    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub stall_timeout: std::time::Duration,
-}
-
-/// Deployment inference, shared by every command that writes a dataset.
-#[derive(Debug, Args)]
-pub struct DeploymentArgs {
-    /// Deploy rules (TOML, see README): infer a `deployments` table from completed runs.
-    #[arg(long, value_name = "FILE")]
-    pub rules: Option<PathBuf>,
-    /// Also write each deployment as a JSON line shaped like a deployments-create API request.
-    #[arg(long, value_name = "FILE", requires = "rules")]
-    pub deployments_ndjson: Option<PathBuf>,
-}
-
-/// Knobs shared by every command that writes a dataset.
-#[derive(Debug, Args)]
-pub struct TuningArgs {
-    /// Rows per batch handed from transform to load.
-    #[arg(long, default_value_t = 4096, value_name = "ROWS", value_parser = clap::value_parser!(u32).range(1..))]
-    pub batch_rows: u32,
-    /// Memory for rows waiting to be written, in MiB; beyond it partitions are written before
-    /// the input ends, or their late rows spilled to disk until the end.
-    #[arg(long, default_value_t = 32, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..))]
-    pub buffer_mib: u32,
-    /// Files larger than this go up as multipart uploads of parts this size (S3: 5 or more).
-    #[arg(long, default_value_t = 10, value_name = "MIB", value_parser = clap::value_parser!(u32).range(5..))]
-    pub upload_part_mib: u32,
-}
-
-fn granularity(value: &str) -> Result<Granularity, String> {
-    value.parse()
-}
-
-fn format(value: &str) -> Result<Format, String> {
-    value.parse()
-}
-
-fn extras(value: &str) -> Result<Extras, String> {
-    value.parse()
-}
-
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The dataset: a local directory or s3://bucket/prefix.
@@ -522,22 +366,6 @@ pub struct VacuumArgs {
     pub allow_short_retention: bool,
     #[command(flatten)]
     pub store: StoreArgs,
-}
-
-/// Reaching an object store. Credentials and region come from the standard AWS environment
-/// variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, ...).
-#[derive(Debug, Args)]
-pub struct StoreArgs {
-    /// S3-compatible endpoint (MinIO, Ceph, R2); AWS_ENDPOINT_URL works too. Plain http://
-    /// needs AWS_ALLOW_HTTP=true.
-    #[arg(long, value_name = "URL")]
-    pub s3_endpoint: Option<String>,
-    /// Retries of a failed object-store request (timeouts, 5xx, throttling).
-    #[arg(long, default_value_t = 10, value_name = "N")]
-    pub store_retries: usize,
-    /// Stop retrying one object-store request after this many seconds.
-    #[arg(long, default_value_t = 180, value_name = "SECONDS")]
-    pub store_retry_timeout: u64,
 }
 
 #[derive(Debug, Args)]
