@@ -64,6 +64,10 @@ fn main() -> ExitCode {
             Command::Vacuum(args) => write_cmd::vacuum(args, cli.quiet).await,
             Command::Report(args) => report_cmd::run(args, cli.quiet).await,
             Command::Completions(args) => generate::completions(args.shell),
+            Command::CliReference => {
+                print!("{}", generate::cli_reference());
+                Ok(())
+            }
             Command::Man(args) => {
                 let written = generate::man_pages(&args.dir)?;
                 if !cli.quiet {

@@ -58,7 +58,7 @@ pub enum Command {
     Export(Box<ExportArgs>),
     /// Run the pipeline on recorded pages (no network, no credentials).
     ///
-    /// Reads a directory in the fixture layout (see fixtures/README.md), such as the bundled
+    /// Reads a directory in the fixture layout (see docs/reference/fixture-layout.md), such as the bundled
     /// fixtures/demo or one written by `export --record`, and writes the dataset to --out.
     Replay(ReplayArgs),
     /// Print the output tables' schemas (schema version 1).
@@ -93,6 +93,9 @@ pub enum Command {
     /// Write the man pages (bbpipe.1 and one per subcommand) into a directory.
     #[command(hide = true)]
     Man(ManArgs),
+    /// Print the command-line reference as Markdown (docs/reference/cli.md).
+    #[command(hide = true)]
+    CliReference,
 }
 
 #[derive(Debug, Args)]
