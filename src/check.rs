@@ -112,7 +112,7 @@ async fn probe(
                 code: exit::INVALID_CREDENTIALS,
                 message,
                 hint: "credentials come from the environment or files, never from flags or the \
-                       config file (see bbpipe export --help, README \"Running it nightly\")"
+                       config file (see bbpipe export --help, docs/guides/nightly.md)"
                     .into(),
                 auth_mode: None,
                 repositories: None,

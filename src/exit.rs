@@ -1,4 +1,4 @@
-//! Exit codes, documented in README: 0 ok, 1 failure, 2 usage, 3-7 access problems, 8 runs
+//! Exit codes, documented in docs/reference/exit-codes.md: 0 ok, 1 failure, 2 usage, 3-7 access problems, 8 runs
 //! rejected, 9 another export holds the workspace, 10 nothing to report in the window, 130/143
 //! interrupted.
 

@@ -93,7 +93,7 @@ fn headline(report: &DeliveryReport, args: &ReportArgs) -> String {
         None => {
             let _ = writeln!(
                 text,
-                "  deployments     none: the dataset has no deployments table (add deploy rules, see README)"
+                "  deployments     none: the dataset has no deployments table (add deploy rules, see docs/guides/deploy-rules.md)"
             );
         }
     }

@@ -9,7 +9,7 @@ use std::fmt;
 pub enum SummaryFormat {
     /// A screen of text.
     Text,
-    /// One JSON object, its fields listed in README.
+    /// One JSON object, its fields listed in docs/reference/summary.md.
     Json,
 }
 

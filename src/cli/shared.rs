@@ -9,7 +9,7 @@ use std::path::PathBuf;
 /// Reaching the Bitbucket API.
 #[derive(Debug, Args)]
 pub struct ApiArgs {
-    /// API base URL.
+    /// API base URL (or the environment variable BITBUCKET_API_URL).
     #[arg(long, env = "BITBUCKET_API_URL", default_value = bbpipe_pipeline::extract::api::DEFAULT_API_URL, value_name = "URL", value_parser = ApiUrl)]
     pub api_url: String,
     /// Retries of a 5xx, a timeout or a dropped connection (429s are waited out separately).
@@ -62,7 +62,7 @@ pub struct LockArgs {
     #[arg(long, default_value = "2m", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub lease: std::time::Duration,
     /// Take no lease. Only for stores without conditional writes, and only when a single
-    /// export ever writes to the destination at a time (README).
+    /// export ever writes to the destination at a time (docs/guides/several-exports.md).
     #[arg(long)]
     pub no_lock: bool,
 }
@@ -89,7 +89,7 @@ pub struct SyncArgs {
 /// Deployment inference, shared by every command that writes a dataset.
 #[derive(Debug, Args)]
 pub struct DeploymentArgs {
-    /// Deploy rules (TOML, see README): infer a `deployments` table from completed runs.
+    /// Deploy rules (TOML, see docs/guides/deploy-rules.md): infer a `deployments` table from completed runs.
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
     /// Also write each deployment as a JSON line shaped like a deployments-create API request.

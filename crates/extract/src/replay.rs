@@ -110,7 +110,7 @@ impl Replay {
                 path: root.to_path_buf(),
                 message:
                     "no workspace found: expected <dir>/<workspace>/repositories/page-0001.json \
-                          (see fixtures/README.md)"
+                          (see docs/reference/fixture-layout.md)"
                         .into(),
             });
         }

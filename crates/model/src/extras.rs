@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// Optional tables, each costing requests of its own (README: "What each `--with` costs").
+/// Optional tables, each costing requests of its own (docs/guides/steps-and-environments.md: "What each `--with` costs").
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Extras {

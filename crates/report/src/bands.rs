@@ -1,4 +1,4 @@
-//! DORA performance bands, with the thresholds README states (after the software delivery
+//! DORA performance bands, with the thresholds docs/guides/report.md states (after the software delivery
 //! performance clusters of DORA's Accelerate State of DevOps Report 2023).
 
 use serde::Serialize;

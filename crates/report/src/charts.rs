@@ -25,7 +25,7 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(127, 127, 127),
 ];
 
-/// A chart of the report, by the name the template and README use.
+/// A chart of the report, by the name the template and docs/guides/report.md use.
 pub struct Chart {
     /// `deploy_frequency`, `change_failure_rate`, `lead_time`, `duration`, `build_minutes`.
     pub name: &'static str,

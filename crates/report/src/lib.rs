@@ -4,7 +4,7 @@
 //!
 //! The caller feeds batches of the dataset's live files to [`Collected::add`] (only what the
 //! [`Window`] and [`Filters`] keep is held), then [`compute`]s a [`DeliveryReport`] and
-//! [`render`]s it. Every figure is defined in README so that SQL can reproduce it.
+//! [`render`]s it. Every figure is defined in docs/guides/report.md so that SQL can reproduce it.
 
 #![deny(missing_docs)]
 

@@ -1,4 +1,4 @@
-//! The numbers of the report, each computed exactly as README defines it (so that a reader can
+//! The numbers of the report, each computed exactly as docs/guides/report.md defines it (so that a reader can
 //! reproduce it in SQL: percentiles are DuckDB's `quantile_cont`, weeks start on Monday as
 //! `date_trunc('week', ...)` does).
 

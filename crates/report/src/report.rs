@@ -1,4 +1,4 @@
-//! The report's shape: what `bbpipe report --json` writes, field by field as README lists it.
+//! The report's shape: what `bbpipe report --json` writes, field by field as docs/guides/report.md lists it.
 
 use crate::bands::Band;
 use crate::collect::Filters;

@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 pub mod files;
+pub mod markdown;
 pub mod mock;
 pub mod s3;
 pub mod target;
