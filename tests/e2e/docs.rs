@@ -8,7 +8,8 @@
 //!   be a line of what it printed (stdout and stderr as one stream), in that order, `[..]` standing for any
 //!   text within a line. It must exit 0, or the code its info string names (`console exit=8`).
 //!   `console mock` runs with `BITBUCKET_API_URL` and `BITBUCKET_ACCESS_TOKEN` set to the test
-//!   mock of the Bitbucket API, which serves workspace `acme`;
+//!   mock of the Bitbucket API, which serves workspace `acme`; `console s3` against the local S3
+//!   (moto), where a bucket of the page's own stands in for `s3://analytics/`;
 //! - a block of any other language that runs bbpipe must say why it is not run here:
 //!   `needs-bitbucket` (a real workspace), `needs-s3` (a bucket) or `on-host` (installs,
 //!   schedulers, images);
@@ -18,6 +19,7 @@
 
 use crate::common::markdown::{self, Block, Page};
 use crate::common::mock::{Auth, MockBitbucket};
+use crate::common::s3;
 use crate::common::*;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -25,6 +27,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const MOCK_TOKEN: &str = "docs-example-token";
+/// The bucket the docs' examples name; each page's `console s3` blocks get a bucket of their own.
+const DOCS_BUCKET: &str = "s3://analytics/";
 /// Why a block that runs bbpipe is not run by this test.
 const NOT_RUN: [&str; 3] = ["needs-bitbucket", "needs-s3", "on-host"];
 /// Longest a documented command may take (the slowest replays the demo with every table).
@@ -233,16 +237,25 @@ fn run_page(page: &Page) -> Vec<String> {
         .iter()
         .any(|b| is_console(b) && b.info.split_whitespace().any(|w| w == "mock"))
         .then(docs_mock);
+    let bucket = page
+        .blocks
+        .iter()
+        .any(|b| is_console(b) && b.info.split_whitespace().any(|w| w == "s3"))
+        .then(|| s3::bucket(&format!("docs-{}", page_tag(&page.path))));
     let mut failures = vec![];
     for block in page.blocks.iter().filter(|b| is_console(b)) {
         let at = format!("{}:{}", shown(&page.path), block.line);
         match Example::parse(block) {
             Err(problem) => failures.push(format!("{at}: {problem}")),
             Ok(example) => {
-                let env = if example.mock { mock.as_ref() } else { None };
+                let places = Places {
+                    dir: scratch.path(),
+                    mock: mock.as_ref().filter(|_| example.mock),
+                    bucket: bucket.as_deref().filter(|_| example.s3),
+                };
                 failures.extend(
                     example
-                        .run(scratch.path(), env)
+                        .run(&places)
                         .into_iter()
                         .map(|f| format!("{at}: {f}")),
                 );
@@ -260,11 +273,28 @@ fn docs_mock() -> MockBitbucket {
     mock
 }
 
+/// A short name of a page for its bucket (`guides-delta`).
+fn page_tag(path: &Path) -> String {
+    shown(path)
+        .trim_end_matches(".md")
+        .replace(['/', '_', '.'], "-")
+        .to_lowercase()
+}
+
+/// Where a block's commands run, and what they talk to.
+struct Places<'a> {
+    dir: &'a Path,
+    mock: Option<&'a MockBitbucket>,
+    /// The bucket standing in for `s3://analytics`.
+    bucket: Option<&'a str>,
+}
+
 /// One console block: its commands, each with its key output lines.
 struct Example {
     commands: Vec<(String, Vec<String>)>,
     exit: i32,
     mock: bool,
+    s3: bool,
 }
 
 impl Example {
@@ -273,6 +303,7 @@ impl Example {
             commands: vec![],
             exit: 0,
             mock: false,
+            s3: false,
         };
         for word in block.info.split_whitespace().skip(1) {
             match word.split_once('=') {
@@ -282,6 +313,7 @@ impl Example {
                         .map_err(|_| format!("exit={code}: not a number"))?
                 }
                 None if word == "mock" => example.mock = true,
+                None if word == "s3" => example.s3 = true,
                 _ => return Err(format!("unknown word {word:?} in the info string")),
             }
         }
@@ -310,7 +342,7 @@ impl Example {
     }
 
     /// Runs the commands in `dir`; the last one must exit with the block's code, the others 0.
-    fn run(&self, dir: &Path, mock: Option<&MockBitbucket>) -> Vec<String> {
+    fn run(&self, places: &Places) -> Vec<String> {
         let mut failures = vec![];
         for (i, (command, expected)) in self.commands.iter().enumerate() {
             let want = if i + 1 == self.commands.len() {
@@ -318,7 +350,7 @@ impl Example {
             } else {
                 0
             };
-            let (code, output) = match run_command(command, dir, mock) {
+            let (code, output) = match run_command(command, places) {
                 Ok(done) => done,
                 Err(problem) => {
                     failures.push(format!("`{command}`: {problem}"));
@@ -338,11 +370,7 @@ impl Example {
     }
 }
 
-fn run_command(
-    command: &str,
-    dir: &Path,
-    mock: Option<&MockBitbucket>,
-) -> Result<(i32, String), String> {
+fn run_command(command: &str, places: &Places) -> Result<(i32, String), String> {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_bbpipe"));
     let venv = repo_root().join(".venv/bin");
     let path = std::env::join_paths(
@@ -356,8 +384,13 @@ fn run_command(
     let mut shell = Command::new("bash");
     shell
         // One stream, as a terminal shows it: stderr lines in their place among stdout's.
-        .args(["-o", "pipefail", "-c", &format!("exec 2>&1\n{command}")])
-        .current_dir(dir)
+        .args([
+            "-o",
+            "pipefail",
+            "-c",
+            &format!("exec 2>&1\n{}", in_bucket(command, places)),
+        ])
+        .current_dir(places.dir)
         .env("PATH", path)
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
@@ -366,7 +399,10 @@ fn run_command(
     for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("BITBUCKET_")) {
         shell.env_remove(name);
     }
-    if let Some(mock) = mock {
+    if places.bucket.is_some() {
+        shell.envs(s3::env());
+    }
+    if let Some(mock) = places.mock {
         shell
             .env("BITBUCKET_API_URL", &mock.url)
             .env("BITBUCKET_ACCESS_TOKEN", MOCK_TOKEN);
@@ -383,6 +419,14 @@ fn run_command(
     let output = child.wait_with_output().map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
     Ok((output.status.code().unwrap_or(-1), text))
+}
+
+/// `command` with `s3://analytics/` pointing at the page's bucket, when it has one.
+fn in_bucket(command: &str, places: &Places) -> String {
+    match places.bucket {
+        Some(bucket) => command.replace(DOCS_BUCKET, &format!("s3://{bucket}/")),
+        None => command.to_string(),
+    }
 }
 
 /// The expected lines not found, in order, among `output`'s lines.
