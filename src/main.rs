@@ -53,7 +53,7 @@ fn main() -> ExitCode {
             Command::Check(args) => check::run(args, &given).await,
             Command::Export(args) => export_cmd::run(*args, &given, cli.quiet).await,
             Command::Init => {
-                print!("{}", bbpipe_pipeline::config::TEMPLATE);
+                print!("{}", bbpipe_pipeline::config::template());
                 Ok(())
             }
             Command::Config(cli::ConfigCommand::Show(args)) => nightly::show(&args.config),

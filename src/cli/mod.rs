@@ -2,7 +2,7 @@
 
 use crate::summary::SummaryFormat;
 use bbpipe_pipeline::model::Extras;
-use bbpipe_pipeline::transform::commits::DEFAULT_MAX_COMMITS;
+use bbpipe_pipeline::model::defaults;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use values::{date, extras, workspace_slug};
@@ -266,7 +266,7 @@ pub struct ExportArgs {
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
     /// With --config: workspaces exported at once (default: the file's, else 2).
-    #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=32))]
+    #[arg(long, default_value_t = defaults::PARALLEL_WORKSPACES, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=32))]
     pub parallel_workspaces: u32,
     /// Only repositories whose slug matches one of these globs (repeatable).
     #[arg(long = "repos", value_name = "GLOB")]
@@ -281,14 +281,14 @@ pub struct ExportArgs {
     #[arg(long)]
     pub full: bool,
     /// How far before the last watermark an incremental export looks again (e.g. 2d, 36h).
-    #[arg(long, default_value = "2d", value_name = "DURATION")]
+    #[arg(long, default_value = defaults::LOOKBACK.text, value_name = "DURATION")]
     pub lookback: String,
     /// Requests in flight at once: across repositories and, in a full export, across the pages
     /// of one repository.
-    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    #[arg(long, default_value_t = defaults::CONCURRENCY, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub concurrency: u32,
     /// Requests per rolling hour; raised when Bitbucket's X-RateLimit-Limit says more.
-    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = defaults::MAX_REQUESTS_PER_HOUR, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_requests_per_hour: u32,
     /// Also write every raw page to this directory, in the layout `replay` reads (steps pages
     /// with only the fields exported: no image credentials, commands or variables).
@@ -304,11 +304,11 @@ pub struct ExportArgs {
     /// With `--with commits`: commits kept per deployment. A first deployment (no
     /// predecessor) lists its history up to this many; longer lists are cut. Both are marked
     /// `truncated`.
-    #[arg(long, default_value_t = DEFAULT_MAX_COMMITS as u32, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, default_value_t = defaults::MAX_COMMITS_PER_DEPLOYMENT as u32, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_commits_per_deployment: u32,
     /// With `--with steps`, a first (or --full) export reads the steps of runs created within
     /// this long before it started (later exports: of every new or changed run).
-    #[arg(long, default_value = "30d", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = defaults::STEPS_SINCE.text, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub steps_since: std::time::Duration,
     #[command(flatten)]
     pub api: ApiArgs,
@@ -335,7 +335,7 @@ pub struct ReplayArgs {
     #[arg(long = "with", value_name = "TABLES", value_parser = extras, default_value = "")]
     pub with: Extras,
     /// With `--with commits`: commits kept per deployment (as `export`).
-    #[arg(long, default_value_t = DEFAULT_MAX_COMMITS as u32, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, default_value_t = defaults::MAX_COMMITS_PER_DEPLOYMENT as u32, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_commits_per_deployment: u32,
     #[command(flatten)]
     pub write: WriteArgs,
@@ -359,7 +359,7 @@ pub struct VacuumArgs {
     pub dest: String,
     /// Keep unreferenced files younger than this (since they stopped being current): readers
     /// of older versions, and queries still running, need them.
-    #[arg(long, default_value = "7d", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = defaults::VACUUM_RETAIN.text, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub retain: std::time::Duration,
     /// List what would be removed; remove nothing.
     #[arg(long)]
@@ -383,3 +383,6 @@ pub enum SchemaFormat {
     Markdown,
     Json,
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,7 +2,7 @@
 //! leases, tuning), the sync and stall settings of an export, and reaching an object store.
 
 use super::values::{ApiUrl, format, granularity};
-use bbpipe_pipeline::model::{Format, Granularity};
+use bbpipe_pipeline::model::{Format, Granularity, defaults};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -13,17 +13,17 @@ pub struct ApiArgs {
     #[arg(long, env = "BITBUCKET_API_URL", default_value = bbpipe_pipeline::extract::api::DEFAULT_API_URL, value_name = "URL", value_parser = ApiUrl)]
     pub api_url: String,
     /// Retries of a 5xx, a timeout or a dropped connection (429s are waited out separately).
-    #[arg(long, default_value_t = 5, value_name = "N")]
+    #[arg(long, default_value_t = defaults::MAX_RETRIES as usize, value_name = "N")]
     pub max_retries: usize,
     /// First retry delay in milliseconds; it doubles, with jitter, up to a minute.
-    #[arg(long, default_value_t = 500, value_name = "MS")]
+    #[arg(long, default_value_t = defaults::RETRY_DELAY_MS, value_name = "MS")]
     pub retry_delay_ms: u64,
     /// Give up on a request still rate limited (429) after waiting this many seconds in all.
-    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    #[arg(long, default_value_t = defaults::RATE_LIMIT_PATIENCE_SECONDS, value_name = "SECONDS")]
     pub rate_limit_patience: u64,
     /// Refuse a response body larger than this, in MiB, while it streams in (retried like a
     /// 5xx, then exit 1). A page of 100 runs is about 0.2 MiB.
-    #[arg(long, default_value_t = (bbpipe_pipeline::extract::api::DEFAULT_MAX_RESPONSE_BYTES >> 20) as u32, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    #[arg(long, default_value_t = defaults::MAX_RESPONSE_MIB, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub max_response_mib: u32,
 }
 
@@ -59,7 +59,7 @@ pub struct LockArgs {
     pub wait_lock: Option<std::time::Duration>,
     /// How long the workspace's lease lasts unless renewed (renewed every quarter of it): a
     /// writer that died blocks the workspace this long at most.
-    #[arg(long, default_value = "2m", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = defaults::LEASE.text, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub lease: std::time::Duration,
     /// Take no lease. Only for stores without conditional writes, and only when a single
     /// export ever writes to the destination at a time (docs/guides/several-exports.md).
@@ -71,18 +71,18 @@ pub struct LockArgs {
 #[derive(Debug, Args)]
 pub struct SyncArgs {
     /// Commit (data, manifest, state) at least every N requests.
-    #[arg(long, default_value_t = 300, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = defaults::CHECKPOINT_REQUESTS, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub checkpoint_requests: u64,
     /// Commit at least this often.
-    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = defaults::CHECKPOINT_INTERVAL.text, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub checkpoint_interval: std::time::Duration,
     /// Stop fetching again runs left unfinished once they are older than this.
-    #[arg(long, default_value = "90d", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = defaults::MAX_REVISIT_AGE.text, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub max_revisit_age: std::time::Duration,
     /// Fail (exit 1), saying what each stage was waiting for, when no request completes and no
     /// page or batch moves for this long; waits on Bitbucket's rate limit do not count. What
     /// the checkpoints committed stays. `0` waits for ever.
-    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = defaults::STALL_TIMEOUT.text, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub stall_timeout: std::time::Duration,
 }
 
@@ -101,14 +101,14 @@ pub struct DeploymentArgs {
 #[derive(Debug, Args)]
 pub struct TuningArgs {
     /// Rows per batch handed from transform to load.
-    #[arg(long, default_value_t = 4096, value_name = "ROWS", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = defaults::BATCH_ROWS as u32, value_name = "ROWS", value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_rows: u32,
     /// Memory for rows waiting to be written, in MiB; beyond it partitions are written before
     /// the input ends, or their late rows spilled to disk until the end.
-    #[arg(long, default_value_t = 32, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = defaults::BUFFER_MIB, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..))]
     pub buffer_mib: u32,
     /// Files larger than this go up as multipart uploads of parts this size (S3: 5 or more).
-    #[arg(long, default_value_t = 10, value_name = "MIB", value_parser = clap::value_parser!(u32).range(5..))]
+    #[arg(long, default_value_t = defaults::UPLOAD_PART_MIB, value_name = "MIB", value_parser = clap::value_parser!(u32).range(5..))]
     pub upload_part_mib: u32,
 }
 

@@ -40,7 +40,7 @@ pub struct LeaseOptions {
 impl Default for LeaseOptions {
     fn default() -> Self {
         LeaseOptions {
-            duration: Duration::from_secs(120),
+            duration: bbpipe_model::defaults::LEASE.value,
             wait: Duration::ZERO,
         }
     }

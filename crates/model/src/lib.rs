@@ -7,13 +7,15 @@
 //!   their descriptions, from which `bbpipe schema` is generated);
 //! - [`PartitionKey`]: every dataset path, built and parsed;
 //! - [`Message`]: data, checkpoints and completion, as they travel down the channels;
-//! - [`Activity`]: what each stage is doing right now, for the stall watchdog.
+//! - [`Activity`]: what each stage is doing right now, for the stall watchdog;
+//! - [`defaults`]: every default, once, for the command line, the library and the docs.
 
 /// The Arrow version the schemas are built with, for readers of them.
 pub use arrow;
 
 mod activity;
 pub mod bitbucket;
+pub mod defaults;
 mod extras;
 mod format;
 mod message;

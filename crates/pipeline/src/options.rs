@@ -1,7 +1,7 @@
 //! How a run writes: shared by replays and exports.
 
 use bbpipe_load::StoreOptions;
-use bbpipe_model::{Format, Granularity};
+use bbpipe_model::{Format, Granularity, defaults};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -53,12 +53,12 @@ impl WriteOptions {
             format: None,
             rules: None,
             deployments_ndjson: None,
-            batch_rows: 4096,
-            buffer_bytes: 32 << 20,
-            upload_part_bytes: 10 << 20,
+            batch_rows: defaults::BATCH_ROWS,
+            buffer_bytes: (defaults::BUFFER_MIB as usize) << 20,
+            upload_part_bytes: (defaults::UPLOAD_PART_MIB as usize) << 20,
             lock: LockOptions {
                 wait: None,
-                lease: Duration::from_secs(120),
+                lease: defaults::LEASE.value,
                 no_lock: false,
             },
         }

@@ -6,7 +6,7 @@ use super::lane::{CredentialStats, Lane, RequestStats};
 use super::pace::Pacer;
 use super::response::{BodyError, read_body, unreachable};
 use backon::{BackoffBuilder, ExponentialBuilder};
-use bbpipe_model::{Activity, Wait};
+use bbpipe_model::{Activity, Wait, defaults};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -46,7 +46,7 @@ fn without_userinfo(url: &Url) -> String {
 }
 
 /// The largest response body read by default: a page of 100 runs is about 200 KB.
-pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 << 20;
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = (defaults::MAX_RESPONSE_MIB as usize) << 20;
 
 /// How the client behaves.
 #[derive(Debug, Clone)]
@@ -75,11 +75,11 @@ impl ClientOptions {
     pub fn new(api_url: Url) -> Self {
         ClientOptions {
             api_url,
-            max_requests_per_hour: 1000,
-            max_retries: 5,
-            min_delay: Duration::from_millis(500),
+            max_requests_per_hour: defaults::MAX_REQUESTS_PER_HOUR,
+            max_retries: defaults::MAX_RETRIES as usize,
+            min_delay: Duration::from_millis(defaults::RETRY_DELAY_MS),
             max_delay: Duration::from_secs(60),
-            rate_limit_patience: Duration::from_secs(3600),
+            rate_limit_patience: Duration::from_secs(defaults::RATE_LIMIT_PATIENCE_SECONDS),
             timeout: Duration::from_secs(60),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }

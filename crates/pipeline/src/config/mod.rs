@@ -1,7 +1,7 @@
 //! The nightly job's configuration file (`bbpipe.toml`): where to write, which workspaces,
 //! with which options and credentials. Credentials are referenced by the name of an
 //! environment variable or a file, never written in the file. Unknown keys are errors that
-//! name the key and its line. `bbpipe init` prints [`TEMPLATE`].
+//! name the key and its line. `bbpipe init` prints [`template`].
 
 mod credentials;
 
@@ -12,8 +12,23 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-/// A commented starting point, as `bbpipe init` prints it (parsed by the tests).
-pub const TEMPLATE: &str = include_str!("template.toml");
+/// A commented starting point, as `bbpipe init` prints it (parsed by the tests), with the
+/// defaults of [`bbpipe_model::defaults`] written in.
+pub fn template() -> String {
+    use bbpipe_model::defaults;
+    include_str!("template.toml")
+        .replace("{lookback}", defaults::LOOKBACK.text)
+        .replace("{concurrency}", &defaults::CONCURRENCY.to_string())
+        .replace(
+            "{parallel_workspaces}",
+            &defaults::PARALLEL_WORKSPACES.to_string(),
+        )
+        .replace(
+            "{max_requests_per_hour}",
+            &defaults::MAX_REQUESTS_PER_HOUR.to_string(),
+        )
+        .replace("{api_url}", bbpipe_extract::api::DEFAULT_API_URL)
+}
 
 /// Why a configuration cannot be used.
 #[derive(Debug, thiserror::Error)]

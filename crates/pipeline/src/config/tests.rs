@@ -71,7 +71,9 @@ fn every_key_is_read() {
 
 #[test]
 fn the_template_is_a_valid_file() {
-    let config = parse(TEMPLATE).unwrap();
+    let template = template();
+    assert!(!template.contains('{'), "a placeholder left: {template}");
+    let config = parse(&template).unwrap();
     assert_eq!(
         config.workspaces[0].credentials[0].token_env.as_deref(),
         Some("ACME_TOKEN_1")

@@ -12,7 +12,7 @@ mod plan;
 mod rows;
 
 /// Commits kept per deployment unless told otherwise (`--max-commits-per-deployment`).
-pub const DEFAULT_MAX_COMMITS: usize = 500;
+pub const DEFAULT_MAX_COMMITS: usize = bbpipe_model::defaults::MAX_COMMITS_PER_DEPLOYMENT;
 
 pub use plan::{Deployed, Looked, Lookup, Plan, plan};
 pub use rows::{Answer, CommitRowsBuilder, Reason};

@@ -37,7 +37,7 @@ pub struct TransformOptions {
 impl Default for TransformOptions {
     fn default() -> Self {
         TransformOptions {
-            batch_rows: 4096,
+            batch_rows: bbpipe_model::defaults::BATCH_ROWS,
             rules: None,
             emit_repositories: true,
             activity: Arc::default(),
