@@ -285,7 +285,13 @@ fn candidates(table: Table, batch: &RecordBatch) -> Result<Vec<Candidate<'_>>, A
                 })
                 .collect()
         }
-        _ => Vec::new(),
+        // Rules judge pipeline runs and Bitbucket's deployments only.
+        Table::Repositories
+        | Table::PipelineSteps
+        | Table::Deployments
+        | Table::Environments
+        | Table::DeploymentCommits
+        | Table::Rejects => Vec::new(),
     })
 }
 

@@ -281,7 +281,7 @@ fn read_pages(dir: &std::path::Path) -> Result<Vec<Bytes>, ExtractError> {
         let name = entry.file_name();
         let Some(number) = name
             .to_str()
-            .and_then(|n| file_number(n, Endpoint::Environments))
+            .and_then(|n| file_number(n, Endpoint::Commits))
         else {
             continue;
         };

@@ -17,7 +17,7 @@
 //! A run's uuid names its steps directory without braces.
 //! Page files hold the response body exactly as Bitbucket returned it.
 
-use bbpipe_model::Endpoint;
+use bbpipe_model::{Endpoint, FileNames, Under};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -37,21 +37,44 @@ pub struct Recording {
     pub source: String,
 }
 
-/// Path of page `page` (1-based) of a paginated endpoint.
-pub fn page_path(root: &Path, workspace: &str, repo_slug: Option<&str>, page: u32) -> PathBuf {
-    let file = format!("page-{page:04}.json");
-    match repo_slug {
-        None => root.join(workspace).join("repositories").join(file),
-        Some(slug) => root.join(workspace).join(slug).join("pipelines").join(file),
+/// The directory of an endpoint's pages, as its [`EndpointSpec`](bbpipe_model::EndpointSpec)
+/// places them: under the workspace, or under `repo_slug` (for steps, the directory holding
+/// one directory per run).
+pub fn endpoint_dir(
+    root: &Path,
+    workspace: &str,
+    repo_slug: Option<&str>,
+    endpoint: Endpoint,
+) -> PathBuf {
+    let fixture = endpoint.spec().fixture;
+    let mut dir = root.join(workspace);
+    match (fixture.under, repo_slug) {
+        (Under::Workspace, _) | (Under::Repository | Under::Run, None) => {}
+        (Under::Repository | Under::Run, Some(slug)) => dir.push(slug),
     }
+    for part in fixture.dir {
+        dir.push(part);
+    }
+    dir
+}
+
+fn page_file(page: u32) -> String {
+    format!("page-{page:04}.json")
+}
+
+/// Path of page `page` (1-based) of a paginated endpoint: repositories (no `repo_slug`) or a
+/// repository's pipelines.
+pub fn page_path(root: &Path, workspace: &str, repo_slug: Option<&str>, page: u32) -> PathBuf {
+    let endpoint = match repo_slug {
+        None => Endpoint::Repositories,
+        Some(_) => Endpoint::Pipelines,
+    };
+    endpoint_dir(root, workspace, repo_slug, endpoint).join(page_file(page))
 }
 
 /// Path of the `n`th individually fetched pipeline run of a repository.
 pub fn run_path(root: &Path, workspace: &str, repo_slug: &str, n: u32) -> PathBuf {
-    root.join(workspace)
-        .join(repo_slug)
-        .join("pipelines")
-        .join("runs")
+    endpoint_dir(root, workspace, Some(repo_slug), Endpoint::PipelineRun)
         .join(format!("{n:04}.json"))
 }
 
@@ -63,12 +86,9 @@ pub fn steps_path(
     run_uuid: &str,
     page: u32,
 ) -> PathBuf {
-    root.join(workspace)
-        .join(repo_slug)
-        .join("pipelines")
-        .join(STEPS_DIR)
+    endpoint_dir(root, workspace, Some(repo_slug), Endpoint::Steps)
         .join(bare_uuid(run_uuid))
-        .join(format!("page-{page:04}.json"))
+        .join(page_file(page))
 }
 
 /// Path of page `page` of a repository's environments or deployments.
@@ -79,21 +99,15 @@ pub fn listing_path(
     endpoint: Endpoint,
     page: u32,
 ) -> PathBuf {
-    root.join(workspace)
-        .join(repo_slug)
-        .join(listing_dir(endpoint))
-        .join(format!("page-{page:04}.json"))
+    endpoint_dir(root, workspace, Some(repo_slug), endpoint).join(page_file(page))
 }
-
-/// A repository's commits: graph pages, and recorded answers in directories of their own.
-pub(crate) const COMMITS_DIR: &str = "commits";
 
 /// In a recorded answer's directory: the commit (or the excluded one) was not found (404).
 pub const COMMITS_GONE_FILE: &str = "not-found.json";
 
 /// The directory of a repository's commit pages (its graph; recorded answers below it).
 pub fn commits_dir(root: &Path, workspace: &str, repo_slug: &str) -> PathBuf {
-    root.join(workspace).join(repo_slug).join(COMMITS_DIR)
+    endpoint_dir(root, workspace, Some(repo_slug), Endpoint::Commits)
 }
 
 /// The directory of the recorded answer to "commits reachable from `new`, not from `old`".
@@ -111,28 +125,18 @@ pub fn commit_range_dir(
     commits_dir(root, workspace, repo_slug).join(name)
 }
 
-/// Under a repository's `pipelines/`: the steps directories of its runs.
-pub(crate) const STEPS_DIR: &str = "steps";
-
-/// The directory of a repository's environments or deployments pages.
-pub(crate) fn listing_dir(endpoint: Endpoint) -> &'static str {
-    match endpoint {
-        Endpoint::Environments => "environments",
-        _ => "deployments",
-    }
-}
-
 /// A uuid without its braces, as directory names carry it.
 pub fn bare_uuid(uuid: &str) -> &str {
     uuid.trim_start_matches('{').trim_end_matches('}')
 }
 
-/// The page number in a file name such as `page-0012.json`, or the run number in `0003.json`.
+/// The page number in a file name such as `page-0012.json`, or the run number in `0003.json`,
+/// as the endpoint names its files.
 pub(crate) fn file_number(name: &str, endpoint: Endpoint) -> Option<u32> {
     let stem = name.strip_suffix(".json")?;
-    let digits = match endpoint {
-        Endpoint::PipelineRun => stem,
-        _ => stem.strip_prefix("page-")?,
+    let digits = match endpoint.spec().fixture.files {
+        FileNames::Numbered => stem,
+        FileNames::Pages | FileNames::CommitAnswers => stem.strip_prefix("page-")?,
     };
     digits.parse().ok()
 }

@@ -163,6 +163,18 @@ impl Recorder {
             .map_err(ExtractError::io(&dir))
     }
 
+    /// The error for a page `send` cannot record: one whose endpoint is recorded elsewhere.
+    pub(crate) fn misplaced(&self, endpoint: Endpoint, url: &url::Url) -> ExtractError {
+        ExtractError::Layout {
+            path: self.root.clone(),
+            message: format!(
+                "{} page {url} reached the recorder without what its layout needs \
+                 (a repository, or its run): a bug in bbpipe",
+                endpoint.as_str()
+            ),
+        }
+    }
+
     fn next_number(&self, key: &str) -> u32 {
         let mut written = self
             .pages_written

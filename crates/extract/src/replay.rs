@@ -5,9 +5,9 @@
 
 use crate::ExtractSummary;
 use crate::error::ExtractError;
-use crate::layout::{RECORDING_FILE, Recording, STEPS_DIR, file_number, listing_dir};
+use crate::layout::{RECORDING_FILE, Recording, endpoint_dir, file_number};
 use bbpipe_model::bitbucket::{self, Page};
-use bbpipe_model::{Endpoint, Extras, Message, PageSource, RawPage, RunRef};
+use bbpipe_model::{Endpoint, Extras, FileNames, Message, PageSource, RawPage, RunRef, Under};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -38,6 +38,26 @@ pub struct Replay {
     extras: Extras,
 }
 
+/// The pages of each run of a repository under `endpoint`'s directory (steps), by run uuid
+/// without braces; empty when the repository has none.
+fn run_pages(
+    root: &Path,
+    workspace: &str,
+    slug: &str,
+    endpoint: Endpoint,
+) -> Result<StepFiles, ExtractError> {
+    let dir = endpoint_dir(root, workspace, Some(slug), endpoint);
+    let mut of_runs = StepFiles::new();
+    if dir.is_dir() {
+        for (run, run_dir) in sorted_dirs(&dir)? {
+            let mut pages = Vec::new();
+            pages_in(&run_dir, workspace, Some(slug), endpoint, &mut pages)?;
+            of_runs.insert(run, pages);
+        }
+    }
+    Ok(of_runs)
+}
+
 /// Where a repository's pipelines pages stand during replay.
 struct RepoCursor {
     pages: std::vec::IntoIter<PageFile>,
@@ -54,52 +74,34 @@ impl Replay {
         let mut steps = HashMap::new();
         let mut workspaces = Vec::new();
         for (workspace, dir) in sorted_dirs(root)? {
-            let repositories = dir.join("repositories");
+            let repositories = endpoint_dir(root, &workspace, None, Endpoint::Repositories);
             if !repositories.join("page-0001.json").is_file() {
                 continue; // not a workspace: notes, rules and such may sit beside them
             }
-            pages_in(
-                &repositories,
-                &workspace,
-                None,
-                Endpoint::Repositories,
-                &mut files,
-            )?;
-            for (slug, repo_dir) in sorted_dirs(&dir)? {
-                let pipelines = repo_dir.join("pipelines");
-                if pipelines.is_dir() {
-                    pages_in(
-                        &pipelines,
-                        &workspace,
-                        Some(&slug),
-                        Endpoint::Pipelines,
-                        &mut files,
-                    )?;
-                    let runs = pipelines.join("runs");
-                    if runs.is_dir() {
-                        pages_in(
-                            &runs,
-                            &workspace,
-                            Some(&slug),
-                            Endpoint::PipelineRun,
-                            &mut files,
-                        )?;
+            let repos = sorted_dirs(&dir)?;
+            for endpoint in Endpoint::ALL {
+                let fixture = endpoint.spec().fixture;
+                match (fixture.under, fixture.files) {
+                    // Not page files: the commits pass reads them (CommitSource).
+                    (_, FileNames::CommitAnswers) => {}
+                    (Under::Workspace, FileNames::Pages | FileNames::Numbered) => {
+                        pages_in(&repositories, &workspace, None, endpoint, &mut files)?;
                     }
-                    let runs_steps = pipelines.join(STEPS_DIR);
-                    if runs_steps.is_dir() {
-                        let mut of_runs = StepFiles::new();
-                        for (run, dir) in sorted_dirs(&runs_steps)? {
-                            let mut pages = Vec::new();
-                            pages_in(&dir, &workspace, Some(&slug), Endpoint::Steps, &mut pages)?;
-                            of_runs.insert(run, pages);
+                    (Under::Repository, FileNames::Pages | FileNames::Numbered) => {
+                        for (slug, _) in &repos {
+                            let listing = endpoint_dir(root, &workspace, Some(slug), endpoint);
+                            if listing.is_dir() {
+                                pages_in(&listing, &workspace, Some(slug), endpoint, &mut files)?;
+                            }
                         }
-                        steps.insert((workspace.clone(), slug.clone()), of_runs);
                     }
-                }
-                for endpoint in [Endpoint::Environments, Endpoint::Deployments] {
-                    let listing = repo_dir.join(listing_dir(endpoint));
-                    if listing.is_dir() {
-                        pages_in(&listing, &workspace, Some(&slug), endpoint, &mut files)?;
+                    (Under::Run, FileNames::Pages | FileNames::Numbered) => {
+                        for (slug, _) in &repos {
+                            let of_runs = run_pages(root, &workspace, slug, endpoint)?;
+                            if !of_runs.is_empty() {
+                                steps.insert((workspace.clone(), slug.clone()), of_runs);
+                            }
+                        }
                     }
                 }
             }
@@ -158,11 +160,7 @@ impl Replay {
     }
 
     fn wants(&self, endpoint: Endpoint) -> bool {
-        match endpoint {
-            Endpoint::Environments | Endpoint::Deployments => self.extras.environments,
-            Endpoint::Steps => self.extras.steps,
-            _ => true,
-        }
+        endpoint.wanted(&self.extras)
     }
 
     /// Sends every page, then [`Message::Complete`]. Per workspace: the repositories pages, then

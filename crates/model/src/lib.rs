@@ -5,6 +5,8 @@
 //! - [`bitbucket`]: Bitbucket's JSON shapes, the slug fallback and JSON paths;
 //! - [`TableSpec`]: everything about a table (key, versions, partition, merge rule, columns with
 //!   their descriptions, from which `bbpipe schema` is generated);
+//! - [`EndpointSpec`]: each Bitbucket endpoint once (API path, fixture place, `--with`
+//!   option, tables, what a recording keeps);
 //! - [`PartitionKey`]: every dataset path, built and parsed;
 //! - [`Message`]: data, checkpoints and completion, as they travel down the channels;
 //! - [`Activity`]: what each stage is doing right now, for the stall watchdog;
@@ -16,6 +18,7 @@ pub use arrow;
 mod activity;
 pub mod bitbucket;
 pub mod defaults;
+mod endpoints;
 mod extras;
 mod format;
 mod message;
@@ -26,6 +29,7 @@ mod table;
 mod tables;
 
 pub use activity::{Activity, Wait, Waiting};
+pub use endpoints::{EndpointSpec, FileNames, Fixture, Optional, Recorded, Under};
 pub use extras::Extras;
 pub use format::Format;
 pub use message::{Checkpoint, Message};

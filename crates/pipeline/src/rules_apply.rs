@@ -388,8 +388,19 @@ async fn derive(
     new: &mut Described,
 ) -> Result<arrow::record_batch::RecordBatch, PipelineError> {
     let columns = match table {
+        Table::PipelineRuns => RUN_COLUMNS,
         Table::EnvironmentDeployments => ENVIRONMENT_DEPLOYMENT_COLUMNS,
-        _ => RUN_COLUMNS,
+        Table::Repositories
+        | Table::PipelineSteps
+        | Table::Deployments
+        | Table::Environments
+        | Table::DeploymentCommits
+        | Table::Rejects => {
+            return Err(PipelineError::Stage(format!(
+                "{path}: deployments are not derived from {}",
+                table.name()
+            )));
+        }
     };
     let batches = read_file_columns(destination, table, workspace, &Path::from(path), columns)
         .await

@@ -20,9 +20,12 @@ pub async fn for_each_run_batch(
     fixtures: &Path,
     mut visit: impl FnMut(&RecordBatch) -> Result<ControlFlow<()>, VisitError>,
 ) -> Result<(), PipelineError> {
-    for_each_batch(fixtures, Extras::default(), |table, batch| match table {
-        Table::PipelineRuns => visit(batch),
-        _ => Ok(ControlFlow::Continue(())),
+    for_each_batch(fixtures, Extras::default(), |table, batch| {
+        if table == Table::PipelineRuns {
+            visit(batch)
+        } else {
+            Ok(ControlFlow::Continue(()))
+        }
     })
     .await
 }

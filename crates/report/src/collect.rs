@@ -100,7 +100,11 @@ pub fn columns(table: Table) -> &'static [&'static str] {
             "build_seconds_used",
             "run_created_at",
         ],
-        _ => &[],
+        // The report reads none of these.
+        Table::Repositories
+        | Table::Environments
+        | Table::EnvironmentDeployments
+        | Table::Rejects => &[],
     }
 }
 
