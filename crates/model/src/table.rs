@@ -5,7 +5,9 @@
 
 use crate::spec::{DatePartition, Merge, SCHEMA_VERSION, SCHEMA_VERSION_KEY, TableSpec};
 use crate::tables::SPECS;
+use arrow::array::ArrayRef;
 use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -140,6 +142,51 @@ impl Table {
     }
 }
 
+impl Table {
+    /// A batch of this table from columns given by name, in any order. Each array goes under
+    /// its own name, so a column moved in the spec cannot shift values into a neighbour of the
+    /// same type; a name the spec does not have, a column given twice and a spec column left
+    /// out are errors naming them (a builder's bug, caught by its first batch in the tests).
+    pub fn batch_of(self, named: Vec<(&'static str, ArrayRef)>) -> Result<RecordBatch, ArrowError> {
+        batch_by_name(self.name(), self.schema(), named)
+    }
+}
+
+fn batch_by_name(
+    table: &str,
+    schema: SchemaRef,
+    mut named: Vec<(&'static str, ArrayRef)>,
+) -> Result<RecordBatch, ArrowError> {
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for field in schema.fields() {
+        let found: Vec<usize> = (0..named.len())
+            .filter(|&i| named[i].0 == field.name())
+            .collect();
+        match found[..] {
+            [i] => columns.push(Arc::clone(&named[i].1)),
+            [] => {
+                return Err(ArrowError::SchemaError(format!(
+                    "{table}: no column {} was built",
+                    field.name()
+                )));
+            }
+            _ => {
+                return Err(ArrowError::SchemaError(format!(
+                    "{table}: column {} built twice",
+                    field.name()
+                )));
+            }
+        }
+    }
+    named.retain(|(name, _)| schema.field_with_name(name).is_err());
+    if let Some((name, _)) = named.first() {
+        return Err(ArrowError::SchemaError(format!(
+            "{table}: a column {name} was built that the table's spec does not have"
+        )));
+    }
+    RecordBatch::try_new(schema, columns)
+}
+
 fn build(columns: Vec<Field>) -> SchemaRef {
     let metadata = HashMap::from([(SCHEMA_VERSION_KEY.to_string(), SCHEMA_VERSION.to_string())]);
     Arc::new(Schema::new_with_metadata(columns, metadata))
@@ -184,5 +231,49 @@ mod tests {
                 "ALL in declaration order"
             );
         }
+    }
+
+    #[test]
+    fn batches_are_built_by_name_so_a_swapped_spec_keeps_each_value_under_its_name() {
+        use arrow::array::{AsArray, StringArray};
+        use arrow::datatypes::DataType;
+        let text = |v: &str| Arc::new(StringArray::from(vec![v])) as ArrayRef;
+        let named = || vec![("repository", text("acme/api")), ("repo_slug", text("api"))];
+        let field = |n: &str| Field::new(n, DataType::Utf8, false);
+        // The same two text columns, declared in either order.
+        for order in [["repository", "repo_slug"], ["repo_slug", "repository"]] {
+            let schema = Arc::new(Schema::new(vec![field(order[0]), field(order[1])]));
+            let batch = batch_by_name("t", schema, named()).unwrap();
+            let value = |n: &str| {
+                batch
+                    .column_by_name(n)
+                    .unwrap()
+                    .as_string::<i32>()
+                    .value(0)
+                    .to_string()
+            };
+            assert_eq!(
+                (value("repository"), value("repo_slug")),
+                ("acme/api".into(), "api".into())
+            );
+        }
+        // Positions would have swapped them silently; names fail loudly when they disagree.
+        let schema = Arc::new(Schema::new(vec![field("repository"), field("repo_slug")]));
+        let typo = vec![("repository", text("a")), ("repo_slgu", text("b"))];
+        let error = batch_by_name("t", Arc::clone(&schema), typo)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("no column repo_slug"), "{error}");
+        let extra = [named(), vec![("branch", text("x"))]].concat();
+        let error = batch_by_name("t", Arc::clone(&schema), extra)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("branch") && error.contains("spec does not have"),
+            "{error}"
+        );
+        let twice = [named(), vec![("repo_slug", text("x"))]].concat();
+        let error = batch_by_name("t", schema, twice).unwrap_err().to_string();
+        assert!(error.contains("repo_slug built twice"), "{error}");
     }
 }

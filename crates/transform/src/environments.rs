@@ -91,22 +91,25 @@ impl EnvironmentsBuilder {
     }
 
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(self.workspace.finish()),
-            Arc::new(self.repository.finish()),
-            Arc::new(self.repo_slug.finish()),
-            Arc::new(self.repo_uuid.finish()),
-            Arc::new(self.uuid.finish()),
-            Arc::new(self.name.finish()),
-            Arc::new(self.slug.finish()),
-            Arc::new(self.environment_type.finish()),
-            Arc::new(self.rank.finish()),
-            Arc::new(self.hidden.finish()),
-            Arc::new(self.lock.finish()),
-            Arc::new(self.exported_at.finish().with_timezone("UTC")),
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            ("workspace", Arc::new(self.workspace.finish())),
+            ("repository", Arc::new(self.repository.finish())),
+            ("repo_slug", Arc::new(self.repo_slug.finish())),
+            ("repo_uuid", Arc::new(self.repo_uuid.finish())),
+            ("uuid", Arc::new(self.uuid.finish())),
+            ("name", Arc::new(self.name.finish())),
+            ("slug", Arc::new(self.slug.finish())),
+            ("environment_type", Arc::new(self.environment_type.finish())),
+            ("environment_type_rank", Arc::new(self.rank.finish())),
+            ("hidden", Arc::new(self.hidden.finish())),
+            ("lock", Arc::new(self.lock.finish())),
+            (
+                "exported_at",
+                Arc::new(self.exported_at.finish().with_timezone("UTC")),
+            ),
         ];
         self.rows = 0;
-        RecordBatch::try_new(Table::Environments.schema(), columns)
+        Table::Environments.batch_of(columns)
     }
 }
 
@@ -205,28 +208,40 @@ impl EnvironmentDeploymentsBuilder {
     }
 
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(self.workspace.finish()),
-            Arc::new(self.repository.finish()),
-            Arc::new(self.repo_slug.finish()),
-            Arc::new(self.repo_uuid.finish()),
-            Arc::new(self.uuid.finish()),
-            Arc::new(self.environment_uuid.finish()),
-            Arc::new(self.environment_name.finish()),
-            Arc::new(self.environment_type.finish()),
-            Arc::new(self.state.finish()),
-            Arc::new(self.outcome.finish()),
-            Arc::new(self.started_at.finish().with_timezone("UTC")),
-            Arc::new(self.completed_at.finish().with_timezone("UTC")),
-            Arc::new(self.pipeline_uuid.finish()),
-            Arc::new(self.build_number.finish()),
-            Arc::new(self.step_uuid.finish()),
-            Arc::new(self.commit_sha.finish()),
-            Arc::new(self.version.finish()),
-            Arc::new(self.last_update_time.finish().with_timezone("UTC")),
-            Arc::new(self.exported_at.finish().with_timezone("UTC")),
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            ("workspace", Arc::new(self.workspace.finish())),
+            ("repository", Arc::new(self.repository.finish())),
+            ("repo_slug", Arc::new(self.repo_slug.finish())),
+            ("repo_uuid", Arc::new(self.repo_uuid.finish())),
+            ("uuid", Arc::new(self.uuid.finish())),
+            ("environment_uuid", Arc::new(self.environment_uuid.finish())),
+            ("environment_name", Arc::new(self.environment_name.finish())),
+            ("environment_type", Arc::new(self.environment_type.finish())),
+            ("state", Arc::new(self.state.finish())),
+            ("outcome", Arc::new(self.outcome.finish())),
+            (
+                "started_at",
+                Arc::new(self.started_at.finish().with_timezone("UTC")),
+            ),
+            (
+                "completed_at",
+                Arc::new(self.completed_at.finish().with_timezone("UTC")),
+            ),
+            ("pipeline_uuid", Arc::new(self.pipeline_uuid.finish())),
+            ("build_number", Arc::new(self.build_number.finish())),
+            ("step_uuid", Arc::new(self.step_uuid.finish())),
+            ("commit_sha", Arc::new(self.commit_sha.finish())),
+            ("version", Arc::new(self.version.finish())),
+            (
+                "last_update_time",
+                Arc::new(self.last_update_time.finish().with_timezone("UTC")),
+            ),
+            (
+                "exported_at",
+                Arc::new(self.exported_at.finish().with_timezone("UTC")),
+            ),
         ];
         self.rows = 0;
-        RecordBatch::try_new(Table::EnvironmentDeployments.schema(), columns)
+        Table::EnvironmentDeployments.batch_of(columns)
     }
 }

@@ -20,6 +20,20 @@ pub struct Reject<'a> {
 }
 
 /// Builds `rejects` rows.
+/// The text columns of `rejects`, in the order `append` fills `RejectsBuilder::columns`.
+const TEXT_COLUMNS: [&str; 10] = [
+    "workspace",
+    "reject_id",
+    "repository",
+    "repo_slug",
+    "repo_uuid",
+    "run_uuid",
+    "page_url",
+    "json_path",
+    "error",
+    "raw_json",
+];
+
 #[derive(Default)]
 pub struct RejectsBuilder {
     columns: [StringBuilder; 10],
@@ -102,14 +116,17 @@ impl RejectsBuilder {
     }
 
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
-        let mut columns: Vec<ArrayRef> = self
-            .columns
-            .iter_mut()
-            .map(|c| Arc::new(c.finish()) as ArrayRef)
+        let mut columns: Vec<(&str, ArrayRef)> = TEXT_COLUMNS
+            .into_iter()
+            .zip(self.columns.iter_mut())
+            .map(|(name, c)| (name, Arc::new(c.finish()) as ArrayRef))
             .collect();
-        columns.push(Arc::new(self.exported_at.finish().with_timezone("UTC")));
+        columns.push((
+            "exported_at",
+            Arc::new(self.exported_at.finish().with_timezone("UTC")),
+        ));
         self.rows = 0;
-        RecordBatch::try_new(Table::Rejects.schema(), columns)
+        Table::Rejects.batch_of(columns)
     }
 }
 

@@ -79,23 +79,29 @@ impl RepositoriesBuilder {
     }
 
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(self.workspace.finish()),
-            Arc::new(self.uuid.finish()),
-            Arc::new(self.slug.finish()),
-            Arc::new(self.name.finish()),
-            Arc::new(self.full_name.finish()),
-            Arc::new(self.is_private.finish()),
-            Arc::new(self.description.finish()),
-            Arc::new(self.language.finish()),
-            Arc::new(self.project_key.finish()),
-            Arc::new(self.project_name.finish()),
-            Arc::new(self.mainbranch.finish()),
-            Arc::new(self.created_at.finish().with_timezone("UTC")),
-            Arc::new(self.updated_at.finish().with_timezone("UTC")),
-            Arc::new(self.url.finish()),
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            ("workspace", Arc::new(self.workspace.finish())),
+            ("uuid", Arc::new(self.uuid.finish())),
+            ("slug", Arc::new(self.slug.finish())),
+            ("name", Arc::new(self.name.finish())),
+            ("full_name", Arc::new(self.full_name.finish())),
+            ("is_private", Arc::new(self.is_private.finish())),
+            ("description", Arc::new(self.description.finish())),
+            ("language", Arc::new(self.language.finish())),
+            ("project_key", Arc::new(self.project_key.finish())),
+            ("project_name", Arc::new(self.project_name.finish())),
+            ("mainbranch", Arc::new(self.mainbranch.finish())),
+            (
+                "created_at",
+                Arc::new(self.created_at.finish().with_timezone("UTC")),
+            ),
+            (
+                "updated_at",
+                Arc::new(self.updated_at.finish().with_timezone("UTC")),
+            ),
+            ("url", Arc::new(self.url.finish())),
         ];
         self.rows = 0;
-        RecordBatch::try_new(Table::Repositories.schema(), columns)
+        Table::Repositories.batch_of(columns)
     }
 }

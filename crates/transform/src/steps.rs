@@ -125,34 +125,52 @@ impl PipelineStepsBuilder {
 
     /// Takes the rows built so far as a batch in [`Table::PipelineSteps`] order.
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(self.workspace.finish()),
-            Arc::new(self.repository.finish()),
-            Arc::new(self.repo_slug.finish()),
-            Arc::new(self.repo_uuid.finish()),
-            Arc::new(self.pipeline_uuid.finish()),
-            Arc::new(self.build_number.finish()),
-            Arc::new(self.run_number.finish()),
-            Arc::new(self.uuid.finish()),
-            Arc::new(self.name.finish()),
-            Arc::new(self.status.finish()),
-            Arc::new(self.state.finish()),
-            Arc::new(self.result.finish()),
-            Arc::new(self.started_at.finish().with_timezone("UTC")),
-            Arc::new(self.completed_at.finish().with_timezone("UTC")),
-            Arc::new(self.duration_seconds.finish()),
-            Arc::new(self.build_seconds_used.finish()),
-            Arc::new(self.max_time_minutes.finish()),
-            Arc::new(self.trigger.finish()),
-            Arc::new(self.image.finish()),
-            Arc::new(self.size.finish()),
-            Arc::new(self.cpu_limit.finish()),
-            Arc::new(self.memory_limit.finish()),
-            Arc::new(self.environment_uuid.finish()),
-            Arc::new(self.run_created_at.finish().with_timezone("UTC")),
-            Arc::new(self.exported_at.finish().with_timezone("UTC")),
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            ("workspace", Arc::new(self.workspace.finish())),
+            ("repository", Arc::new(self.repository.finish())),
+            ("repo_slug", Arc::new(self.repo_slug.finish())),
+            ("repo_uuid", Arc::new(self.repo_uuid.finish())),
+            ("pipeline_uuid", Arc::new(self.pipeline_uuid.finish())),
+            ("build_number", Arc::new(self.build_number.finish())),
+            ("run_number", Arc::new(self.run_number.finish())),
+            ("uuid", Arc::new(self.uuid.finish())),
+            ("name", Arc::new(self.name.finish())),
+            ("status", Arc::new(self.status.finish())),
+            ("state", Arc::new(self.state.finish())),
+            ("result", Arc::new(self.result.finish())),
+            (
+                "started_at",
+                Arc::new(self.started_at.finish().with_timezone("UTC")),
+            ),
+            (
+                "completed_at",
+                Arc::new(self.completed_at.finish().with_timezone("UTC")),
+            ),
+            ("duration_seconds", Arc::new(self.duration_seconds.finish())),
+            (
+                "build_seconds_used",
+                Arc::new(self.build_seconds_used.finish()),
+            ),
+            ("max_time_minutes", Arc::new(self.max_time_minutes.finish())),
+            ("trigger", Arc::new(self.trigger.finish())),
+            ("image", Arc::new(self.image.finish())),
+            ("size", Arc::new(self.size.finish())),
+            ("cpu_limit_millicores", Arc::new(self.cpu_limit.finish())),
+            (
+                "memory_limit_megabytes",
+                Arc::new(self.memory_limit.finish()),
+            ),
+            ("environment_uuid", Arc::new(self.environment_uuid.finish())),
+            (
+                "run_created_at",
+                Arc::new(self.run_created_at.finish().with_timezone("UTC")),
+            ),
+            (
+                "exported_at",
+                Arc::new(self.exported_at.finish().with_timezone("UTC")),
+            ),
         ];
         self.rows = 0;
-        RecordBatch::try_new(Table::PipelineSteps.schema(), columns)
+        Table::PipelineSteps.batch_of(columns)
     }
 }

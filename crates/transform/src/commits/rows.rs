@@ -237,27 +237,34 @@ impl CommitRowsBuilder {
                 .as_str();
             rows
         ]));
-        let columns: Vec<ArrayRef> = vec![
-            workspace,
-            Arc::new(c.reference_id.finish()),
-            Arc::new(c.repository.finish()),
-            Arc::new(c.repo_uuid.finish()),
-            Arc::new(c.service.finish()),
-            Arc::new(c.environment.finish()),
-            utc(&mut c.deployed_at),
-            Arc::new(c.commit_sha.finish()),
-            utc(&mut c.commit_date),
-            Arc::new(c.author_account_id.finish()),
-            Arc::new(c.is_merge.finish()),
-            Arc::new(c.truncated.finish()),
-            Arc::new(c.lead_time_seconds.finish()),
-            Arc::new(c.previous_reference_id.finish()),
-            Arc::new(c.previous_commit_sha.finish()),
-            Arc::new(c.reason.finish()),
-            Arc::new(c.message.finish()),
-            utc(&mut c.exported_at),
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            ("workspace", workspace),
+            ("reference_id", Arc::new(c.reference_id.finish())),
+            ("repository", Arc::new(c.repository.finish())),
+            ("repo_uuid", Arc::new(c.repo_uuid.finish())),
+            ("service", Arc::new(c.service.finish())),
+            ("environment", Arc::new(c.environment.finish())),
+            ("deployed_at", utc(&mut c.deployed_at)),
+            ("commit_sha", Arc::new(c.commit_sha.finish())),
+            ("commit_date", utc(&mut c.commit_date)),
+            ("author_account_id", Arc::new(c.author_account_id.finish())),
+            ("is_merge", Arc::new(c.is_merge.finish())),
+            ("truncated", Arc::new(c.truncated.finish())),
+            ("lead_time_seconds", Arc::new(c.lead_time_seconds.finish())),
+            (
+                "previous_reference_id",
+                Arc::new(c.previous_reference_id.finish()),
+            ),
+            (
+                "previous_commit_sha",
+                Arc::new(c.previous_commit_sha.finish()),
+            ),
+            ("reason", Arc::new(c.reason.finish())),
+            ("message", Arc::new(c.message.finish())),
+            ("exported_at", utc(&mut c.exported_at)),
         ];
-        RecordBatch::try_new(Table::DeploymentCommits.schema(), columns)
+        Table::DeploymentCommits
+            .batch_of(columns)
             .map_err(|e| TransformError::Internal(format!("deployment_commits: {e}")))
     }
 }

@@ -431,28 +431,40 @@ impl DeploymentBuilder {
 
     /// The deployments built, as a batch; the builder starts over.
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(self.workspace.finish()),
-            Arc::new(self.reference_id.finish()),
-            Arc::new(self.service.finish()),
-            Arc::new(self.repository.finish()),
-            Arc::new(self.repo_uuid.finish()),
-            Arc::new(self.commit_sha.finish()),
-            Arc::new(self.deployed_at.finish().with_timezone("UTC")),
-            Arc::new(self.environment.finish()),
-            Arc::new(self.success.finish()),
-            Arc::new(self.integration_branch.finish()),
-            Arc::new(self.source_url.finish()),
-            Arc::new(self.source_name.finish()),
-            Arc::new(self.rule.finish()),
-            Arc::new(self.pipeline_run_uuid.finish()),
-            Arc::new(self.build_number.finish()),
-            Arc::new(self.run_number.finish()),
-            Arc::new(self.ref_name.finish()),
-            Arc::new(self.trigger.finish()),
-            Arc::new(self.exported_at.finish().with_timezone("UTC")),
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            ("workspace", Arc::new(self.workspace.finish())),
+            ("reference_id", Arc::new(self.reference_id.finish())),
+            ("service", Arc::new(self.service.finish())),
+            ("repository", Arc::new(self.repository.finish())),
+            ("repo_uuid", Arc::new(self.repo_uuid.finish())),
+            ("commit_sha", Arc::new(self.commit_sha.finish())),
+            (
+                "deployed_at",
+                Arc::new(self.deployed_at.finish().with_timezone("UTC")),
+            ),
+            ("environment", Arc::new(self.environment.finish())),
+            ("success", Arc::new(self.success.finish())),
+            (
+                "integration_branch",
+                Arc::new(self.integration_branch.finish()),
+            ),
+            ("source_url", Arc::new(self.source_url.finish())),
+            ("source_name", Arc::new(self.source_name.finish())),
+            ("rule", Arc::new(self.rule.finish())),
+            (
+                "pipeline_run_uuid",
+                Arc::new(self.pipeline_run_uuid.finish()),
+            ),
+            ("build_number", Arc::new(self.build_number.finish())),
+            ("run_number", Arc::new(self.run_number.finish())),
+            ("ref_name", Arc::new(self.ref_name.finish())),
+            ("trigger", Arc::new(self.trigger.finish())),
+            (
+                "exported_at",
+                Arc::new(self.exported_at.finish().with_timezone("UTC")),
+            ),
         ];
         self.rows = 0;
-        RecordBatch::try_new(Table::Deployments.schema(), columns)
+        Table::Deployments.batch_of(columns)
     }
 }
