@@ -12,41 +12,36 @@
 //! cleaned up by the next one that commits (see [`History`]). In a Delta dataset
 //! (`--format delta`), each commit also publishes the workspace to every table's Delta log and
 //! replaced files stay until [`delta::vacuum`] (see [`delta`]).
+//!
+//! The crate's tree says who owns what: `dataset/` the dataset's records and rules
+//! (layout, manifests, leases, the commit protocol, reading files back, verify), `write/` the
+//! write path (split, spill, merge, encode, upload), `sink/` the stage that drives them,
+//! `tables/` what particular tables need (the deployments NDJSON, rejects), `delta/` the Delta
+//! Lake logs.
 
-mod commit;
+mod dataset;
 pub mod delta;
 mod destination;
 mod error;
 mod failpoint;
-mod flush;
-mod layout;
-mod lease;
-mod manifest;
-mod ndjson;
-mod numbered;
-mod partition;
-mod reader;
-mod rejects;
 mod sink;
-mod sorted_runs;
-mod spill;
-mod verify;
-mod writer;
+mod tables;
+mod write;
 
-pub use commit::CommitInfo;
-pub use destination::{Destination, StoreOptions};
-pub use error::{LoadError, SchemaMismatch};
-pub use layout::{DATASET_RECORD, DatasetRecord, settle_layout};
-pub use lease::{
+pub use dataset::commit::CommitInfo;
+pub use dataset::layout::{DATASET_RECORD, DatasetRecord, settle_layout};
+pub use dataset::lease::{
     Holder, LEASE_DIR, Lease, LeaseOptions, LeaseRecord, check_conditional_writes, current_record,
 };
-pub use manifest::{
+pub use dataset::manifest::{
     FileEntry, History, MANIFEST_DIR, Manifest, Scope, StateEntries, TableChanges, WorkspaceLog,
     check_is_dataset,
 };
-pub use ndjson::DeploymentsNdjson;
-pub use partition::split;
-pub use reader::{read_file, read_file_columns};
+pub use dataset::reader::{read_file, read_file_columns};
+pub use dataset::verify::{Verification, verify};
+pub use destination::{Destination, StoreOptions};
+pub use error::{LoadError, SchemaMismatch};
 pub use sink::{LoadOptions, LoadSummary, ParquetSink};
-pub use verify::{Verification, verify};
-pub use writer::{ROW_GROUP_ROWS, WrittenFile, encode, file_schema, merge_partition};
+pub use tables::deployments_ndjson::DeploymentsNdjson;
+pub use write::partition::split;
+pub use write::writer::{ROW_GROUP_ROWS, WrittenFile, encode, file_schema, merge_partition};

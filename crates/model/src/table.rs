@@ -98,7 +98,7 @@ impl Table {
         self.spec().merge == Merge::KeepExisting
     }
 
-    /// Whether a partition of the table can be merged as a stream of sorted runs: versions of
+    /// Whether a partition of the table can be merged as a stream of sorted inputs: versions of
     /// one key always sort together, because the sort column is the key itself or the date
     /// column, which a row of a table whose rows cannot move never changes.
     pub fn merges_as_stream(self) -> bool {

@@ -2,8 +2,8 @@
 //! table's root, its partition values (from the path), its size and its row count.
 
 use super::schema::partition_values;
+use crate::dataset::manifest::FileEntry;
 use crate::error::LoadError;
-use crate::manifest::FileEntry;
 use arrow::array::{
     Array, ArrayRef, Int64Array, MapBuilder, MapFieldNames, RecordBatch, StringArray,
     StringBuilder, StructArray,

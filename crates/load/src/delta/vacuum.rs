@@ -9,11 +9,11 @@
 //! retention. Versions of a table older than the retention may then fail to read.
 
 use super::publish::current_files;
+use crate::dataset::layout::DatasetRecord;
+use crate::dataset::lease::current_record;
+use crate::dataset::manifest::{History, Scope};
 use crate::destination::Destination;
 use crate::error::LoadError;
-use crate::layout::DatasetRecord;
-use crate::lease::current_record;
-use crate::manifest::{History, Scope};
 use bbpipe_model::{Format, Table, is_data_file, workspace_of};
 use chrono::{DateTime, Utc};
 use object_store::path::Path;

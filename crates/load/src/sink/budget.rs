@@ -4,9 +4,9 @@
 
 use super::ParquetSink;
 use crate::error::LoadError;
-use crate::flush::{FlushJob, Flushed};
-use crate::partition::split;
-use crate::spill::Spill;
+use crate::write::flush::{FlushJob, Flushed};
+use crate::write::partition::split;
+use crate::write::spill::Spill;
 use arrow::array::RecordBatch;
 use bbpipe_model::{PartitionKey, Table, TableBatch};
 
@@ -16,7 +16,7 @@ pub(super) struct Buffer {
     pub(super) batches: Vec<RecordBatch>,
     /// Bytes of `batches`, in memory.
     pub(super) bytes: usize,
-    /// Earlier rows of the partition, spilled to disk (oldest first), each a sorted run.
+    /// Earlier rows of the partition, spilled to disk (oldest first), each a sorted input.
     pub(super) spilled: Vec<std::path::PathBuf>,
     /// Older versions of rows dropped while spilling.
     pub(super) spilled_duplicates: u64,

@@ -2,10 +2,10 @@
 //! [`ParquetSink::commit`].
 
 use super::ParquetSink;
-use crate::commit::{CommitInfo, WorkspaceCommit};
+use crate::dataset::commit::{CommitInfo, WorkspaceCommit};
+use crate::dataset::manifest::{FileEntry, StateEntries, orphans};
 use crate::error::LoadError;
-use crate::manifest::{FileEntry, StateEntries, orphans};
-use crate::writer::WrittenFile;
+use crate::write::writer::WrittenFile;
 use bbpipe_model::{Format, PartitionKey, Table, workspace_of};
 use futures::StreamExt;
 use std::collections::{BTreeMap, BTreeSet};

@@ -4,10 +4,10 @@
 //! version.
 
 use super::ParquetSink;
+use crate::dataset::manifest::CONCURRENT_READS;
+use crate::dataset::reader::{read_columns, read_file};
 use crate::error::LoadError;
-use crate::manifest::CONCURRENT_READS;
-use crate::reader::{read_columns, read_file};
-use crate::writer::{merge_partition, newest_versions};
+use crate::write::writer::{merge_partition, newest_versions};
 use arrow::array::{AsArray, RecordBatch};
 use arrow::compute::filter_record_batch;
 use bbpipe_model::{PartitionKey, Table, workspace_dir};

@@ -2,11 +2,11 @@
 //! them a new file replaces.
 
 use super::ParquetSink;
+use crate::dataset::manifest::{Manifest, paths_under};
 use crate::error::LoadError;
 use crate::failpoint::failpoint;
-use crate::flush::{FlushJob, Flushed, write_rows};
-use crate::manifest::{Manifest, paths_under};
-use crate::writer::WrittenFile;
+use crate::write::flush::{FlushJob, Flushed, write_rows};
+use crate::write::writer::WrittenFile;
 use arrow::array::RecordBatch;
 use bbpipe_model::{PartitionKey, Table};
 use object_store::path::Path;

@@ -19,17 +19,17 @@ mod dedup;
 mod files;
 mod withdraw;
 
+use crate::dataset::lease::Lease;
+use crate::dataset::manifest::{FileEntry, History, Manifest, Scope, StateEntries, WorkspaceLog};
 use crate::delta::Published;
 use crate::destination::Destination;
 use crate::error::LoadError;
 use crate::failpoint::{failpoint, stall_point};
-use crate::flush::Flushed;
-use crate::lease::Lease;
-use crate::manifest::{FileEntry, History, Manifest, Scope, StateEntries, WorkspaceLog};
-use crate::ndjson::DeploymentsNdjson;
-use crate::rejects::Rejects;
-use crate::spill::Spill;
-use crate::writer::WrittenFile;
+use crate::tables::deployments_ndjson::DeploymentsNdjson;
+use crate::tables::rejects::Rejects;
+use crate::write::flush::Flushed;
+use crate::write::spill::Spill;
+use crate::write::writer::WrittenFile;
 use bbpipe_model::{
     Activity, Checkpoint, Format, Granularity, Message, PartitionKey, Table, TableBatch, Wait,
 };
@@ -262,7 +262,7 @@ impl ParquetSink {
 
     /// The committed (live) data files of `table` in `workspace`, as paths from the root.
     pub fn live_files(&self, table: Table, workspace: &str) -> Vec<String> {
-        crate::manifest::live_files(&self.live, table, workspace)
+        crate::dataset::manifest::live_files(&self.live, table, workspace)
     }
 
     /// The sync state committed so far for `workspace`.

@@ -3,9 +3,9 @@
 //! read again in a good version.
 
 use super::ParquetSink;
+use crate::dataset::reader::read_file;
 use crate::error::LoadError;
-use crate::reader::read_file;
-use crate::writer::merge_partition;
+use crate::write::writer::merge_partition;
 use arrow::array::{AsArray, BooleanArray};
 use arrow::compute::filter_record_batch;
 use bbpipe_model::{PartitionKey, Table, workspace_dir};

@@ -1,12 +1,12 @@
 //! Writing one partition: read what it holds, merge in the new rows off the async threads,
 //! upload the result unless nothing changed.
 
+use crate::dataset::reader::fetch;
 use crate::destination::Destination;
 use crate::error::LoadError;
-use crate::reader::fetch;
-use crate::sorted_runs::{Run, merge_runs};
-use crate::spill;
-use crate::writer::{FileEncoder, Merged, WrittenFile, encode, merge_partition, upload};
+use crate::write::sorted_inputs::{SortedInput, merge_sorted};
+use crate::write::spill;
+use crate::write::writer::{FileEncoder, Merged, WrittenFile, encode, merge_partition, upload};
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 use bbpipe_model::PartitionKey;
@@ -66,7 +66,7 @@ impl FlushJob {
                 let file = Path::from(file.as_str());
                 let shown = destination.describe(&file);
                 let bytes = fetch(destination, &file).await?;
-                files.push(Run::File { shown, bytes });
+                files.push(SortedInput::File { shown, bytes });
             }
         }
         let spill_files = spilled.clone();
@@ -125,8 +125,8 @@ struct Inputs {
     table: Table,
     merge_existing: bool,
     workspace: String,
-    /// The partition's files ([`Run::File`]), oldest first.
-    files: Vec<Run>,
+    /// The partition's files ([`SortedInput::File`]), oldest first.
+    files: Vec<SortedInput>,
     spilled: Vec<std::path::PathBuf>,
     batches: Vec<RecordBatch>,
     single_committed: bool,
@@ -150,14 +150,19 @@ impl Inputs {
         if streamable {
             let new_rows = Merged::new(self.table, self.batches.clone())?;
             let duplicates = new_rows.duplicates;
-            let mut runs: Vec<&Run> = self.files.iter().collect();
-            let spills: Vec<Run> = self.spilled.iter().cloned().map(Run::Spill).collect();
-            runs.extend(&spills);
-            let new_rows = Run::Rows(new_rows);
-            runs.push(&new_rows);
+            let mut inputs: Vec<&SortedInput> = self.files.iter().collect();
+            let spills: Vec<SortedInput> = self
+                .spilled
+                .iter()
+                .cloned()
+                .map(SortedInput::Spill)
+                .collect();
+            inputs.extend(&spills);
+            let new_rows = SortedInput::Rows(new_rows);
+            inputs.push(&new_rows);
             let mut encoder = FileEncoder::new(self.table).map_err(parquet)?;
             let mut emit = |batch: RecordBatch| encoder.write(&batch).map_err(parquet);
-            if let Some(streamed) = merge_runs(self.table, &self.workspace, &runs, &mut emit)? {
+            if let Some(streamed) = merge_sorted(self.table, &self.workspace, &inputs, &mut emit)? {
                 let unchanged = self.single_committed && streamed.same_as_first;
                 let encoded = if unchanged || streamed.rows == 0 {
                     None

@@ -13,9 +13,9 @@
 //! committed it, or was replaced by one that died before deleting it; [`orphans`] finds the
 //! files that are provably so.
 
+use crate::dataset::numbered::{number_of, numbered_path};
 use crate::destination::Destination;
 use crate::error::LoadError;
-use crate::numbered::{number_of, numbered_path};
 use bbpipe_model::{Table, is_data_file, workspace_dir};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -270,7 +270,7 @@ pub async fn data_files(destination: &Destination) -> Result<BTreeSet<String>, L
 pub async fn check_is_dataset(destination: &Destination) -> Result<(), LoadError> {
     // Every bbpipe writer takes a lease before writing a file: another export's lease, or a
     // manifest, makes this a bbpipe dataset even before its first commit.
-    for marker in [MANIFEST_DIR, crate::lease::LEASE_DIR] {
+    for marker in [MANIFEST_DIR, crate::dataset::lease::LEASE_DIR] {
         if !destination.is_empty(&Path::from(marker)).await? {
             return Ok(());
         }

@@ -1,10 +1,10 @@
 //! What the `rejects` table holds for the workspaces a sink writes, and which of those runs
 //! arrived in a good version during this export (their rejects are then dropped).
 
+use crate::dataset::manifest::FileEntry;
+use crate::dataset::reader::read_columns;
 use crate::destination::Destination;
 use crate::error::LoadError;
-use crate::manifest::FileEntry;
-use crate::reader::read_columns;
 use arrow::array::{Array, AsArray, RecordBatch};
 use bbpipe_model::workspace_of;
 use bbpipe_model::{Table, TableBatch, run_reject_id};

@@ -1,17 +1,17 @@
-//! Merging a large partition as a stream. Its rows come in sorted runs (the partition's file
+//! Merging a large partition as a stream. Its rows come in sorted inputs (the partition's file
 //! written early or committed before, its spilled rows, its rows still in memory), each in
 //! merge order ([`Comparable::order`]) with every key once. Merging them a batch at a time
-//! keeps memory to a batch per run and the encoded file, however large the partition: a month
+//! keeps memory to a batch per input and the encoded file, however large the partition: a month
 //! of a busy workspace does not have to fit in the memory budget.
 //!
 //! Versions of one key meet only if they sort together, which holds for tables whose sort
 //! value never changes for a key ([`Table::merges_as_stream`]). Should data break that (a key
-//! met twice apart, or a run out of order), the merge says so and the caller merges in memory.
+//! met twice apart, or an input out of order), the merge says so and the caller merges in memory.
 
+use crate::dataset::reader::decode_file;
 use crate::error::LoadError;
-use crate::reader::decode_file;
-use crate::spill;
-use crate::writer::{Comparable, Merged};
+use crate::write::spill;
+use crate::write::writer::{Comparable, Merged};
 use arrow::array::{Array, RecordBatch};
 use arrow::compute::interleave;
 use arrow::row::Rows;
@@ -21,11 +21,11 @@ use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
 use std::path::PathBuf;
 
-/// Rows per batch read from a run and per batch handed on.
+/// Rows per batch read from an input and per batch handed on.
 const BATCH_ROWS: usize = 2048;
 
-/// One sorted run of a partition's rows.
-pub(crate) enum Run {
+/// One sorted input of a partition's rows.
+pub(crate) enum SortedInput {
     /// Rows in memory, merged (not yet copied into merge order).
     Rows(Merged),
     /// A spill file, written merged.
@@ -37,16 +37,16 @@ pub(crate) enum Run {
 
 type Batches<'a> = Box<dyn Iterator<Item = Result<RecordBatch, LoadError>> + Send + 'a>;
 
-impl Run {
+impl SortedInput {
     pub(crate) fn open<'a>(
         &'a self,
         table: Table,
         workspace: &str,
     ) -> Result<Batches<'a>, LoadError> {
         Ok(match self {
-            Run::Rows(rows) => Box::new(rows.batches(BATCH_ROWS)),
-            Run::Spill(path) => Box::new(spill::open(path)?),
-            Run::File { shown, bytes } => Box::new(decode_file(
+            SortedInput::Rows(rows) => Box::new(rows.batches(BATCH_ROWS)),
+            SortedInput::Spill(path) => Box::new(spill::open(path)?),
+            SortedInput::File { shown, bytes } => Box::new(decode_file(
                 table,
                 workspace,
                 bytes.clone(),
@@ -64,28 +64,28 @@ pub(crate) struct Streamed {
     pub(crate) rows: u64,
     /// Older versions dropped.
     pub(crate) duplicates: u64,
-    /// Whether the rows handed on are exactly the first run's: then a partition whose first
-    /// run is its committed file is unchanged.
+    /// Whether the rows handed on are exactly the first input's: then a partition whose first
+    /// input is its committed file is unchanged.
     pub(crate) same_as_first: bool,
 }
 
-/// Merges `runs` (oldest first) of one partition of `table` and hands the newest version of
-/// each key, in merge order, to `emit`, a batch at a time. `None` when the runs cannot be merged
-/// as a stream (a key met twice apart, or a run out of order): then `emit` has seen some rows
+/// Merges `inputs` (oldest first) of one partition of `table` and hands the newest version of
+/// each key, in merge order, to `emit`, a batch at a time. `None` when the inputs cannot be merged
+/// as a stream (a key met twice apart, or an input out of order): then `emit` has seen some rows
 /// that must be discarded, and the caller merges in memory.
-pub(crate) fn merge_runs(
+pub(crate) fn merge_sorted(
     table: Table,
     workspace: &str,
-    runs: &[&Run],
+    inputs: &[&SortedInput],
     emit: &mut dyn FnMut(RecordBatch) -> Result<(), LoadError>,
 ) -> Result<Option<Streamed>, LoadError> {
     let bad = LoadError::arrow(table);
     let converters = Converters::new(table).map_err(bad)?;
-    let mut cursors = Vec::with_capacity(runs.len());
-    for run in runs {
+    let mut cursors = Vec::with_capacity(inputs.len());
+    for input in inputs {
         cursors.push(Cursor::open(
             table,
-            run.open(table, workspace)?,
+            input.open(table, workspace)?,
             &converters,
         )?);
     }
@@ -100,21 +100,21 @@ pub(crate) fn merge_runs(
         duplicates: 0,
         same_as_first: true,
     };
-    // The order row handed on last: every run must be in order (empty: none yet).
+    // The order row handed on last: every input must be in order (empty: none yet).
     let mut last: Vec<u8> = Vec::new();
     let mut tied = Vec::with_capacity(cursors.len());
     while let Some(first) = smallest(&cursors) {
-        // Every run whose head equals the smallest holds a version of the same key.
+        // Every input whose head equals the smallest holds a version of the same key.
         let head = cursors[first].head();
         tied.clear();
         tied.extend((0..cursors.len()).filter(|&i| cursors[i].head() == head));
         let head = cursors[first].order.row(cursors[first].position).data();
         if !last.is_empty() && head < last.as_slice() {
-            return Ok(None); // a run out of order
+            return Ok(None); // an input out of order
         }
         last.clear();
         last.extend_from_slice(head);
-        // The newest version wins; with equal versions, the later run.
+        // The newest version wins; with equal versions, the later input.
         let winner = tied
             .iter()
             .copied()
@@ -131,7 +131,7 @@ pub(crate) fn merge_runs(
         }
         streamed.duplicates += tied.len() as u64 - 1;
         pending.picks.push((winner, cursors[winner].position));
-        // While the output may still equal the first run, note the first run's row here.
+        // While the output may still equal the first input, note the first input's row here.
         match (&mut pending.first, tied.first()) {
             (Some(first), Some(0)) => first.push((0, cursors[0].position)),
             _ => pending.first = None,
@@ -153,7 +153,7 @@ pub(crate) fn merge_runs(
     Ok(Some(streamed))
 }
 
-/// The run with the smallest head (the first of equals), if any run has rows left.
+/// The input with the smallest head (the first of equals), if any input has rows left.
 fn smallest(cursors: &[Cursor<'_>]) -> Option<usize> {
     let mut best: Option<(usize, arrow::row::Row<'_>)> = None;
     for (i, cursor) in cursors.iter().enumerate() {
@@ -166,8 +166,8 @@ fn smallest(cursors: &[Cursor<'_>]) -> Option<usize> {
     best.map(|(i, _)| i)
 }
 
-/// Rows picked and not handed on yet, as (run, row of its current batch); and, while the
-/// output equals the first run so far, the first run's rows at the same places.
+/// Rows picked and not handed on yet, as (input, row of its current batch); and, while the
+/// output equals the first input so far, the first input's rows at the same places.
 struct Pending {
     picks: Vec<(usize, usize)>,
     first: Option<Vec<(usize, usize)>>,
@@ -198,7 +198,7 @@ impl Pending {
     }
 }
 
-/// The rows at `picks` of the runs' current batches.
+/// The rows at `picks` of the inputs' current batches.
 fn take(cursors: &[Cursor<'_>], picks: &[(usize, usize)]) -> Result<RecordBatch, LoadError> {
     let bad = |e: arrow::error::ArrowError| LoadError::Batch {
         table: "merge",
@@ -206,7 +206,7 @@ fn take(cursors: &[Cursor<'_>], picks: &[(usize, usize)]) -> Result<RecordBatch,
     };
     let schema = cursors.first().map(|c| c.batch.schema()).ok_or_else(|| {
         bad(arrow::error::ArrowError::InvalidArgumentError(
-            "no run".into(),
+            "no input".into(),
         ))
     })?;
     let columns = (0..schema.fields().len())
@@ -237,7 +237,7 @@ impl Converters {
     }
 }
 
-/// A run being read: its current batch, as order, key and version rows.
+/// An input being read: its current batch, as order, key and version rows.
 struct Cursor<'a> {
     batches: Batches<'a>,
     batch: RecordBatch,
@@ -245,7 +245,7 @@ struct Cursor<'a> {
     key: Rows,
     version: Rows,
     position: usize,
-    /// Rows read from the run so far.
+    /// Rows read from the input so far.
     read: u64,
     done: bool,
 }
@@ -327,7 +327,7 @@ impl<'a> Cursor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::writer::merge_partition;
+    use crate::write::writer::merge_partition;
     use arrow::array::{
         ArrayRef, AsArray, Int64Array, StringArray, TimestampMicrosecondArray, new_null_array,
     };
@@ -335,8 +335,8 @@ mod tests {
     use arrow::datatypes::DataType;
     use std::sync::Arc;
 
-    /// Pipeline-run versions: (uuid, created_at, run_number, exported_at).
-    fn runs(rows: &[(String, i64, i64, i64)]) -> RecordBatch {
+    /// Pipeline-input versions: (uuid, created_at, run_number, exported_at).
+    fn inputs(rows: &[(String, i64, i64, i64)]) -> RecordBatch {
         let schema = Table::PipelineRuns.schema();
         let n = rows.len();
         let time = |values: Vec<i64>| -> ArrayRef {
@@ -367,17 +367,17 @@ mod tests {
     }
 
     fn streamed(parts: &[RecordBatch]) -> Option<(RecordBatch, Streamed)> {
-        let sorted: Vec<Run> = parts
+        let sorted: Vec<SortedInput> = parts
             .iter()
-            .map(|p| Run::Rows(Merged::new(Table::PipelineRuns, vec![p.clone()]).unwrap()))
+            .map(|p| SortedInput::Rows(Merged::new(Table::PipelineRuns, vec![p.clone()]).unwrap()))
             .collect();
-        let refs: Vec<&Run> = sorted.iter().collect();
+        let refs: Vec<&SortedInput> = sorted.iter().collect();
         let mut out = Vec::new();
         let mut emit = |b: RecordBatch| {
             out.push(b);
             Ok(())
         };
-        let result = merge_runs(Table::PipelineRuns, "acme", &refs, &mut emit).unwrap()?;
+        let result = merge_sorted(Table::PipelineRuns, "acme", &refs, &mut emit).unwrap()?;
         Some((
             concat_batches(&Table::PipelineRuns.schema(), &out).unwrap(),
             result,
@@ -405,7 +405,7 @@ mod tests {
             .collect()
     }
 
-    /// Runs of random versions, some keys in several runs, many sort values equal: the stream
+    /// Runs of random versions, some keys in several inputs, many sort values equal: the stream
     /// gives exactly what merging everything in memory gives, row for row.
     #[test]
     fn streaming_equals_merging_in_memory() {
@@ -431,7 +431,7 @@ mod tests {
                             )
                         })
                         .collect();
-                    runs(&rows)
+                    inputs(&rows)
                 })
                 .collect();
             let (memory, dropped) = merge_partition(Table::PipelineRuns, &parts).unwrap();
@@ -462,35 +462,35 @@ mod tests {
     #[test]
     fn a_key_whose_sort_value_changed_is_left_to_the_in_memory_merge() {
         let parts = [
-            runs(&[("{a}".into(), 1, 1, 0), ("{b}".into(), 2, 1, 0)]),
-            runs(&[("{a}".into(), 3, 2, 1)]),
+            inputs(&[("{a}".into(), 1, 1, 0), ("{b}".into(), 2, 1, 0)]),
+            inputs(&[("{a}".into(), 3, 2, 1)]),
         ];
         assert!(streamed(&parts).is_none());
     }
 
     #[test]
     fn the_output_is_unchanged_only_if_it_equals_the_first_run() {
-        let committed = runs(&[("{a}".into(), 1, 1, 0), ("{b}".into(), 2, 1, 0)]);
+        let committed = inputs(&[("{a}".into(), 1, 1, 0), ("{b}".into(), 2, 1, 0)]);
         let cases = [
             ("alone", vec![committed.clone()], true),
             (
                 "an equal version read again",
-                vec![committed.clone(), runs(&[("{b}".into(), 2, 1, 0)])],
+                vec![committed.clone(), inputs(&[("{b}".into(), 2, 1, 0)])],
                 true,
             ),
             (
                 "a newer version",
-                vec![committed.clone(), runs(&[("{b}".into(), 2, 2, 0)])],
+                vec![committed.clone(), inputs(&[("{b}".into(), 2, 2, 0)])],
                 false,
             ),
             (
                 "a new key",
-                vec![committed.clone(), runs(&[("{c}".into(), 0, 1, 0)])],
+                vec![committed.clone(), inputs(&[("{c}".into(), 0, 1, 0)])],
                 false,
             ),
             (
                 "a version read later, otherwise equal",
-                vec![committed.clone(), runs(&[("{a}".into(), 1, 1, 5)])],
+                vec![committed.clone(), inputs(&[("{a}".into(), 1, 1, 5)])],
                 false,
             ),
         ];

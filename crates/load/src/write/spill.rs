@@ -1,10 +1,10 @@
 //! Spilling: rows that outgrow the memory budget wait in Arrow IPC files on local disk until
-//! their partition is written. Each file is a sorted run (merged as it is written), read back a
+//! their partition is written. Each file is a sorted input (merged as it is written), read back a
 //! batch at a time, so memory stays flat however large the workspace and its partitions; each
 //! spilled row is written and read once more, at memory speed. Files go with the [`Spill`].
 
 use crate::error::LoadError;
-use crate::writer::Merged;
+use crate::write::writer::Merged;
 use arrow::ipc::reader::FileReader;
 use arrow::ipc::writer::FileWriter;
 use arrow::record_batch::RecordBatch;
@@ -36,7 +36,7 @@ impl Spill {
     }
 
     /// Merges `batches` of one partition of `table` (newest version of each key, in merge
-    /// order: a sorted run) and writes them to a new file, on a blocking thread (the caller is
+    /// order: a sorted input) and writes them to a new file, on a blocking thread (the caller is
     /// an async task, which may run on a current-thread runtime). Returns the file and the
     /// older versions dropped.
     pub async fn write(

@@ -14,9 +14,9 @@
 //!
 //! [`History`]: crate::History
 
+use crate::dataset::numbered::{number_of, numbered_path};
 use crate::destination::Destination;
 use crate::error::LoadError;
-use crate::numbered::{number_of, numbered_path};
 use chrono::{DateTime, Utc};
 use object_store::path::Path;
 use serde::{Deserialize, Serialize};

@@ -193,8 +193,8 @@ impl Comparable {
     }
 
     /// The order of rows in a file: by the table's sort column, then by its key, so that the
-    /// order is total and every file of a partition is a sorted run that
-    /// [`merge_runs`](crate::sorted_runs::merge_runs) can merge as a stream.
+    /// order is total and every file of a partition is a sorted input that
+    /// [`merge_sorted`](crate::write::sorted_inputs::merge_sorted) can merge as a stream.
     pub(crate) fn order(table: Table) -> Result<Comparable, arrow::error::ArrowError> {
         let names: Vec<&'static str> = std::iter::once(table.sort_column())
             .chain(table.key_columns().iter().copied())

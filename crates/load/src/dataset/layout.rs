@@ -4,9 +4,9 @@
 //! dataset never mix `created_month=` and `created_date=` directories (engines would read them
 //! as two columns), nor Delta commits with plain Parquet rewrites.
 
+use crate::dataset::manifest::MANIFEST_DIR;
 use crate::destination::Destination;
 use crate::error::LoadError;
-use crate::manifest::MANIFEST_DIR;
 use bbpipe_model::{Format, Granularity};
 use object_store::path::Path;
 use serde::{Deserialize, Serialize};

@@ -1,11 +1,11 @@
 //! Committing a workspace: its next manifest first (the commit point, create-only), then the
 //! deletes of the files it replaced.
 
+use crate::dataset::manifest::{FileEntry, Manifest, StateEntries, TableChanges};
 use crate::destination::Destination;
 use crate::error::LoadError;
 use crate::failpoint::failpoint;
-use crate::manifest::{FileEntry, Manifest, StateEntries, TableChanges};
-use crate::writer::WrittenFile;
+use crate::write::writer::WrittenFile;
 use bbpipe_model::{SCHEMA_VERSION, Table};
 use chrono::{DateTime, Utc};
 use object_store::path::Path;

@@ -1,11 +1,11 @@
 //! `bbpipe verify-output`: is the dataset what its manifests say, and is every file sound?
 
+use crate::dataset::layout::DatasetRecord;
+use crate::dataset::lease::current_record;
+use crate::dataset::manifest::{History, Scope, data_files, paths_under};
+use crate::dataset::reader::read_columns;
 use crate::destination::Destination;
 use crate::error::LoadError;
-use crate::layout::DatasetRecord;
-use crate::lease::current_record;
-use crate::manifest::{History, Scope, data_files, paths_under};
-use crate::reader::read_columns;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::TimestampMicrosecondType;
 use arrow::row::{RowConverter, SortField};
