@@ -38,6 +38,7 @@ pub use dataset::manifest::{
     check_is_dataset,
 };
 pub use dataset::reader::{read_file, read_file_columns};
+pub use dataset::scan::Scan;
 pub use dataset::verify::{Verification, verify};
 pub use destination::{Destination, StoreOptions};
 pub use error::{LoadError, SchemaMismatch};

@@ -13,14 +13,13 @@ use crate::writer::Writer;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::TimestampMicrosecondType;
 use bbpipe_extract::{CommitQuery, CommitSource, Shipped};
-use bbpipe_load::{Destination, read_file_columns};
+use bbpipe_load::{Destination, Scan};
 use bbpipe_model::{Message, Table, TableBatch};
 use bbpipe_transform::commits::{
     Answer, CommitRowsBuilder, Deployed, Looked, Lookup, Reason, plan,
 };
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use object_store::path::Path;
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -245,15 +244,10 @@ async fn read_deployments(
     writer: &Writer,
 ) -> Result<Vec<Deployed>, PipelineError> {
     let mut out = Vec::new();
-    for path in writer.sink.live_files(Table::Deployments, workspace) {
-        let batches = read(
-            destination,
-            Table::Deployments,
-            workspace,
-            &path,
-            DEPLOYMENT_COLUMNS,
-        )
-        .await?;
+    let files = writer.sink.live_files(Table::Deployments, workspace);
+    let table = Table::Deployments;
+    let mut scan = Scan::of_workspace(destination, table, workspace, files, DEPLOYMENT_COLUMNS);
+    while let Some((path, batches)) = scan.next_file().await.map_err(PipelineError::load)? {
         for batch in &batches {
             let text = |name| text_column(batch, name, &path);
             let (ids, repos, uuids, services, environments, shas) = (
@@ -296,15 +290,10 @@ async fn read_looked(
     writer: &Writer,
 ) -> Result<HashMap<String, Looked>, PipelineError> {
     let mut out = HashMap::new();
-    for path in writer.sink.live_files(Table::DeploymentCommits, workspace) {
-        let batches = read(
-            destination,
-            Table::DeploymentCommits,
-            workspace,
-            &path,
-            LOOKED_COLUMNS,
-        )
-        .await?;
+    let files = writer.sink.live_files(Table::DeploymentCommits, workspace);
+    let table = Table::DeploymentCommits;
+    let mut scan = Scan::of_workspace(destination, table, workspace, files, LOOKED_COLUMNS);
+    while let Some((path, batches)) = scan.next_file().await.map_err(PipelineError::load)? {
         for batch in &batches {
             let ids = text_column(batch, "reference_id", &path)?;
             let previous = text_column(batch, "previous_reference_id", &path)?;
@@ -326,18 +315,6 @@ async fn read_looked(
         }
     }
     Ok(out)
-}
-
-async fn read(
-    destination: &Destination,
-    table: Table,
-    workspace: &str,
-    path: &str,
-    columns: &[&str],
-) -> Result<Vec<RecordBatch>, PipelineError> {
-    read_file_columns(destination, table, workspace, &Path::from(path), columns)
-        .await
-        .map_err(PipelineError::load)
 }
 
 fn text_column<'a>(

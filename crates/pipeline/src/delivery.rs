@@ -6,11 +6,10 @@ use crate::options::WriteOptions;
 use crate::writer::open_destination;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::TimestampMicrosecondType;
-use bbpipe_load::{Destination, History, Scope, read_file_columns};
+use bbpipe_load::{Destination, History, Scan, Scope};
 use bbpipe_model::{Granularity, PartitionKey, Table};
 use bbpipe_report::{Collected, DeliveryReport, Filters, Window, columns, compute, day_of};
 use chrono::{Months, NaiveDate};
-use object_store::path::Path;
 
 /// What to report on.
 #[derive(Debug, Clone)]
@@ -121,16 +120,9 @@ pub async fn delivery(job: &DeliveryJob) -> Result<DeliveryOutput, PipelineError
         (Table::PipelineSteps, steps),
         (Table::DeploymentCommits, commits),
     ] {
-        for (workspace, path) in files.iter().filter(|(_, p)| !before(p, &window)) {
-            let batches = read_file_columns(
-                &destination,
-                table,
-                workspace,
-                &Path::from(path.as_str()),
-                columns(table),
-            )
-            .await
-            .map_err(PipelineError::load)?;
+        let touching = files.into_iter().filter(|(_, p)| !before(p, &window));
+        let mut scan = Scan::new(&destination, table, touching, columns(table));
+        while let Some((path, batches)) = scan.next_file().await.map_err(PipelineError::load)? {
             for batch in &batches {
                 collected
                     .add(table, batch, &window, &job.filters)
@@ -188,16 +180,10 @@ async fn newest_day(
         let Some(last) = files.iter().filter_map(|(_, p)| period_of(p)).max() else {
             continue;
         };
-        for (workspace, path) in files.iter().filter(|(_, p)| period_of(p) == Some(last)) {
-            let batches = read_file_columns(
-                destination,
-                table,
-                workspace,
-                &Path::from(path.as_str()),
-                &[column],
-            )
-            .await
-            .map_err(PipelineError::load)?;
+        let last_files = files.iter().filter(|(_, p)| period_of(p) == Some(last));
+        let columns = [column];
+        let mut scan = Scan::new(destination, table, last_files.cloned(), &columns);
+        while let Some((_, batches)) = scan.next_file().await.map_err(PipelineError::load)? {
             for batch in &batches {
                 let Some(times) = batch
                     .column_by_name(column)

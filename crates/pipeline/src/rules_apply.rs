@@ -11,12 +11,11 @@ use crate::error::PipelineError;
 use crate::options::WriteOptions;
 use crate::stages::load_rules;
 use crate::writer::{Writer, ndjson_path, open_destination};
-use bbpipe_load::{Destination, History, Scope, read_file_columns};
+use bbpipe_load::{Destination, History, Scan, Scope};
 use bbpipe_model::{Message, Table, TableBatch};
 use bbpipe_transform::rules::{
     DeploymentBuilder, ENVIRONMENT_DEPLOYMENT_COLUMNS, RUN_COLUMNS, RuleSet, Source,
 };
-use object_store::path::Path;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -250,17 +249,10 @@ async fn preview(
     .await?;
     let mut new = Described::new();
     for table in sources(rules) {
-        for path in history.live_files(table, workspace) {
-            derive(
-                destination,
-                workspace,
-                table,
-                &path,
-                rules,
-                &mut outcome,
-                &mut new,
-            )
-            .await?;
+        let files = history.live_files(table, workspace);
+        let mut scan = Scan::of_workspace(destination, table, workspace, files, read(table)?);
+        while let Some((path, batches)) = scan.next_file().await.map_err(PipelineError::load)? {
+            derive(table, &path, &batches, rules, &mut outcome, &mut new)?;
         }
     }
     diff(&old, &new, &mut outcome);
@@ -299,12 +291,9 @@ pub(crate) async fn rederive(
                 rules_entry(rules),
             )
         });
-    let inputs: Vec<(Table, String)> = sources(rules)
+    let inputs: Vec<(Table, Vec<String>)> = sources(rules)
         .into_iter()
-        .flat_map(|table| {
-            let files = writer.sink.live_files(table, workspace);
-            files.into_iter().map(move |path| (table, path))
-        })
+        .map(|table| (table, writer.sink.live_files(table, workspace)))
         .collect();
     let old = described(
         destination,
@@ -316,25 +305,22 @@ pub(crate) async fn rederive(
     let (counted, described_new) = (&mut outcome, &mut new);
     let ((), _loaded) = writer
         .load(|tx| async move {
-            for (table, path) in &inputs {
-                let batch = derive(
-                    destination,
-                    workspace,
-                    *table,
-                    path,
-                    rules,
-                    counted,
-                    described_new,
-                )
-                .await?;
-                if batch.num_rows() > 0 {
-                    let batch = TableBatch {
-                        table: Table::Deployments,
-                        workspace: workspace.to_string(),
-                        batch,
-                    };
-                    if tx.send(Message::Data(batch)).await.is_err() {
-                        return Err(PipelineError::Stage("load stopped".into()));
+            for (table, files) in inputs {
+                let mut scan =
+                    Scan::of_workspace(destination, table, workspace, files, read(table)?);
+                while let Some((path, batches)) =
+                    scan.next_file().await.map_err(PipelineError::load)?
+                {
+                    let batch = derive(table, &path, &batches, rules, counted, described_new)?;
+                    if batch.num_rows() > 0 {
+                        let batch = TableBatch {
+                            table: Table::Deployments,
+                            workspace: workspace.to_string(),
+                            batch,
+                        };
+                        if tx.send(Message::Data(batch)).await.is_err() {
+                            return Err(PipelineError::Stage("load stopped".into()));
+                        }
                     }
                 }
             }
@@ -376,38 +362,36 @@ fn write_deletions(
     std::fs::rename(&partial, &deleted).map_err(io)
 }
 
-/// The deployments the rules produce from one file of `table` (`pipeline_runs` or
-/// `environment_deployments`), counted in `outcome` and described in `new`.
-async fn derive(
-    destination: &Destination,
-    workspace: &str,
-    table: Table,
-    path: &str,
-    rules: &RuleSet,
-    outcome: &mut Rederived,
-    new: &mut Described,
-) -> Result<arrow::record_batch::RecordBatch, PipelineError> {
-    let columns = match table {
-        Table::PipelineRuns => RUN_COLUMNS,
-        Table::EnvironmentDeployments => ENVIRONMENT_DEPLOYMENT_COLUMNS,
+/// The columns the rules read of `table` (`pipeline_runs` or `environment_deployments`).
+fn read(table: Table) -> Result<&'static [&'static str], PipelineError> {
+    match table {
+        Table::PipelineRuns => Ok(RUN_COLUMNS),
+        Table::EnvironmentDeployments => Ok(ENVIRONMENT_DEPLOYMENT_COLUMNS),
         Table::Repositories
         | Table::PipelineSteps
         | Table::Deployments
         | Table::Environments
         | Table::DeploymentCommits
-        | Table::Rejects => {
-            return Err(PipelineError::Stage(format!(
-                "{path}: deployments are not derived from {}",
-                table.name()
-            )));
-        }
-    };
-    let batches = read_file_columns(destination, table, workspace, &Path::from(path), columns)
-        .await
-        .map_err(PipelineError::load)?;
+        | Table::Rejects => Err(PipelineError::Stage(format!(
+            "deployments are not derived from {}",
+            table.name()
+        ))),
+    }
+}
+
+/// The deployments the rules produce from the rows of one file (`path`) of `table`, counted
+/// in `outcome` and described in `new`.
+fn derive(
+    table: Table,
+    path: &str,
+    batches: &[arrow::record_batch::RecordBatch],
+    rules: &RuleSet,
+    outcome: &mut Rederived,
+    new: &mut Described,
+) -> Result<arrow::record_batch::RecordBatch, PipelineError> {
     let mut builder = DeploymentBuilder::default();
     let arrow = |e: arrow::error::ArrowError| PipelineError::Stage(format!("{path}: {e}"));
-    for batch in &batches {
+    for batch in batches {
         if table == Table::EnvironmentDeployments {
             builder
                 .append_environment_deployments(rules, batch)
@@ -429,16 +413,15 @@ async fn described(
     paths: &[String],
 ) -> Result<Described, PipelineError> {
     let mut out = Described::new();
-    for path in paths {
-        let batches = read_file_columns(
-            destination,
-            Table::Deployments,
-            workspace,
-            &Path::from(path.as_str()),
-            DESCRIBING,
-        )
-        .await
-        .map_err(PipelineError::load)?;
+    let files = paths.iter().cloned();
+    let mut scan = Scan::of_workspace(
+        destination,
+        Table::Deployments,
+        workspace,
+        files,
+        DESCRIBING,
+    );
+    while let Some((_, batches)) = scan.next_file().await.map_err(PipelineError::load)? {
         for batch in &batches {
             describe_batch(batch, &mut out)?;
         }

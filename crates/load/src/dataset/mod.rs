@@ -17,4 +17,5 @@ pub(crate) mod lease;
 pub(crate) mod manifest;
 pub(crate) mod numbered;
 pub(crate) mod reader;
+pub(crate) mod scan;
 pub(crate) mod verify;
