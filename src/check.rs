@@ -3,7 +3,7 @@
 use crate::cli::{ApiArgs, CheckArgs};
 use crate::client::{client_for, warn_if_deprecated};
 use crate::exit::{self, Exit};
-use crate::given::Given;
+use crate::explicit_options::ExplicitOptions;
 use bbpipe_pipeline::config::NightlyConfig;
 use bbpipe_pipeline::extract::api::{ApiError, Credentials, RepositoriesPage};
 use bbpipe_pipeline::model::bitbucket::segment_problem;
@@ -207,7 +207,7 @@ async fn probe(
     }
 }
 
-pub async fn run(args: CheckArgs, given: &Given) -> anyhow::Result<()> {
+pub async fn run(args: CheckArgs, given: &ExplicitOptions) -> anyhow::Result<()> {
     if let Some(path) = &args.config {
         return run_config(&args, path, given).await;
     }
@@ -231,7 +231,11 @@ pub async fn run(args: CheckArgs, given: &Given) -> anyhow::Result<()> {
 
 /// `bbpipe check --config`: every workspace of the file (or the one --workspace names) with
 /// each of its credentials, one line each; the exit code of the worst.
-async fn run_config(args: &CheckArgs, path: &std::path::Path, given: &Given) -> anyhow::Result<()> {
+async fn run_config(
+    args: &CheckArgs,
+    path: &std::path::Path,
+    given: &ExplicitOptions,
+) -> anyhow::Result<()> {
     let config = NightlyConfig::load(path).map_err(|e| Exit {
         code: 2,
         message: e.to_string(),

@@ -4,8 +4,8 @@
 use crate::cli::ExportArgs;
 use crate::client::{client_for, warn_if_deprecated};
 use crate::exit::{self, Exit};
+use crate::explicit_options::ExplicitOptions;
 use crate::export_job::{Effective, job};
-use crate::given::Given;
 use crate::outcome::Outcome;
 use crate::progress::Progress;
 use crate::write_cmd::{failed, finish};
@@ -15,7 +15,7 @@ use bbpipe_pipeline::extract::api::Credentials;
 use bbpipe_pipeline::normalize_workspace;
 use std::sync::Arc;
 
-pub async fn run(args: ExportArgs, given: &Given, quiet: bool) -> anyhow::Result<()> {
+pub async fn run(args: ExportArgs, given: &ExplicitOptions, quiet: bool) -> anyhow::Result<()> {
     if args.config.is_some() {
         return nightly::run(args, given, quiet).await;
     }

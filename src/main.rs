@@ -11,10 +11,10 @@ mod check;
 mod cli;
 mod client;
 mod exit;
+mod explicit_options;
 mod export_cmd;
 mod export_job;
 mod generate;
-mod given;
 mod metrics;
 mod nightly;
 mod outcome;
@@ -35,7 +35,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => error.exit(),
     };
-    let given = given::Given::of(matches.subcommand().map(|(_, m)| m));
+    let given = explicit_options::ExplicitOptions::of(matches.subcommand().map(|(_, m)| m));
     init_logging(cli.verbose, cli.quiet, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -6,8 +6,8 @@
 use crate::cli::ExportArgs;
 use crate::client::{client_for, warn_if_deprecated};
 use crate::exit::{self, Exit};
+use crate::explicit_options::ExplicitOptions;
 use crate::export_job::{Effective, job};
-use crate::given::Given;
 use crate::metrics;
 use crate::outcome::Outcome;
 use crate::summary::{Summary, SummaryFormat};
@@ -26,7 +26,7 @@ struct NightlySummary<'a> {
     workspaces: &'a [Outcome],
 }
 
-pub async fn run(args: ExportArgs, given: &Given, quiet: bool) -> anyhow::Result<()> {
+pub async fn run(args: ExportArgs, given: &ExplicitOptions, quiet: bool) -> anyhow::Result<()> {
     let path = args.config.clone().unwrap_or_default();
     let usage = |message: String| Exit { code: 2, message };
     let config = NightlyConfig::load(&path).map_err(|e| usage(e.to_string()))?;
@@ -133,7 +133,7 @@ pub async fn run(args: ExportArgs, given: &Given, quiet: bool) -> anyhow::Result
 /// top level, else the defaults.
 fn effective(
     args: &ExportArgs,
-    given: &Given,
+    given: &ExplicitOptions,
     config: &NightlyConfig,
     workspace: &WorkspaceConfig,
 ) -> Result<Effective, (String, u8, String)> {

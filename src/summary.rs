@@ -116,7 +116,7 @@ impl fmt::Display for Summary<'_> {
         for c in &report.commits {
             writeln!(
                 f,
-                "  commits shipped {}: {} successful deployments, {} looked up ({} requests): {} commits, {} with no new commit, {} with history rewritten, {} truncated{}",
+                "  shipped commits {}: {} successful deployments, {} looked up ({} requests): {} commits, {} with no new commit, {} with history rewritten, {} truncated{}",
                 c.workspace,
                 c.successful_deployments,
                 c.looked_up,

@@ -8,7 +8,6 @@
 
 pub mod api;
 mod commit_graph;
-mod commits;
 mod error;
 mod export;
 mod extras;
@@ -18,15 +17,16 @@ mod record;
 mod replay;
 mod requests;
 mod revisit;
+mod shipped;
 mod state;
 mod walk;
 
-pub use commits::{CommitQuery, CommitSource, Shipped, is_commit_hash};
 pub use error::ExtractError;
 pub use export::{ExportOptions, ExportOutcome, ExportProgress, Exporter};
 pub use filter::{FilterError, RepoFilter};
 pub use record::Recorder;
 pub use replay::Replay;
+pub use shipped::{CommitQuery, CommitSource, CommitsAnswer, is_commit_hash};
 pub use state::{RepositoryState, Resume, STATE_FORMAT, StepsRead, SyncState, Unfinished};
 
 /// What an extraction sent down its channel.

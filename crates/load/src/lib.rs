@@ -2,7 +2,7 @@
 //!
 //! [`ParquetSink`] splits each [`TableBatch`](bbpipe_model::TableBatch) by partition
 //! (`<table>/workspace=<ws>/<date level>=<YYYY-MM>/`, or `=<YYYY-MM-DD>` in a dataset
-//! partitioned by day: see [`settle_layout`]), buffers within a memory budget
+//! partitioned by day: see [`resolve_layout`]), buffers within a memory budget
 //! (writing the coldest partitions while rows still arrive once it is spent), and rewrites
 //! every partition it touches as one zstd Parquet file: existing rows merged with the
 //! new, the newest version of each key kept, sorted, partition columns left to the path.
@@ -29,7 +29,7 @@ mod tables;
 mod write;
 
 pub use dataset::commit::CommitInfo;
-pub use dataset::layout::{DATASET_RECORD, DatasetRecord, settle_layout};
+pub use dataset::layout::{DATASET_RECORD, DatasetRecord, resolve_layout};
 pub use dataset::lease::{
     Holder, LEASE_DIR, Lease, LeaseOptions, LeaseRecord, check_conditional_writes, current_record,
 };
@@ -44,5 +44,5 @@ pub use destination::{Destination, StoreOptions};
 pub use error::{LoadError, SchemaMismatch};
 pub use sink::{LoadOptions, LoadSummary, ParquetSink};
 pub use tables::deployments_ndjson::DeploymentsNdjson;
+pub use write::parquet::{ROW_GROUP_ROWS, WrittenFile, encode, file_schema, merge_partition};
 pub use write::partition::split;
-pub use write::writer::{ROW_GROUP_ROWS, WrittenFile, encode, file_schema, merge_partition};

@@ -1,10 +1,10 @@
 //! Exports a workspace from the Bitbucket API into a dataset, incrementally.
 
-use crate::commits::{CommitsPassOptions, commits_pass};
 use crate::error::PipelineError;
 use crate::options::WriteOptions;
 use crate::report::{ExportReport, Report, Requests, RunFacts};
 use crate::rules_apply::RulesPlan;
+use crate::shipped::{CommitsPassOptions, commits_pass};
 use crate::stages::{load_rules, transformer};
 use crate::watchdog::Watch;
 use crate::writer::{Writer, open_destination};

@@ -24,7 +24,6 @@
 //! # }
 //! ```
 
-mod commits;
 pub mod config;
 mod delivery;
 mod error;
@@ -34,6 +33,7 @@ mod replay;
 mod report;
 mod rules_apply;
 mod runs;
+mod shipped;
 pub mod signal;
 mod stages;
 mod watchdog;
@@ -46,7 +46,6 @@ pub use bbpipe_load as load;
 pub use bbpipe_model as model;
 pub use bbpipe_report as delivery_report;
 pub use bbpipe_transform as transform;
-pub use commits::CommitsReport;
 pub use delivery::{DeliveryJob, DeliveryOutput, delivery};
 pub use error::PipelineError;
 pub use export::{Export, ExportJob, normalize_workspace};
@@ -57,3 +56,4 @@ pub use rules_apply::{
     RULES_STATE_KEY, Rederived, RuleChange, RulesApplied, RulesApplyJob, apply_rules,
 };
 pub use runs::{VisitError, for_each_batch, for_each_run_batch};
+pub use shipped::CommitsReport;

@@ -1,10 +1,10 @@
 //! Replays recorded pages into a dataset.
 
-use crate::commits::{CommitsPassOptions, commits_pass};
 use crate::error::PipelineError;
 use crate::options::WriteOptions;
 use crate::report::{Report, RunFacts};
 use crate::rules_apply::RulesPlan;
+use crate::shipped::{CommitsPassOptions, commits_pass};
 use crate::stages::{load_rules, transformer};
 use crate::writer::{Writer, open_destination};
 use bbpipe_extract::{CommitSource, Replay};

@@ -44,9 +44,10 @@ impl Writer {
         bbpipe_load::check_is_dataset(&destination)
             .await
             .map_err(PipelineError::load)?;
-        let layout = bbpipe_load::settle_layout(&destination, options.partition_by, options.format)
-            .await
-            .map_err(PipelineError::load)?;
+        let layout =
+            bbpipe_load::resolve_layout(&destination, options.partition_by, options.format)
+                .await
+                .map_err(PipelineError::load)?;
         let mut leases = Vec::new();
         if options.lock.no_lock {
             tracing::warn!("--no-lock: nothing keeps other exports of these workspaces out");

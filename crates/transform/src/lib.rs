@@ -7,7 +7,6 @@
 //! page that is not the JSON Bitbucket sends is an error naming the page and the JSON path.
 //! [`rules`] infers deployments from completed runs.
 
-pub mod commits;
 mod environments;
 mod error;
 mod rejects;
@@ -15,6 +14,7 @@ mod repositories;
 mod row;
 pub mod rules;
 mod runs;
+pub mod shipped;
 mod stage;
 mod status;
 mod steps;

@@ -5,7 +5,7 @@ use crate::dataset::manifest::{FileEntry, Manifest, StateEntries, TableChanges};
 use crate::destination::Destination;
 use crate::error::LoadError;
 use crate::failpoint::failpoint;
-use crate::write::writer::WrittenFile;
+use crate::write::parquet::WrittenFile;
 use bbpipe_model::{SCHEMA_VERSION, Table};
 use chrono::{DateTime, Utc};
 use object_store::path::Path;

@@ -60,7 +60,7 @@ impl DatasetRecord {
 /// missing, create-only, so that of two writers creating a dataset at once both use the first
 /// one's choice. A requested granularity or format other than the dataset's is refused: one
 /// dataset has one layout.
-pub async fn settle_layout(
+pub async fn resolve_layout(
     destination: &Destination,
     partition_by: Option<Granularity>,
     format: Option<Format>,

@@ -2,7 +2,7 @@
 
 use crate::destination::Destination;
 use crate::error::{LoadError, SchemaMismatch};
-use crate::write::writer::file_schema;
+use crate::write::parquet::file_schema;
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use bbpipe_model::Table;

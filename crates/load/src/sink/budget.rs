@@ -52,17 +52,17 @@ impl ParquetSink {
             self.buffered_bytes += bytes;
         }
         while let Some(done) = self.in_flight.try_join_next() {
-            self.settle(done).await?;
+            self.finish_flush(done).await?;
         }
         // Rows being written count too: memory stays within the budget whatever the size of
         // the partitions.
         while self.buffered_bytes + self.in_flight_bytes > self.options.max_buffered_bytes {
             if self.in_flight.len() >= self.parallel {
-                self.settle_next().await?;
+                self.finish_next_flush().await?;
             } else if let Some(key) = self.coldest_writable() {
                 self.write_early(key);
             } else if !self.in_flight.is_empty() {
-                self.settle_next().await?;
+                self.finish_next_flush().await?;
             } else if !self.spill_largest().await? {
                 break;
             }
@@ -71,14 +71,14 @@ impl ParquetSink {
     }
 
     /// Waits for the next partition written early; records it.
-    pub(super) async fn settle_next(&mut self) -> Result<(), LoadError> {
+    pub(super) async fn finish_next_flush(&mut self) -> Result<(), LoadError> {
         match self.in_flight.join_next().await {
-            Some(done) => self.settle(done).await,
+            Some(done) => self.finish_flush(done).await,
             None => Ok(()),
         }
     }
 
-    pub(super) async fn settle(
+    pub(super) async fn finish_flush(
         &mut self,
         done: Result<(usize, Result<Flushed, LoadError>), tokio::task::JoinError>,
     ) -> Result<(), LoadError> {

@@ -5,17 +5,17 @@ use super::ParquetSink;
 use crate::dataset::commit::{CommitInfo, WorkspaceCommit};
 use crate::dataset::manifest::{FileEntry, StateEntries, orphans};
 use crate::error::LoadError;
-use crate::write::writer::WrittenFile;
+use crate::write::parquet::WrittenFile;
 use bbpipe_model::{Format, PartitionKey, Table, workspace_of};
 use futures::StreamExt;
 use std::collections::{BTreeMap, BTreeSet};
 
 impl ParquetSink {
-    /// Writes every buffered partition and settles rows that moved partition. Nothing is
+    /// Writes every buffered partition and de-duplicates rows that moved partition. Nothing is
     /// committed yet.
     pub(super) async fn stage(&mut self) -> Result<(), LoadError> {
         while !self.in_flight.is_empty() {
-            self.settle_next().await?;
+            self.finish_next_flush().await?;
         }
         // Partitions are independent: merge and encode them on every core at once.
         let keys: Vec<PartitionKey> = self.buffers.keys().cloned().collect();
@@ -41,7 +41,7 @@ impl ParquetSink {
         let workspaces: Vec<String> = self.logs.keys().cloned().collect();
         for table in Table::ALL.into_iter().filter(|t| t.rows_can_move()) {
             for workspace in &workspaces {
-                self.settle_moved_rows(table, workspace).await?;
+                self.dedup_moved_rows(table, workspace).await?;
             }
         }
         self.withdraw_resolved_rejects();

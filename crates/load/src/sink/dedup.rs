@@ -7,7 +7,7 @@ use super::ParquetSink;
 use crate::dataset::manifest::CONCURRENT_READS;
 use crate::dataset::reader::{read_columns, read_file};
 use crate::error::LoadError;
-use crate::write::writer::{merge_partition, newest_versions};
+use crate::write::parquet::{merge_partition, newest_versions};
 use arrow::array::{AsArray, RecordBatch};
 use arrow::compute::filter_record_batch;
 use bbpipe_model::{PartitionKey, Table, workspace_dir};
@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashSet};
 impl ParquetSink {
     /// Keeps one row per key across the partitions of `table` in `workspace`: the newest
     /// version. Only tables whose rows can change partition need this.
-    pub(super) async fn settle_moved_rows(
+    pub(super) async fn dedup_moved_rows(
         &mut self,
         table: Table,
         workspace: &str,

@@ -6,7 +6,7 @@ use crate::dataset::manifest::{Manifest, paths_under};
 use crate::error::LoadError;
 use crate::failpoint::failpoint;
 use crate::write::flush::{FlushJob, Flushed, write_rows};
-use crate::write::writer::WrittenFile;
+use crate::write::parquet::WrittenFile;
 use arrow::array::RecordBatch;
 use bbpipe_model::{PartitionKey, Table};
 use object_store::path::Path;

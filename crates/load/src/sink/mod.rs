@@ -28,8 +28,8 @@ use crate::failpoint::{failpoint, stall_point};
 use crate::tables::deployments_ndjson::DeploymentsNdjson;
 use crate::tables::rejects::Rejects;
 use crate::write::flush::Flushed;
+use crate::write::parquet::WrittenFile;
 use crate::write::spill::Spill;
-use crate::write::writer::WrittenFile;
 use bbpipe_model::{
     Activity, Checkpoint, Format, Granularity, Message, PartitionKey, Table, TableBatch, Wait,
 };
@@ -52,13 +52,13 @@ pub struct LoadOptions {
     pub run_id: String,
     /// Where the pages come from, for the manifests.
     pub source: String,
-    /// How date-partitioned tables are split: what [`settle_layout`] returned for the
+    /// How date-partitioned tables are split: what [`resolve_layout`] returned for the
     /// destination.
     ///
-    /// [`settle_layout`]: crate::settle_layout
+    /// [`resolve_layout`]: crate::resolve_layout
     pub partition_by: Granularity,
     /// Plain Parquet, or Delta tables published after each commit: what
-    /// [`settle_layout`](crate::settle_layout) returned for the destination.
+    /// [`resolve_layout`](crate::resolve_layout) returned for the destination.
     pub format: Format,
 }
 

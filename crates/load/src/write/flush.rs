@@ -4,9 +4,9 @@
 use crate::dataset::reader::fetch;
 use crate::destination::Destination;
 use crate::error::LoadError;
+use crate::write::parquet::{FileEncoder, Merged, WrittenFile, encode, merge_partition, upload};
 use crate::write::sorted_inputs::{SortedInput, merge_sorted};
 use crate::write::spill;
-use crate::write::writer::{FileEncoder, Merged, WrittenFile, encode, merge_partition, upload};
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 use bbpipe_model::PartitionKey;

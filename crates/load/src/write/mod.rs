@@ -2,10 +2,10 @@
 //! (`partition.rs`), spill late rows to sorted files on disk (`spill.rs`, `sorted_inputs.rs`),
 //! write a partition while rows still arrive (`flush.rs`), merge a partition with its live
 //! file, keep the newest version of each key, encode zstd Parquet and upload
-//! (`writer.rs`). The sink (`crate::sink`) decides when; these modules do.
+//! (`parquet.rs`). The sink (`crate::sink`) decides when; these modules do.
 
 pub(crate) mod flush;
+pub(crate) mod parquet;
 pub(crate) mod partition;
 pub(crate) mod sorted_inputs;
 pub(crate) mod spill;
-pub(crate) mod writer;

@@ -10,8 +10,8 @@
 
 use crate::dataset::reader::decode_file;
 use crate::error::LoadError;
+use crate::write::parquet::{Comparable, Merged};
 use crate::write::spill;
-use crate::write::writer::{Comparable, Merged};
 use arrow::array::{Array, RecordBatch};
 use arrow::compute::interleave;
 use arrow::row::Rows;
@@ -327,7 +327,7 @@ impl<'a> Cursor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::write::writer::merge_partition;
+    use crate::write::parquet::merge_partition;
     use arrow::array::{
         ArrayRef, AsArray, Int64Array, StringArray, TimestampMicrosecondArray, new_null_array,
     };

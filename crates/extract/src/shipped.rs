@@ -28,9 +28,10 @@ pub struct CommitQuery {
     pub old: Option<String>,
 }
 
-/// The answer.
+/// The answer to one commits question ("reachable from `new`, not from `old`"): its pages,
+/// or that Bitbucket no longer has one of the two commits.
 #[derive(Debug, Clone)]
-pub enum Shipped {
+pub enum CommitsAnswer {
     /// Pages of commits, newest first, holding at least the first `max` commits (transform
     /// keeps that many); `cut`: more commits exist than were kept.
     Pages {
@@ -125,7 +126,7 @@ impl CommitSource {
     }
 
     /// The answer to `query`.
-    pub async fn shipped(&self, query: &CommitQuery) -> Result<Shipped, ExtractError> {
+    pub async fn shipped(&self, query: &CommitQuery) -> Result<CommitsAnswer, ExtractError> {
         let hashes = std::iter::once(&query.new).chain(&query.old);
         if let Some(bad) = hashes.into_iter().find(|h| !is_commit_hash(h)) {
             return Err(ExtractError::Layout {
@@ -142,8 +143,8 @@ impl CommitSource {
                 let shipped = self.ask_api(client, workspace, query).await?;
                 if let Some(recorder) = recorder {
                     let pages = match &shipped {
-                        Shipped::Pages { pages, .. } => Some(pages.as_slice()),
-                        Shipped::Gone => None,
+                        CommitsAnswer::Pages { pages, .. } => Some(pages.as_slice()),
+                        CommitsAnswer::Gone => None,
                     };
                     let range = (query.new.as_str(), query.old.as_deref());
                     recorder
@@ -165,7 +166,7 @@ impl CommitSource {
         client: &Client,
         workspace: &str,
         query: &CommitQuery,
-    ) -> Result<Shipped, ExtractError> {
+    ) -> Result<CommitsAnswer, ExtractError> {
         let url = client.endpoint(&[
             "repositories",
             workspace,
@@ -190,7 +191,7 @@ impl CommitSource {
             self.requests.fetch_add(1, Ordering::Relaxed);
             let body = match client.get(&url).await {
                 Ok(body) => body,
-                Err(e) if e.status() == Some(404) => return Ok(Shipped::Gone),
+                Err(e) if e.status() == Some(404) => return Ok(CommitsAnswer::Gone),
                 Err(e) => return Err(e.into()),
             };
             let listed = CommitsPage::parse(url.as_str(), &body)?;
@@ -198,7 +199,7 @@ impl CommitSource {
             pages.push(body);
             if count >= self.max || !listed.has_next || listed.count == 0 {
                 let cut = count > self.max || (count >= self.max && listed.has_next);
-                return Ok(Shipped::Pages { pages, cut });
+                return Ok(CommitsAnswer::Pages { pages, cut });
             }
             page = Some(match listed.next_page {
                 Some(next) => next,
@@ -214,12 +215,12 @@ impl CommitSource {
         workspace: &str,
         graph: &Mutex<Option<(String, Arc<Graph>)>>,
         query: &CommitQuery,
-    ) -> Result<Shipped, ExtractError> {
+    ) -> Result<CommitsAnswer, ExtractError> {
         let slug = &query.repo_slug;
         let dir = commit_range_dir(root, workspace, slug, &query.new, query.old.as_deref());
         if dir.is_dir() {
             if dir.join(COMMITS_GONE_FILE).is_file() {
-                return Ok(Shipped::Gone);
+                return Ok(CommitsAnswer::Gone);
             }
             let pages = read_pages(&dir)?;
             self.requests
@@ -230,13 +231,13 @@ impl CommitSource {
                 count += listed.count;
                 if count >= self.max {
                     let cut = count > self.max || listed.has_next;
-                    return Ok(Shipped::Pages {
+                    return Ok(CommitsAnswer::Pages {
                         pages: pages[..=index].to_vec(),
                         cut,
                     });
                 }
             }
-            return Ok(Shipped::Pages { pages, cut: false });
+            return Ok(CommitsAnswer::Pages { pages, cut: false });
         }
         let graph = {
             let mut held = graph
@@ -262,9 +263,9 @@ impl CommitSource {
                 Some((pages, cut)) => {
                     self.requests
                         .fetch_add(pages.len() as u64, Ordering::Relaxed);
-                    Shipped::Pages { pages, cut }
+                    CommitsAnswer::Pages { pages, cut }
                 }
-                None => Shipped::Gone,
+                None => CommitsAnswer::Gone,
             },
         )
     }

@@ -14,5 +14,5 @@ mod rows;
 /// Commits kept per deployment unless told otherwise (`--max-commits-per-deployment`).
 pub const DEFAULT_MAX_COMMITS: usize = bbpipe_model::defaults::MAX_COMMITS_PER_DEPLOYMENT;
 
-pub use plan::{Deployed, Looked, Lookup, Plan, plan};
+pub use plan::{Deployed, EarlierLookup, Lookup, LookupPlan, plan};
 pub use rows::{Answer, CommitRowsBuilder, Reason};

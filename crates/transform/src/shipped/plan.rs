@@ -38,7 +38,7 @@ impl Deployed {
 
 /// What `deployment_commits` already says of a deployment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Looked {
+pub struct EarlierLookup {
     /// The deployment's time when it was looked up.
     pub deployed_at: i64,
     /// The predecessor it was diffed against.
@@ -54,9 +54,10 @@ pub struct Lookup {
     pub previous: Option<(String, String)>,
 }
 
-/// What to do.
+/// Which deployments the commits pass looks up, and which rows of `deployment_commits` it
+/// withdraws.
 #[derive(Debug, Default)]
-pub struct Plan {
+pub struct LookupPlan {
     /// Deployments to look up, by repository then time.
     pub lookups: Vec<Lookup>,
     /// Deployments `deployment_commits` holds that are no longer successful deployments
@@ -69,7 +70,7 @@ pub struct Plan {
 /// Walks each chain (repository, service, environment) in time order and keeps the successful
 /// deployments that `stored` does not hold as they are now: new ones, ones whose time changed
 /// (a re-run) and ones whose predecessor changed (one arrived late, or rules changed).
-pub fn plan(deployments: Vec<Deployed>, stored: &HashMap<String, Looked>) -> Plan {
+pub fn plan(deployments: Vec<Deployed>, stored: &HashMap<String, EarlierLookup>) -> LookupPlan {
     let mut chains: BTreeMap<(String, String, String), Vec<Deployed>> = BTreeMap::new();
     for deployment in deployments {
         let chain = (
@@ -79,7 +80,7 @@ pub fn plan(deployments: Vec<Deployed>, stored: &HashMap<String, Looked>) -> Pla
         );
         chains.entry(chain).or_default().push(deployment);
     }
-    let mut plan = Plan::default();
+    let mut plan = LookupPlan::default();
     let mut shipping = HashSet::new();
     for (_, mut chain) in chains {
         chain.sort_by(|a, b| {
@@ -92,7 +93,7 @@ pub fn plan(deployments: Vec<Deployed>, stored: &HashMap<String, Looked>) -> Pla
             };
             plan.successful += 1;
             shipping.insert(deployment.reference_id.clone());
-            let now = Looked {
+            let now = EarlierLookup {
                 deployed_at: deployment.deployed_at,
                 previous_reference_id: previous.as_ref().map(|(id, _)| id.clone()),
             };
@@ -136,14 +137,14 @@ mod tests {
         }
     }
 
-    fn looked(at: i64, previous: Option<&str>) -> Looked {
-        Looked {
+    fn looked(at: i64, previous: Option<&str>) -> EarlierLookup {
+        EarlierLookup {
             deployed_at: at,
             previous_reference_id: previous.map(str::to_string),
         }
     }
 
-    fn asked(plan: &Plan) -> Vec<(String, Option<String>)> {
+    fn asked(plan: &LookupPlan) -> Vec<(String, Option<String>)> {
         plan.lookups
             .iter()
             .map(|l| {

@@ -3,7 +3,7 @@
 //! committed to `deployment_commits`, in a commit of their own.
 //!
 //! Only deployments the table does not hold as they are now are looked up (see
-//! [`bbpipe_transform::commits::plan`]); an unchanged dataset costs no request. Rows of
+//! [`bbpipe_transform::shipped::plan`]); an unchanged dataset costs no request. Rows of
 //! deployments that are no longer successful ones are withdrawn in the same commit.
 
 use crate::error::PipelineError;
@@ -12,11 +12,11 @@ use crate::signal;
 use crate::writer::Writer;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::TimestampMicrosecondType;
-use bbpipe_extract::{CommitQuery, CommitSource, Shipped};
+use bbpipe_extract::{CommitQuery, CommitSource, CommitsAnswer};
 use bbpipe_load::{Destination, Scan};
 use bbpipe_model::{Message, Table, TableBatch};
-use bbpipe_transform::commits::{
-    Answer, CommitRowsBuilder, Deployed, Looked, Lookup, Reason, plan,
+use bbpipe_transform::shipped::{
+    Answer, CommitRowsBuilder, Deployed, EarlierLookup, Lookup, Reason, plan,
 };
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -198,13 +198,13 @@ pub(crate) struct CommitsPassOptions {
 fn append(
     builder: &mut CommitRowsBuilder,
     lookup: &Lookup,
-    shipped: &Shipped,
+    shipped: &CommitsAnswer,
     at: DateTime<Utc>,
     report: &mut CommitsReport,
 ) -> Result<(), PipelineError> {
     let answer = match shipped {
-        Shipped::Pages { pages, cut } => Answer::Pages { pages, cut: *cut },
-        Shipped::Gone => Answer::Gone,
+        CommitsAnswer::Pages { pages, cut } => Answer::Pages { pages, cut: *cut },
+        CommitsAnswer::Gone => Answer::Gone,
     };
     let appended = builder
         .append(lookup, answer, at.timestamp_micros())
@@ -215,7 +215,7 @@ fn append(
         Some(Reason::HistoryRewritten) => report.history_rewritten += 1,
         None => {}
     }
-    let cut = matches!(shipped, Shipped::Pages { cut: true, .. });
+    let cut = matches!(shipped, CommitsAnswer::Pages { cut: true, .. });
     if appended.commits > 0 && (cut || lookup.previous.is_none()) {
         report.truncated += 1;
     }
@@ -288,7 +288,7 @@ async fn read_looked(
     destination: &Destination,
     workspace: &str,
     writer: &Writer,
-) -> Result<HashMap<String, Looked>, PipelineError> {
+) -> Result<HashMap<String, EarlierLookup>, PipelineError> {
     let mut out = HashMap::new();
     let files = writer.sink.live_files(Table::DeploymentCommits, workspace);
     let table = Table::DeploymentCommits;
@@ -304,7 +304,7 @@ async fn read_looked(
                 }
                 out.insert(
                     ids.value(row).to_string(),
-                    Looked {
+                    EarlierLookup {
                         deployed_at: at.value(row),
                         previous_reference_id: previous
                             .is_valid(row)

@@ -6,16 +6,16 @@ use std::collections::HashSet;
 /// The options given on the command line (or by an environment variable clap reads): these
 /// win over the configuration file.
 #[derive(Debug, Default)]
-pub struct Given(HashSet<String>);
+pub struct ExplicitOptions(HashSet<String>);
 
-impl Given {
+impl ExplicitOptions {
     /// From the matches of the subcommand that runs.
-    pub fn of(matches: Option<&clap::ArgMatches>) -> Given {
+    pub fn of(matches: Option<&clap::ArgMatches>) -> ExplicitOptions {
         use clap::parser::ValueSource;
         let Some(matches) = matches else {
-            return Given::default();
+            return ExplicitOptions::default();
         };
-        Given(
+        ExplicitOptions(
             matches
                 .ids()
                 .filter(|id| {
