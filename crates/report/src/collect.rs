@@ -211,125 +211,163 @@ impl Collected {
         window: &Window,
         filters: &Filters,
     ) -> Result<(), ColumnError> {
-        // The window's bounds once per batch, not per row.
+        match table {
+            Table::Deployments => self.add_deployments(batch, window, filters),
+            Table::PipelineRuns => self.add_runs(batch, window),
+            Table::PipelineSteps => self.add_steps(batch, window),
+            Table::DeploymentCommits => self.add_commits(batch, window, filters),
+            // The report reads none of these.
+            Table::Repositories
+            | Table::Environments
+            | Table::EnvironmentDeployments
+            | Table::Rejects => Ok(()),
+        }
+    }
+
+    /// The deployments deployed from the window's start on (a failure's restore may come after it),
+    /// of the services and environments the filters keep.
+    fn add_deployments(
+        &mut self,
+        batch: &RecordBatch,
+        window: &Window,
+        filters: &Filters,
+    ) -> Result<(), ColumnError> {
+        let table = Table::Deployments;
+        let start = window.start_micros();
+        let (id, service, environment) = (
+            text(batch, table, "reference_id")?,
+            text(batch, table, "service")?,
+            text(batch, table, "environment")?,
+        );
+        let deployed_at = time(batch, table, "deployed_at")?;
+        let success = batch
+            .column_by_name("success")
+            .and_then(|c| c.as_boolean_opt())
+            .ok_or(ColumnError {
+                table: table.name(),
+                column: "success",
+            })?;
+        for row in 0..batch.num_rows() {
+            let at = deployed_at.value(row);
+            let keep = at >= start && filters.keeps(service.value(row), environment.value(row));
+            if keep {
+                self.deployments.push(Deployment {
+                    reference_id: id.value(row).to_string(),
+                    service: service.value(row).to_string(),
+                    environment: environment.value(row).to_string(),
+                    deployed_at: at,
+                    success: success.value(row),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The runs created in the window.
+    fn add_runs(&mut self, batch: &RecordBatch, window: &Window) -> Result<(), ColumnError> {
+        let table = Table::PipelineRuns;
         let (start, end) = (window.start_micros(), window.end_micros());
         let in_window = |micros: i64| micros >= start && micros < end;
-        match table {
-            Table::Deployments => {
-                let (id, service, environment) = (
-                    text(batch, table, "reference_id")?,
-                    text(batch, table, "service")?,
-                    text(batch, table, "environment")?,
-                );
-                let deployed_at = time(batch, table, "deployed_at")?;
-                let success = batch
-                    .column_by_name("success")
-                    .and_then(|c| c.as_boolean_opt())
-                    .ok_or(ColumnError {
-                        table: table.name(),
-                        column: "success",
-                    })?;
-                for row in 0..batch.num_rows() {
-                    let at = deployed_at.value(row);
-                    let keep =
-                        at >= start && filters.keeps(service.value(row), environment.value(row));
-                    if keep {
-                        self.deployments.push(Deployment {
-                            reference_id: id.value(row).to_string(),
-                            service: service.value(row).to_string(),
-                            environment: environment.value(row).to_string(),
-                            deployed_at: at,
-                            success: success.value(row),
-                        });
-                    }
-                }
+        let (repository, name, status, state) = (
+            text(batch, table, "repository")?,
+            text(batch, table, "name")?,
+            text(batch, table, "status")?,
+            text(batch, table, "state")?,
+        );
+        let build = int(batch, table, "build_number")?;
+        let (created, completed) = (
+            time(batch, table, "created_at")?,
+            time(batch, table, "completed_at")?,
+        );
+        let (duration, seconds) = (
+            int(batch, table, "duration_seconds")?,
+            int(batch, table, "build_seconds_used")?,
+        );
+        for row in 0..batch.num_rows() {
+            if !in_window(created.value(row)) {
+                continue;
             }
-            Table::PipelineRuns => {
-                let (repository, name, status, state) = (
-                    text(batch, table, "repository")?,
-                    text(batch, table, "name")?,
-                    text(batch, table, "status")?,
-                    text(batch, table, "state")?,
-                );
-                let build = int(batch, table, "build_number")?;
-                let (created, completed) = (
-                    time(batch, table, "created_at")?,
-                    time(batch, table, "completed_at")?,
-                );
-                let (duration, seconds) = (
-                    int(batch, table, "duration_seconds")?,
-                    int(batch, table, "build_seconds_used")?,
-                );
-                for row in 0..batch.num_rows() {
-                    if !in_window(created.value(row)) {
-                        continue;
-                    }
-                    let run = Run {
-                        repository: self.text(repository.value(row)),
-                        pipeline: self.opt_text(name, row),
-                        build_number: build.value(row),
-                        status: self.text(status.value(row)),
-                        state: self.opt_text(state, row),
-                        created_at: created.value(row),
-                        completed_at: opt_int(completed, row),
-                        duration_seconds: opt_int(duration, row),
-                        build_seconds_used: opt_int(seconds, row),
-                    };
-                    self.runs.push(run);
-                }
-            }
-            Table::PipelineSteps => {
-                let (repository, name, status) = (
-                    text(batch, table, "repository")?,
-                    text(batch, table, "name")?,
-                    text(batch, table, "status")?,
-                );
-                let (duration, seconds) = (
-                    int(batch, table, "duration_seconds")?,
-                    int(batch, table, "build_seconds_used")?,
-                );
-                let created = time(batch, table, "run_created_at")?;
-                let mut steps = self.steps.take().unwrap_or_default();
-                for row in 0..batch.num_rows() {
-                    if !in_window(created.value(row)) {
-                        continue;
-                    }
-                    steps.push(Step {
-                        repository: self.text(repository.value(row)),
-                        name: self.opt_text(name, row),
-                        status: self.text(status.value(row)),
-                        duration_seconds: opt_int(duration, row),
-                        build_seconds_used: opt_int(seconds, row),
-                    });
-                }
-                self.steps = Some(steps);
-            }
-            Table::DeploymentCommits => {
-                let (service, environment) = (
-                    text(batch, table, "service")?,
-                    text(batch, table, "environment")?,
-                );
-                let deployed_at = time(batch, table, "deployed_at")?;
-                let lead = int(batch, table, "lead_time_seconds")?;
-                let mut commits = self.commits.take().unwrap_or_default();
-                for row in 0..batch.num_rows() {
-                    // Rows without a commit (no_new_commits, history_rewritten) have no lead time.
-                    let keep = lead.is_valid(row)
-                        && in_window(deployed_at.value(row))
-                        && filters.keeps(service.value(row), environment.value(row));
-                    if keep {
-                        commits.push(ShippedCommit {
-                            service: self.text(service.value(row)),
-                            environment: self.text(environment.value(row)),
-                            deployed_at: deployed_at.value(row),
-                            lead_time_seconds: lead.value(row),
-                        });
-                    }
-                }
-                self.commits = Some(commits);
-            }
-            _ => {}
+            let run = Run {
+                repository: self.text(repository.value(row)),
+                pipeline: self.opt_text(name, row),
+                build_number: build.value(row),
+                status: self.text(status.value(row)),
+                state: self.opt_text(state, row),
+                created_at: created.value(row),
+                completed_at: opt_int(completed, row),
+                duration_seconds: opt_int(duration, row),
+                build_seconds_used: opt_int(seconds, row),
+            };
+            self.runs.push(run);
         }
+        Ok(())
+    }
+
+    /// The steps of runs created in the window.
+    fn add_steps(&mut self, batch: &RecordBatch, window: &Window) -> Result<(), ColumnError> {
+        let table = Table::PipelineSteps;
+        let (start, end) = (window.start_micros(), window.end_micros());
+        let in_window = |micros: i64| micros >= start && micros < end;
+        let (repository, name, status) = (
+            text(batch, table, "repository")?,
+            text(batch, table, "name")?,
+            text(batch, table, "status")?,
+        );
+        let (duration, seconds) = (
+            int(batch, table, "duration_seconds")?,
+            int(batch, table, "build_seconds_used")?,
+        );
+        let created = time(batch, table, "run_created_at")?;
+        let mut steps = self.steps.take().unwrap_or_default();
+        for row in 0..batch.num_rows() {
+            if !in_window(created.value(row)) {
+                continue;
+            }
+            steps.push(Step {
+                repository: self.text(repository.value(row)),
+                name: self.opt_text(name, row),
+                status: self.text(status.value(row)),
+                duration_seconds: opt_int(duration, row),
+                build_seconds_used: opt_int(seconds, row),
+            });
+        }
+        self.steps = Some(steps);
+        Ok(())
+    }
+
+    /// The shipped commits of deployments in the window that have a lead time, of the services and
+    /// environments the filters keep.
+    fn add_commits(
+        &mut self,
+        batch: &RecordBatch,
+        window: &Window,
+        filters: &Filters,
+    ) -> Result<(), ColumnError> {
+        let table = Table::DeploymentCommits;
+        let (start, end) = (window.start_micros(), window.end_micros());
+        let in_window = |micros: i64| micros >= start && micros < end;
+        let (service, environment) = (
+            text(batch, table, "service")?,
+            text(batch, table, "environment")?,
+        );
+        let deployed_at = time(batch, table, "deployed_at")?;
+        let lead = int(batch, table, "lead_time_seconds")?;
+        let mut commits = self.commits.take().unwrap_or_default();
+        for row in 0..batch.num_rows() {
+            // Rows without a commit (no_new_commits, history_rewritten) have no lead time.
+            let keep = lead.is_valid(row)
+                && in_window(deployed_at.value(row))
+                && filters.keeps(service.value(row), environment.value(row));
+            if keep {
+                commits.push(ShippedCommit {
+                    service: self.text(service.value(row)),
+                    environment: self.text(environment.value(row)),
+                    deployed_at: deployed_at.value(row),
+                    lead_time_seconds: lead.value(row),
+                });
+            }
+        }
+        self.commits = Some(commits);
         Ok(())
     }
 }

@@ -60,34 +60,7 @@ pub fn compute(collected: &Collected, window: Window, filters: Filters) -> Deliv
         .collect();
     let all_deployments =
         (!in_window.is_empty()).then(|| deployment_metrics(&in_window, &successes, &window));
-    let mut weekly: BTreeMap<(NaiveDate, &str, &str), (u64, u64)> = BTreeMap::new();
-    for d in &in_window {
-        let entry = weekly
-            .entry((
-                week_of(day_of(d.deployed_at)),
-                d.service.as_str(),
-                d.environment.as_str(),
-            ))
-            .or_default();
-        if d.success {
-            entry.0 += 1;
-        } else {
-            entry.1 += 1;
-        }
-    }
-    let weekly_deployments = weekly
-        .into_iter()
-        .map(
-            |((week, service, environment), (successful, failed))| WeeklyDeployments {
-                week,
-                service: service.to_string(),
-                environment: environment.to_string(),
-                successful,
-                failed,
-            },
-        )
-        .collect();
-
+    let weekly_deployments = weekly_deployments(&in_window);
     let mut by_repository: BTreeMap<&str, Vec<&Run>> = BTreeMap::new();
     for run in &collected.runs {
         by_repository.entry(&*run.repository).or_default().push(run);
@@ -101,8 +74,65 @@ pub fn compute(collected: &Collected, window: Window, filters: Filters) -> Deliv
         })
         .collect();
     let all_runs: Vec<&Run> = collected.runs.iter().collect();
+    let failing_pipelines = failing_pipelines(&all_runs);
+    let unfinished_runs = unfinished_runs(&all_runs);
+
+    DeliveryReport {
+        format: 1,
+        window: WindowReport {
+            from: window.from,
+            to: window.to,
+            weeks: window.weeks(),
+        },
+        filters,
+        deployments,
+        all_deployments,
+        weekly_deployments,
+        has_deployments: collected.has_deployments_table,
+        lead_time: lead_time(collected.commits.as_deref()),
+        repositories,
+        weekly_runs: weeks_of(&all_runs),
+        failing_pipelines,
+        unfinished_runs,
+        steps: collected.steps.as_ref().map(|steps| steps_report(steps)),
+    }
+}
+
+/// Successful and failed deployments per week, service and environment.
+fn weekly_deployments(in_window: &[&Deployment]) -> Vec<WeeklyDeployments> {
+    let mut weekly: BTreeMap<(NaiveDate, &str, &str), (u64, u64)> = BTreeMap::new();
+    for d in in_window {
+        let entry = weekly
+            .entry((
+                week_of(day_of(d.deployed_at)),
+                d.service.as_str(),
+                d.environment.as_str(),
+            ))
+            .or_default();
+        if d.success {
+            entry.0 += 1;
+        } else {
+            entry.1 += 1;
+        }
+    }
+    weekly
+        .into_iter()
+        .map(
+            |((week, service, environment), (successful, failed))| WeeklyDeployments {
+                week,
+                service: service.to_string(),
+                environment: environment.to_string(),
+                successful,
+                failed,
+            },
+        )
+        .collect()
+}
+
+/// The pipelines (repository, name) with the most failed runs, top ten.
+fn failing_pipelines(all_runs: &[&Run]) -> Vec<FailingPipeline> {
     let mut failing: BTreeMap<(&str, Option<&str>), (u64, u64)> = BTreeMap::new();
-    for run in &all_runs {
+    for run in all_runs {
         let entry = failing
             .entry((&*run.repository, run.pipeline.as_deref()))
             .or_default();
@@ -123,13 +153,18 @@ pub fn compute(collected: &Collected, window: Window, filters: Filters) -> Deliv
         .collect();
     failing_pipelines.sort_by_key(|p| std::cmp::Reverse(p.failures));
     failing_pipelines.truncate(TOP);
+    failing_pipelines
+}
+
+/// The runs of the window not completed, the newest ten listed.
+fn unfinished_runs(all_runs: &[&Run]) -> Unfinished {
     let mut unfinished: Vec<&Run> = all_runs
         .iter()
         .copied()
         .filter(|r| r.state.as_deref() != Some("COMPLETED"))
         .collect();
     unfinished.sort_by_key(|r| std::cmp::Reverse(r.created_at));
-    let unfinished_runs = Unfinished {
+    Unfinished {
         count: unfinished.len() as u64,
         newest: unfinished
             .iter()
@@ -141,26 +176,6 @@ pub fn compute(collected: &Collected, window: Window, filters: Filters) -> Deliv
                 created_at: iso(r.created_at),
             })
             .collect(),
-    };
-
-    DeliveryReport {
-        format: 1,
-        window: WindowReport {
-            from: window.from,
-            to: window.to,
-            weeks: window.weeks(),
-        },
-        filters,
-        deployments,
-        all_deployments,
-        weekly_deployments,
-        has_deployments: collected.has_deployments_table,
-        lead_time: lead_time(collected.commits.as_deref()),
-        repositories,
-        weekly_runs: weeks_of(&all_runs),
-        failing_pipelines,
-        unfinished_runs,
-        steps: collected.steps.as_ref().map(|steps| steps_report(steps)),
     }
 }
 

@@ -43,34 +43,7 @@ pub async fn verify(destination: &Destination) -> Result<Verification, LoadError
             destination.display()
         ));
     }
-    // Workspaces an export is writing right now: their files that are not live yet are its
-    // work in progress, not leftovers.
-    let mut writing = HashSet::new();
-    for (workspace, log) in &history.workspaces {
-        for sequence in &log.missing {
-            report.problems.push(format!(
-                "workspace {workspace}: manifest {sequence} of its log is missing"
-            ));
-        }
-        if let Some(record) = current_record(destination, workspace).await? {
-            if record.released {
-                continue;
-            }
-            if record.is_held(chrono::Utc::now()) {
-                report.notes.push(format!(
-                    "workspace {workspace}: being exported by {} (lease until {})",
-                    record.holder, record.expires_at
-                ));
-                writing.insert(workspace.clone());
-            } else {
-                report.notes.push(format!(
-                    "workspace {workspace}: stale lease of {} (expired {}): that export died; \
-                     the next export takes over and removes what it left",
-                    record.holder, record.expires_at
-                ));
-            }
-        }
-    }
+    let writing = writing_workspaces(destination, &history, &mut report).await?;
     // A dataset without a record was written by bbpipe 0.1, by day, as Parquet.
     let (granularity, format) = match DatasetRecord::read(destination).await {
         Ok(record) => record.map_or((Granularity::Day, Format::Parquet), |r| {
@@ -116,88 +89,158 @@ pub async fn verify(destination: &Destination) -> Result<Verification, LoadError
     }
     let mut keys: KeysSeen = BTreeMap::new();
     for (path_text, entry) in history.live.iter().filter(|(f, _)| present.contains(*f)) {
-        let path = Path::from(path_text.as_str());
-        let shown = destination.describe(&path);
-        let Some(partition) = PartitionKey::of_path(path_text) else {
-            report
-                .problems
-                .push(format!("{shown}: not in a partition directory of a table"));
-            continue;
-        };
-        let (table, workspace) = (partition.table, partition.workspace.as_str());
-        let batches = match read_columns(destination, table, &path, None).await {
-            Ok(batches) => batches,
-            Err(e) => {
-                report.problems.push(e.to_string());
+        check_file(
+            destination,
+            path_text,
+            entry.rows,
+            granularity,
+            &mut keys,
+            &mut report,
+        )
+        .await?;
+    }
+    Ok(report)
+}
+
+/// Workspaces an export is writing right now (their files that are not live yet are its work
+/// in progress, not leftovers); notes stale leases and problems of the manifest logs.
+async fn writing_workspaces(
+    destination: &Destination,
+    history: &History,
+    report: &mut Verification,
+) -> Result<HashSet<String>, LoadError> {
+    let mut writing = HashSet::new();
+    for (workspace, log) in &history.workspaces {
+        for sequence in &log.missing {
+            report.problems.push(format!(
+                "workspace {workspace}: manifest {sequence} of its log is missing"
+            ));
+        }
+        if let Some(record) = current_record(destination, workspace).await? {
+            if record.released {
                 continue;
             }
-        };
-        report.files += 1;
-        let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
-        *report.rows.entry(table.name()).or_default() += rows;
-        if rows != entry.rows {
-            report.problems.push(format!(
-                "{shown}: {rows} rows, the manifest says {}",
-                entry.rows
-            ));
-        }
-        let seen = keys
-            .entry((table.name(), workspace.to_string()))
-            .or_default();
-        if let Some(period) = partition.period
-            && period.granularity() != granularity
-        {
-            report.problems.push(format!(
-                "{shown}: partitioned by {}, but the dataset is partitioned by {granularity}",
-                period.granularity()
-            ));
-        }
-        for batch in &batches {
-            if let (Some(date), Some(period)) = (table.date_partition(), partition.period) {
-                let column = date.column;
-                let times = batch
-                    .column_by_name(column)
-                    .map(|c| c.as_primitive::<TimestampMicrosecondType>());
-                let wrong =
-                    times.and_then(|t| (0..t.len()).find(|&i| !period.contains(t.value(i))));
-                if let Some(row) = wrong {
-                    report.problems.push(format!(
-                        "{shown}: row {row} has a {column} outside {period}"
-                    ));
-                }
-            }
-            let columns: Vec<_> = table
-                .key_columns()
-                .iter()
-                .filter_map(|k| batch.column_by_name(k).cloned())
-                .collect();
-            let fields = columns
-                .iter()
-                .map(|c| SortField::new(c.data_type().clone()))
-                .collect();
-            let converter = RowConverter::new(fields).map_err(|e| LoadError::Corrupt {
-                path: shown.clone(),
-                message: e.to_string(),
-            })?;
-            let rows = converter
-                .convert_columns(&columns)
-                .map_err(|e| LoadError::Corrupt {
-                    path: shown.clone(),
-                    message: e.to_string(),
-                })?;
-            for row in rows.iter() {
-                if !seen.insert(row.data().to_vec()) {
-                    report.problems.push(format!(
-                        "{shown}: a {} key ({}) appears in more than one row",
-                        table.name(),
-                        table.key_columns().join(", ")
-                    ));
-                    break;
-                }
+            if record.is_held(chrono::Utc::now()) {
+                report.notes.push(format!(
+                    "workspace {workspace}: being exported by {} (lease until {})",
+                    record.holder, record.expires_at
+                ));
+                writing.insert(workspace.clone());
+            } else {
+                report.notes.push(format!(
+                    "workspace {workspace}: stale lease of {} (expired {}): that export died; \
+                 the next export takes over and removes what it left",
+                    record.holder, record.expires_at
+                ));
             }
         }
     }
-    Ok(report)
+    Ok(writing)
+}
+
+/// Checks one live data file: readable, its rows as the manifest counted (`counted`), in the
+/// granularity of the dataset and the partition its path names, keys not seen before.
+async fn check_file(
+    destination: &Destination,
+    path_text: &str,
+    counted: u64,
+    granularity: Granularity,
+    keys: &mut KeysSeen,
+    report: &mut Verification,
+) -> Result<(), LoadError> {
+    let path = Path::from(path_text);
+    let shown = destination.describe(&path);
+    let Some(partition) = PartitionKey::of_path(path_text) else {
+        report
+            .problems
+            .push(format!("{shown}: not in a partition directory of a table"));
+        return Ok(());
+    };
+    let (table, workspace) = (partition.table, partition.workspace.as_str());
+    let batches = match read_columns(destination, table, &path, None).await {
+        Ok(batches) => batches,
+        Err(e) => {
+            report.problems.push(e.to_string());
+            return Ok(());
+        }
+    };
+    report.files += 1;
+    let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+    *report.rows.entry(table.name()).or_default() += rows;
+    if rows != counted {
+        report.problems.push(format!(
+            "{shown}: {rows} rows, the manifest says {}",
+            counted
+        ));
+    }
+    let seen = keys
+        .entry((table.name(), workspace.to_string()))
+        .or_default();
+    if let Some(period) = partition.period
+        && period.granularity() != granularity
+    {
+        report.problems.push(format!(
+            "{shown}: partitioned by {}, but the dataset is partitioned by {granularity}",
+            period.granularity()
+        ));
+    }
+    for batch in &batches {
+        check_batch(batch, table, &partition, &shown, seen, report)?;
+    }
+    Ok(())
+}
+
+/// Checks one batch of a file: each row in the file's partition, each key once.
+fn check_batch(
+    batch: &arrow::record_batch::RecordBatch,
+    table: Table,
+    partition: &PartitionKey,
+    shown: &str,
+    seen: &mut HashSet<Vec<u8>>,
+    report: &mut Verification,
+) -> Result<(), LoadError> {
+    if let (Some(date), Some(period)) = (table.date_partition(), partition.period) {
+        let column = date.column;
+        let times = batch
+            .column_by_name(column)
+            .map(|c| c.as_primitive::<TimestampMicrosecondType>());
+        let wrong = times.and_then(|t| (0..t.len()).find(|&i| !period.contains(t.value(i))));
+        if let Some(row) = wrong {
+            report.problems.push(format!(
+                "{shown}: row {row} has a {column} outside {period}"
+            ));
+        }
+    }
+    let columns: Vec<_> = table
+        .key_columns()
+        .iter()
+        .filter_map(|k| batch.column_by_name(k).cloned())
+        .collect();
+    let fields = columns
+        .iter()
+        .map(|c| SortField::new(c.data_type().clone()))
+        .collect();
+    let converter = RowConverter::new(fields).map_err(|e| LoadError::Corrupt {
+        path: shown.to_string(),
+        message: e.to_string(),
+    })?;
+    let rows = converter
+        .convert_columns(&columns)
+        .map_err(|e| LoadError::Corrupt {
+            path: shown.to_string(),
+            message: e.to_string(),
+        })?;
+    for row in rows.iter() {
+        if !seen.insert(row.data().to_vec()) {
+            report.problems.push(format!(
+                "{shown}: a {} key ({}) appears in more than one row",
+                table.name(),
+                table.key_columns().join(", ")
+            ));
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Encoded keys seen so far, per table and workspace.
