@@ -143,7 +143,12 @@ async fn explain(args: RulesExplainArgs) -> anyhow::Result<()> {
     // Rules that read Bitbucket's deployments are explained on them too.
     let extras = replayed_for(&rules);
     for_each_batch(&args.fixtures, extras, |table, batch| {
-        for Candidate { view: run, uuid, build } in candidates(table, batch)? {
+        for Candidate {
+            view: run,
+            uuid,
+            build,
+        } in candidates(table, batch)?
+        {
             if shown >= limit {
                 return Ok(ControlFlow::Break(()));
             }
@@ -158,85 +163,10 @@ async fn explain(args: RulesExplainArgs) -> anyhow::Result<()> {
                 continue;
             }
             shown += 1;
-            let build = build.map_or_else(|| "?".to_string(), |b| b.to_string());
-            let outcome = format!(
-                "{}/{}",
-                run.state.unwrap_or("?"),
-                run.result.unwrap_or("-")
-            );
-            // What the line is about: a pipeline run, or a deployment Bitbucket recorded.
-            let (what, pipeline, branch) = match run.environment {
-                Some(env) => (
-                    "deployment",
-                    format!(
-                        "Bitbucket deployment to {} ({})",
-                        env.name.unwrap_or("?"),
-                        env.environment_type.unwrap_or("?")
-                    ),
-                    None,
-                ),
-                None => (
-                    "pipeline_run",
-                    run.name.unwrap_or("<no pipeline>").to_string(),
-                    run.target_branch(),
-                ),
-            };
-            let headline = format!(
-                "{} #{build} {pipeline} on {} {outcome}",
-                run.repository,
-                branch.unwrap_or("-")
-            );
-            let mut record = json!({
-                "kind": what, "repository": run.repository, "build_number": build.parse::<i64>().ok(),
-                "uuid": uuid, "pipeline": run.name, "target_branch": run.target_branch(),
-                "state": run.state, "result": run.result,
-            });
-            if let Some(env) = run.environment {
-                record["environment_name"] = json!(env.name);
-                record["environment_type"] = json!(env.environment_type);
-            }
-            match &verdict {
-                Verdict::Matched(matched) => {
-                    matched_runs += 1;
-                    let pairs = RuleSet::overlaps(matched);
-                    overlapping += u64::from(!pairs.is_empty());
-                    if args.json {
-                        let deployments: Vec<_> = matched
-                            .iter()
-                            .map(|(rule, service)| {
-                                json!({"rule": rule.name, "service": service, "environment": rule.environment})
-                            })
-                            .collect();
-                        let overlaps: Vec<_> = pairs.iter().map(|(a, b)| json!([a, b])).collect();
-                        record["matched"] = json!(deployments);
-                        record["overlaps"] = json!(overlaps);
-                        println!("{record}");
-                    } else {
-                        println!("{headline}");
-                        for (rule, service) in matched {
-                            println!("  matched '{}': {service} -> {}", rule.name, rule.environment);
-                        }
-                        for (a, b) in pairs {
-                            println!("  overlap: '{a}' and '{b}' emit the same service and environment");
-                        }
-                    }
-                }
-                Verdict::Unmatched(nearest) => {
-                    let (rule, reason) = match nearest {
-                        Some((rule, miss)) => (Some(rule.name.as_str()), Some(miss.reason.as_str())),
-                        None => (None, None),
-                    };
-                    if args.json {
-                        record["matched"] = json!([]);
-                        record["nearest_rule"] = json!(rule);
-                        record["failed"] = json!(reason);
-                        println!("{record}");
-                    } else {
-                        println!("{headline}");
-                        println!("  no rule; nearest '{}': {}", rule.unwrap_or("-"), reason.unwrap_or("-"));
-                    }
-                }
-            }
+            let (headline, record) = describe(&run, build, uuid);
+            let (matched, overlapped) = print_verdict(&verdict, &headline, record, args.json);
+            matched_runs += u64::from(matched);
+            overlapping += u64::from(overlapped);
         }
         Ok(ControlFlow::Continue(()))
     })
@@ -252,6 +182,104 @@ async fn explain(args: RulesExplainArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The line `rules explain` starts with for a candidate, and its JSON record.
+fn describe(run: &RunView<'_>, build: Option<i64>, uuid: &str) -> (String, serde_json::Value) {
+    let build = build.map_or_else(|| "?".to_string(), |b| b.to_string());
+    let outcome = format!("{}/{}", run.state.unwrap_or("?"), run.result.unwrap_or("-"));
+    // What the line is about: a pipeline run, or a deployment Bitbucket recorded.
+    let (what, pipeline, branch) = match run.environment {
+        Some(env) => (
+            "deployment",
+            format!(
+                "Bitbucket deployment to {} ({})",
+                env.name.unwrap_or("?"),
+                env.environment_type.unwrap_or("?")
+            ),
+            None,
+        ),
+        None => (
+            "pipeline_run",
+            run.name.unwrap_or("<no pipeline>").to_string(),
+            run.target_branch(),
+        ),
+    };
+    let headline = format!(
+        "{} #{build} {pipeline} on {} {outcome}",
+        run.repository,
+        branch.unwrap_or("-")
+    );
+    let mut record = json!({
+        "kind": what, "repository": run.repository, "build_number": build.parse::<i64>().ok(),
+        "uuid": uuid, "pipeline": run.name, "target_branch": run.target_branch(),
+        "state": run.state, "result": run.result,
+    });
+    if let Some(env) = run.environment {
+        record["environment_name"] = json!(env.name);
+        record["environment_type"] = json!(env.environment_type);
+    }
+    (headline, record)
+}
+
+/// Prints what the rules made of a candidate (a line of JSON, or text lines); returns whether
+/// a rule matched and whether two rules overlapped on it.
+fn print_verdict(
+    verdict: &Verdict<'_>,
+    headline: &str,
+    mut record: serde_json::Value,
+    as_json: bool,
+) -> (bool, bool) {
+    match verdict {
+        Verdict::Matched(matched) => {
+            let pairs = RuleSet::overlaps(matched);
+            let overlapped = !pairs.is_empty();
+            if as_json {
+                let deployments: Vec<_> = matched
+                    .iter()
+                    .map(|(rule, service)| {
+                        json!({"rule": rule.name, "service": service, "environment": rule.environment})
+                    })
+                    .collect();
+                let overlaps: Vec<_> = pairs.iter().map(|(a, b)| json!([a, b])).collect();
+                record["matched"] = json!(deployments);
+                record["overlaps"] = json!(overlaps);
+                println!("{record}");
+            } else {
+                println!("{headline}");
+                for (rule, service) in matched {
+                    println!(
+                        "  matched '{}': {service} -> {}",
+                        rule.name, rule.environment
+                    );
+                }
+                for (a, b) in pairs {
+                    println!("  overlap: '{a}' and '{b}' emit the same service and environment");
+                }
+            }
+            (true, overlapped)
+        }
+        Verdict::Unmatched(nearest) => {
+            let (rule, reason) = match nearest {
+                Some((rule, miss)) => (Some(rule.name.as_str()), Some(miss.reason.as_str())),
+                None => (None, None),
+            };
+            if as_json {
+                record["matched"] = json!([]);
+                record["nearest_rule"] = json!(rule);
+                record["failed"] = json!(reason);
+                println!("{record}");
+            } else {
+                println!("{headline}");
+                println!(
+                    "  no rule; nearest '{}': {}",
+                    rule.unwrap_or("-"),
+                    reason.unwrap_or("-")
+                );
+            }
+            (false, false)
+        }
+    }
 }
 
 /// A pipeline run or a Bitbucket deployment, as `rules check` and `rules explain` judge it.

@@ -39,13 +39,28 @@ struct Series {
     points: Vec<(usize, f64)>,
 }
 
+/// Each Monday of the window by its position on the charts' x axis.
+type WeekIndex = BTreeMap<NaiveDate, usize>;
+
 /// Every chart the report has data for; a chart without data is left out (the page shows an
 /// empty state instead).
 pub fn draw(report: &DeliveryReport, mondays: &[NaiveDate]) -> Result<Vec<Chart>, ChartError> {
-    let week_index: BTreeMap<NaiveDate, usize> =
-        mondays.iter().enumerate().map(|(i, m)| (*m, i)).collect();
+    let week_index: WeekIndex = mondays.iter().enumerate().map(|(i, m)| (*m, i)).collect();
     let mut charts = Vec::new();
+    deployment_charts(report, mondays, &week_index, &mut charts)?;
+    lead_time_chart(report, mondays, &week_index, &mut charts)?;
+    duration_chart(report, mondays, &week_index, &mut charts)?;
+    build_minutes_chart(report, &mut charts)?;
+    Ok(charts)
+}
 
+/// Deploy frequency per service and change failure rate, per week.
+fn deployment_charts(
+    report: &DeliveryReport,
+    mondays: &[NaiveDate],
+    week_index: &WeekIndex,
+    charts: &mut Vec<Chart>,
+) -> Result<(), ChartError> {
     if !report.weekly_deployments.is_empty() {
         // One line per service (its environments summed), zero in weeks without a success.
         let mut lines: BTreeMap<String, Vec<f64>> = BTreeMap::new();
@@ -97,7 +112,16 @@ pub fn draw(report: &DeliveryReport, mondays: &[NaiveDate]) -> Result<Vec<Chart>
             )?,
         });
     }
+    Ok(())
+}
 
+/// Median lead time per week.
+fn lead_time_chart(
+    report: &DeliveryReport,
+    mondays: &[NaiveDate],
+    week_index: &WeekIndex,
+    charts: &mut Vec<Chart>,
+) -> Result<(), ChartError> {
     let lead: Vec<(usize, f64)> = report
         .lead_time
         .weeks
@@ -118,7 +142,16 @@ pub fn draw(report: &DeliveryReport, mondays: &[NaiveDate]) -> Result<Vec<Chart>
             )?,
         });
     }
+    Ok(())
+}
 
+/// Pipeline duration p50 and p90 per week.
+fn duration_chart(
+    report: &DeliveryReport,
+    mondays: &[NaiveDate],
+    week_index: &WeekIndex,
+    charts: &mut Vec<Chart>,
+) -> Result<(), ChartError> {
     let weeks: Vec<(usize, &crate::report::RunMetrics)> = report
         .weekly_runs
         .iter()
@@ -145,7 +178,11 @@ pub fn draw(report: &DeliveryReport, mondays: &[NaiveDate]) -> Result<Vec<Chart>
             )?,
         });
     }
+    Ok(())
+}
 
+/// Build minutes per repository.
+fn build_minutes_chart(report: &DeliveryReport, charts: &mut Vec<Chart>) -> Result<(), ChartError> {
     let minutes: Vec<(String, f64)> = report
         .repositories
         .iter()
@@ -157,7 +194,7 @@ pub fn draw(report: &DeliveryReport, mondays: &[NaiveDate]) -> Result<Vec<Chart>
             svg: bars("build_minutes", "build minutes per repository", &minutes)?,
         });
     }
-    Ok(charts)
+    Ok(())
 }
 
 fn failed(chart: &'static str) -> impl Fn(String) -> ChartError {
