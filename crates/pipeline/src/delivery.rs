@@ -42,24 +42,7 @@ pub async fn delivery(job: &DeliveryJob) -> Result<DeliveryOutput, PipelineError
     let history = History::read(&destination, Scope::All)
         .await
         .map_err(PipelineError::load)?;
-    let held: Vec<String> = history.workspaces.keys().cloned().collect();
-    if held.is_empty() {
-        return Err(PipelineError::Report(format!(
-            "{} holds no bbpipe dataset (no committed manifest)",
-            destination.display()
-        )));
-    }
-    let workspaces = match &job.filters.workspace {
-        Some(ws) if !held.contains(ws) => {
-            return Err(PipelineError::Report(format!(
-                "{} holds no workspace {ws} (it holds: {})",
-                destination.display(),
-                held.join(", ")
-            )));
-        }
-        Some(ws) => vec![ws.clone()],
-        None => held,
-    };
+    let workspaces = reported_workspaces(&destination, &history, &job.filters)?;
     let live = |table: Table| -> Vec<(String, String)> {
         workspaces
             .iter()
@@ -80,29 +63,7 @@ pub async fn delivery(job: &DeliveryJob) -> Result<DeliveryOutput, PipelineError
         )));
     }
     let deployments = live(Table::Deployments);
-    let window = match (job.from, job.to) {
-        (Some(from), Some(to)) => Window { from, to },
-        (from, to) => {
-            let to = match to {
-                Some(to) => to,
-                None => {
-                    let newest = newest_day(&destination, &runs, &deployments).await?;
-                    Window::ending_with_week_of(newest).to
-                }
-            };
-            let default = Window::ending_with_week_of(to);
-            Window {
-                from: from.unwrap_or(default.from),
-                to,
-            }
-        }
-    };
-    if window.from > window.to {
-        return Err(PipelineError::Report(format!(
-            "--from {} is after --to {}",
-            window.from, window.to
-        )));
-    }
+    let window = window_of(job, &destination, &runs, &deployments).await?;
     let mut collected = Collected::default();
     let steps = live(Table::PipelineSteps);
     let commits = live(Table::DeploymentCommits);
@@ -145,6 +106,65 @@ pub async fn delivery(job: &DeliveryJob) -> Result<DeliveryOutput, PipelineError
         report: compute(&collected, window, job.filters.clone()),
         mondays,
     })
+}
+
+/// The workspaces the report covers: the one `--workspace` names, else every one the dataset
+/// holds; an error when there is none, or not that one.
+fn reported_workspaces(
+    destination: &Destination,
+    history: &History,
+    filters: &Filters,
+) -> Result<Vec<String>, PipelineError> {
+    let held: Vec<String> = history.workspaces.keys().cloned().collect();
+    if held.is_empty() {
+        return Err(PipelineError::Report(format!(
+            "{} holds no bbpipe dataset (no committed manifest)",
+            destination.display()
+        )));
+    }
+    match &filters.workspace {
+        Some(ws) if !held.contains(ws) => Err(PipelineError::Report(format!(
+            "{} holds no workspace {ws} (it holds: {})",
+            destination.display(),
+            held.join(", ")
+        ))),
+        Some(ws) => Ok(vec![ws.clone()]),
+        None => Ok(held),
+    }
+}
+
+/// The report's window: `--from`/`--to`, by default the 13 full weeks ending with the week of
+/// the newest run or deployment.
+async fn window_of(
+    job: &DeliveryJob,
+    destination: &Destination,
+    runs: &[(String, String)],
+    deployments: &[(String, String)],
+) -> Result<Window, PipelineError> {
+    let window = match (job.from, job.to) {
+        (Some(from), Some(to)) => Window { from, to },
+        (from, to) => {
+            let to = match to {
+                Some(to) => to,
+                None => {
+                    let newest = newest_day(destination, runs, deployments).await?;
+                    Window::ending_with_week_of(newest).to
+                }
+            };
+            let default = Window::ending_with_week_of(to);
+            Window {
+                from: from.unwrap_or(default.from),
+                to,
+            }
+        }
+    };
+    if window.from > window.to {
+        return Err(PipelineError::Report(format!(
+            "--from {} is after --to {}",
+            window.from, window.to
+        )));
+    }
+    Ok(window)
 }
 
 /// Whether a data file's partition ends before the window starts (it holds nothing the report
