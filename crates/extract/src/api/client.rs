@@ -270,15 +270,7 @@ impl Client {
                     if matches!(error.status(), Some(401 | 403)) && self.lanes.len() > 1 =>
                 {
                     // A revoked or under-scoped credential: the others carry on without it.
-                    let name = &lane.stats.name;
-                    let error = error.for_credential(name);
-                    tracing::warn!(credential = %name, %error, "credential refused: set aside");
-                    *lane
-                        .stats
-                        .set_aside
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner) =
-                        Some(error.to_string());
+                    let error = set_aside(lane, error);
                     if self.lanes_left() == 0 {
                         return Err(error);
                     }
@@ -307,37 +299,48 @@ impl Client {
                             waited_secs: waited.as_secs(),
                         });
                     }
-                    RequestStats::add(&self.stats.rate_limited, 1);
-                    RequestStats::add(&lane.stats.rate_limited, 1);
-                    RequestStats::add(&self.stats.retries, 1);
-                    RequestStats::add(&lane.stats.retries, 1);
-                    if self.lanes_left() > 1 {
-                        // Each credential has its own allowance: this one rests, others go on.
-                        tracing::info!(credential = %lane.stats.name, ?delay, "rate limited by Bitbucket; this credential rests");
-                        *lane
-                            .cooling_until
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner) =
-                            Some(tokio::time::Instant::now() + delay);
-                        waited = waited.saturating_add(delay / self.lanes_left() as u32);
-                        continue;
-                    }
-                    tracing::info!(?delay, "rate limited by Bitbucket; waiting");
-                    RequestStats::add(&self.stats.rate_limit_wait_ms, delay.as_millis() as u64);
-                    self.stats
-                        .waiting_on_rate_limit
-                        .store(true, Ordering::Relaxed);
-                    {
-                        let _waiting = activity.map(|a| a.waiting(Wait::RateLimit));
-                        tokio::time::sleep(delay).await;
-                    }
-                    self.stats
-                        .waiting_on_rate_limit
-                        .store(false, Ordering::Relaxed);
-                    waited = waited.saturating_add(delay);
+                    waited = waited.saturating_add(self.wait_out(lane, delay, activity).await);
                 }
             }
         }
+    }
+
+    /// After a 429 on `lane`: with other credentials left, this one rests for `delay` while
+    /// they go on; alone, the request waits `delay`. Returns the time that counts against the
+    /// request's patience.
+    async fn wait_out(
+        &self,
+        lane: &Lane,
+        delay: Duration,
+        activity: Option<&Activity>,
+    ) -> Duration {
+        RequestStats::add(&self.stats.rate_limited, 1);
+        RequestStats::add(&lane.stats.rate_limited, 1);
+        RequestStats::add(&self.stats.retries, 1);
+        RequestStats::add(&lane.stats.retries, 1);
+        if self.lanes_left() > 1 {
+            // Each credential has its own allowance: this one rests, others go on.
+            tracing::info!(credential = %lane.stats.name, ?delay, "rate limited by Bitbucket; this credential rests");
+            *lane
+                .cooling_until
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some(tokio::time::Instant::now() + delay);
+            return delay / self.lanes_left() as u32;
+        }
+        tracing::info!(?delay, "rate limited by Bitbucket; waiting");
+        RequestStats::add(&self.stats.rate_limit_wait_ms, delay.as_millis() as u64);
+        self.stats
+            .waiting_on_rate_limit
+            .store(true, Ordering::Relaxed);
+        {
+            let _waiting = activity.map(|a| a.waiting(Wait::RateLimit));
+            tokio::time::sleep(delay).await;
+        }
+        self.stats
+            .waiting_on_rate_limit
+            .store(false, Ordering::Relaxed);
+        delay
     }
 
     fn same_origin(&self, url: &Url) -> bool {
@@ -410,6 +413,19 @@ impl Client {
             }
         }
     }
+}
+
+/// Sets a refused credential aside, by name, with a warning; returns the error naming it.
+fn set_aside(lane: &Lane, error: ApiError) -> ApiError {
+    let name = &lane.stats.name;
+    let error = error.for_credential(name);
+    tracing::warn!(credential = %name, %error, "credential refused: set aside");
+    *lane
+        .stats
+        .set_aside
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error.to_string());
+    error
 }
 
 #[cfg(test)]
