@@ -5,7 +5,7 @@ use crate::client::{client_for, warn_if_deprecated};
 use crate::exit::{self, Exit};
 use crate::explicit_options::ExplicitOptions;
 use bbpipe_pipeline::config::NightlyConfig;
-use bbpipe_pipeline::extract::api::{ApiError, Credentials, RepositoriesPage};
+use bbpipe_pipeline::extract::api::{ApiError, Client, Credentials, RepositoriesPage};
 use bbpipe_pipeline::model::bitbucket::segment_problem;
 use serde_json::json;
 
@@ -121,7 +121,12 @@ async fn probe(
     };
     warn_if_deprecated(&credentials);
     let mode = credentials.mode();
-    let client = match client_for(vec![("default".into(), credentials)], api, api_url, 1000) {
+    let client = match client_for(
+        vec![("default".into(), credentials)],
+        api,
+        api_url,
+        bbpipe_pipeline::model::defaults::MAX_REQUESTS_PER_HOUR,
+    ) {
         Ok(c) => c,
         Err(e) => {
             return Outcome {
@@ -134,17 +139,7 @@ async fn probe(
         }
     };
     let workspace = &bbpipe_pipeline::normalize_workspace(workspace);
-    let listed = match client.endpoint(&["repositories", workspace.as_str()]) {
-        Ok(mut url) => {
-            url.query_pairs_mut().append_pair("pagelen", "10");
-            match client.get(&url).await {
-                Ok(body) => RepositoriesPage::parse(url.as_str(), &body),
-                Err(e) => Err(e),
-            }
-        }
-        Err(e) => Err(e),
-    };
-    let listed = match listed {
+    let listed = match first_repositories(&client, workspace).await {
         Ok(listed) => listed,
         Err(e) => return failure(&e, true, mode, workspace, api_url),
     };
@@ -166,19 +161,37 @@ async fn probe(
             repositories: Some(0),
         };
     };
-    let url = client.endpoint(&[
-        "repositories",
-        workspace.as_str(),
-        first.as_str(),
-        "pipelines",
-    ]);
-    let answer = match url {
-        Ok(mut url) => {
-            url.query_pairs_mut().append_pair("pagelen", "1");
-            client.get(&url).await
-        }
-        Err(e) => Err(e),
-    };
+    let answer = first_pipelines(&client, workspace, first).await;
+    readable(answer, visible, workspace, first, mode, api_url)
+}
+
+/// The first page of the workspace's repositories (ten are enough to find one to ask about).
+async fn first_repositories(
+    client: &Client,
+    workspace: &str,
+) -> Result<RepositoriesPage, ApiError> {
+    let mut url = client.endpoint(&["repositories", workspace])?;
+    url.query_pairs_mut().append_pair("pagelen", "10");
+    let body = client.get(&url).await?;
+    RepositoriesPage::parse(url.as_str(), &body)
+}
+
+/// One run of the repository's pipelines: whether they can be read.
+async fn first_pipelines(client: &Client, workspace: &str, slug: &str) -> Result<(), ApiError> {
+    let mut url = client.endpoint(&["repositories", workspace, slug, "pipelines"])?;
+    url.query_pairs_mut().append_pair("pagelen", "1");
+    client.get(&url).await.map(drop)
+}
+
+/// The outcome once repositories were listed: what reading `first`'s pipelines answered.
+fn readable(
+    answer: Result<(), ApiError>,
+    visible: u64,
+    workspace: &str,
+    first: &str,
+    mode: &'static str,
+    api_url: &str,
+) -> Outcome {
     match answer {
         Ok(_) => Outcome {
             code: ("ok", 0),
