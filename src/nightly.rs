@@ -30,25 +30,13 @@ pub async fn run(args: ExportArgs, given: &ExplicitOptions, quiet: bool) -> anyh
     let path = args.config.clone().unwrap_or_default();
     let usage = |message: String| Exit { code: 2, message };
     let config = NightlyConfig::load(&path).map_err(|e| usage(e.to_string()))?;
-    let selected: Vec<&WorkspaceConfig> = match &args.workspace {
-        Some(name) => vec![config.workspace(name).ok_or_else(|| {
-            usage(format!(
-                "--workspace {name}: {} has no such workspace (it has: {})",
-                path.display(),
-                config
-                    .workspaces
-                    .iter()
-                    .map(|w| w.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })?],
-        None => config.workspaces.iter().collect(),
-    };
+    let selected = selected(&args, &config, &path)?;
     let parallel = if given.has("parallel_workspaces") {
         args.parallel_workspaces as usize
     } else {
-        config.parallel_workspaces.unwrap_or(2)
+        config
+            .parallel_workspaces
+            .unwrap_or(bbpipe_pipeline::model::defaults::PARALLEL_WORKSPACES as usize)
     };
     let mut prepared = Vec::new();
     for workspace in selected {
@@ -81,39 +69,7 @@ pub async fn run(args: ExportArgs, given: &ExplicitOptions, quiet: bool) -> anyh
     let codes: Vec<u8> = outcomes.iter().map(|o| o.exit_code).collect();
     let code = exit::worst(&codes);
     metrics::write(args.metrics_file.as_deref(), &outcomes)?;
-    match args.summary {
-        SummaryFormat::Json => {
-            let summary = NightlySummary {
-                format: 1,
-                config: path.display().to_string(),
-                exit_code: code,
-                workspaces: &outcomes,
-            };
-            println!("{}", serde_json::to_string_pretty(&summary)?);
-        }
-        SummaryFormat::Text if !quiet => {
-            for outcome in &outcomes {
-                if let Some(report) = &outcome.report {
-                    print!("{}", Summary(report));
-                }
-            }
-            println!(
-                "bbpipe: {} workspaces from {}",
-                outcomes.len(),
-                path.display()
-            );
-            for o in &outcomes {
-                match &o.error {
-                    None => println!("  {:<15} {} (exit {})", o.workspace, o.outcome, o.exit_code),
-                    Some(error) => println!(
-                        "  {:<15} failed (exit {}): {error}",
-                        o.workspace, o.exit_code
-                    ),
-                }
-            }
-        }
-        SummaryFormat::Text => {}
-    }
+    print_summary(args, quiet, &path, code, &outcomes)?;
     if code == 0 {
         return Ok(());
     }
@@ -127,6 +83,74 @@ pub async fn run(args: ExportArgs, given: &ExplicitOptions, quiet: bool) -> anyh
         message: format!("not every workspace succeeded: {}", failed.join(", ")),
     }
     .into())
+}
+
+/// The workspaces of the file to export: the one `--workspace` names, else all.
+fn selected<'a>(
+    args: &ExportArgs,
+    config: &'a NightlyConfig,
+    path: &std::path::Path,
+) -> Result<Vec<&'a WorkspaceConfig>, Exit> {
+    let usage = |message: String| Exit { code: 2, message };
+    Ok(match &args.workspace {
+        Some(name) => vec![config.workspace(name).ok_or_else(|| {
+            usage(format!(
+                "--workspace {name}: {} has no such workspace (it has: {})",
+                path.display(),
+                config
+                    .workspaces
+                    .iter()
+                    .map(|w| w.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?],
+        None => config.workspaces.iter().collect(),
+    })
+}
+
+/// The nightly job's summary: one JSON document, or each workspace's report and a line each.
+fn print_summary(
+    args: &ExportArgs,
+    quiet: bool,
+    path: &std::path::Path,
+    code: u8,
+    outcomes: &[Outcome],
+) -> anyhow::Result<()> {
+    match args.summary {
+        SummaryFormat::Json => {
+            let summary = NightlySummary {
+                format: 1,
+                config: path.display().to_string(),
+                exit_code: code,
+                workspaces: outcomes,
+            };
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+        SummaryFormat::Text if !quiet => {
+            for outcome in outcomes {
+                if let Some(report) = &outcome.report {
+                    print!("{}", Summary(report));
+                }
+            }
+            println!(
+                "bbpipe: {} workspaces from {}",
+                outcomes.len(),
+                path.display()
+            );
+            for o in outcomes {
+                match &o.error {
+                    None => println!("  {:<15} {} (exit {})", o.workspace, o.outcome, o.exit_code),
+                    Some(error) => println!(
+                        "  {:<15} failed (exit {}): {error}",
+                        o.workspace, o.exit_code
+                    ),
+                }
+            }
+        }
+        SummaryFormat::Text => {}
+    }
+    Ok(())
 }
 
 /// The options of one workspace: the command line, else the workspace's entry, else the file's
