@@ -104,47 +104,13 @@ pub(crate) async fn ship_commits(
     let lookups = plan.lookups;
     let ((), loaded) = writer
         .load(|tx| async move {
-            let mut builder = CommitRowsBuilder::new(workspace, source.max(), source.messages());
-            let mut answers = futures::stream::iter(lookups)
-                .map(|lookup| async move {
-                    let query = CommitQuery {
-                        repo_slug: lookup.deployment.repo_slug().to_string(),
-                        new: lookup.deployment.commit_sha.clone().unwrap_or_default(),
-                        old: lookup.previous.as_ref().map(|(_, sha)| sha.clone()),
-                    };
-                    let shipped = source.shipped(&query).await;
-                    (lookup, shipped, recorded_at.unwrap_or_else(Utc::now))
-                })
-                .buffered(concurrency.max(1));
-            loop {
-                let next = tokio::select! {
-                    next = answers.next() => next,
-                    signal = signal::received() => return Err(PipelineError::Interrupted(signal)),
-                };
-                let Some((lookup, shipped, at)) = next else {
-                    break;
-                };
-                let shipped = shipped.map_err(PipelineError::Extract)?;
-                append(&mut builder, &lookup, &shipped, at, counted)?;
-                if builder.rows() >= write.batch_rows {
-                    send(
-                        &tx,
-                        workspace,
-                        builder.finish().map_err(PipelineError::Transform)?,
-                    )
-                    .await?;
-                }
-            }
-            if builder.rows() > 0 {
-                send(
-                    &tx,
-                    workspace,
-                    builder.finish().map_err(PipelineError::Transform)?,
-                )
-                .await?;
-            }
-            let _ = tx.send(Message::Complete).await;
-            Ok(())
+            let asking = Asking {
+                source,
+                recorded_at,
+                concurrency,
+                batch_rows: write.batch_rows,
+            };
+            ask_and_send(&tx, workspace, lookups, &asking, counted).await
         })
         .await?;
     report.requests = source.requests();
@@ -157,6 +123,72 @@ pub(crate) async fn ship_commits(
         );
     }
     Ok((report, loaded))
+}
+
+/// How the commits pass asks its questions.
+struct Asking<'a> {
+    source: &'a CommitSource,
+    recorded_at: Option<DateTime<Utc>>,
+    concurrency: usize,
+    batch_rows: usize,
+}
+
+/// Asks each lookup's question (`concurrency` at once, answers in order) and sends the rows of
+/// `deployment_commits` to load a batch at a time, then completion; stops on a signal.
+async fn ask_and_send(
+    tx: &tokio::sync::mpsc::Sender<Message<TableBatch>>,
+    workspace: &str,
+    lookups: Vec<Lookup>,
+    asking: &Asking<'_>,
+    counted: &mut CommitsReport,
+) -> Result<(), PipelineError> {
+    let Asking {
+        source,
+        recorded_at,
+        concurrency,
+        batch_rows,
+    } = *asking;
+    let mut builder = CommitRowsBuilder::new(workspace, source.max(), source.messages());
+    let mut answers = futures::stream::iter(lookups)
+        .map(|lookup| async move {
+            let query = CommitQuery {
+                repo_slug: lookup.deployment.repo_slug().to_string(),
+                new: lookup.deployment.commit_sha.clone().unwrap_or_default(),
+                old: lookup.previous.as_ref().map(|(_, sha)| sha.clone()),
+            };
+            let shipped = source.shipped(&query).await;
+            (lookup, shipped, recorded_at.unwrap_or_else(Utc::now))
+        })
+        .buffered(concurrency.max(1));
+    loop {
+        let next = tokio::select! {
+            next = answers.next() => next,
+            signal = signal::received() => return Err(PipelineError::Interrupted(signal)),
+        };
+        let Some((lookup, shipped, at)) = next else {
+            break;
+        };
+        let shipped = shipped.map_err(PipelineError::Extract)?;
+        append(&mut builder, &lookup, &shipped, at, counted)?;
+        if builder.rows() >= batch_rows {
+            send(
+                tx,
+                workspace,
+                builder.finish().map_err(PipelineError::Transform)?,
+            )
+            .await?;
+        }
+    }
+    if builder.rows() > 0 {
+        send(
+            tx,
+            workspace,
+            builder.finish().map_err(PipelineError::Transform)?,
+        )
+        .await?;
+    }
+    let _ = tx.send(Message::Complete).await;
+    Ok(())
 }
 
 /// The commits pass over `workspaces`, each with its source, as `options` say; adds to
