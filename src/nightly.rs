@@ -155,6 +155,8 @@ fn print_summary(
 
 /// The options of one workspace: the command line, else the workspace's entry, else the file's
 /// top level, else the defaults.
+///
+/// A flat list, one option after another, each resolved the same way.
 fn effective(
     args: &ExportArgs,
     given: &ExplicitOptions,

@@ -55,6 +55,7 @@ fn percent(value: Option<f64>) -> String {
     value.map_or_else(|| "-".into(), |v| format!("{:.1}%", 100.0 * v))
 }
 
+/// The headline figures, one `writeln!` per line printed: a flat list.
 fn headline(report: &DeliveryReport, args: &ReportArgs) -> String {
     use std::fmt::Write as _;
     let mut text = String::new();

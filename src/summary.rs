@@ -89,6 +89,8 @@ fn read(report: &Report, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 }
 
 /// What the pages held: runs, steps, environments, deployments, shipped commits, rejects.
+///
+/// Long because the summary has many lines; each is one `if` in the order printed.
 fn rows(report: &Report, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let statuses: Vec<String> = report
         .runs_by_status

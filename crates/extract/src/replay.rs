@@ -168,6 +168,9 @@ impl Replay {
     /// been sent least far back, then the single-run files; the steps of a run right after the
     /// first page that lists it; then environments and deployments. Reads one file at a time:
     /// the channel's bound is what limits the pages in flight.
+    ///
+    /// One function because the order above is one interleaving, by time, of every repository's
+    /// pages, with the steps slotted in; its parts share the cursors.
     pub async fn run(
         mut self,
         output: Sender<Message<RawPage>>,

@@ -111,6 +111,8 @@ impl Endpoint {
     ];
 
     /// The endpoint's description.
+    ///
+    /// A declarative table, one arm per endpoint: long because every endpoint is described here.
     pub const fn spec(self) -> EndpointSpec {
         type Parts = (
             &'static str,

@@ -245,6 +245,7 @@ fn repositories_columns() -> Vec<Field> {
     ]
 }
 
+/// A declarative list, one field per column with its description: as long as the table is wide.
 fn pipeline_runs_columns() -> Vec<Field> {
     vec![
         text("workspace", false, WORKSPACE),
@@ -383,6 +384,7 @@ fn pipeline_runs_columns() -> Vec<Field> {
     ]
 }
 
+/// A declarative list, one field per column with its description: as long as the table is wide.
 fn pipeline_steps_columns() -> Vec<Field> {
     vec![
         text("workspace", false, WORKSPACE),
@@ -652,6 +654,7 @@ fn deployments_columns() -> Vec<Field> {
     ]
 }
 
+/// A declarative list, one field per column with its description: as long as the table is wide.
 fn deployment_commits_columns() -> Vec<Field> {
     vec![
         text("workspace", false, WORKSPACE),

@@ -95,6 +95,9 @@ impl Credentials {
 
     /// Reads variables through `lookup`; `NAME_FILE` names a file holding `NAME`'s value
     /// (as container secrets are mounted), trailing newline removed.
+    ///
+    /// Long because it reads each kind of credential in turn and says exactly which half of which
+    /// kind is missing; the checks are a flat list.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Credentials, AuthError> {
         let read = |name: &'static str| -> Result<Option<String>, AuthError> {
             let value = match lookup(name) {

@@ -215,6 +215,9 @@ fn chrono_duration(d: Duration) -> chrono::Duration {
 impl Lease {
     /// Takes the lease of `workspace`, waiting up to `options.wait` for another holder's to be
     /// released or to expire.
+    ///
+    /// One function because taking a lease is one loop over the chain of records (read the current
+    /// one, create the next create-only, or wait); the takeover rules are drawn in the module doc.
     pub async fn acquire(
         destination: &Destination,
         workspace: &str,

@@ -81,6 +81,10 @@ impl ParquetSink {
     /// 6. **NDJSON**: the deployments file is republished last, so it never lists a deployment
     ///    the dataset does not hold: a copy of what was written so far at a checkpoint, the
     ///    file itself at the end (`checkpoint` false: the export's last commit).
+    ///
+    /// One function on purpose: it is the commit protocol, and its steps must run in this order,
+    /// each only once the one before succeeded; split up, the order would be spread over several
+    /// places.
     pub(super) async fn commit(
         &mut self,
         mut state: BTreeMap<String, StateEntries>,

@@ -186,6 +186,8 @@ impl NightlyConfig {
         Ok(config)
     }
 
+    /// Checks the file's rules one after another (workspaces, credentials, values), each naming its
+    /// line; a flat list.
     fn check(&self, shown: &str) -> Result<(), ConfigError> {
         let invalid = |message: String| ConfigError::Invalid {
             path: shown.to_string(),

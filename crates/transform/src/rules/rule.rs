@@ -67,6 +67,9 @@ pub struct Rule {
 
 impl Rule {
     /// Compiles a spec; the error names the field.
+    ///
+    /// A flat list: each field of the spec compiled and checked in turn, so that the error names
+    /// the first bad field.
     pub(super) fn compile(spec: RuleSpec) -> Result<Rule, FieldProblem> {
         let problem = |field: &'static str, message: String| FieldProblem { field, message };
         let regex = |field: &'static str, pattern: &Option<String>| match pattern {
