@@ -1,7 +1,7 @@
 //! Environments and Bitbucket's deployments: JSON values to rows of `environments` and
 //! `environment_deployments`.
 
-use crate::row::{RowError, opt, timestamp};
+use crate::row::{RepoColumns, RowError, opt, timestamp};
 use arrow::array::{
     ArrayRef, BooleanBuilder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
 };
@@ -20,12 +20,6 @@ pub struct RepoAt<'a> {
     pub exported_at: i64,
 }
 
-impl RepoAt<'_> {
-    fn full_name(&self) -> String {
-        format!("{}/{}", self.workspace, self.slug)
-    }
-}
-
 /// An environment's name and type, joined into its deployments.
 #[derive(Debug, Clone, Default)]
 pub struct EnvironmentInfo {
@@ -39,10 +33,7 @@ pub type EnvironmentIndex = HashMap<String, EnvironmentInfo>;
 /// Columns of `environments` under construction.
 #[derive(Default)]
 pub struct EnvironmentsBuilder {
-    workspace: StringBuilder,
-    repository: StringBuilder,
-    repo_slug: StringBuilder,
-    repo_uuid: StringBuilder,
+    repo: RepoColumns,
     uuid: StringBuilder,
     name: StringBuilder,
     slug: StringBuilder,
@@ -72,10 +63,7 @@ impl EnvironmentsBuilder {
     }
 
     pub fn append(&mut self, env: &Environment<'_>, at: &RepoAt<'_>) {
-        self.workspace.append_value(at.workspace);
-        self.repository.append_value(at.full_name());
-        self.repo_slug.append_value(at.slug);
-        self.repo_uuid.append_value(at.repo_uuid);
+        self.repo.append(at.workspace, at.slug, at.repo_uuid);
         self.uuid.append_value(&*env.uuid);
         self.name.append_option(opt(&env.name));
         self.slug.append_option(opt(&env.slug));
@@ -91,11 +79,7 @@ impl EnvironmentsBuilder {
     }
 
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
-        let columns: Vec<(&str, ArrayRef)> = vec![
-            ("workspace", Arc::new(self.workspace.finish())),
-            ("repository", Arc::new(self.repository.finish())),
-            ("repo_slug", Arc::new(self.repo_slug.finish())),
-            ("repo_uuid", Arc::new(self.repo_uuid.finish())),
+        let mut columns: Vec<(&str, ArrayRef)> = vec![
             ("uuid", Arc::new(self.uuid.finish())),
             ("name", Arc::new(self.name.finish())),
             ("slug", Arc::new(self.slug.finish())),
@@ -108,6 +92,7 @@ impl EnvironmentsBuilder {
                 Arc::new(self.exported_at.finish().with_timezone("UTC")),
             ),
         ];
+        columns.extend(self.repo.finish());
         self.rows = 0;
         Table::Environments.batch_of(columns)
     }
@@ -116,10 +101,7 @@ impl EnvironmentsBuilder {
 /// Columns of `environment_deployments` under construction.
 #[derive(Default)]
 pub struct EnvironmentDeploymentsBuilder {
-    workspace: StringBuilder,
-    repository: StringBuilder,
-    repo_slug: StringBuilder,
-    repo_uuid: StringBuilder,
+    repo: RepoColumns,
     uuid: StringBuilder,
     environment_uuid: StringBuilder,
     environment_name: StringBuilder,
@@ -172,10 +154,7 @@ impl EnvironmentDeploymentsBuilder {
         let environment_uuid = deployment.environment.as_ref().and_then(|e| opt(&e.uuid));
         let environment = environment_uuid.and_then(|uuid| environments.get(uuid));
 
-        self.workspace.append_value(at.workspace);
-        self.repository.append_value(at.full_name());
-        self.repo_slug.append_value(at.slug);
-        self.repo_uuid.append_value(at.repo_uuid);
+        self.repo.append(at.workspace, at.slug, at.repo_uuid);
         self.uuid.append_value(&*deployment.uuid);
         self.environment_uuid.append_option(environment_uuid);
         self.environment_name
@@ -208,11 +187,7 @@ impl EnvironmentDeploymentsBuilder {
     }
 
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
-        let columns: Vec<(&str, ArrayRef)> = vec![
-            ("workspace", Arc::new(self.workspace.finish())),
-            ("repository", Arc::new(self.repository.finish())),
-            ("repo_slug", Arc::new(self.repo_slug.finish())),
-            ("repo_uuid", Arc::new(self.repo_uuid.finish())),
+        let mut columns: Vec<(&str, ArrayRef)> = vec![
             ("uuid", Arc::new(self.uuid.finish())),
             ("environment_uuid", Arc::new(self.environment_uuid.finish())),
             ("environment_name", Arc::new(self.environment_name.finish())),
@@ -241,6 +216,7 @@ impl EnvironmentDeploymentsBuilder {
                 Arc::new(self.exported_at.finish().with_timezone("UTC")),
             ),
         ];
+        columns.extend(self.repo.finish());
         self.rows = 0;
         Table::EnvironmentDeployments.batch_of(columns)
     }

@@ -25,3 +25,38 @@ pub fn timestamp(text: Option<&str>, field: &'static str) -> Result<Option<i64>,
         }),
     }
 }
+
+/// The columns every per-repository table starts with (`workspace`, `repository` as
+/// `workspace/slug`, `repo_slug`, `repo_uuid`), built together so that each builder does not
+/// spell them out again.
+#[derive(Default)]
+pub struct RepoColumns {
+    workspace: arrow::array::StringBuilder,
+    repository: arrow::array::StringBuilder,
+    repo_slug: arrow::array::StringBuilder,
+    repo_uuid: arrow::array::StringBuilder,
+}
+
+impl RepoColumns {
+    /// One row's values.
+    pub fn append(&mut self, workspace: &str, slug: &str, repo_uuid: &str) {
+        use std::fmt::Write;
+        self.workspace.append_value(workspace);
+        // Written in place: no string allocated per row.
+        let _ = write!(self.repository, "{workspace}/{slug}");
+        self.repository.append_value("");
+        self.repo_slug.append_value(slug);
+        self.repo_uuid.append_value(repo_uuid);
+    }
+
+    /// The four columns, by name, for [`Table::batch_of`](bbpipe_model::Table::batch_of).
+    pub fn finish(&mut self) -> [(&'static str, arrow::array::ArrayRef); 4] {
+        use std::sync::Arc;
+        [
+            ("workspace", Arc::new(self.workspace.finish())),
+            ("repository", Arc::new(self.repository.finish())),
+            ("repo_slug", Arc::new(self.repo_slug.finish())),
+            ("repo_uuid", Arc::new(self.repo_uuid.finish())),
+        ]
+    }
+}

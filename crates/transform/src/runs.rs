@@ -1,6 +1,6 @@
 //! Pipeline runs: JSON values to rows of the `pipeline_runs` table.
 
-use crate::row::{RowError, opt, timestamp};
+use crate::row::{RepoColumns, RowError, opt, timestamp};
 use crate::status::normalized_status;
 use arrow::array::{
     ArrayRef, BooleanBuilder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
@@ -24,10 +24,7 @@ pub struct RepoContext<'a> {
 /// Columns of `pipeline_runs` under construction.
 #[derive(Default)]
 pub struct PipelineRunsBuilder {
-    workspace: StringBuilder,
-    repository: StringBuilder,
-    repo_slug: StringBuilder,
-    repo_uuid: StringBuilder,
+    repo: RepoColumns,
     uuid: StringBuilder,
     build_number: Int64Builder,
     run_number: Int64Builder,
@@ -103,11 +100,7 @@ impl PipelineRunsBuilder {
             .and_then(|r| opt(&r.name));
         let status = normalized_status(state_name, result);
 
-        self.workspace.append_value(repo.workspace);
-        let _ = write!(self.repository, "{}/{}", repo.workspace, repo.slug);
-        self.repository.append_value("");
-        self.repo_slug.append_value(repo.slug);
-        self.repo_uuid.append_value(repo_uuid);
+        self.repo.append(repo.workspace, repo.slug, repo_uuid);
         self.uuid.append_value(&*run.uuid);
         self.build_number.append_value(run.build_number);
         self.run_number.append_option(run.run_number);
@@ -186,11 +179,7 @@ impl PipelineRunsBuilder {
 
     /// Takes the rows built so far as a batch in [`Table::PipelineRuns`] order.
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
-        let columns: Vec<(&str, ArrayRef)> = vec![
-            ("workspace", Arc::new(self.workspace.finish())),
-            ("repository", Arc::new(self.repository.finish())),
-            ("repo_slug", Arc::new(self.repo_slug.finish())),
-            ("repo_uuid", Arc::new(self.repo_uuid.finish())),
+        let mut columns: Vec<(&str, ArrayRef)> = vec![
             ("uuid", Arc::new(self.uuid.finish())),
             ("build_number", Arc::new(self.build_number.finish())),
             ("run_number", Arc::new(self.run_number.finish())),
@@ -243,6 +232,7 @@ impl PipelineRunsBuilder {
                 Arc::new(self.exported_at.finish().with_timezone("UTC")),
             ),
         ];
+        columns.extend(self.repo.finish());
         self.rows = 0;
         Table::PipelineRuns.batch_of(columns)
     }

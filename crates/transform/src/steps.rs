@@ -1,6 +1,6 @@
 //! Pipeline steps: JSON values to rows of the `pipeline_steps` table.
 
-use crate::row::{RowError, opt, timestamp};
+use crate::row::{RepoColumns, RowError, opt, timestamp};
 use crate::status::normalized_step_status;
 use arrow::array::{ArrayRef, Int64Builder, StringBuilder, TimestampMicrosecondBuilder};
 use arrow::error::ArrowError;
@@ -21,10 +21,7 @@ pub struct StepContext<'a> {
 /// Columns of `pipeline_steps` under construction.
 #[derive(Default)]
 pub struct PipelineStepsBuilder {
-    workspace: StringBuilder,
-    repository: StringBuilder,
-    repo_slug: StringBuilder,
-    repo_uuid: StringBuilder,
+    repo: RepoColumns,
     pipeline_uuid: StringBuilder,
     build_number: Int64Builder,
     run_number: Int64Builder,
@@ -80,11 +77,7 @@ impl PipelineStepsBuilder {
             .and_then(|p| opt(&p.uuid))
             .unwrap_or(&at.run.uuid);
 
-        self.workspace.append_value(at.workspace);
-        self.repository
-            .append_value(format!("{}/{}", at.workspace, at.slug));
-        self.repo_slug.append_value(at.slug);
-        self.repo_uuid.append_value(at.repo_uuid);
+        self.repo.append(at.workspace, at.slug, at.repo_uuid);
         self.pipeline_uuid.append_value(pipeline_uuid);
         self.build_number.append_value(at.run.build_number);
         self.run_number.append_option(step.run_number);
@@ -125,11 +118,7 @@ impl PipelineStepsBuilder {
 
     /// Takes the rows built so far as a batch in [`Table::PipelineSteps`] order.
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
-        let columns: Vec<(&str, ArrayRef)> = vec![
-            ("workspace", Arc::new(self.workspace.finish())),
-            ("repository", Arc::new(self.repository.finish())),
-            ("repo_slug", Arc::new(self.repo_slug.finish())),
-            ("repo_uuid", Arc::new(self.repo_uuid.finish())),
+        let mut columns: Vec<(&str, ArrayRef)> = vec![
             ("pipeline_uuid", Arc::new(self.pipeline_uuid.finish())),
             ("build_number", Arc::new(self.build_number.finish())),
             ("run_number", Arc::new(self.run_number.finish())),
@@ -170,6 +159,7 @@ impl PipelineStepsBuilder {
                 Arc::new(self.exported_at.finish().with_timezone("UTC")),
             ),
         ];
+        columns.extend(self.repo.finish());
         self.rows = 0;
         Table::PipelineSteps.batch_of(columns)
     }
