@@ -158,3 +158,39 @@ fn an_api_url_that_is_not_http_is_a_usage_error() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+#[test]
+fn a_commit_graph_nested_too_deep_names_the_file_and_keeps_what_was_committed() {
+    let page = "acme/web-app/commits/page-0001.json";
+    let (fixtures, out) = corrupt(|root| {
+        let mut nested = String::from("1");
+        for _ in 0..300 {
+            nested = format!("{{\"a\":{nested}}}");
+        }
+        edit_json(&root.join(page), |graph| {
+            graph["values"][0]["extra"] = serde_json::json!("__deep__");
+        });
+        let text = std::fs::read_to_string(root.join(page)).unwrap();
+        std::fs::write(root.join(page), text.replacen("\"__deep__\"", &nested, 1)).unwrap();
+    });
+    let rules = fixtures.path().join("deploy-rules.toml");
+    let output = bbpipe(&[
+        "replay",
+        fixtures.path().to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+        "--rules",
+        rules.to_str().unwrap(),
+        "--with",
+        "commits",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains(page) && err.contains("$.values[0]"), "{err}");
+    assert!(err.contains("recursion limit"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // The runs and deployments committed before the commits pass stay valid.
+    let verified = bbpipe(&["verify-output", out.path().to_str().unwrap()]);
+    assert!(verified.status.success(), "{}", stdout(&verified));
+    assert_eq!(read_table(out.path(), "pipeline_runs").len(), 2000);
+}

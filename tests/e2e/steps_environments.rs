@@ -168,11 +168,7 @@ fn replayed_steps_environments_and_deployments_match_the_fixture_json_field_by_f
                 .as_str()
                 .map(|t| t.trim_start_matches("pipeline_step_trigger_"));
             let started = time(&step["started_on"]);
-            let completed = if started.is_null() {
-                Value::Null
-            } else {
-                time(&step["completed_on"])
-            };
+            let completed = time(&step["completed_on"]);
             let max_time = if step["maxTime"].is_null() {
                 &step["max_time"]
             } else {
@@ -698,4 +694,47 @@ fn steps_on_several_pages_are_all_read() {
     );
     assert_eq!(report["export"]["steps_read"], 8);
     assert_eq!(dataset_steps(out.path()), mock.all_steps());
+}
+
+#[test]
+fn an_expired_step_that_never_started_keeps_its_completion_time() {
+    // A manual step left waiting until it EXPIRED: Bitbucket gives no started_on, but a
+    // completed_on (when it expired). The dataset keeps what the API gives.
+    let fixtures = tempfile::tempdir().unwrap();
+    copy_tree(&demo(), fixtures.path());
+    let pages = all_files(fixtures.path())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("/pipelines/steps/"))
+        .collect::<Vec<_>>();
+    let page = pages.first().expect("the demo has steps pages");
+    let mut uuid = String::new();
+    edit_json(page, |body| {
+        let step = &mut body["values"][0];
+        uuid = step["uuid"].as_str().unwrap().to_string();
+        step["started_on"] = Value::Null;
+        step["completed_on"] = json!("2026-11-20T09:30:00.123456Z");
+        step["state"] = json!({"name": "COMPLETED", "type": "pipeline_step_state_completed",
+            "result": {"name": "EXPIRED", "type": "pipeline_step_state_completed_expired"}});
+    });
+    let out = tempfile::tempdir().unwrap();
+    let output = bbpipe(&[
+        "replay",
+        fixtures.path().to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+        "--with",
+        "steps",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let rows = read_table(out.path(), "pipeline_steps");
+    let row = rows
+        .iter()
+        .find(|r| r["uuid"] == json!(uuid))
+        .expect("the edited step was written");
+    assert_eq!(row["started_at"], Value::Null);
+    assert_eq!(
+        row["completed_at"],
+        json!(micros("2026-11-20T09:30:00.123456Z"))
+    );
+    assert_eq!(row["status"], json!("cancelled"));
 }

@@ -2,10 +2,12 @@
 //! from `old`" the way the API does: newest first, 404 for an unknown commit.
 
 use crate::api::PAGELEN;
+use crate::error::ExtractError;
 use bbpipe_model::bitbucket::{Page, RepositoryCommit, decode};
 use bytes::Bytes;
 use serde_json::value::RawValue;
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 
 /// Commits by hash: each as recorded, with its date and parents.
 pub(crate) struct Graph {
@@ -19,15 +21,24 @@ struct Node {
 }
 
 impl Graph {
-    /// The commits of `pages` (`{"values": [commit, ...]}`), in any order.
-    pub(crate) fn from_pages(pages: &[Bytes]) -> Result<Graph, String> {
+    /// The commits of `pages` (each file and its `{"values": [commit, ...]}`), in any order.
+    /// A page that is not JSON bbpipe can read, a commit without a hash, or a commit nested
+    /// deeper than serde_json reads (128 levels), is an error naming the file and the commit.
+    pub(crate) fn from_pages(pages: &[(PathBuf, Bytes)]) -> Result<Graph, ExtractError> {
         let mut commits = HashMap::new();
-        for (number, body) in pages.iter().enumerate() {
+        for (path, body) in pages {
+            let bad = |message: String| ExtractError::Layout {
+                path: path.clone(),
+                message,
+            };
             let page: Page<&RawValue> =
-                decode(body).map_err(|e| format!("commits page {}: {e}", number + 1))?;
-            for raw in page.values {
+                decode(body).map_err(|e| bad(format!("not a commits page: {e}")))?;
+            for (index, raw) in page.values.into_iter().enumerate() {
+                let at = |e: serde_json::Error| bad(format!("$.values[{index}]: {e}"));
+                // What the answers' readers will do with it: fails here, named, not later.
+                serde_json::from_str::<serde_json::Value>(raw.get()).map_err(at)?;
                 let commit: RepositoryCommit = decode(raw.get().as_bytes())
-                    .map_err(|e| format!("commits page {}: {e}", number + 1))?;
+                    .map_err(|e| bad(format!("$.values[{index}]: {e}")))?;
                 let node = Node {
                     json: raw.to_owned(),
                     date: commit
@@ -73,16 +84,18 @@ impl Graph {
             .chunks(PAGELEN as usize)
             .enumerate()
             .map(|(index, chunk)| {
-                let values: Vec<&RawValue> = chunk
+                // The recorded commits as they are, never parsed again (json! over a RawValue
+                // re-parsed each one, and panicked on one nested too deep).
+                let values: Vec<&str> = chunk
                     .iter()
-                    .filter_map(|h| self.commits.get(*h).map(|n| n.json.as_ref()))
+                    .filter_map(|h| self.commits.get(*h).map(|n| n.json.get()))
                     .collect();
-                let page = serde_json::json!({
-                    "pagelen": PAGELEN,
-                    "page": index + 1,
-                    "values": values,
-                });
-                Bytes::from(page.to_string())
+                let page = format!(
+                    "{{\"page\":{},\"pagelen\":{PAGELEN},\"values\":[{}]}}",
+                    index + 1,
+                    values.join(",")
+                );
+                Bytes::from(page)
             })
             .collect();
         Some((pages, cut))
@@ -147,7 +160,8 @@ mod tests {
             commit("a1", 1, &[]), commit("a2", 2, &["a1"]), commit("a3", 3, &["a2"]),
             commit("b4", 4, &["a2"]), commit("m5", 5, &["a3", "b4"]), commit("a6", 6, &["m5"]),
         ]});
-        let graph = Graph::from_pages(&[Bytes::from(page.to_string())]).unwrap();
+        let file = PathBuf::from("acme/app/commits/page-0001.json");
+        let graph = Graph::from_pages(&[(file, Bytes::from(page.to_string()))]).unwrap();
         assert_eq!(
             hashes(&graph.shipped("a6", Some("a3"), 500)),
             ["a6", "m5", "b4"]
@@ -160,5 +174,27 @@ mod tests {
         assert!(matches!(graph.shipped("a6", None, 2), Some((_, true))));
         assert_eq!(hashes(&graph.shipped("zz", Some("a3"), 9)), ["gone"]);
         assert_eq!(hashes(&graph.shipped("a6", Some("zz"), 9)), ["gone"]);
+    }
+
+    #[test]
+    fn a_commit_nested_too_deep_is_an_error_naming_the_file_and_the_commit() {
+        let mut nested = String::from("1");
+        for _ in 0..300 {
+            nested = format!("{{\"a\":{nested}}}");
+        }
+        let deep = format!(
+            r#"{{"values": [{}, {{"hash": "b2", "parents": [], "extra": {nested}}}]}}"#,
+            commit("a1", 1, &[])
+        );
+        let file = PathBuf::from("acme/app/commits/page-0003.json");
+        let Err(error) = Graph::from_pages(&[(file, Bytes::from(deep))]) else {
+            panic!("a commit nested 300 levels deep was read");
+        };
+        let text = error.to_string();
+        assert!(
+            text.contains("page-0003.json") && text.contains("$.values[1]"),
+            "{text}"
+        );
+        assert!(text.contains("recursion limit"), "{text}");
     }
 }

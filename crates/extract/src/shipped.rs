@@ -246,13 +246,8 @@ impl CommitSource {
             match held.as_ref() {
                 Some((held_slug, graph)) if held_slug == slug => Arc::clone(graph),
                 _ => {
-                    let pages = read_pages(&commits_dir(root, workspace, slug))?;
-                    let graph = Arc::new(Graph::from_pages(&pages).map_err(|message| {
-                        ExtractError::Layout {
-                            path: commits_dir(root, workspace, slug),
-                            message,
-                        }
-                    })?);
+                    let pages = read_page_files(&commits_dir(root, workspace, slug))?;
+                    let graph = Arc::new(Graph::from_pages(&pages)?);
                     *held = Some((slug.clone(), Arc::clone(&graph)));
                     graph
                 }
@@ -273,6 +268,14 @@ impl CommitSource {
 
 /// The `page-NNNN.json` files of `dir`, in page order; none when it does not exist.
 fn read_pages(dir: &std::path::Path) -> Result<Vec<Bytes>, ExtractError> {
+    let files = read_page_files(dir)?;
+    Ok(files.into_iter().map(|(_, body)| body).collect())
+}
+
+/// [`read_pages`], each with its path.
+fn read_page_files(
+    dir: &std::path::Path,
+) -> Result<Vec<(std::path::PathBuf, Bytes)>, ExtractError> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(Vec::new());
     };
@@ -294,9 +297,8 @@ fn read_pages(dir: &std::path::Path) -> Result<Vec<Bytes>, ExtractError> {
     numbered
         .into_iter()
         .map(|(_, path)| {
-            std::fs::read(&path)
-                .map(Bytes::from)
-                .map_err(ExtractError::io(&path))
+            let body = std::fs::read(&path).map_err(ExtractError::io(&path))?;
+            Ok((path, Bytes::from(body)))
         })
         .collect()
 }

@@ -435,7 +435,8 @@ fn pipeline_steps_columns() -> Vec<Field> {
         time(
             "completed_at",
             true,
-            "When the step completed (UTC); null if it never started or has not completed.",
+            "When the step completed (UTC), as Bitbucket gives it: null until it completes; a step \
+             that never started may have one (a manual step that EXPIRED: when it expired).",
         ),
         int("duration_seconds", true, "Wall-clock duration in seconds."),
         int(

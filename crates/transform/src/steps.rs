@@ -87,9 +87,8 @@ impl PipelineStepsBuilder {
         self.state.append_option(state_name);
         self.result.append_option(result);
         self.started_at.append_option(started_at);
-        // A step that never started has no completion either, whatever the JSON says.
-        self.completed_at
-            .append_option(started_at.and(completed_at));
+        // As Bitbucket gives it: a manual step that EXPIRED never started, yet completed.
+        self.completed_at.append_option(completed_at);
         self.duration_seconds
             .append_option(step.duration_in_seconds);
         self.build_seconds_used
