@@ -3,29 +3,19 @@
 //! days of a workspace are complete one after another and load can write them as replay goes
 //! instead of holding (or spilling) every day until the end.
 
+mod files;
+mod send;
+
 use crate::ExtractSummary;
 use crate::error::ExtractError;
-use crate::layout::{RECORDING_FILE, Recording, endpoint_dir, file_number};
-use bbpipe_model::bitbucket::{self, Page};
-use bbpipe_model::{Endpoint, Extras, FileNames, Message, PageSource, RawPage, RunRef, Under};
-use bytes::Bytes;
+use crate::layout::endpoint_dir;
+use bbpipe_model::{Endpoint, Extras, FileNames, Message, RawPage, Under};
 use chrono::{DateTime, Utc};
+use files::{PageFile, StepFiles, pages_in, read_recording, run_pages, sorted_dirs};
+use send::{send, send_steps, with_steps};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tokio::sync::mpsc::Sender;
-
-/// A page file found in the layout, not yet read.
-#[derive(Debug, Clone)]
-struct PageFile {
-    path: PathBuf,
-    workspace: String,
-    repo_slug: Option<String>,
-    endpoint: Endpoint,
-    page: u32,
-}
-
-/// The steps pages of a repository's runs, by run uuid without braces.
-type StepFiles = HashMap<String, Vec<PageFile>>;
 
 /// A fixture directory, scanned: the list of its page files (paths only, never their bodies).
 #[derive(Debug)]
@@ -36,26 +26,6 @@ pub struct Replay {
     fetched_at: DateTime<Utc>,
     workspaces: Vec<String>,
     extras: Extras,
-}
-
-/// The pages of each run of a repository under `endpoint`'s directory (steps), by run uuid
-/// without braces; empty when the repository has none.
-fn run_pages(
-    root: &Path,
-    workspace: &str,
-    slug: &str,
-    endpoint: Endpoint,
-) -> Result<StepFiles, ExtractError> {
-    let dir = endpoint_dir(root, workspace, Some(slug), endpoint);
-    let mut of_runs = StepFiles::new();
-    if dir.is_dir() {
-        for (run, run_dir) in sorted_dirs(&dir)? {
-            let mut pages = Vec::new();
-            pages_in(&run_dir, workspace, Some(slug), endpoint, &mut pages)?;
-            of_runs.insert(run, pages);
-        }
-    }
-    Ok(of_runs)
 }
 
 /// Where a repository's pipelines pages stand during replay.
@@ -296,189 +266,6 @@ fn last_created_on(body: &[u8]) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .ok()
         .map(|t| t.with_timezone(&Utc))
-}
-
-/// The repository of `file`, where it has steps left to send (and only then: a replay without
-/// steps pays nothing per page).
-fn with_steps(
-    steps: &HashMap<(String, String), StepFiles>,
-    file: &PageFile,
-) -> Option<(String, String)> {
-    if steps.is_empty() {
-        return None;
-    }
-    let key = (file.workspace.clone(), file.repo_slug.clone()?);
-    steps
-        .get(&key)
-        .is_some_and(|runs| !runs.is_empty())
-        .then_some(key)
-}
-
-/// Sends the steps of each run listed in `body` (a pipelines page or one run) that has steps
-/// left in `of_runs`, with the run they belong to; each run's steps are sent once.
-async fn send_steps(
-    body: &[u8],
-    of_runs: &mut StepFiles,
-    fetched_at: DateTime<Utc>,
-    output: &Sender<Message<RawPage>>,
-    summary: &mut ExtractSummary,
-) -> Result<(), ExtractError> {
-    let values: Vec<&serde_json::value::RawValue> =
-        match serde_json::from_slice::<Page<&serde_json::value::RawValue>>(body) {
-            Ok(page) => page.values,
-            Err(_) => serde_json::from_slice(body)
-                .map(|one| vec![one])
-                .unwrap_or_default(),
-        };
-    for raw in values {
-        let Ok(run) = serde_json::from_str::<bitbucket::RunHeader>(raw.get()) else {
-            continue;
-        };
-        let bare = crate::layout::bare_uuid(&run.uuid);
-        let (Some(build_number), Some(created)) = (
-            run.build_number,
-            run.created_on
-                .as_deref()
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok()),
-        ) else {
-            continue;
-        };
-        let Some(pages) = of_runs.remove(bare) else {
-            continue;
-        };
-        let run = RunRef {
-            uuid: run.uuid.to_string(),
-            build_number,
-            created_at: created.timestamp_micros(),
-        };
-        for page in pages {
-            send_with(page, fetched_at, Some(run.clone()), output, summary).await?;
-        }
-    }
-    Ok(())
-}
-
-/// Reads one page file and sends it; returns its body.
-async fn send(
-    file: PageFile,
-    fetched_at: DateTime<Utc>,
-    output: &Sender<Message<RawPage>>,
-    summary: &mut ExtractSummary,
-) -> Result<Bytes, ExtractError> {
-    send_with(file, fetched_at, None, output, summary).await
-}
-
-async fn send_with(
-    file: PageFile,
-    fetched_at: DateTime<Utc>,
-    run: Option<RunRef>,
-    output: &Sender<Message<RawPage>>,
-    summary: &mut ExtractSummary,
-) -> Result<Bytes, ExtractError> {
-    let body = Bytes::from(
-        tokio::fs::read(&file.path)
-            .await
-            .map_err(ExtractError::io(&file.path))?,
-    );
-    summary.pages += 1;
-    summary.bytes += body.len() as u64;
-    let page = RawPage {
-        source: PageSource {
-            workspace: file.workspace,
-            repo_slug: file.repo_slug,
-            endpoint: file.endpoint,
-            location: file.path.display().to_string(),
-            page: file.page,
-            fetched_at,
-            run,
-        },
-        body: body.clone(),
-    };
-    output
-        .send(Message::Data(page))
-        .await
-        .map_err(|_| ExtractError::Cancelled)?;
-    Ok(body)
-}
-
-fn read_recording(root: &Path) -> Result<Option<Recording>, ExtractError> {
-    let path = root.join(RECORDING_FILE);
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| ExtractError::Layout {
-                path,
-                message: e.to_string(),
-            }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if root.is_dir() {
-                Ok(None)
-            } else {
-                Err(ExtractError::Layout {
-                    path: root.to_path_buf(),
-                    message: "not a directory of recorded pages".into(),
-                })
-            }
-        }
-        Err(e) => Err(ExtractError::io(path)(e)),
-    }
-}
-
-/// Subdirectories of `dir` with UTF-8 names, sorted by name.
-fn sorted_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>, ExtractError> {
-    let mut dirs = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(ExtractError::io(dir))? {
-        let entry = entry.map_err(ExtractError::io(dir))?;
-        let path = entry.path();
-        if let (true, Some(name)) = (path.is_dir(), entry.file_name().to_str())
-            && !name.starts_with('.')
-            && !name.starts_with('_')
-        {
-            dirs.push((name.to_string(), path));
-        }
-    }
-    dirs.sort();
-    Ok(dirs)
-}
-
-/// Appends the page files of one endpoint directory, in page order.
-fn pages_in(
-    dir: &Path,
-    workspace: &str,
-    repo_slug: Option<&str>,
-    endpoint: Endpoint,
-    files: &mut Vec<PageFile>,
-) -> Result<(), ExtractError> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(ExtractError::io(dir))? {
-        let entry = entry.map_err(ExtractError::io(dir))?;
-        let path = entry.path();
-        if !path.is_file() {
-            continue;
-        }
-        let name = entry.file_name().to_string_lossy().into_owned();
-        match file_number(&name, endpoint) {
-            Some(page) => found.push((page, path)),
-            None if name.ends_with(".json") => {
-                return Err(ExtractError::Layout {
-                    path,
-                    message: "page files are named page-0001.json, page-0002.json, ... \
-                              (single runs: 0001.json, ...)"
-                        .into(),
-                });
-            }
-            None => {}
-        }
-    }
-    found.sort();
-    files.extend(found.into_iter().map(|(page, path)| PageFile {
-        path,
-        workspace: workspace.to_string(),
-        repo_slug: repo_slug.map(str::to_string),
-        endpoint,
-        page,
-    }));
-    Ok(())
 }
 
 #[cfg(test)]
