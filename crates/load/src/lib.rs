@@ -44,5 +44,6 @@ pub use destination::{Destination, StoreOptions};
 pub use error::{LoadError, SchemaMismatch};
 pub use sink::{LoadOptions, LoadSummary, ParquetSink};
 pub use tables::deployments_ndjson::DeploymentsNdjson;
-pub use write::parquet::{ROW_GROUP_ROWS, WrittenFile, encode, file_schema, merge_partition};
+pub use write::merge::merge_partition;
+pub use write::parquet::{ROW_GROUP_ROWS, WrittenFile, encode, file_schema};
 pub use write::partition::split;

@@ -7,7 +7,7 @@ use super::ParquetSink;
 use crate::dataset::manifest::CONCURRENT_READS;
 use crate::dataset::reader::{read_columns, read_file};
 use crate::error::LoadError;
-use crate::write::parquet::{merge_partition, newest_versions};
+use crate::write::merge::{merge_partition, newest_versions};
 use arrow::array::{AsArray, RecordBatch};
 use arrow::compute::filter_record_batch;
 use bbpipe_model::{PartitionKey, Table, workspace_dir};

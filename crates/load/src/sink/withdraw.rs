@@ -5,7 +5,7 @@
 use super::ParquetSink;
 use crate::dataset::reader::read_file;
 use crate::error::LoadError;
-use crate::write::parquet::merge_partition;
+use crate::write::merge::merge_partition;
 use arrow::array::{AsArray, BooleanArray};
 use arrow::compute::filter_record_batch;
 use bbpipe_model::{PartitionKey, Table, workspace_dir};

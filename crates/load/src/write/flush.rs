@@ -4,7 +4,8 @@
 use crate::dataset::reader::fetch;
 use crate::destination::Destination;
 use crate::error::LoadError;
-use crate::write::parquet::{FileEncoder, Merged, WrittenFile, encode, merge_partition, upload};
+use crate::write::merge::{Merged, merge_partition};
+use crate::write::parquet::{FileEncoder, WrittenFile, encode, upload};
 use crate::write::sorted_inputs::{SortedInput, merge_sorted};
 use crate::write::spill;
 use arrow::array::RecordBatch;

@@ -1,10 +1,11 @@
 //! The write path, from rows in memory to files on the store: split batches by partition
 //! (`partition.rs`), spill late rows to sorted files on disk (`spill.rs`, `sorted_inputs.rs`),
 //! write a partition while rows still arrive (`flush.rs`), merge a partition with its live
-//! file, keep the newest version of each key, encode zstd Parquet and upload
+//! file, keeping the newest version of each key (`merge.rs`), encode zstd Parquet and upload
 //! (`parquet.rs`). The sink (`crate::sink`) decides when; these modules do.
 
 pub(crate) mod flush;
+pub(crate) mod merge;
 pub(crate) mod parquet;
 pub(crate) mod partition;
 pub(crate) mod sorted_inputs;

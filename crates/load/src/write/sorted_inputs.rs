@@ -10,7 +10,7 @@
 
 use crate::dataset::reader::decode_file;
 use crate::error::LoadError;
-use crate::write::parquet::{Comparable, Merged};
+use crate::write::merge::{Comparable, Merged};
 use crate::write::spill;
 use arrow::array::{Array, RecordBatch};
 use arrow::compute::interleave;
@@ -327,7 +327,7 @@ impl<'a> Cursor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::write::parquet::merge_partition;
+    use crate::write::merge::merge_partition;
     use arrow::array::{
         ArrayRef, AsArray, Int64Array, StringArray, TimestampMicrosecondArray, new_null_array,
     };

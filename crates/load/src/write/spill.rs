@@ -4,7 +4,7 @@
 //! spilled row is written and read once more, at memory speed. Files go with the [`Spill`].
 
 use crate::error::LoadError;
-use crate::write::parquet::Merged;
+use crate::write::merge::Merged;
 use arrow::ipc::reader::FileReader;
 use arrow::ipc::writer::FileWriter;
 use arrow::record_batch::RecordBatch;
