@@ -15,9 +15,16 @@ pub struct DefaultDuration {
     pub value: Duration,
 }
 
-const fn days(n: u64) -> Duration {
-    Duration::from_secs(n * 86_400)
+impl DefaultDuration {
+    const fn seconds(text: &'static str, seconds: u64) -> DefaultDuration {
+        DefaultDuration {
+            text,
+            value: Duration::from_secs(seconds),
+        }
+    }
 }
+
+const DAY: u64 = 86_400;
 
 /// Rows per batch between transform and load (`--batch-rows`).
 pub const BATCH_ROWS: usize = 4096;
@@ -26,15 +33,9 @@ pub const BUFFER_MIB: u32 = 32;
 /// The size of each part of a multipart upload, in MiB (`--upload-part-mib`).
 pub const UPLOAD_PART_MIB: u32 = 10;
 /// How long a workspace's lease lasts unless renewed (`--lease`).
-pub const LEASE: DefaultDuration = DefaultDuration {
-    text: "2m",
-    value: Duration::from_secs(120),
-};
+pub const LEASE: DefaultDuration = DefaultDuration::seconds("2m", 120);
 /// How far behind the run watermark an incremental export reads again (`--lookback`).
-pub const LOOKBACK: DefaultDuration = DefaultDuration {
-    text: "2d",
-    value: days(2),
-};
+pub const LOOKBACK: DefaultDuration = DefaultDuration::seconds("2d", 2 * DAY);
 /// Requests in flight per workspace (`--concurrency`).
 pub const CONCURRENCY: u32 = 4;
 /// Workspaces exported at once by the nightly job (`--parallel-workspaces`).
@@ -52,32 +53,17 @@ pub const MAX_RESPONSE_MIB: u32 = 32;
 /// A checkpoint at least every this many requests (`--checkpoint-requests`).
 pub const CHECKPOINT_REQUESTS: u64 = 300;
 /// A checkpoint at least this often (`--checkpoint-interval`).
-pub const CHECKPOINT_INTERVAL: DefaultDuration = DefaultDuration {
-    text: "5m",
-    value: Duration::from_secs(300),
-};
+pub const CHECKPOINT_INTERVAL: DefaultDuration = DefaultDuration::seconds("5m", 300);
 /// Unfinished runs older than this are no longer fetched again (`--max-revisit-age`).
-pub const MAX_REVISIT_AGE: DefaultDuration = DefaultDuration {
-    text: "90d",
-    value: days(90),
-};
+pub const MAX_REVISIT_AGE: DefaultDuration = DefaultDuration::seconds("90d", 90 * DAY);
 /// An export with nothing moving for this long stops (`--stall-timeout`).
-pub const STALL_TIMEOUT: DefaultDuration = DefaultDuration {
-    text: "5m",
-    value: Duration::from_secs(300),
-};
+pub const STALL_TIMEOUT: DefaultDuration = DefaultDuration::seconds("5m", 300);
 /// A first export reads the steps of runs created this recently (`--steps-since`).
-pub const STEPS_SINCE: DefaultDuration = DefaultDuration {
-    text: "30d",
-    value: days(30),
-};
+pub const STEPS_SINCE: DefaultDuration = DefaultDuration::seconds("30d", 30 * DAY);
 /// The most commits listed for one deployment (`--max-commits-per-deployment`).
 pub const MAX_COMMITS_PER_DEPLOYMENT: usize = 500;
 /// Data files older than this that no version references are removed (`vacuum --retain`).
-pub const VACUUM_RETAIN: DefaultDuration = DefaultDuration {
-    text: "7d",
-    value: days(7),
-};
+pub const VACUUM_RETAIN: DefaultDuration = DefaultDuration::seconds("7d", 7 * DAY);
 
 /// Every default duration, by the option that takes it, for the test that checks them.
 pub const DURATIONS: [(&str, DefaultDuration); 7] = [
