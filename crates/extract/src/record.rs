@@ -5,8 +5,8 @@ use crate::layout::{
     COMMITS_GONE_FILE, RECORDING_FILE, Recording, commit_range_dir, listing_path, page_path,
     run_path, steps_path,
 };
-use bbpipe_model::Endpoint;
 use bbpipe_model::bitbucket::Page;
+use bbpipe_model::{Endpoint, Recorded};
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -72,7 +72,7 @@ impl Recorder {
 
     /// A page: repositories pages by their page number, pipelines pages numbered in the order
     /// they were read.
-    pub async fn page(
+    async fn page(
         &self,
         workspace: &str,
         repo_slug: Option<&str>,
@@ -95,7 +95,7 @@ impl Recorder {
     }
 
     /// A page of a repository's environments or deployments, numbered in the order read.
-    pub async fn listing(
+    async fn listing(
         &self,
         workspace: &str,
         repo_slug: &str,
@@ -163,8 +163,36 @@ impl Recorder {
             .map_err(ExtractError::io(&dir))
     }
 
-    /// The error for a page `send` cannot record: one whose endpoint is recorded elsewhere.
-    pub(crate) fn misplaced(&self, endpoint: Endpoint, url: &url::Url) -> ExtractError {
+    /// Records a page as its endpoint's spec says ([`Recorded`]): repositories by page number,
+    /// pipelines pages and listings numbered in the order read, single runs across
+    /// repositories. Steps are recorded under their run ([`Recorder::steps`]) and commits by
+    /// the commits pass ([`Recorder::commits`]); a page of theirs here is a bug, an error.
+    pub(crate) async fn record(
+        &self,
+        workspace: &str,
+        endpoint: Endpoint,
+        repo_slug: Option<&str>,
+        url: &url::Url,
+        page: u32,
+        body: &[u8],
+    ) -> Result<(), ExtractError> {
+        match (endpoint.spec().recording, repo_slug) {
+            (Recorded::AsReceivedByPage | Recorded::RunsInReadOrder, _) => {
+                self.page(workspace, repo_slug, page, body).await
+            }
+            (Recorded::SingleRuns, Some(slug)) => self.run(workspace, slug, body).await,
+            (Recorded::AsReceivedInReadOrder, Some(slug)) => {
+                self.listing(workspace, slug, endpoint, body).await
+            }
+            (Recorded::StepFieldsOnly | Recorded::CommitFieldsOnly, _)
+            | (Recorded::SingleRuns | Recorded::AsReceivedInReadOrder, None) => {
+                Err(self.misplaced(endpoint, url))
+            }
+        }
+    }
+
+    /// The error for a page `record` cannot place: one whose endpoint is recorded elsewhere.
+    fn misplaced(&self, endpoint: Endpoint, url: &url::Url) -> ExtractError {
         ExtractError::Layout {
             path: self.root.clone(),
             message: format!(
@@ -186,12 +214,7 @@ impl Recorder {
     }
 
     /// Writes every page it receives to the recording, passing it on.
-    pub async fn run(
-        &self,
-        workspace: &str,
-        repo_slug: &str,
-        body: &[u8],
-    ) -> Result<(), ExtractError> {
+    async fn run(&self, workspace: &str, repo_slug: &str, body: &[u8]) -> Result<(), ExtractError> {
         // Numbered across repositories, so two repositories never clash.
         let n = self.runs_written.fetch_add(1, Ordering::Relaxed) + 1;
         let path = run_path(&self.root, workspace, repo_slug, n);

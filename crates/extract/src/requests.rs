@@ -4,7 +4,7 @@
 use crate::api::ApiError;
 use crate::error::ExtractError;
 use crate::export::Exporter;
-use bbpipe_model::{Endpoint, Message, PageSource, RawPage, Recorded, RunRef, Wait};
+use bbpipe_model::{Endpoint, Message, PageSource, RawPage, RunRef, Wait};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -72,21 +72,9 @@ impl Exporter {
     ) -> Result<(), ExtractError> {
         if let Some(recorder) = &self.recorder {
             let workspace = &self.options.workspace;
-            match (endpoint.spec().recording, repo_slug) {
-                (Recorded::AsReceivedByPage | Recorded::RunsInReadOrder, _) => {
-                    recorder.page(workspace, repo_slug, page, &body).await?;
-                }
-                (Recorded::SingleRuns, Some(slug)) => recorder.run(workspace, slug, &body).await?,
-                (Recorded::AsReceivedInReadOrder, Some(slug)) => {
-                    recorder.listing(workspace, slug, endpoint, &body).await?;
-                }
-                // Steps go through `send_steps` (they are recorded under their run), commits
-                // through the commits pass; a repository's pages always name the repository.
-                (Recorded::StepFieldsOnly | Recorded::CommitFieldsOnly, _)
-                | (Recorded::SingleRuns | Recorded::AsReceivedInReadOrder, None) => {
-                    return Err(recorder.misplaced(endpoint, url));
-                }
-            }
+            recorder
+                .record(workspace, endpoint, repo_slug, url, page, &body)
+                .await?;
         }
         self.emit(output, endpoint, repo_slug, url, page, body, None)
             .await
