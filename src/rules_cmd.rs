@@ -8,7 +8,7 @@ use anyhow::Context;
 use bbpipe_pipeline::for_each_batch;
 use bbpipe_pipeline::model::arrow::error::ArrowError;
 use bbpipe_pipeline::model::arrow::record_batch::RecordBatch;
-use bbpipe_pipeline::model::{Extras, Table};
+use bbpipe_pipeline::model::{Extras, Optional, Table};
 use bbpipe_pipeline::transform::RuleSet;
 use bbpipe_pipeline::transform::rules::{
     EnvironmentDeploymentColumns, RunColumns, RunView, Source, Verdict,
@@ -174,7 +174,7 @@ async fn explain(args: RulesExplainArgs) -> anyhow::Result<()> {
     if !args.json {
         println!(
             "{shown} {} shown, {matched_runs} deployed by a rule, {overlapping} with overlapping rules",
-            if extras.environments {
+            if extras.includes(Optional::Environments) {
                 "runs and Bitbucket deployments"
             } else {
                 "runs"
@@ -325,8 +325,8 @@ fn candidates(table: Table, batch: &RecordBatch) -> Result<Vec<Candidate<'_>>, A
 
 /// The optional tables to replay for `rules`: Bitbucket's deployments when a rule reads them.
 fn replayed_for(rules: &RuleSet) -> Extras {
-    Extras {
-        environments: rules.reads(Source::Environments),
-        ..Extras::default()
+    match rules.reads(Source::Environments) {
+        true => Extras::default().with(Optional::Environments),
+        false => Extras::default(),
     }
 }

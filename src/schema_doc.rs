@@ -54,7 +54,7 @@ fn partitions(table: Table) -> Vec<(&'static str, &'static str, String)> {
 
 pub fn markdown() -> String {
     let mut out = format!("Schema version {SCHEMA_VERSION}.\n");
-    for table in Table::ALL {
+    for &table in Table::ALL {
         let levels: Vec<String> = partitions(table)
             .iter()
             .map(|(name, _, _)| format!("{name}=…"))

@@ -196,7 +196,7 @@ fn written(report: &Report, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             "  written         nothing: the dataset already held these rows"
         )?;
     }
-    for table in Table::ALL {
+    for &table in Table::ALL {
         let written = report.table(table);
         let (files, rows, size) = (written.files, written.rows, written.bytes);
         if files > 0 {

@@ -338,7 +338,8 @@ impl Exporter {
                 ("sort", "slug".into()),
                 ("page", page.to_string()),
             ];
-            let url = self.url(&["repositories", workspace.as_str()], &query)?;
+            let path = (Endpoint::Repositories.spec()).segments(&[("workspace", workspace)]);
+            let url = self.url(&path, &query)?;
             let body = self.get(&url).await?;
             let listed = RepositoriesPage::parse(url.as_str(), &body)?;
             self.send(output, Endpoint::Repositories, None, &url, page, body)
@@ -381,10 +382,12 @@ impl Exporter {
         output: &Sender<Message<RawPage>>,
     ) -> Result<Option<RunHeader>, ExtractError> {
         let workspace = self.options.workspace.as_str();
-        let url = self.url(
-            &["repositories", workspace, &repo.slug, "pipelines", run_uuid],
-            &[],
-        )?;
+        let path = Endpoint::PipelineRun.spec().segments(&[
+            ("workspace", workspace),
+            ("repo_slug", &repo.slug),
+            ("uuid", run_uuid),
+        ]);
+        let url = self.url(&path, &[])?;
         match self.get(&url).await {
             Ok(body) => {
                 let header = RunHeader::parse(url.as_str(), &body).ok();

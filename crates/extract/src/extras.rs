@@ -16,7 +16,7 @@ use crate::error::ExtractError;
 use crate::export::Exporter;
 use crate::state::{RepositoryState, StepsRead};
 use crate::walk::{Walk, minus};
-use bbpipe_model::{Endpoint, RunRef};
+use bbpipe_model::{Endpoint, Optional, Read, RunRef};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -38,7 +38,7 @@ impl Exporter {
         walk: &mut Walk<'_>,
         runs: &[RunHeader],
     ) -> Result<(), ExtractError> {
-        if !self.options.extras.steps {
+        if !self.options.extras.includes(Optional::Steps) {
             return Ok(());
         }
         let known = walk.previous.map(|p| Known {
@@ -95,14 +95,11 @@ impl Exporter {
         run: &RunRef,
     ) -> Result<Option<Vec<(Url, Bytes)>>, ExtractError> {
         let workspace = self.options.workspace.as_str();
-        let path = [
-            "repositories",
-            workspace,
-            slug,
-            "pipelines",
-            &run.uuid,
-            "steps",
-        ];
+        let path = Endpoint::Steps.spec().segments(&[
+            ("workspace", workspace),
+            ("repo_slug", slug),
+            ("uuid", &run.uuid),
+        ]);
         let mut optional = vec![("pagelen", PAGELEN.to_string())];
         let mut pages = Vec::new();
         for page in 1u32.. {
@@ -155,35 +152,56 @@ impl Exporter {
         }
     }
 
-    /// Every page of the repository's environments, then its deployments back to the watermark.
-    pub(crate) async fn read_environments(&self, walk: &mut Walk<'_>) -> Result<(), ExtractError> {
-        if !self.options.extras.environments {
-            return Ok(());
+    /// What `--with` lists of the repository, in the endpoints' order: each listing read
+    /// whole, then the deployments back to their watermark. An option whose listing is not
+    /// there (404: environments and deployments not used) reads none of its later endpoints.
+    pub(crate) async fn read_listings(&self, walk: &mut Walk<'_>) -> Result<(), ExtractError> {
+        let mut missing: Vec<Optional> = Vec::new();
+        for &endpoint in Endpoint::ALL {
+            let spec = endpoint.spec();
+            let skipped = spec.with.is_some_and(|option| missing.contains(&option));
+            if skipped || !endpoint.wanted(&self.options.extras) {
+                continue;
+            }
+            match spec.read {
+                Read::Listing => {
+                    if !self.read_listing(walk, endpoint).await? {
+                        missing.extend(spec.with);
+                    }
+                }
+                Read::SinceDeploymentsWatermark => self.read_deployments(walk).await?,
+                // Read by the walk's other parts.
+                Read::Repositories | Read::Runs | Read::Run | Read::OfRun | Read::PerDeployment => {
+                }
+            }
         }
+        Ok(())
+    }
+
+    /// Every page of one of the repository's listings; `false` when it is not there (404).
+    async fn read_listing(
+        &self,
+        walk: &mut Walk<'_>,
+        endpoint: Endpoint,
+    ) -> Result<bool, ExtractError> {
         let (workspace, slug) = (self.options.workspace.as_str(), walk.repo.slug.as_str());
-        let path = ["repositories", workspace, slug, "environments"];
+        let path = (endpoint.spec()).segments(&[("workspace", workspace), ("repo_slug", slug)]);
         let mut optional = vec![("pagelen", PAGELEN.to_string())];
         for page in 1u32.. {
             let Some((url, body)) = self.listing_page(&path, page, &mut optional, None).await?
             else {
-                tracing::info!(repository = %walk.repo.slug, "no environments (404): deployments not used");
-                return Ok(());
+                tracing::info!(repository = %walk.repo.slug, "no {} (404): not used here", endpoint.as_str());
+                return Ok(false);
             };
             let listed = ListingPage::parse(url.as_str(), &body)?;
-            self.send(
-                walk.output,
-                Endpoint::Environments,
-                Some(&walk.repo.slug),
-                &url,
-                page,
-                body,
-            )
-            .await?;
+            let slug = Some(walk.repo.slug.as_str());
+            self.send(walk.output, endpoint, slug, &url, page, body)
+                .await?;
             if !listed.has_next || listed.count == 0 {
                 break;
             }
         }
-        self.read_deployments(walk).await
+        Ok(true)
     }
 
     async fn read_deployments(&self, walk: &mut Walk<'_>) -> Result<(), ExtractError> {
@@ -193,7 +211,8 @@ impl Exporter {
         let mut last = None;
         let mut ordered = true;
         let (workspace, slug) = (self.options.workspace.as_str(), walk.repo.slug.as_str());
-        let path = ["repositories", workspace, slug, "deployments"];
+        let path = (Endpoint::Deployments.spec())
+            .segments(&[("workspace", workspace), ("repo_slug", slug)]);
         // The sort goes first if the API refuses something.
         let mut optional = vec![
             ("pagelen", PAGELEN.to_string()),

@@ -167,13 +167,11 @@ impl CommitSource {
         workspace: &str,
         query: &CommitQuery,
     ) -> Result<CommitsAnswer, ExtractError> {
-        let url = client.endpoint(&[
-            "repositories",
-            workspace,
-            &query.repo_slug,
-            "commits",
-            &query.new,
-        ])?;
+        let url = client.endpoint(&Endpoint::Commits.spec().segments(&[
+            ("workspace", workspace),
+            ("repo_slug", &query.repo_slug),
+            ("revision", &query.new),
+        ]))?;
         let pagelen = (PAGELEN as usize).min(self.max);
         let (mut pages, mut count, mut page) = (Vec::new(), 0usize, None::<String>);
         loop {

@@ -18,7 +18,7 @@ use crate::api::{Listed, PAGELEN, PipelinesPage, RunHeader, RunOrder};
 use crate::error::ExtractError;
 use crate::export::{Exporter, is_last_page};
 use crate::state::{RepositoryState, Resume, Unfinished};
-use bbpipe_model::{Endpoint, Message, RawPage};
+use bbpipe_model::{Endpoint, Message, Optional, RawPage};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -36,7 +36,7 @@ const ARRIVAL_SLACK_MINUTES: i64 = 10;
 pub(crate) struct Walk<'a> {
     pub(crate) repo: &'a Listed,
     /// The repository's pipelines listing, as URL path segments.
-    path: [String; 4],
+    path: Vec<String>,
     pub(crate) state: RepositoryState,
     /// `--with steps`: no steps of runs created before this (a first or full read).
     pub(crate) steps_since: Option<DateTime<Utc>>,
@@ -86,12 +86,11 @@ impl Exporter {
             .flatten();
         let mut walk = Walk {
             repo,
-            path: [
-                "repositories".into(),
-                workspace.clone(),
-                repo.slug.clone(),
-                "pipelines".into(),
-            ],
+            path: (Endpoint::Pipelines.spec())
+                .segments(&[("workspace", workspace), ("repo_slug", &repo.slug)])
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
             state: RepositoryState {
                 slug: repo.slug.clone(),
                 steps_read: previous
@@ -144,7 +143,7 @@ impl Exporter {
         {
             self.revisit_unfinished(&mut walk, previous).await?;
         }
-        self.read_environments(&mut walk).await?;
+        self.read_listings(&mut walk).await?;
         walk.state.forget_steps_read(self.options.lookback);
         self.publish(&repo.uuid, walk.state).await;
         Ok(true)
@@ -156,7 +155,7 @@ impl Exporter {
         let order = RunOrder::CreatedAscending;
         let since = minus(self.started_at, self.options.steps_since);
         walk.steps_since = Some(since);
-        if self.options.extras.steps {
+        if self.options.extras.includes(Optional::Steps) {
             tracing::info!(repository = %walk.repo.slug, "a first read: steps only of runs created since {} (--steps-since)", since.format("%Y-%m-%d"));
         }
         let mut page = resume.next_page.max(1);

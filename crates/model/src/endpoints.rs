@@ -4,15 +4,41 @@
 //! values; every `match` over them is exhaustive, so an endpoint added here is a compile
 //! error wherever it needs a decision.
 
-use crate::{Endpoint, Extras, Table};
+use crate::{Extras, Table};
+
+/// Which Bitbucket endpoint a page came from, and so how transform must read it. Declared in
+/// the order replay sends a workspace's pages; everything else about it is in [`Endpoint::spec`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::VariantArray)]
+pub enum Endpoint {
+    /// `GET /repositories/{workspace}`: a paginated list of repositories.
+    Repositories,
+    /// `GET /repositories/{workspace}/{repo_slug}/pipelines`: a paginated list of pipeline runs.
+    Pipelines,
+    /// `GET /repositories/{workspace}/{repo_slug}/pipelines/{uuid}`: one pipeline run, unwrapped.
+    PipelineRun,
+    /// `GET .../pipelines/{uuid}/steps`: the steps of one pipeline run (the page's
+    /// [`PageSource::run`] names the run).
+    Steps,
+    /// `GET /repositories/{workspace}/{repo_slug}/environments`: deployment environments.
+    Environments,
+    /// `GET /repositories/{workspace}/{repo_slug}/deployments`: Bitbucket's own deployments.
+    Deployments,
+    /// `GET /repositories/{workspace}/{repo_slug}/commits/{revision}?exclude={revision}`: the
+    /// commits a deployment shipped (read after the runs, not sent down the page channel).
+    Commits,
+}
 
 /// Everything about one endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EndpointSpec {
     /// The endpoint.
     pub endpoint: Endpoint,
+    /// Its name in logs and error messages.
+    pub name: &'static str,
     /// The API path, under the API's base URL (placeholders in braces).
     pub api_path: &'static str,
+    /// How export reads it and when replay sends its pages.
+    pub read: Read,
     /// Where its pages sit under `<fixture>/<workspace>/`.
     pub fixture: Fixture,
     /// The `--with` option it needs; `None`: always read.
@@ -21,6 +47,9 @@ pub struct EndpointSpec {
     pub tables: &'static [Table],
     /// What a recording keeps of its pages.
     pub recording: Recorded,
+    /// Whether every transform worker must read its pages: they name things (repository
+    /// uuids, environments) that pages read by other workers refer to.
+    pub reference: bool,
 }
 
 /// Where an endpoint's pages sit in the fixture layout, under the workspace's directory.
@@ -32,6 +61,32 @@ pub struct Fixture {
     pub dir: &'static [&'static str],
     /// How its files are named.
     pub files: FileNames,
+}
+
+impl EndpointSpec {
+    /// The API path's segments with its placeholders filled in from `values` (name, value),
+    /// e.g. `[("workspace", "acme"), ("repo_slug", "api")]`; one not given stays as it is.
+    pub fn segments<'a>(&self, values: &[(&str, &'a str)]) -> Vec<&'a str> {
+        let path = self.api_path.trim_start_matches('/').split('/');
+        path.map(|segment| {
+            let name = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}'));
+            let value = values.iter().find(|(n, _)| Some(*n) == name);
+            value.map_or(segment, |(_, value)| value)
+        })
+        .collect()
+    }
+}
+
+impl Fixture {
+    /// `page-NNNN.json` files in `dir` under `under`'s directory.
+    const fn pages(under: Under, dir: &'static [&'static str]) -> Fixture {
+        Fixture::pages_in(under, dir, FileNames::Pages)
+    }
+
+    /// `files` in `dir` under `under`'s directory.
+    const fn pages_in(under: Under, dir: &'static [&'static str], files: FileNames) -> Fixture {
+        Fixture { under, dir, files }
+    }
 }
 
 /// Whose directory holds an endpoint's pages.
@@ -58,7 +113,7 @@ pub enum FileNames {
 }
 
 /// The optional tables `--with` turns on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum Optional {
     /// `--with steps`.
     Steps,
@@ -85,117 +140,145 @@ pub enum Recorded {
     CommitFieldsOnly,
 }
 
-impl Extras {
-    /// Whether these options turn on `optional`.
-    pub fn includes(&self, optional: Optional) -> bool {
-        match optional {
-            Optional::Steps => self.steps,
-            Optional::Environments => self.environments,
-            Optional::Commits => self.commits,
+impl Optional {
+    /// Every option, in the order `--with` lists them.
+    pub const ALL: &'static [Optional] = <Optional as strum::VariantArray>::VARIANTS;
+
+    /// Its name in `--with`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Optional::Steps => "steps",
+            Optional::Environments => "environments",
+            Optional::Commits => "commits",
         }
     }
 }
 
 const RUN_TABLES: &[Table] = &[Table::PipelineRuns, Table::Deployments, Table::Rejects];
 
+/// How export reads an endpoint and when replay sends its pages; endpoints of one kind share
+/// the code that reads them, so an endpoint of an existing kind needs no code of its own there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// The workspace's repository listing, before anything else.
+    Repositories,
+    /// A repository's pipeline runs, paged by creation up to the watermarks.
+    Runs,
+    /// Single pipeline runs asked for by uuid (revisits of unfinished runs).
+    Run,
+    /// A page per pipeline run, sent right after the page that listed the run.
+    OfRun,
+    /// Every page of a repository listing, every export, after the runs (`next` followed).
+    Listing,
+    /// A repository listing newest first back to the deployments watermark, after the
+    /// listings it names.
+    SinceDeploymentsWatermark,
+    /// Asked per successful deployment by the commits pass; never sent down the page channel.
+    PerDeployment,
+}
+
 impl Endpoint {
     /// Every endpoint, in the order replay sends a workspace's pages.
-    pub const ALL: [Endpoint; 7] = [
-        Endpoint::Repositories,
-        Endpoint::Pipelines,
-        Endpoint::PipelineRun,
-        Endpoint::Steps,
-        Endpoint::Environments,
-        Endpoint::Deployments,
-        Endpoint::Commits,
-    ];
+    pub const ALL: &'static [Endpoint] = <Endpoint as strum::VariantArray>::VARIANTS;
 
     /// The endpoint's description.
     ///
     /// A declarative table, one arm per endpoint: long because every endpoint is described here.
     pub const fn spec(self) -> EndpointSpec {
-        type Parts = (
-            &'static str,
-            Under,
-            &'static [&'static str],
-            FileNames,
-            Option<Optional>,
-            &'static [Table],
-            Recorded,
-        );
-        let (api_path, under, dir, files, with, tables, recording): Parts = match self {
-            Endpoint::Repositories => (
-                "/repositories/{workspace}",
-                Under::Workspace,
-                &["repositories"],
-                FileNames::Pages,
-                None,
-                &[Table::Repositories],
-                Recorded::AsReceivedByPage,
-            ),
-            Endpoint::Pipelines => (
-                "/repositories/{workspace}/{repo_slug}/pipelines",
-                Under::Repository,
-                &["pipelines"],
-                FileNames::Pages,
-                None,
-                RUN_TABLES,
-                Recorded::RunsInReadOrder,
-            ),
-            Endpoint::PipelineRun => (
-                "/repositories/{workspace}/{repo_slug}/pipelines/{uuid}",
-                Under::Repository,
-                &["pipelines", "runs"],
-                FileNames::Numbered,
-                None,
-                RUN_TABLES,
-                Recorded::SingleRuns,
-            ),
-            Endpoint::Steps => (
-                "/repositories/{workspace}/{repo_slug}/pipelines/{uuid}/steps",
-                Under::Run,
-                &["pipelines", "steps"],
-                FileNames::Pages,
-                Some(Optional::Steps),
-                &[Table::PipelineSteps],
-                Recorded::StepFieldsOnly,
-            ),
-            Endpoint::Environments => (
-                "/repositories/{workspace}/{repo_slug}/environments",
-                Under::Repository,
-                &["environments"],
-                FileNames::Pages,
-                Some(Optional::Environments),
-                &[Table::Environments],
-                Recorded::AsReceivedInReadOrder,
-            ),
-            Endpoint::Deployments => (
-                "/repositories/{workspace}/{repo_slug}/deployments",
-                Under::Repository,
-                &["deployments"],
-                FileNames::Pages,
-                Some(Optional::Environments),
-                &[Table::EnvironmentDeployments],
-                Recorded::AsReceivedInReadOrder,
-            ),
-            Endpoint::Commits => (
-                "/repositories/{workspace}/{repo_slug}/commits/{revision}",
-                Under::Repository,
-                &["commits"],
-                FileNames::CommitAnswers,
-                Some(Optional::Commits),
-                &[Table::DeploymentCommits],
-                Recorded::CommitFieldsOnly,
-            ),
-        };
-        EndpointSpec {
-            endpoint: self,
-            api_path,
-            fixture: Fixture { under, dir, files },
-            with,
-            tables,
-            recording,
+        let (fixture, dir) = (Fixture::pages, Fixture::pages_in);
+        match self {
+            Endpoint::Repositories => EndpointSpec {
+                endpoint: self,
+                name: "repositories",
+                api_path: "/repositories/{workspace}",
+                read: Read::Repositories,
+                fixture: fixture(Under::Workspace, &["repositories"]),
+                with: None,
+                tables: &[Table::Repositories],
+                recording: Recorded::AsReceivedByPage,
+                reference: true,
+            },
+            Endpoint::Pipelines => EndpointSpec {
+                endpoint: self,
+                name: "pipelines",
+                api_path: "/repositories/{workspace}/{repo_slug}/pipelines",
+                read: Read::Runs,
+                fixture: fixture(Under::Repository, &["pipelines"]),
+                with: None,
+                tables: RUN_TABLES,
+                recording: Recorded::RunsInReadOrder,
+                reference: false,
+            },
+            Endpoint::PipelineRun => EndpointSpec {
+                endpoint: self,
+                name: "pipeline run",
+                api_path: "/repositories/{workspace}/{repo_slug}/pipelines/{uuid}",
+                read: Read::Run,
+                fixture: dir(
+                    Under::Repository,
+                    &["pipelines", "runs"],
+                    FileNames::Numbered,
+                ),
+                with: None,
+                tables: RUN_TABLES,
+                recording: Recorded::SingleRuns,
+                reference: false,
+            },
+            Endpoint::Steps => EndpointSpec {
+                endpoint: self,
+                name: "steps",
+                api_path: "/repositories/{workspace}/{repo_slug}/pipelines/{uuid}/steps",
+                read: Read::OfRun,
+                fixture: fixture(Under::Run, &["pipelines", "steps"]),
+                with: Some(Optional::Steps),
+                tables: &[Table::PipelineSteps],
+                recording: Recorded::StepFieldsOnly,
+                reference: false,
+            },
+            Endpoint::Environments => EndpointSpec {
+                endpoint: self,
+                name: "environments",
+                api_path: "/repositories/{workspace}/{repo_slug}/environments",
+                read: Read::Listing,
+                fixture: fixture(Under::Repository, &["environments"]),
+                with: Some(Optional::Environments),
+                tables: &[Table::Environments],
+                recording: Recorded::AsReceivedInReadOrder,
+                reference: true,
+            },
+            Endpoint::Deployments => EndpointSpec {
+                endpoint: self,
+                name: "deployments",
+                api_path: "/repositories/{workspace}/{repo_slug}/deployments",
+                read: Read::SinceDeploymentsWatermark,
+                fixture: fixture(Under::Repository, &["deployments"]),
+                with: Some(Optional::Environments),
+                tables: &[Table::EnvironmentDeployments],
+                recording: Recorded::AsReceivedInReadOrder,
+                reference: false,
+            },
+            Endpoint::Commits => EndpointSpec {
+                endpoint: self,
+                name: "commits",
+                api_path: "/repositories/{workspace}/{repo_slug}/commits/{revision}",
+                read: Read::PerDeployment,
+                fixture: dir(Under::Repository, &["commits"], FileNames::CommitAnswers),
+                with: Some(Optional::Commits),
+                tables: &[Table::DeploymentCommits],
+                recording: Recorded::CommitFieldsOnly,
+                reference: false,
+            },
         }
+    }
+
+    /// The endpoint's name in logs and fixture paths.
+    pub const fn as_str(self) -> &'static str {
+        self.spec().name
+    }
+
+    /// See [`EndpointSpec::reference`].
+    pub const fn is_reference(self) -> bool {
+        self.spec().reference
     }
 
     /// Whether a run with these options reads this endpoint.
@@ -213,7 +296,7 @@ mod tests {
     #[test]
     fn every_table_but_the_derived_ones_comes_from_an_endpoint_and_each_fixture_dir_is_one() {
         let mut dirs: Vec<(Under, &[&str])> = vec![];
-        for endpoint in Endpoint::ALL {
+        for &endpoint in Endpoint::ALL {
             let spec = endpoint.spec();
             assert_eq!(spec.endpoint, endpoint);
             assert!(!spec.tables.is_empty(), "{endpoint:?}");
@@ -221,7 +304,7 @@ mod tests {
             assert!(!dirs.contains(&place), "{endpoint:?} shares {place:?}");
             dirs.push(place);
         }
-        for table in Table::ALL {
+        for &table in Table::ALL {
             assert!(
                 Endpoint::ALL
                     .iter()
@@ -229,6 +312,32 @@ mod tests {
                 "{table:?} comes from no endpoint"
             );
         }
+    }
+
+    #[test]
+    fn an_api_path_is_filled_in_for_a_repository() {
+        let spec = Endpoint::Environments.spec();
+        let repo = [("workspace", "acme"), ("repo_slug", "web-app")];
+        assert_eq!(
+            spec.segments(&repo),
+            ["repositories", "acme", "web-app", "environments"]
+        );
+        let steps = Endpoint::Steps.spec().segments(&repo);
+        assert_eq!(steps[2..], ["web-app", "pipelines", "{uuid}", "steps"]);
+        let run = Endpoint::Steps
+            .spec()
+            .segments(&[("uuid", "{u-1}"), repo[1], repo[0]]);
+        assert_eq!(
+            run,
+            [
+                "repositories",
+                "acme",
+                "web-app",
+                "pipelines",
+                "{u-1}",
+                "steps"
+            ]
+        );
     }
 
     #[test]

@@ -1,26 +1,40 @@
 //! What `--with` adds to an export or a replay: the optional tables and their endpoints.
 
-use serde::{Deserialize, Serialize};
+use crate::Optional;
 use std::fmt;
 use std::str::FromStr;
 
-/// Optional tables, each costing requests of its own (docs/guides/steps-and-environments.md: "What each `--with` costs").
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+/// Optional tables, each costing requests of its own (docs/guides/steps-and-environments.md:
+/// "What each `--with` costs"): the [`Optional`]s turned on, and whether commit messages are
+/// kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Extras {
-    /// `pipeline_steps`: one request per new or changed pipeline run.
-    pub steps: bool,
-    /// `environments` and `environment_deployments`: two listings per repository.
-    pub environments: bool,
-    /// `deployment_commits`: one request per 100 commits of each new successful deployment.
-    pub commits: bool,
-    /// Commit messages in `deployment_commits` (implies `commits`).
+    /// The options on, one bit per [`Optional`] (by declaration order).
+    on: u32,
+    /// Commit messages in `deployment_commits` (implies [`Optional::Commits`]).
     pub commit_messages: bool,
 }
 
+/// What `--with commit-messages` adds to `commits`.
+const COMMIT_MESSAGES: &str = "commit-messages";
+
 impl Extras {
+    /// These options and `optional`.
+    pub fn with(mut self, optional: Optional) -> Extras {
+        self.on |= 1 << optional as u32;
+        self
+    }
+
+    /// Whether these options turn on `optional`.
+    pub fn includes(&self, optional: Optional) -> bool {
+        self.on & (1 << optional as u32) != 0
+    }
+
     /// The names `--with` accepts.
-    pub const NAMES: [&'static str; 4] = ["steps", "environments", "commits", "commit-messages"];
+    pub fn names() -> Vec<&'static str> {
+        let names = Optional::ALL.iter().map(|o| o.name());
+        names.chain([COMMIT_MESSAGES]).collect()
+    }
 }
 
 impl FromStr for Extras {
@@ -30,21 +44,18 @@ impl FromStr for Extras {
     fn from_str(text: &str) -> Result<Extras, String> {
         let mut extras = Extras::default();
         for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            match name {
-                "steps" => extras.steps = true,
-                "environments" => extras.environments = true,
-                "commits" => extras.commits = true,
-                "commit-messages" => {
-                    extras.commits = true;
-                    extras.commit_messages = true;
-                }
-                other => {
-                    return Err(format!(
-                        "unknown '{other}': expected a comma-separated list of {}",
-                        Extras::NAMES.join(", ")
-                    ));
-                }
+            if name == COMMIT_MESSAGES {
+                extras = extras.with(Optional::Commits);
+                extras.commit_messages = true;
+                continue;
             }
+            let Some(&optional) = Optional::ALL.iter().find(|o| o.name() == name) else {
+                return Err(format!(
+                    "unknown '{name}': expected a comma-separated list of {}",
+                    Extras::names().join(", ")
+                ));
+            };
+            extras = extras.with(optional);
         }
         Ok(extras)
     }
@@ -52,33 +63,33 @@ impl FromStr for Extras {
 
 impl fmt::Display for Extras {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = [
-            (self.steps, "steps"),
-            (self.environments, "environments"),
-            (self.commits && !self.commit_messages, "commits"),
-            (self.commit_messages, "commit-messages"),
-        ]
-        .into_iter()
-        .filter_map(|(on, name)| on.then_some(name))
-        .collect();
+        let names: Vec<&str> = Optional::ALL
+            .iter()
+            .filter(|&&o| self.includes(o))
+            .map(|&o| match o {
+                Optional::Commits if self.commit_messages => COMMIT_MESSAGES,
+                _ => o.name(),
+            })
+            .collect();
         f.write_str(&names.join(","))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Extras;
+    use super::{Extras, Optional};
 
     #[test]
     fn parses_lists_and_names_what_is_wrong() {
         let both: Extras = "steps, environments".parse().unwrap();
-        assert!(both.steps && both.environments);
+        assert!(both.includes(Optional::Steps) && both.includes(Optional::Environments));
+        assert!(!both.includes(Optional::Commits));
         assert_eq!(both.to_string(), "steps,environments");
         assert_eq!("".parse::<Extras>().unwrap(), Extras::default());
         let error = "steps,commit".parse::<Extras>().unwrap_err();
         assert!(error.contains("'commit'"), "{error}");
         let messages: Extras = "commit-messages".parse().unwrap();
-        assert!(messages.commits && messages.commit_messages);
+        assert!(messages.includes(Optional::Commits) && messages.commit_messages);
         assert_eq!(messages.to_string(), "commit-messages");
         let commits: Extras = "commits".parse().unwrap();
         assert_eq!(commits.to_string(), "commits");

@@ -29,11 +29,11 @@ mod table;
 mod tables;
 
 pub use activity::{Activity, Wait, Waiting};
-pub use endpoints::{EndpointSpec, FileNames, Fixture, Optional, Recorded, Under};
+pub use endpoints::{Endpoint, EndpointSpec, FileNames, Fixture, Optional, Read, Recorded, Under};
 pub use extras::Extras;
 pub use format::Format;
 pub use message::{Checkpoint, Message};
-pub use page::{Endpoint, PageSource, RawPage, RunRef};
+pub use page::{PageSource, RawPage, RunRef};
 pub use partition::{
     Granularity, PartitionKey, Period, day_of_micros, is_data_file, workspace_dir, workspace_of,
 };

@@ -1,48 +1,7 @@
+use crate::Endpoint;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use std::fmt;
-
-/// Which Bitbucket endpoint a page came from, and so how transform must read it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Endpoint {
-    /// `GET /repositories/{workspace}`: a paginated list of repositories.
-    Repositories,
-    /// `GET /repositories/{workspace}/{repo_slug}/pipelines`: a paginated list of pipeline runs.
-    Pipelines,
-    /// `GET /repositories/{workspace}/{repo_slug}/pipelines/{uuid}`: one pipeline run, unwrapped.
-    PipelineRun,
-    /// `GET .../pipelines/{uuid}/steps`: the steps of one pipeline run (the page's
-    /// [`PageSource::run`] names the run).
-    Steps,
-    /// `GET /repositories/{workspace}/{repo_slug}/environments`: deployment environments.
-    Environments,
-    /// `GET /repositories/{workspace}/{repo_slug}/deployments`: Bitbucket's own deployments.
-    Deployments,
-    /// `GET /repositories/{workspace}/{repo_slug}/commits/{revision}?exclude={revision}`: the
-    /// commits a deployment shipped (read after the runs, not sent down the page channel).
-    Commits,
-}
-
-impl Endpoint {
-    /// The endpoint's name in logs and fixture paths.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Endpoint::Repositories => "repositories",
-            Endpoint::Pipelines => "pipelines",
-            Endpoint::PipelineRun => "pipeline run",
-            Endpoint::Steps => "steps",
-            Endpoint::Environments => "environments",
-            Endpoint::Deployments => "deployments",
-            Endpoint::Commits => "commits",
-        }
-    }
-
-    /// Whether every transform worker must read the page: it names things (repository uuids,
-    /// environments) that pages read by other workers refer to.
-    pub fn is_reference(self) -> bool {
-        matches!(self, Endpoint::Repositories | Endpoint::Environments)
-    }
-}
 
 /// The pipeline run a page of steps belongs to: what the steps themselves do not say.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,37 +1,16 @@
-//! The [`Table`] handle, which finds everything about a table in its [`TableSpec`].
-//!
-//! Adding a table is adding a variant here and one [`TableSpec`] value in `tables.rs`; no
-//! other code names tables one by one.
+//! What every part of bbpipe asks of a [`Table`], answered from its [`TableSpec`] (the table
+//! and its spec are declared together in `tables.rs`).
 
-use crate::spec::{DatePartition, Merge, SCHEMA_VERSION, SCHEMA_VERSION_KEY, TableSpec};
-use crate::tables::SPECS;
+#[cfg(doc)]
+use crate::spec::TableSpec;
+use crate::spec::{DatePartition, Merge, SCHEMA_VERSION, SCHEMA_VERSION_KEY};
+pub use crate::tables::Table;
 use arrow::array::ArrayRef;
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
-
-/// A table of the output dataset. Its facts are in its [`TableSpec`] ([`Table::spec`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Table {
-    /// The repositories of a workspace.
-    Repositories,
-    /// Pipeline runs, newest version of each.
-    PipelineRuns,
-    /// Steps of pipeline runs (`--with steps`).
-    PipelineSteps,
-    /// Deployments inferred from pipeline runs by deploy rules.
-    Deployments,
-    /// Deployment environments of repositories (`--with environments`).
-    Environments,
-    /// Deployments Bitbucket recorded (`--with environments`).
-    EnvironmentDeployments,
-    /// Commits shipped by each successful deployment (`--with commits`).
-    DeploymentCommits,
-    /// Pipeline runs that could not be decoded.
-    Rejects,
-}
 
 /// Rows of one table and one workspace, on their way from transform to load.
 #[derive(Debug, Clone)]
@@ -45,22 +24,8 @@ pub struct TableBatch {
 }
 
 impl Table {
-    /// Every table, in declaration order (the order of their specs).
-    pub const ALL: [Table; 8] = [
-        Table::Repositories,
-        Table::PipelineRuns,
-        Table::PipelineSteps,
-        Table::Deployments,
-        Table::Environments,
-        Table::EnvironmentDeployments,
-        Table::DeploymentCommits,
-        Table::Rejects,
-    ];
-
-    /// Everything about the table.
-    pub fn spec(self) -> &'static TableSpec {
-        &SPECS[self as usize]
-    }
+    /// Every table, in declaration order.
+    pub const ALL: &'static [Table] = <Table as strum::VariantArray>::VARIANTS;
 
     /// Directory name of the table in the output, and its name in documentation.
     pub fn name(self) -> &'static str {
@@ -69,7 +34,7 @@ impl Table {
 
     /// The table named `name`, if any.
     pub fn from_name(name: &str) -> Option<Table> {
-        Table::ALL.into_iter().find(|t| t.name() == name)
+        Table::ALL.iter().copied().find(|t| t.name() == name)
     }
 
     /// One sentence on what a row is.
@@ -136,8 +101,12 @@ impl Table {
     /// files themselves leave out: it lives in the path).
     pub fn schema(self) -> SchemaRef {
         static SCHEMAS: OnceLock<Vec<SchemaRef>> = OnceLock::new();
-        let all =
-            SCHEMAS.get_or_init(|| SPECS.iter().map(|spec| build((spec.columns)())).collect());
+        let all = SCHEMAS.get_or_init(|| {
+            Table::ALL
+                .iter()
+                .map(|t| build((t.spec().columns)()))
+                .collect()
+        });
         Arc::clone(&all[self as usize])
     }
 }
@@ -199,7 +168,7 @@ mod tests {
 
     #[test]
     fn every_column_is_documented_and_partition_columns_exist() {
-        for table in Table::ALL {
+        for &table in Table::ALL {
             let schema = table.schema();
             assert_eq!(schema.field(0).name(), "workspace");
             for field in schema.fields() {

@@ -5,181 +5,223 @@ use crate::spec::{DESCRIPTION_KEY, DatePartition, Merge, TableSpec, timestamp_ty
 use arrow::datatypes::{DataType, Field};
 use std::collections::HashMap;
 
-/// One value per table, in the declaration order of `Table`.
-pub(crate) static SPECS: [TableSpec; 8] = [
-    TableSpec {
-        name: "repositories",
-        description: "One row per repository of a workspace, as of the latest export.",
-        key: &["uuid"],
-        version: &["updated_at"],
-        date_partition: None,
-        merge: Merge::Replace,
-        rows_can_move: false,
-        group: None,
-        unique_columns: &[
-            "uuid",
-            "slug",
-            "full_name",
-            "url",
-            "created_at",
-            "updated_at",
-        ],
-        sort_column: "full_name",
-        columns: repositories_columns,
-    },
-    TableSpec {
-        name: "pipeline_runs",
-        description: "One row per pipeline run (a Bitbucket pipeline), in its newest known version.",
-        key: &["repo_uuid", "uuid"],
-        // A run re-run later has a higher run_number; one that completed since has a
-        // completed_at; otherwise the one read last is the newest.
-        version: &["run_number", "completed_at", "exported_at"],
-        date_partition: Some(DatePartition {
-            column: "created_at",
-            month_level: "created_month",
-            day_level: "created_date",
-        }),
-        merge: Merge::KeepExisting,
-        rows_can_move: false,
-        group: None,
-        unique_columns: &[
-            "uuid",
-            "build_number",
-            "commit_sha",
-            "created_at",
-            "completed_at",
-            "url",
-            "duration_seconds",
-            "build_seconds_used",
-        ],
-        sort_column: "created_at",
-        columns: pipeline_runs_columns,
-    },
-    TableSpec {
-        name: "pipeline_steps",
-        description: "One row per step of a pipeline run's attempt (`--with steps`), in its newest known version.",
-        key: &["repo_uuid", "pipeline_uuid", "uuid"],
-        version: &["run_number", "completed_at", "exported_at"],
-        date_partition: Some(DatePartition {
-            column: "run_created_at",
-            month_level: "created_month",
-            day_level: "created_date",
-        }),
-        merge: Merge::KeepExisting,
-        rows_can_move: false,
-        group: None,
-        unique_columns: &[
-            "uuid",
-            "pipeline_uuid",
-            "build_number",
-            "started_at",
-            "completed_at",
-            "run_created_at",
-        ],
-        sort_column: "run_created_at",
-        columns: pipeline_steps_columns,
-    },
-    TableSpec {
-        name: "deployments",
-        description: "One row per deployment inferred from a completed pipeline run by a deploy rule.",
-        key: &["reference_id"],
-        version: &["run_number", "exported_at"],
-        date_partition: Some(DatePartition {
-            column: "deployed_at",
-            month_level: "deployed_month",
-            day_level: "deployed_date",
-        }),
-        merge: Merge::KeepExisting,
-        // A re-run completes later: its deployment moves to another deployed month or day.
-        rows_can_move: true,
-        group: None,
-        unique_columns: &[
-            "reference_id",
-            "commit_sha",
-            "deployed_at",
-            "source_url",
-            "pipeline_run_uuid",
-            "build_number",
-        ],
-        sort_column: "deployed_at",
-        columns: deployments_columns,
-    },
-    TableSpec {
-        name: "environments",
-        description: "One row per deployment environment of a repository (`--with environments`), as last read.",
-        key: &["repo_uuid", "uuid"],
-        version: &["exported_at"],
-        date_partition: None,
-        // Kept, not replaced: environments arrive repository by repository, across commits.
-        merge: Merge::KeepExisting,
-        rows_can_move: false,
-        group: None,
-        unique_columns: &["uuid"],
-        sort_column: "uuid",
-        columns: environments_columns,
-    },
-    TableSpec {
-        name: "environment_deployments",
-        description: "One row per deployment Bitbucket itself recorded (a step with `deployment:`; \
-                      `--with environments`), in its newest known version.",
-        key: &["repo_uuid", "uuid"],
-        version: &["last_update_time", "exported_at"],
-        date_partition: Some(DatePartition {
-            column: "started_at",
-            month_level: "started_month",
-            day_level: "started_date",
-        }),
-        merge: Merge::KeepExisting,
-        // A deployment queued before it started is dated by its release until it starts.
-        rows_can_move: true,
-        group: None,
-        unique_columns: &[
-            "uuid",
-            "step_uuid",
-            "pipeline_uuid",
-            "started_at",
-            "completed_at",
-            "last_update_time",
-        ],
-        sort_column: "started_at",
-        columns: environment_deployments_columns,
-    },
-    TableSpec {
-        name: "deployment_commits",
-        description: "One row per commit a successful deployment shipped (`--with commits`): the \
-                      commits reachable from its commit and not from the previous successful \
-                      deployment's of the same service and environment.",
-        key: &["reference_id", "commit_sha"],
-        version: &["exported_at"],
-        date_partition: Some(DatePartition {
-            column: "deployed_at",
-            month_level: "deployed_month",
-            day_level: "deployed_date",
-        }),
-        merge: Merge::KeepExisting,
-        // It follows its deployment, which a re-run moves.
-        rows_can_move: true,
-        // A deployment looked up again (its predecessor changed) replaces all its commits.
-        group: Some("reference_id"),
-        unique_columns: &["commit_sha", "commit_date", "message"],
-        sort_column: "deployed_at",
-        columns: deployment_commits_columns,
-    },
-    TableSpec {
-        name: "rejects",
-        description: "One row per pipeline run that could not be decoded, set aside so the rest commits; \
-                      fetched again by every export and removed once a good version arrives.",
-        key: &["reject_id"],
-        version: &["exported_at"],
-        date_partition: None,
-        merge: Merge::KeepExisting,
-        rows_can_move: false,
-        group: None,
-        unique_columns: &["reject_id", "run_uuid", "raw_json", "exported_at"],
-        sort_column: "reject_id",
-        columns: rejects_columns,
-    },
-];
+/// A table of the output dataset. Its facts are in its [`TableSpec`] ([`Table::spec`]); adding
+/// a variant is a compile error in [`Table::spec`] until its spec is written below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, strum::VariantArray)]
+pub enum Table {
+    /// The repositories of a workspace.
+    Repositories,
+    /// Pipeline runs, newest version of each.
+    PipelineRuns,
+    /// Steps of pipeline runs (`--with steps`).
+    PipelineSteps,
+    /// Deployments inferred from pipeline runs by deploy rules.
+    Deployments,
+    /// Deployment environments of repositories (`--with environments`).
+    Environments,
+    /// Deployments Bitbucket recorded (`--with environments`).
+    EnvironmentDeployments,
+    /// Commits shipped by each successful deployment (`--with commits`).
+    DeploymentCommits,
+    /// Pipeline runs that could not be decoded.
+    Rejects,
+}
+
+impl Table {
+    /// Everything about the table.
+    pub fn spec(self) -> &'static TableSpec {
+        match self {
+            Table::Repositories => &REPOSITORIES,
+            Table::PipelineRuns => &PIPELINE_RUNS,
+            Table::PipelineSteps => &PIPELINE_STEPS,
+            Table::Deployments => &DEPLOYMENTS,
+            Table::Environments => &ENVIRONMENTS,
+            Table::EnvironmentDeployments => &ENVIRONMENT_DEPLOYMENTS,
+            Table::DeploymentCommits => &DEPLOYMENT_COMMITS,
+            Table::Rejects => &REJECTS,
+        }
+    }
+}
+
+static REPOSITORIES: TableSpec = TableSpec {
+    name: "repositories",
+    description: "One row per repository of a workspace, as of the latest export.",
+    key: &["uuid"],
+    version: &["updated_at"],
+    date_partition: None,
+    merge: Merge::Replace,
+    rows_can_move: false,
+    group: None,
+    unique_columns: &[
+        "uuid",
+        "slug",
+        "full_name",
+        "url",
+        "created_at",
+        "updated_at",
+    ],
+    sort_column: "full_name",
+    columns: repositories_columns,
+};
+
+static PIPELINE_RUNS: TableSpec = TableSpec {
+    name: "pipeline_runs",
+    description: "One row per pipeline run (a Bitbucket pipeline), in its newest known version.",
+    key: &["repo_uuid", "uuid"],
+    // A run re-run later has a higher run_number; one that completed since has a
+    // completed_at; otherwise the one read last is the newest.
+    version: &["run_number", "completed_at", "exported_at"],
+    date_partition: Some(DatePartition {
+        column: "created_at",
+        month_level: "created_month",
+        day_level: "created_date",
+    }),
+    merge: Merge::KeepExisting,
+    rows_can_move: false,
+    group: None,
+    unique_columns: &[
+        "uuid",
+        "build_number",
+        "commit_sha",
+        "created_at",
+        "completed_at",
+        "url",
+        "duration_seconds",
+        "build_seconds_used",
+    ],
+    sort_column: "created_at",
+    columns: pipeline_runs_columns,
+};
+
+static PIPELINE_STEPS: TableSpec = TableSpec {
+    name: "pipeline_steps",
+    description: "One row per step of a pipeline run's attempt (`--with steps`), in its newest known version.",
+    key: &["repo_uuid", "pipeline_uuid", "uuid"],
+    version: &["run_number", "completed_at", "exported_at"],
+    date_partition: Some(DatePartition {
+        column: "run_created_at",
+        month_level: "created_month",
+        day_level: "created_date",
+    }),
+    merge: Merge::KeepExisting,
+    rows_can_move: false,
+    group: None,
+    unique_columns: &[
+        "uuid",
+        "pipeline_uuid",
+        "build_number",
+        "started_at",
+        "completed_at",
+        "run_created_at",
+    ],
+    sort_column: "run_created_at",
+    columns: pipeline_steps_columns,
+};
+
+static DEPLOYMENTS: TableSpec = TableSpec {
+    name: "deployments",
+    description: "One row per deployment inferred from a completed pipeline run by a deploy rule.",
+    key: &["reference_id"],
+    version: &["run_number", "exported_at"],
+    date_partition: Some(DatePartition {
+        column: "deployed_at",
+        month_level: "deployed_month",
+        day_level: "deployed_date",
+    }),
+    merge: Merge::KeepExisting,
+    // A re-run completes later: its deployment moves to another deployed month or day.
+    rows_can_move: true,
+    group: None,
+    unique_columns: &[
+        "reference_id",
+        "commit_sha",
+        "deployed_at",
+        "source_url",
+        "pipeline_run_uuid",
+        "build_number",
+    ],
+    sort_column: "deployed_at",
+    columns: deployments_columns,
+};
+
+static ENVIRONMENTS: TableSpec = TableSpec {
+    name: "environments",
+    description: "One row per deployment environment of a repository (`--with environments`), as last read.",
+    key: &["repo_uuid", "uuid"],
+    version: &["exported_at"],
+    date_partition: None,
+    // Kept, not replaced: environments arrive repository by repository, across commits.
+    merge: Merge::KeepExisting,
+    rows_can_move: false,
+    group: None,
+    unique_columns: &["uuid"],
+    sort_column: "uuid",
+    columns: environments_columns,
+};
+
+static ENVIRONMENT_DEPLOYMENTS: TableSpec = TableSpec {
+    name: "environment_deployments",
+    description: "One row per deployment Bitbucket itself recorded (a step with `deployment:`; \
+                  `--with environments`), in its newest known version.",
+    key: &["repo_uuid", "uuid"],
+    version: &["last_update_time", "exported_at"],
+    date_partition: Some(DatePartition {
+        column: "started_at",
+        month_level: "started_month",
+        day_level: "started_date",
+    }),
+    merge: Merge::KeepExisting,
+    // A deployment queued before it started is dated by its release until it starts.
+    rows_can_move: true,
+    group: None,
+    unique_columns: &[
+        "uuid",
+        "step_uuid",
+        "pipeline_uuid",
+        "started_at",
+        "completed_at",
+        "last_update_time",
+    ],
+    sort_column: "started_at",
+    columns: environment_deployments_columns,
+};
+
+static DEPLOYMENT_COMMITS: TableSpec = TableSpec {
+    name: "deployment_commits",
+    description: "One row per commit a successful deployment shipped (`--with commits`): the \
+                  commits reachable from its commit and not from the previous successful \
+                  deployment's of the same service and environment.",
+    key: &["reference_id", "commit_sha"],
+    version: &["exported_at"],
+    date_partition: Some(DatePartition {
+        column: "deployed_at",
+        month_level: "deployed_month",
+        day_level: "deployed_date",
+    }),
+    merge: Merge::KeepExisting,
+    // It follows its deployment, which a re-run moves.
+    rows_can_move: true,
+    // A deployment looked up again (its predecessor changed) replaces all its commits.
+    group: Some("reference_id"),
+    unique_columns: &["commit_sha", "commit_date", "message"],
+    sort_column: "deployed_at",
+    columns: deployment_commits_columns,
+};
+
+static REJECTS: TableSpec = TableSpec {
+    name: "rejects",
+    description: "One row per pipeline run that could not be decoded, set aside so the rest commits; \
+                  fetched again by every export and removed once a good version arrives.",
+    key: &["reject_id"],
+    version: &["exported_at"],
+    date_partition: None,
+    merge: Merge::KeepExisting,
+    rows_can_move: false,
+    group: None,
+    unique_columns: &["reject_id", "run_uuid", "raw_json", "exported_at"],
+    sort_column: "reject_id",
+    columns: rejects_columns,
+};
 
 fn col(name: &str, data_type: DataType, nullable: bool, description: &str) -> Field {
     Field::new(name, data_type, nullable).with_metadata(HashMap::from([(

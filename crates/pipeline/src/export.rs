@@ -11,7 +11,7 @@ use crate::writer::{Writer, open_destination};
 use bbpipe_extract::api::Client;
 use bbpipe_extract::{CommitSource, ExportOptions, ExportProgress, Exporter, Recorder, SyncState};
 use bbpipe_load::Destination;
-use bbpipe_model::Activity;
+use bbpipe_model::{Activity, Optional};
 use bbpipe_transform::RuleSet;
 use object_store::path::Path;
 use std::path::PathBuf;
@@ -191,7 +191,7 @@ impl Export {
             steps_read: outcome.steps_read,
             steps_requests: outcome.steps_requests,
         });
-        if commits.extras.commits {
+        if commits.extras.includes(Optional::Commits) {
             let messages = commits.extras.commit_messages;
             let workspaces = report.workspaces.clone();
             let options = CommitsPassOptions {

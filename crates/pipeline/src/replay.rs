@@ -8,7 +8,7 @@ use crate::shipped::{CommitsPassOptions, commits_pass};
 use crate::stages::{load_rules, transformer};
 use crate::writer::{Writer, open_destination};
 use bbpipe_extract::{CommitSource, Replay};
-use bbpipe_model::Extras;
+use bbpipe_model::{Extras, Optional};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -63,7 +63,7 @@ pub async fn replay(job: &ReplayJob) -> Result<Report, PipelineError> {
     let mut report = Report::new(facts, transformed, &loaded);
     report.rules_rederived = rederived;
     report.deployments_not_updated = not_updated;
-    if job.extras.commits {
+    if job.extras.includes(Optional::Commits) {
         let (max, messages) = (job.max_commits_per_deployment, job.extras.commit_messages);
         let options = CommitsPassOptions {
             recorded_at: Some(recorded_at),

@@ -180,8 +180,8 @@ pub(crate) struct RunFacts {
 impl Report {
     pub(crate) fn new(run: RunFacts, transform: TransformSummary, load: &LoadSummary) -> Report {
         let tables = Table::ALL
-            .into_iter()
-            .filter_map(|table| {
+            .iter()
+            .filter_map(|&table| {
                 let (files, rows, bytes) = load.totals(table);
                 (files > 0).then(|| (table.name().to_string(), TableReport { files, rows, bytes }))
             })
@@ -226,7 +226,7 @@ impl Report {
 
     /// Adds what a later commit of the same run (the commits pass) wrote.
     pub(crate) fn add_written(&mut self, load: &LoadSummary) {
-        for table in Table::ALL {
+        for &table in Table::ALL {
             let (files, rows, bytes) = load.totals(table);
             if files > 0 {
                 let entry = self.tables.entry(table.name().to_string()).or_default();

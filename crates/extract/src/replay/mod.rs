@@ -9,7 +9,7 @@ mod send;
 use crate::ExtractSummary;
 use crate::error::ExtractError;
 use crate::layout::endpoint_dir;
-use bbpipe_model::{Endpoint, Extras, FileNames, Message, RawPage, Under};
+use bbpipe_model::{Endpoint, Extras, FileNames, Message, Optional, RawPage, Read, Under};
 use chrono::{DateTime, Utc};
 use files::{PageFile, StepFiles, pages_in, read_recording, run_pages, sorted_dirs};
 use send::{send, send_steps, with_steps};
@@ -49,7 +49,7 @@ impl Replay {
                 continue; // not a workspace: notes, rules and such may sit beside them
             }
             let repos = sorted_dirs(&dir)?;
-            for endpoint in Endpoint::ALL {
+            for &endpoint in Endpoint::ALL {
                 let fixture = endpoint.spec().fixture;
                 match (fixture.under, fixture.files) {
                     // Not page files: the commits pass reads them (CommitSource).
@@ -116,7 +116,7 @@ impl Replay {
 
     /// How many pages it replays.
     pub fn page_count(&self) -> usize {
-        let steps: usize = match self.extras.steps {
+        let steps: usize = match self.extras.includes(Optional::Steps) {
             true => self
                 .steps
                 .values()
@@ -148,7 +148,7 @@ impl Replay {
         let mut summary = ExtractSummary::default();
         let fetched_at = self.fetched_at;
         let extras = self.extras;
-        let mut steps = match extras.steps {
+        let mut steps = match extras.includes(Optional::Steps) {
             true => std::mem::take(&mut self.steps),
             false => HashMap::new(),
         };
@@ -165,15 +165,15 @@ impl Replay {
             let mut runs = Vec::new();
             let mut listings = Vec::new();
             while let Some(file) = files.next_if(|f| f.workspace == workspace) {
-                match file.endpoint {
-                    Endpoint::Repositories => repositories.push(file),
-                    Endpoint::PipelineRun => runs.push(file),
-                    Endpoint::Environments | Endpoint::Deployments | Endpoint::Steps => {
+                match file.endpoint.spec().read {
+                    Read::Repositories => repositories.push(file),
+                    Read::Run => runs.push(file),
+                    Read::OfRun | Read::Listing | Read::SinceDeploymentsWatermark => {
                         listings.push(file);
                     }
                     // Not listed as page files: the commits pass reads them (CommitSource).
-                    Endpoint::Commits => {}
-                    Endpoint::Pipelines => match pipelines.last_mut() {
+                    Read::PerDeployment => {}
+                    Read::Runs => match pipelines.last_mut() {
                         Some(pages) if pages[0].repo_slug == file.repo_slug => pages.push(file),
                         _ => pipelines.push(vec![file]),
                     },
@@ -212,8 +212,9 @@ impl Replay {
                     send_steps(&body, of_runs, fetched_at, &output, &mut summary).await?;
                 }
             }
-            // Environments first: deployments name them.
-            listings.sort_by_key(|f| f.endpoint != Endpoint::Environments);
+            // In the endpoints' order (environments before the deployments that name them);
+            // the sort is stable, so each repository's pages keep theirs.
+            listings.sort_by_key(|f| Endpoint::ALL.iter().position(|&e| e == f.endpoint));
             for file in listings {
                 send(file, fetched_at, &output, &mut summary).await?;
             }

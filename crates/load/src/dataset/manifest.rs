@@ -254,7 +254,7 @@ impl History {
 /// Data files present under the table directories (`part-*.parquet`).
 pub async fn data_files(destination: &Destination) -> Result<BTreeSet<String>, LoadError> {
     let mut files = BTreeSet::new();
-    for table in Table::ALL {
+    for &table in Table::ALL {
         for meta in destination.list(&Path::from(table.name())).await? {
             let name = meta.location.filename().unwrap_or_default();
             if is_data_file(name) {
@@ -302,7 +302,7 @@ pub async fn orphans(
     before: DateTime<Utc>,
 ) -> Result<Vec<Path>, LoadError> {
     let mut found = Vec::new();
-    for table in Table::ALL {
+    for &table in Table::ALL {
         let prefix = Path::from(workspace_dir(table, workspace));
         for meta in destination.list(&prefix).await? {
             let name = meta.location.filename().unwrap_or_default();

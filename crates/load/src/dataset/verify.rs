@@ -255,7 +255,7 @@ async fn check_delta(
     writing: &HashSet<String>,
     report: &mut Verification,
 ) -> Result<(), LoadError> {
-    for table in Table::ALL {
+    for &table in Table::ALL {
         let shown_table = destination.describe(&Path::from(table.name()));
         let root = format!("{}/", table.name());
         let live: BTreeSet<&String> = paths_under(&history.live, &root).collect();

@@ -58,7 +58,7 @@ pub async fn publish(
 ) -> Result<Vec<Published>, LoadError> {
     let engine = DeltaEngine::new(destination)?;
     let mut work = Vec::new();
-    for table in Table::ALL {
+    for &table in Table::ALL {
         let root = format!("{}/", table.name());
         let dir = format!("{}/", workspace_dir(table, workspace));
         let wanted: Wanted = entries_under(live, &dir)

@@ -79,7 +79,7 @@ mod tests {
     #[test]
     fn every_table_has_a_delta_schema_with_its_partition_columns() {
         for granularity in Granularity::ALL {
-            for table in Table::ALL {
+            for &table in Table::ALL {
                 let schema = table_schema(table, granularity).unwrap();
                 for column in partition_columns(table, granularity) {
                     assert!(schema.field(column).is_some(), "{table:?} lacks {column}");

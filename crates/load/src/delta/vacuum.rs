@@ -71,7 +71,7 @@ pub async fn vacuum(
             busy.insert(workspace.clone());
         }
     }
-    for table in Table::ALL {
+    for &table in Table::ALL {
         let current: BTreeSet<String> = current_files(destination, table)
             .await?
             .unwrap_or_default()

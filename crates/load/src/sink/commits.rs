@@ -39,7 +39,7 @@ impl ParquetSink {
         drop(flushed);
         // A workspace this export wrote no file of returns at once.
         let workspaces: Vec<String> = self.logs.keys().cloned().collect();
-        for table in Table::ALL.into_iter().filter(|t| t.rows_can_move()) {
+        for table in Table::ALL.iter().copied().filter(|t| t.rows_can_move()) {
             for workspace in &workspaces {
                 self.dedup_moved_rows(table, workspace).await?;
             }
