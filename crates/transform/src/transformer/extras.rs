@@ -48,11 +48,8 @@ impl Transformer {
                 "a page of steps must name its pipeline run",
             ));
         };
-        if self.steps_workspace != source.workspace {
-            self.flush_steps(out)?;
-            self.steps_workspace.clone_from(&source.workspace);
-        }
         let repo = Self::repo_at(&self.repo_uuids, source)?;
+        let steps = self.pending.steps.of(&source.workspace, out)?;
         let at = StepContext {
             workspace: repo.workspace,
             slug: repo.slug,
@@ -61,15 +58,12 @@ impl Transformer {
             exported_at: repo.exported_at,
         };
         for (index, step) in values.iter().enumerate() {
-            self.steps
+            steps
                 .append(step, &at)
                 .map_err(|e| row_error(source, Some(index), e))?;
         }
         self.summary.steps += values.len() as u64;
-        if self.steps.len() >= self.options.batch_rows {
-            self.flush_steps(out)?;
-        }
-        Ok(())
+        (self.pending.steps).emit_if_full(self.options.batch_rows, out)
     }
 
     pub(super) fn push_environments(
@@ -85,19 +79,13 @@ impl Transformer {
         if !self.options.emit_repositories {
             return Ok(());
         }
-        if self.environments_workspace != source.workspace {
-            self.flush_environments(out)?;
-            self.environments_workspace.clone_from(&source.workspace);
-        }
         let repo = Self::repo_at(&self.repo_uuids, source)?;
+        let environments = self.pending.environments.of(&source.workspace, out)?;
         for env in values {
-            self.environments.append(env, &repo);
+            environments.append(env, &repo);
         }
         self.summary.environments += values.len() as u64;
-        if self.environments.len() >= self.options.batch_rows {
-            self.flush_environments(out)?;
-        }
-        Ok(())
+        (self.pending.environments).emit_if_full(self.options.batch_rows, out)
     }
 
     pub(super) fn push_environment_deployments(
@@ -120,31 +108,6 @@ impl Transformer {
         self.summary.environment_deployments += values.len() as u64;
         if self.environment_deployments.len() >= self.options.batch_rows {
             self.flush_environment_deployments(out)?;
-        }
-        Ok(())
-    }
-
-    pub(super) fn flush_steps(&mut self, out: &mut Vec<TableBatch>) -> Result<(), TransformError> {
-        if self.steps.len() > 0 {
-            out.push(TableBatch {
-                table: Table::PipelineSteps,
-                workspace: self.steps_workspace.clone(),
-                batch: self.steps.finish().map_err(internal)?,
-            });
-        }
-        Ok(())
-    }
-
-    pub(super) fn flush_environments(
-        &mut self,
-        out: &mut Vec<TableBatch>,
-    ) -> Result<(), TransformError> {
-        if self.environments.len() > 0 {
-            out.push(TableBatch {
-                table: Table::Environments,
-                workspace: self.environments_workspace.clone(),
-                batch: self.environments.finish().map_err(internal)?,
-            });
         }
         Ok(())
     }

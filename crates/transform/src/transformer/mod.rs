@@ -3,6 +3,7 @@
 //! in [`extras`].
 
 mod extras;
+mod pending;
 
 use crate::environments::{EnvironmentDeploymentsBuilder, EnvironmentIndex, EnvironmentsBuilder};
 use crate::error::TransformError;
@@ -12,10 +13,13 @@ use crate::row::RowError;
 use crate::rules::{DeploymentBuilder, RuleSet};
 use crate::runs::{PipelineRunsBuilder, RepoContext};
 use crate::steps::PipelineStepsBuilder;
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
 use bbpipe_model::bitbucket::{
     self as json, DecodeError, Deployment, Environment, Page, PipelineRun, Repository, Step,
 };
 use bbpipe_model::{Activity, Endpoint, PageSource, RawPage, Table, TableBatch};
+use pending::{Pending, Rows};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -95,20 +99,62 @@ impl TransformSummary {
     }
 }
 
+/// The tables whose pending rows [`Transformer::finish`] emits as they are (runs and
+/// Bitbucket's deployments also go through the rules first, so they are apart).
+#[derive(Default)]
+struct PendingTables {
+    repositories: Pending<RepositoriesBuilder>,
+    steps: Pending<PipelineStepsBuilder>,
+    environments: Pending<EnvironmentsBuilder>,
+    rejects: Pending<RejectsBuilder>,
+}
+
+impl PendingTables {
+    fn take_all(&mut self, out: &mut Vec<TableBatch>) -> Result<(), TransformError> {
+        // Each one named: a table added above is a compile error here until it is emitted.
+        let PendingTables {
+            repositories,
+            steps,
+            environments,
+            rejects,
+        } = self;
+        out.extend(repositories.take()?);
+        out.extend(steps.take()?);
+        out.extend(environments.take()?);
+        out.extend(rejects.take()?);
+        Ok(())
+    }
+}
+
+/// Which table each builder builds.
+macro_rules! rows_of {
+    ($($builder:ty => $table:expr),+ $(,)?) => {$(
+        impl Rows for $builder {
+            const TABLE: Table = $table;
+            fn len(&self) -> usize {
+                <$builder>::len(self)
+            }
+            fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+                <$builder>::finish(self)
+            }
+        }
+    )+};
+}
+
+rows_of! {
+    RepositoriesBuilder => Table::Repositories,
+    PipelineStepsBuilder => Table::PipelineSteps,
+    EnvironmentsBuilder => Table::Environments,
+    RejectsBuilder => Table::Rejects,
+}
+
 /// Turns pages into batches, one page at a time; holds at most one batch per table.
 pub struct Transformer {
     options: TransformOptions,
-    repositories: RepositoriesBuilder,
-    repositories_workspace: String,
+    pending: PendingTables,
     runs: PipelineRunsBuilder,
     runs_workspace: String,
     deployments: DeploymentBuilder,
-    rejects: RejectsBuilder,
-    rejects_workspace: String,
-    steps: PipelineStepsBuilder,
-    steps_workspace: String,
-    environments: EnvironmentsBuilder,
-    environments_workspace: String,
     environment_deployments: EnvironmentDeploymentsBuilder,
     environment_deployments_workspace: String,
     /// Environments' names and types by uuid, for the deployments to them. One entry per
@@ -130,17 +176,10 @@ impl Transformer {
     pub fn new(options: TransformOptions) -> Self {
         Transformer {
             options,
-            repositories: RepositoriesBuilder::default(),
-            repositories_workspace: String::new(),
+            pending: PendingTables::default(),
             runs: PipelineRunsBuilder::default(),
             runs_workspace: String::new(),
             deployments: DeploymentBuilder::default(),
-            rejects: RejectsBuilder::default(),
-            rejects_workspace: String::new(),
-            steps: PipelineStepsBuilder::default(),
-            steps_workspace: String::new(),
-            environments: EnvironmentsBuilder::default(),
-            environments_workspace: String::new(),
             environment_deployments: EnvironmentDeploymentsBuilder::default(),
             environment_deployments_workspace: String::new(),
             environment_index: EnvironmentIndex::new(),
@@ -216,12 +255,9 @@ impl Transformer {
 
     /// Emits what is left.
     pub fn finish(&mut self, out: &mut Vec<TableBatch>) -> Result<(), TransformError> {
-        self.flush_repositories(out)?;
         self.flush_runs(out)?;
-        self.flush_steps(out)?;
-        self.flush_environments(out)?;
         self.flush_environment_deployments(out)?;
-        self.flush_rejects(out)
+        self.pending.take_all(out)
     }
 
     /// A page that did not decode as a whole: if its envelope holds, each run is decoded on
@@ -288,15 +324,12 @@ impl Transformer {
         out: &mut Vec<TableBatch>,
     ) -> Result<(), TransformError> {
         let slug = source.repo_slug.as_deref().unwrap_or_default();
-        if self.rejects_workspace != source.workspace {
-            self.flush_rejects(out)?;
-            self.rejects_workspace.clone_from(&source.workspace);
-        }
+        let rejects = self.pending.rejects.of(&source.workspace, out)?;
         let repo_uuid = self
             .repo_uuids
             .get(&(source.workspace.clone(), slug.to_string()))
             .cloned();
-        let id = self.rejects.append(Reject {
+        let id = rejects.append(Reject {
             workspace: &source.workspace,
             repo_slug: slug,
             repo_uuid: repo_uuid.as_deref(),
@@ -316,27 +349,13 @@ impl Transformer {
         Ok(())
     }
 
-    fn flush_rejects(&mut self, out: &mut Vec<TableBatch>) -> Result<(), TransformError> {
-        if self.rejects.len() > 0 {
-            out.push(TableBatch {
-                table: Table::Rejects,
-                workspace: self.rejects_workspace.clone(),
-                batch: self.rejects.finish().map_err(internal)?,
-            });
-        }
-        Ok(())
-    }
-
     fn push_repositories(
         &mut self,
         source: &PageSource,
         values: &[Repository<'_>],
         out: &mut Vec<TableBatch>,
     ) -> Result<(), TransformError> {
-        if self.repositories_workspace != source.workspace {
-            self.flush_repositories(out)?;
-            self.repositories_workspace.clone_from(&source.workspace);
-        }
+        let pending = &mut self.pending.repositories;
         for (index, repo) in values.iter().enumerate() {
             if !self.options.emit_repositories {
                 if let Some(slug) = repo.slug() {
@@ -346,17 +365,14 @@ impl Transformer {
                 }
                 continue;
             }
-            let slug = self
-                .repositories
+            let slug = (pending.of(&source.workspace, out)?)
                 .append(&source.workspace, repo)
                 .map_err(|e| row_error(source, Some(index), e))?;
             self.repo_uuids
                 .entry((source.workspace.clone(), slug.to_string()))
                 .or_insert_with(|| repo.uuid.to_string());
             self.summary.repositories += 1;
-            if self.repositories.len() >= self.options.batch_rows {
-                self.flush_repositories(out)?;
-            }
+            pending.emit_if_full(self.options.batch_rows, out)?;
         }
         Ok(())
     }
@@ -396,18 +412,6 @@ impl Transformer {
         *self.summary.runs_by_status.entry(status).or_default() += 1;
         if self.runs.len() >= self.options.batch_rows {
             self.flush_runs(out)?;
-        }
-        Ok(())
-    }
-
-    fn flush_repositories(&mut self, out: &mut Vec<TableBatch>) -> Result<(), TransformError> {
-        if self.repositories.len() > 0 {
-            let batch = self.repositories.finish().map_err(internal)?;
-            out.push(TableBatch {
-                table: Table::Repositories,
-                workspace: self.repositories_workspace.clone(),
-                batch,
-            });
         }
         Ok(())
     }
