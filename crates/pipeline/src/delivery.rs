@@ -8,7 +8,7 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::TimestampMicrosecondType;
 use bbpipe_load::{Destination, History, Scan, Scope};
 use bbpipe_model::{Granularity, PartitionKey, Table};
-use bbpipe_report::{Collected, DeliveryReport, Filters, Window, columns, compute, day_of};
+use bbpipe_report::{Collected, DeliveryReport, Filters, Input, Window, compute, day_of};
 use chrono::{Months, NaiveDate};
 
 /// What to report on.
@@ -75,18 +75,17 @@ pub async fn delivery(job: &DeliveryJob) -> Result<DeliveryOutput, PipelineError
     if !commits.is_empty() {
         collected.commits = Some(Vec::new());
     }
-    for (table, files) in [
-        (Table::Deployments, deployments),
-        (Table::PipelineRuns, runs),
-        (Table::PipelineSteps, steps),
-        (Table::DeploymentCommits, commits),
-    ] {
+    for (input, files) in Input::ALL
+        .into_iter()
+        .zip([deployments, runs, steps, commits])
+    {
         let touching = files.into_iter().filter(|(_, p)| !before(p, &window));
-        let mut scan = Scan::new(&destination, table, touching, columns(table));
+        let (table, columns) = (input.table(), input.columns());
+        let mut scan = Scan::new(&destination, table, touching, columns);
         while let Some((path, batches)) = scan.next_file().await.map_err(PipelineError::load)? {
             for batch in &batches {
                 collected
-                    .add(table, batch, &window, &job.filters)
+                    .add(input, batch, &window, &job.filters)
                     .map_err(|e| PipelineError::Report(format!("{path}: {e}")))?;
             }
         }

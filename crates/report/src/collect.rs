@@ -70,17 +70,54 @@ pub struct ShippedCommit {
     pub lead_time_seconds: i64,
 }
 
-/// The columns each table is read with.
-pub fn columns(table: Table) -> &'static [&'static str] {
-    match table {
-        Table::Deployments => &[
+/// A table the report reads; the others it leaves alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// `deployments`: deploy frequency, change failure rate, time to restore.
+    Deployments,
+    /// `pipeline_runs`: pipeline health.
+    PipelineRuns,
+    /// `pipeline_steps`: the steps section.
+    PipelineSteps,
+    /// `deployment_commits`: lead time.
+    DeploymentCommits,
+}
+
+impl Input {
+    /// Every table the report reads, in the order it reads them.
+    pub const ALL: [Input; 4] = [
+        Input::Deployments,
+        Input::PipelineRuns,
+        Input::PipelineSteps,
+        Input::DeploymentCommits,
+    ];
+
+    /// The table.
+    pub fn table(self) -> Table {
+        match self {
+            Input::Deployments => Table::Deployments,
+            Input::PipelineRuns => Table::PipelineRuns,
+            Input::PipelineSteps => Table::PipelineSteps,
+            Input::DeploymentCommits => Table::DeploymentCommits,
+        }
+    }
+
+    /// The columns the report reads of it.
+    pub fn columns(self) -> &'static [&'static str] {
+        columns(self)
+    }
+}
+
+fn columns(input: Input) -> &'static [&'static str] {
+    match input {
+        Input::Deployments => &[
             "reference_id",
             "service",
             "environment",
             "deployed_at",
             "success",
         ],
-        Table::PipelineRuns => &[
+        Input::PipelineRuns => &[
             "repository",
             "name",
             "build_number",
@@ -91,8 +128,8 @@ pub fn columns(table: Table) -> &'static [&'static str] {
             "duration_seconds",
             "build_seconds_used",
         ],
-        Table::DeploymentCommits => &["service", "environment", "deployed_at", "lead_time_seconds"],
-        Table::PipelineSteps => &[
+        Input::DeploymentCommits => &["service", "environment", "deployed_at", "lead_time_seconds"],
+        Input::PipelineSteps => &[
             "repository",
             "name",
             "status",
@@ -100,11 +137,6 @@ pub fn columns(table: Table) -> &'static [&'static str] {
             "build_seconds_used",
             "run_created_at",
         ],
-        // The report reads none of these.
-        Table::Repositories
-        | Table::Environments
-        | Table::EnvironmentDeployments
-        | Table::Rejects => &[],
     }
 }
 
@@ -206,21 +238,16 @@ impl Collected {
     /// Adds the rows of one batch of `table` that the window and filters keep.
     pub fn add(
         &mut self,
-        table: Table,
+        table: Input,
         batch: &RecordBatch,
         window: &Window,
         filters: &Filters,
     ) -> Result<(), ColumnError> {
         match table {
-            Table::Deployments => self.add_deployments(batch, window, filters),
-            Table::PipelineRuns => self.add_runs(batch, window),
-            Table::PipelineSteps => self.add_steps(batch, window),
-            Table::DeploymentCommits => self.add_commits(batch, window, filters),
-            // The report reads none of these.
-            Table::Repositories
-            | Table::Environments
-            | Table::EnvironmentDeployments
-            | Table::Rejects => Ok(()),
+            Input::Deployments => self.add_deployments(batch, window, filters),
+            Input::PipelineRuns => self.add_runs(batch, window),
+            Input::PipelineSteps => self.add_steps(batch, window),
+            Input::DeploymentCommits => self.add_commits(batch, window, filters),
         }
     }
 

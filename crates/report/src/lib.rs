@@ -18,7 +18,7 @@ mod window;
 
 pub use bands::Band;
 pub use charts::ChartError;
-pub use collect::{Collected, ColumnError, Filters, columns};
+pub use collect::{Collected, ColumnError, Filters, Input};
 pub use html::{HtmlError, render};
 pub use metrics::{compute, quantile};
 pub use report::{
