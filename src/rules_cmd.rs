@@ -292,8 +292,8 @@ struct Candidate<'a> {
 /// What rules can judge in a batch of `table`: its runs, or its Bitbucket deployments; nothing
 /// in other tables.
 fn candidates(table: Table, batch: &RecordBatch) -> Result<Vec<Candidate<'_>>, ArrowError> {
-    Ok(match table {
-        Table::PipelineRuns => {
+    Ok(match Source::of(table) {
+        Some(Source::Pipelines) => {
             let columns = RunColumns::new(batch)?;
             (0..columns.len())
                 .map(|row| Candidate {
@@ -303,7 +303,7 @@ fn candidates(table: Table, batch: &RecordBatch) -> Result<Vec<Candidate<'_>>, A
                 })
                 .collect()
         }
-        Table::EnvironmentDeployments => {
+        Some(Source::Environments) => {
             let columns = EnvironmentDeploymentColumns::new(batch)?;
             (0..columns.len())
                 .map(|row| Candidate {
@@ -314,12 +314,7 @@ fn candidates(table: Table, batch: &RecordBatch) -> Result<Vec<Candidate<'_>>, A
                 .collect()
         }
         // Rules judge pipeline runs and Bitbucket's deployments only.
-        Table::Repositories
-        | Table::PipelineSteps
-        | Table::Deployments
-        | Table::Environments
-        | Table::DeploymentCommits
-        | Table::Rejects => Vec::new(),
+        None => Vec::new(),
     })
 }
 

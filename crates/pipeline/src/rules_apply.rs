@@ -13,9 +13,7 @@ use crate::stages::load_rules;
 use crate::writer::{Writer, ndjson_path, open_destination};
 use bbpipe_load::{Destination, History, Scan, Scope};
 use bbpipe_model::{Message, Table, TableBatch};
-use bbpipe_transform::rules::{
-    DeploymentBuilder, ENVIRONMENT_DEPLOYMENT_COLUMNS, RUN_COLUMNS, RuleSet, Source,
-};
+use bbpipe_transform::rules::{DeploymentBuilder, RuleSet, Source};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -248,11 +246,12 @@ async fn preview(
     )
     .await?;
     let mut new = Described::new();
-    for table in sources(rules) {
+    for source in sources(rules) {
+        let (table, columns) = (source.table(), source.columns());
         let files = history.live_files(table, workspace);
-        let mut scan = Scan::of_workspace(destination, table, workspace, files, read(table)?);
+        let mut scan = Scan::of_workspace(destination, table, workspace, files, columns);
         while let Some((path, batches)) = scan.next_file().await.map_err(PipelineError::load)? {
-            derive(table, &path, &batches, rules, &mut outcome, &mut new)?;
+            derive(source, &path, &batches, rules, &mut outcome, &mut new)?;
         }
     }
     diff(&old, &new, &mut outcome);
@@ -261,12 +260,12 @@ async fn preview(
 
 /// The tables the rules read: `pipeline_runs`, and `environment_deployments` when a rule has
 /// `source = "environments"`.
-fn sources(rules: &RuleSet) -> Vec<Table> {
-    let mut tables = vec![Table::PipelineRuns];
+fn sources(rules: &RuleSet) -> Vec<Source> {
+    let mut sources = vec![Source::Pipelines];
     if rules.reads(Source::Environments) {
-        tables.push(Table::EnvironmentDeployments);
+        sources.push(Source::Environments);
     }
-    tables
+    sources
 }
 
 /// Re-derives one workspace: reads its runs back file by file, builds the deployments the
@@ -291,9 +290,9 @@ pub(crate) async fn rederive(
                 rules_entry(rules),
             )
         });
-    let inputs: Vec<(Table, Vec<String>)> = sources(rules)
+    let inputs: Vec<(Source, Vec<String>)> = sources(rules)
         .into_iter()
-        .map(|table| (table, writer.sink.live_files(table, workspace)))
+        .map(|source| (source, writer.sink.live_files(source.table(), workspace)))
         .collect();
     let old = described(
         destination,
@@ -305,13 +304,13 @@ pub(crate) async fn rederive(
     let (counted, described_new) = (&mut outcome, &mut new);
     let ((), _loaded) = writer
         .load(|tx| async move {
-            for (table, files) in inputs {
-                let mut scan =
-                    Scan::of_workspace(destination, table, workspace, files, read(table)?);
+            for (source, files) in inputs {
+                let (table, columns) = (source.table(), source.columns());
+                let mut scan = Scan::of_workspace(destination, table, workspace, files, columns);
                 while let Some((path, batches)) =
                     scan.next_file().await.map_err(PipelineError::load)?
                 {
-                    let batch = derive(table, &path, &batches, rules, counted, described_new)?;
+                    let batch = derive(source, &path, &batches, rules, counted, described_new)?;
                     if batch.num_rows() > 0 {
                         let batch = TableBatch {
                             table: Table::Deployments,
@@ -362,27 +361,10 @@ fn write_deletions(
     std::fs::rename(&partial, &deleted).map_err(io)
 }
 
-/// The columns the rules read of `table` (`pipeline_runs` or `environment_deployments`).
-fn read(table: Table) -> Result<&'static [&'static str], PipelineError> {
-    match table {
-        Table::PipelineRuns => Ok(RUN_COLUMNS),
-        Table::EnvironmentDeployments => Ok(ENVIRONMENT_DEPLOYMENT_COLUMNS),
-        Table::Repositories
-        | Table::PipelineSteps
-        | Table::Deployments
-        | Table::Environments
-        | Table::DeploymentCommits
-        | Table::Rejects => Err(PipelineError::Stage(format!(
-            "deployments are not derived from {}",
-            table.name()
-        ))),
-    }
-}
-
-/// The deployments the rules produce from the rows of one file (`path`) of `table`, counted
-/// in `outcome` and described in `new`.
+/// The deployments the rules produce from the rows of one file (`path`) of `source`'s table,
+/// counted in `outcome` and described in `new`.
 fn derive(
-    table: Table,
+    source: Source,
     path: &str,
     batches: &[arrow::record_batch::RecordBatch],
     rules: &RuleSet,
@@ -392,7 +374,7 @@ fn derive(
     let mut builder = DeploymentBuilder::default();
     let arrow = |e: arrow::error::ArrowError| PipelineError::Stage(format!("{path}: {e}"));
     for batch in batches {
-        if table == Table::EnvironmentDeployments {
+        if source == Source::Environments {
             builder
                 .append_environment_deployments(rules, batch)
                 .map_err(arrow)?;

@@ -1,8 +1,10 @@
 //! A validated deploy rule and how it judges one pipeline run.
 
 use super::config::RuleSpec;
+use super::deployments::{ENVIRONMENT_DEPLOYMENT_COLUMNS, RUN_COLUMNS};
 use super::run_view::RunView;
 use super::template::Template;
+use bbpipe_model::Table;
 use regex::Regex;
 use std::fmt;
 
@@ -37,6 +39,34 @@ pub enum Source {
     Pipelines,
     /// Deployments Bitbucket recorded (`environment_deployments`).
     Environments,
+}
+
+impl Source {
+    /// Every table rules judge.
+    pub const ALL: [Source; 2] = [Source::Pipelines, Source::Environments];
+
+    /// The table its rows come from.
+    pub fn table(self) -> Table {
+        match self {
+            Source::Pipelines => Table::PipelineRuns,
+            Source::Environments => Table::EnvironmentDeployments,
+        }
+    }
+
+    /// The columns rules read of that table.
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            Source::Pipelines => RUN_COLUMNS,
+            Source::Environments => ENVIRONMENT_DEPLOYMENT_COLUMNS,
+        }
+    }
+
+    /// What rules judge in `table`, if anything.
+    pub fn of(table: Table) -> Option<Source> {
+        Source::ALL
+            .into_iter()
+            .find(|source| source.table() == table)
+    }
 }
 
 /// A rule ready to use: regexes compiled once, templates parsed.
