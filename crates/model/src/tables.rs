@@ -223,6 +223,23 @@ static REJECTS: TableSpec = TableSpec {
     columns: rejects_columns,
 };
 
+/// `columns` after the four that say whose repository a row is of (the first level of the
+/// partition path, `workspace`, among them).
+fn of_a_repository(columns: Vec<Field>) -> Vec<Field> {
+    let mut all = vec![
+        text("workspace", false, WORKSPACE),
+        text(
+            "repository",
+            false,
+            "Repository full name, `workspace/slug`.",
+        ),
+        text("repo_slug", false, "Repository slug."),
+        text("repo_uuid", false, "Repository UUID, with braces."),
+    ];
+    all.extend(columns);
+    all
+}
+
 fn col(name: &str, data_type: DataType, nullable: bool, description: &str) -> Field {
     Field::new(name, data_type, nullable).with_metadata(HashMap::from([(
         DESCRIPTION_KEY.to_string(),
@@ -289,15 +306,7 @@ fn repositories_columns() -> Vec<Field> {
 
 /// A declarative list, one field per column with its description: as long as the table is wide.
 fn pipeline_runs_columns() -> Vec<Field> {
-    vec![
-        text("workspace", false, WORKSPACE),
-        text(
-            "repository",
-            false,
-            "Repository full name, `workspace/slug`.",
-        ),
-        text("repo_slug", false, "Repository slug."),
-        text("repo_uuid", false, "Repository UUID, with braces."),
+    of_a_repository(vec![
         text(
             "uuid",
             false,
@@ -423,20 +432,12 @@ fn pipeline_runs_columns() -> Vec<Field> {
             false,
             "When bbpipe read the page this row came from (UTC).",
         ),
-    ]
+    ])
 }
 
 /// A declarative list, one field per column with its description: as long as the table is wide.
 fn pipeline_steps_columns() -> Vec<Field> {
-    vec![
-        text("workspace", false, WORKSPACE),
-        text(
-            "repository",
-            false,
-            "Repository full name, `workspace/slug`.",
-        ),
-        text("repo_slug", false, "Repository slug."),
-        text("repo_uuid", false, "Repository UUID, with braces."),
+    of_a_repository(vec![
         text(
             "pipeline_uuid",
             false,
@@ -532,19 +533,11 @@ fn pipeline_steps_columns() -> Vec<Field> {
             false,
             "When bbpipe read the page this row came from (UTC).",
         ),
-    ]
+    ])
 }
 
 fn environments_columns() -> Vec<Field> {
-    vec![
-        text("workspace", false, WORKSPACE),
-        text(
-            "repository",
-            false,
-            "Repository full name, `workspace/slug`.",
-        ),
-        text("repo_slug", false, "Repository slug."),
-        text("repo_uuid", false, "Repository UUID, with braces."),
+    of_a_repository(vec![
         text("uuid", false, "Environment UUID, with braces."),
         text(
             "name",
@@ -573,19 +566,11 @@ fn environments_columns() -> Vec<Field> {
             false,
             "When bbpipe last read the environment (UTC).",
         ),
-    ]
+    ])
 }
 
 fn environment_deployments_columns() -> Vec<Field> {
-    vec![
-        text("workspace", false, WORKSPACE),
-        text(
-            "repository",
-            false,
-            "Repository full name, `workspace/slug`.",
-        ),
-        text("repo_slug", false, "Repository slug."),
-        text("repo_uuid", false, "Repository UUID, with braces."),
+    of_a_repository(vec![
         text(
             "uuid",
             false,
@@ -646,7 +631,7 @@ fn environment_deployments_columns() -> Vec<Field> {
             false,
             "When bbpipe read the page this row came from (UTC).",
         ),
-    ]
+    ])
 }
 
 fn deployments_columns() -> Vec<Field> {
