@@ -17,7 +17,7 @@ pub enum Endpoint {
     /// `GET /repositories/{workspace}/{repo_slug}/pipelines/{uuid}`: one pipeline run, unwrapped.
     PipelineRun,
     /// `GET .../pipelines/{uuid}/steps`: the steps of one pipeline run (the page's
-    /// [`PageSource::run`] names the run).
+    /// [`PageSource::run`](crate::PageSource::run) names the run).
     Steps,
     /// `GET /repositories/{workspace}/{repo_slug}/environments`: deployment environments.
     Environments,
