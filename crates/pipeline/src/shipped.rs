@@ -374,3 +374,25 @@ fn time_column<'a>(
 fn missing(path: &str, name: &str) -> PipelineError {
     PipelineError::Stage(format!("{path}: no readable column {name}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{DEPLOYMENT_COLUMNS, LOOKED_COLUMNS};
+    use bbpipe_model::Table;
+
+    /// The commits pass names the columns it reads back as text: each must be in the spec.
+    #[test]
+    fn every_column_read_back_is_in_its_tables_spec() {
+        for (table, columns) in [
+            (Table::Deployments, DEPLOYMENT_COLUMNS),
+            (Table::DeploymentCommits, LOOKED_COLUMNS),
+        ] {
+            for column in columns {
+                assert!(
+                    table.schema().index_of(column).is_ok(),
+                    "{table:?}: {column}"
+                );
+            }
+        }
+    }
+}

@@ -398,3 +398,19 @@ impl Collected {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Input;
+
+    /// The report names its columns as text: each must be a column of its table's spec.
+    #[test]
+    fn every_column_the_report_reads_is_in_its_tables_spec() {
+        for input in Input::ALL {
+            let schema = input.table().schema();
+            for column in input.columns() {
+                assert!(schema.index_of(column).is_ok(), "{input:?}: {column}");
+            }
+        }
+    }
+}

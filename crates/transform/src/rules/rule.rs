@@ -332,3 +332,22 @@ impl Rule {
         })
     }
 }
+
+#[cfg(test)]
+mod source_tests {
+    use super::Source;
+    use bbpipe_model::Table;
+
+    /// Rules name their columns as text: each must be a column of its table's spec.
+    #[test]
+    fn every_column_rules_read_is_in_its_tables_spec_and_each_source_is_found_by_its_table() {
+        for source in Source::ALL {
+            let schema = source.table().schema();
+            for column in source.columns() {
+                assert!(schema.index_of(column).is_ok(), "{source:?}: {column}");
+            }
+            assert_eq!(Source::of(source.table()), Some(source));
+        }
+        assert_eq!(Source::of(Table::PipelineSteps), None);
+    }
+}
