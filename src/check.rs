@@ -51,8 +51,14 @@ fn credentials_hint(mode: &str) -> String {
         "api_token" => "Atlassian API tokens authenticate with the account's EMAIL as the username, not the \
              Bitbucket username: check BITBUCKET_EMAIL, and that BITBUCKET_API_TOKEN is an API token with scopes"
             .into(),
-        _ => "app passwords authenticate with the Bitbucket USERNAME (not the email), and Atlassian is \
-             switching them off in 2026: prefer BITBUCKET_EMAIL + BITBUCKET_API_TOKEN"
+        "oauth_consumer" => "an OAuth consumer's key and secret go to the token URL \
+             (BITBUCKET_OAUTH_TOKEN_URL, default https://bitbucket.org/site/oauth2/access_token): check that \
+             BITBUCKET_OAUTH_CLIENT_ID is the consumer's Key and BITBUCKET_OAUTH_CLIENT_SECRET its Secret, and \
+             that the consumer is private (the client credentials grant needs that) with the Repositories: Read \
+             and Pipelines: Read permissions"
+            .into(),
+        _ => "app passwords were removed by Atlassian on 2026-07-28 and Bitbucket refuses every one: use \
+             BITBUCKET_EMAIL + BITBUCKET_API_TOKEN, an access token or a workspace OAuth consumer"
             .into(),
     }
 }

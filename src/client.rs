@@ -24,8 +24,10 @@ pub fn client_for(
 pub fn warn_if_deprecated(credentials: &Credentials) {
     if matches!(credentials, Credentials::AppPassword { .. }) {
         tracing::warn!(
-            "app passwords are deprecated and being switched off by Atlassian during 2026: create an \
-             Atlassian API token and set BITBUCKET_EMAIL and BITBUCKET_API_TOKEN instead"
+            "app passwords were removed by Atlassian on 2026-07-28 and Bitbucket answers them 401: \
+             set BITBUCKET_EMAIL and BITBUCKET_API_TOKEN (Atlassian API token), \
+             BITBUCKET_ACCESS_TOKEN, or BITBUCKET_OAUTH_CLIENT_ID and \
+             BITBUCKET_OAUTH_CLIENT_SECRET (workspace OAuth consumer) instead"
         );
     }
 }

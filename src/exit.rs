@@ -41,6 +41,9 @@ pub const EMPTY_REPORT: (&str, u8) = ("empty_report", 10);
 pub fn classify(error: &ApiError, listing: bool) -> (&'static str, u8) {
     match error {
         ApiError::Status { status: 401, .. } => INVALID_CREDENTIALS,
+        ApiError::Token {
+            status: 400 | 401, ..
+        } => INVALID_CREDENTIALS,
         ApiError::Status { status: 403, .. } => INVALID_PERMISSIONS,
         ApiError::Status { status: 404, .. } if listing => WORKSPACE_NOT_FOUND,
         ApiError::Unreachable { .. } => UNREACHABLE,

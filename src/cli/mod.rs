@@ -52,8 +52,9 @@ pub enum Command {
     /// Export a workspace from the Bitbucket API: full history first, incremental afterwards.
     ///
     /// Credentials come from the environment: BITBUCKET_ACCESS_TOKEN (access token), or
-    /// BITBUCKET_EMAIL + BITBUCKET_API_TOKEN (Atlassian API token), or BITBUCKET_USERNAME +
-    /// BITBUCKET_APP_PASSWORD (deprecated); each also as <NAME>_FILE. With --config, every
+    /// BITBUCKET_EMAIL + BITBUCKET_API_TOKEN (Atlassian API token), or BITBUCKET_OAUTH_CLIENT_ID +
+    /// BITBUCKET_OAUTH_CLIENT_SECRET (workspace OAuth consumer; BITBUCKET_OAUTH_TOKEN_URL to
+    /// ask elsewhere for its tokens); each also as <NAME>_FILE. With --config, every
     /// workspace of the nightly job's file, each with the credentials the file names.
     Export(Box<ExportArgs>),
     /// Run the pipeline on recorded pages (no network, no credentials).

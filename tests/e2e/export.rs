@@ -163,7 +163,7 @@ fn every_auth_mode_and_the_usual_mistakes() {
         (code, json["auth_mode"].as_str()),
         (Some(0), Some("app_password"))
     );
-    assert!(err.contains("deprecated"), "{err}");
+    assert!(err.contains("removed by Atlassian on 2026-07-28"), "{err}");
 
     let (code, json, _) = check(&app, &[("BITBUCKET_USERNAME", "ada")]);
     assert_eq!(code, Some(3));

@@ -19,6 +19,7 @@ mod load_guarantees;
 mod nightly;
 mod no_hang;
 mod no_run_lost;
+mod oauth;
 mod partitioning;
 mod replay;
 mod report;

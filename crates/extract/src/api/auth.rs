@@ -30,15 +30,25 @@ pub enum Credentials {
     /// Workspace, project or repository access token: `Authorization: Bearer`.
     AccessToken(Secret),
     /// Atlassian API token: HTTP Basic with the account's email.
-    /// Atlassian API token: HTTP Basic with the account's email.
     ApiToken {
         /// The account's email.
         email: String,
         /// The API token.
         token: Secret,
     },
-    /// App password (deprecated by Atlassian during 2026): HTTP Basic with the username.
-    /// App password: HTTP Basic with the Bitbucket username.
+    /// A workspace OAuth consumer (client credentials grant): its key and secret go to the
+    /// token URL only, for an access token that goes out as Bearer and is renewed before it
+    /// expires (or when the API says it has).
+    OAuthConsumer {
+        /// The consumer's key (its client id).
+        client_id: String,
+        /// The consumer's secret.
+        secret: Secret,
+        /// Where access tokens are asked for.
+        token_url: url::Url,
+    },
+    /// App password: HTTP Basic with the Bitbucket username. Atlassian removed app passwords
+    /// on 2026-07-28; the API answers them 401.
     AppPassword {
         /// The Bitbucket username.
         username: String,
@@ -52,8 +62,8 @@ pub enum Credentials {
 pub enum AuthError {
     #[error(
         "no Bitbucket credentials: set BITBUCKET_ACCESS_TOKEN (access token), or BITBUCKET_EMAIL \
-         and BITBUCKET_API_TOKEN (Atlassian API token), or BITBUCKET_USERNAME and \
-         BITBUCKET_APP_PASSWORD (deprecated app password); each also as <NAME>_FILE"
+         and BITBUCKET_API_TOKEN (Atlassian API token), or BITBUCKET_OAUTH_CLIENT_ID and \
+         BITBUCKET_OAUTH_CLIENT_SECRET (workspace OAuth consumer); each also as <NAME>_FILE"
     )]
     /// No credential variable is set.
     Missing,
@@ -85,7 +95,13 @@ pub enum AuthError {
     /// one would fail every request, and could smuggle a header.
     #[error("{0} holds a newline or another control character (a copy-paste slip?)")]
     ControlCharacter(&'static str),
+    /// The token URL cannot be one: the consumer's secret would have nowhere safe to go.
+    #[error("BITBUCKET_OAUTH_TOKEN_URL {0:?}: not an https:// URL (http:// only to loopback)")]
+    TokenUrl(String),
 }
+
+/// Where Bitbucket Cloud hands out OAuth access tokens.
+pub const DEFAULT_TOKEN_URL: &str = "https://bitbucket.org/site/oauth2/access_token";
 
 impl Credentials {
     /// Reads the process environment.
@@ -129,6 +145,8 @@ impl Credentials {
         let api_token = read("BITBUCKET_API_TOKEN")?;
         let username = read("BITBUCKET_USERNAME")?;
         let app_password = read("BITBUCKET_APP_PASSWORD")?;
+        let client_id = read("BITBUCKET_OAUTH_CLIENT_ID")?;
+        let client_secret = read("BITBUCKET_OAUTH_CLIENT_SECRET")?;
 
         let mut kinds = Vec::new();
         if token.is_some() {
@@ -139,6 +157,9 @@ impl Credentials {
         }
         if username.is_some() || app_password.is_some() {
             kinds.push("BITBUCKET_USERNAME/BITBUCKET_APP_PASSWORD");
+        }
+        if client_id.is_some() || client_secret.is_some() {
+            kinds.push("BITBUCKET_OAUTH_CLIENT_ID/BITBUCKET_OAUTH_CLIENT_SECRET");
         }
         if kinds.len() > 1 {
             return Err(AuthError::Ambiguous(kinds.join(", ")));
@@ -167,6 +188,30 @@ impl Credentials {
             }
             (None, None) => {}
         }
+        match (client_id, client_secret) {
+            (Some(client_id), Some(secret)) => {
+                let asked = lookup("BITBUCKET_OAUTH_TOKEN_URL");
+                let text = asked.as_deref().unwrap_or(DEFAULT_TOKEN_URL);
+                return Ok(Credentials::OAuthConsumer {
+                    client_id,
+                    secret: Secret::new(secret),
+                    token_url: token_url(text)?,
+                });
+            }
+            (Some(_), None) => {
+                return Err(AuthError::Partial {
+                    set: "BITBUCKET_OAUTH_CLIENT_ID",
+                    missing: "BITBUCKET_OAUTH_CLIENT_SECRET",
+                });
+            }
+            (None, Some(_)) => {
+                return Err(AuthError::Partial {
+                    set: "BITBUCKET_OAUTH_CLIENT_SECRET",
+                    missing: "BITBUCKET_OAUTH_CLIENT_ID",
+                });
+            }
+            (None, None) => {}
+        }
         match (username, app_password) {
             (Some(username), Some(password)) => Ok(Credentials::AppPassword {
                 username,
@@ -184,18 +229,29 @@ impl Credentials {
         }
     }
 
-    /// `access_token`, `api_token` or `app_password`.
+    /// `access_token`, `api_token`, `oauth_consumer` or `app_password`.
     pub fn mode(&self) -> &'static str {
         match self {
             Credentials::AccessToken(_) => "access_token",
             Credentials::ApiToken { .. } => "api_token",
+            Credentials::OAuthConsumer { .. } => "oauth_consumer",
             Credentials::AppPassword { .. } => "app_password",
         }
     }
 
-    pub(crate) fn apply(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    /// Adds the credential to a request of the API; an OAuth consumer's current access token
+    /// is `bearer` (the client holds it).
+    pub(crate) fn apply(
+        &self,
+        request: reqwest::RequestBuilder,
+        bearer: Option<&Secret>,
+    ) -> reqwest::RequestBuilder {
         match self {
             Credentials::AccessToken(token) => request.bearer_auth(token.expose()),
+            Credentials::OAuthConsumer { .. } => match bearer {
+                Some(token) => request.bearer_auth(token.expose()),
+                None => request,
+            },
             Credentials::ApiToken { email, token } => {
                 request.basic_auth(email, Some(token.expose()))
             }
@@ -203,6 +259,24 @@ impl Credentials {
                 request.basic_auth(username, Some(password.expose()))
             }
         }
+    }
+}
+
+/// A token URL the consumer's secret may go to: https, or http to a loopback address (a local
+/// test server).
+pub fn token_url(text: &str) -> Result<url::Url, AuthError> {
+    let bad = || AuthError::TokenUrl(text.to_string());
+    let url = url::Url::parse(text).map_err(|_| bad())?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name == "localhost",
+        None => false,
+    };
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(url),
+        "http" if loopback => Ok(url),
+        _ => Err(bad()),
     }
 }
 
@@ -262,5 +336,40 @@ mod tests {
         let creds = from(&[("BITBUCKET_ACCESS_TOKEN_FILE", file.to_str().unwrap())]).unwrap();
         assert_eq!(creds, Credentials::AccessToken(Secret::new("s3cr3t-value")));
         assert!(!format!("{creds:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn an_oauth_consumer_needs_both_halves_and_a_safe_token_url() {
+        let both = [
+            ("BITBUCKET_OAUTH_CLIENT_ID", "key"),
+            ("BITBUCKET_OAUTH_CLIENT_SECRET", "s"),
+        ];
+        let consumer = from(&both).unwrap();
+        assert_eq!(consumer.mode(), "oauth_consumer");
+        let Credentials::OAuthConsumer { token_url, .. } = &consumer else {
+            panic!("{consumer:?}");
+        };
+        assert_eq!(token_url.as_str(), DEFAULT_TOKEN_URL);
+        assert!(!format!("{consumer:?}").contains("\"s\""));
+        assert_eq!(
+            from(&both[..1]),
+            Err(AuthError::Partial {
+                set: "BITBUCKET_OAUTH_CLIENT_ID",
+                missing: "BITBUCKET_OAUTH_CLIENT_SECRET"
+            })
+        );
+        let with_token = [both[0], both[1], ("BITBUCKET_ACCESS_TOKEN", "t")];
+        assert!(matches!(from(&with_token), Err(AuthError::Ambiguous(_))));
+        for (url, ok) in [
+            ("https://bitbucket.org/site/oauth2/access_token", true),
+            ("http://127.0.0.1:8080/site/oauth2/access_token", true),
+            ("http://localhost/token", true),
+            ("http://bitbucket.org/site/oauth2/access_token", false),
+            ("ftp://bitbucket.org/x", false),
+            ("not a url", false),
+        ] {
+            let vars = [both[0], both[1], ("BITBUCKET_OAUTH_TOKEN_URL", url)];
+            assert_eq!(from(&vars).is_ok(), ok, "{url}");
+        }
     }
 }

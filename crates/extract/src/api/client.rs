@@ -1,8 +1,9 @@
 //! The HTTP client: credentials only to the API's origin, pacing, retries with backoff.
 
-use super::auth::Credentials;
+use super::auth::{Credentials, Secret};
 use super::error::{ApiError, describe};
 use super::lane::{CredentialStats, Lane, RequestStats};
+use super::oauth::{Consumer, TokenCache};
 use super::pace::Pacer;
 use super::response::{BodyError, read_body, unreachable};
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -98,7 +99,15 @@ pub struct Client {
     stats: Arc<RequestStats>,
 }
 
-enum Attempt {
+/// What a 401 to an app password adds: the likely reason, and what to use instead.
+const APP_PASSWORDS_GONE: &str = " (app passwords: Atlassian removed them on 2026-07-28, so \
+    Bitbucket refuses every one; use an access token, an Atlassian API token or a workspace \
+    OAuth consumer instead, see docs/guides/exporting.md)";
+
+/// New access tokens one request may ask for after 401s before the 401 stands.
+const MAX_TOKEN_RENEWALS: u32 = 3;
+
+pub(super) enum Attempt {
     Done(Bytes),
     RateLimited(Option<Duration>),
     Transient(ApiError),
@@ -145,6 +154,7 @@ impl Client {
                     ..CredentialStats::default()
                 }),
                 cooling_until: std::sync::Mutex::new(None),
+                token: TokenCache::default(),
             })
             .collect();
         Ok(Client {
@@ -247,6 +257,7 @@ impl Client {
             .build();
         let mut waited = Duration::ZERO;
         let mut refused: Option<ApiError> = None;
+        let mut renewals = 0;
         loop {
             let Some((index, paced)) = self.lane(activity).await else {
                 // Every credential was set aside: the last refusal says why.
@@ -259,6 +270,7 @@ impl Client {
             RequestStats::add(&self.stats.rate_limit_wait_ms, paced.as_millis() as u64);
             RequestStats::add(&self.stats.requests, 1);
             RequestStats::add(&lane.stats.requests, 1);
+            let asked_at = tokio::time::Instant::now();
             let attempt = self.attempt(lane, url).await;
             if let Some(activity) = activity {
                 // An answer, even a failure, is progress: retries are not a stall.
@@ -266,9 +278,18 @@ impl Client {
             }
             match attempt {
                 Attempt::Done(body) => return Ok(body),
+                // An OAuth access token expired (or was revoked) early: a new one, a few times
+                // (concurrent requests may each meet one that expired).
                 Attempt::Fatal(error)
-                    if matches!(error.status(), Some(401 | 403)) && self.lanes.len() > 1 =>
+                    if error.status() == Some(401)
+                        && renewals < MAX_TOKEN_RENEWALS
+                        && matches!(lane.credentials, Credentials::OAuthConsumer { .. }) =>
                 {
+                    tracing::debug!(%error, "the API refused the OAuth access token: renewing it");
+                    lane.token.forget(asked_at).await;
+                    renewals += 1;
+                }
+                Attempt::Fatal(error) if error.refuses_credential() && self.lanes.len() > 1 => {
                     // A revoked or under-scoped credential: the others carry on without it.
                     let error = set_aside(lane, error);
                     if self.lanes_left() == 0 {
@@ -343,6 +364,24 @@ impl Client {
         delay
     }
 
+    /// An OAuth consumer's current access token; `None` for the other kinds of credential.
+    async fn bearer(&self, lane: &Lane) -> Result<Option<Secret>, Attempt> {
+        let Credentials::OAuthConsumer {
+            client_id,
+            secret,
+            token_url,
+        } = &lane.credentials
+        else {
+            return Ok(None);
+        };
+        let consumer = Consumer {
+            client_id,
+            secret,
+            token_url,
+        };
+        lane.token.bearer(&self.http, &consumer).await.map(Some)
+    }
+
     fn same_origin(&self, url: &Url) -> bool {
         url.origin() == self.options.api_url.origin()
     }
@@ -354,7 +393,11 @@ impl Client {
             .get(url.clone())
             .header("Accept", "application/json");
         if self.same_origin(url) {
-            request = lane.credentials.apply(request);
+            let bearer = match self.bearer(lane).await {
+                Ok(bearer) => bearer,
+                Err(attempt) => return attempt,
+            };
+            request = lane.credentials.apply(request, bearer.as_ref());
         } else {
             tracing::warn!(url = %shown, "not the API's origin: requesting without credentials");
         }
@@ -398,7 +441,10 @@ impl Client {
             200..=299 => Attempt::Done(body),
             429 => Attempt::RateLimited(retry_after),
             _ => {
-                let (message, missing_scopes) = describe(&body);
+                let (mut message, missing_scopes) = describe(&body);
+                if status == 401 && matches!(lane.credentials, Credentials::AppPassword { .. }) {
+                    message.push_str(APP_PASSWORDS_GONE);
+                }
                 let error = ApiError::Status {
                     url: shown,
                     status,

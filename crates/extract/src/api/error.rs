@@ -61,6 +61,17 @@ pub enum ApiError {
         /// The limit, in bytes.
         limit: usize,
     },
+    /// The OAuth token URL refused the consumer (a wrong key or secret, a consumer deleted or
+    /// not private): no access token, so no request of the API can be made.
+    #[error("POST {url}: HTTP {status}: {message} (asking for an OAuth consumer's access token)")]
+    Token {
+        /// The token URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// What the token URL said (`error_description`, else `error`).
+        message: String,
+    },
     /// A body that is not what the endpoint returns.
     #[error("GET {url}: unexpected response at {path}: {message}")]
     Body {
@@ -82,6 +93,21 @@ impl ApiError {
         }
     }
 
+    /// Whether the error refuses the credential itself (401, 403, or a token URL's refusal),
+    /// so that another credential may carry on.
+    pub fn refuses_credential(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Status {
+                status: 401 | 403,
+                ..
+            } | ApiError::Token {
+                status: 400 | 401,
+                ..
+            }
+        )
+    }
+
     /// The error, its message naming the credential that met it (by name, never value).
     pub fn for_credential(self, name: &str) -> ApiError {
         match self {
@@ -95,6 +121,15 @@ impl ApiError {
                 status,
                 message: format!("{message} (credential {name})"),
                 missing_scopes,
+            },
+            ApiError::Token {
+                url,
+                status,
+                message,
+            } => ApiError::Token {
+                url,
+                status,
+                message: format!("{message} (credential {name})"),
             },
             other => other,
         }

@@ -65,6 +65,8 @@ pub(super) struct Lane {
     pub(super) stats: Arc<CredentialStats>,
     /// After a 429: not used again before this.
     pub(super) cooling_until: std::sync::Mutex<Option<tokio::time::Instant>>,
+    /// An OAuth consumer's access token (unused by the other kinds).
+    pub(super) token: super::oauth::TokenCache,
 }
 
 impl Lane {

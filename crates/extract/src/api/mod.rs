@@ -4,11 +4,12 @@ mod auth;
 mod client;
 mod error;
 mod lane;
+mod oauth;
 mod pace;
 mod response;
 mod shapes;
 
-pub use auth::{AuthError, Credentials, Secret};
+pub use auth::{AuthError, Credentials, DEFAULT_TOKEN_URL, Secret, token_url};
 pub use client::{
     Client, ClientOptions, DEFAULT_API_URL, DEFAULT_MAX_RESPONSE_BYTES, check_api_url,
 };

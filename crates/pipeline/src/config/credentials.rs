@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 
 /// One credential, by reference: an access token (`token_env` or `token_file`), an Atlassian
 /// API token with its account's email (`email` or `email_env`, and `api_token_env` or
-/// `api_token_file`), or a deprecated app password (`username` or `username_env`, and
-/// `app_password_env` or `app_password_file`).
+/// `api_token_file`), a workspace OAuth consumer (`client_id` or `client_id_env`, and
+/// `client_secret_env` or `client_secret_file`; `token_url` to change where tokens are asked
+/// for), or an app password (`username` or `username_env`, and `app_password_env` or
+/// `app_password_file`; Atlassian removed them on 2026-07-28).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialRef {
@@ -32,6 +34,21 @@ pub struct CredentialRef {
     /// File holding an Atlassian API token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_token_file: Option<String>,
+    /// An OAuth consumer's key (its client id; not a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Environment variable holding that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id_env: Option<String>,
+    /// Environment variable holding the OAuth consumer's secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_env: Option<String>,
+    /// File holding the OAuth consumer's secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_file: Option<String>,
+    /// Where the OAuth consumer's access tokens are asked for (default Bitbucket's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
     /// The Bitbucket username, for an app password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
@@ -71,6 +88,7 @@ fn either<'a>(first: Part<'a>, second: Part<'a>) -> Result<Option<Source<'a>>, S
 enum Kind {
     AccessToken,
     ApiToken,
+    OAuthConsumer,
     AppPassword,
 }
 
@@ -95,6 +113,10 @@ impl CredentialRef {
                 self.api_token_env.is_some() || self.api_token_file.is_some(),
             ),
             (
+                Kind::OAuthConsumer,
+                self.client_secret_env.is_some() || self.client_secret_file.is_some(),
+            ),
+            (
                 Kind::AppPassword,
                 self.app_password_env.is_some() || self.app_password_file.is_some(),
             ),
@@ -108,7 +130,8 @@ impl CredentialRef {
             (Some(_), Some(_)) => Err("several kinds of secret: keep exactly one".into()),
             (None, _) => Err(
                 "no secret: give token_env or token_file, api_token_env or api_token_file \
-                 (with email or email_env), or app_password_env or app_password_file (with \
+                 (with email or email_env), client_secret_env or client_secret_file (with \
+                 client_id or client_id_env), or app_password_env or app_password_file (with \
                  username or username_env)"
                     .into(),
             ),
@@ -140,6 +163,18 @@ impl CredentialRef {
                 "email or email_env",
                 "api_token_env or api_token_file",
             ),
+            Kind::OAuthConsumer => (
+                either(
+                    ("client_id", &self.client_id, Source::Literal),
+                    ("client_id_env", &self.client_id_env, Source::Env),
+                )?,
+                either(
+                    ("client_secret_env", &self.client_secret_env, Source::Env),
+                    ("client_secret_file", &self.client_secret_file, Source::File),
+                )?,
+                "client_id or client_id_env",
+                "client_secret_env or client_secret_file",
+            ),
             Kind::AppPassword => (
                 either(
                     ("username", &self.username, Source::Literal),
@@ -166,6 +201,7 @@ impl CredentialRef {
         for file in [
             &mut self.token_file,
             &mut self.api_token_file,
+            &mut self.client_secret_file,
             &mut self.app_password_file,
         ]
         .into_iter()
@@ -220,6 +256,16 @@ impl CredentialRef {
             (Kind::ApiToken, Some(email)) => Credentials::ApiToken {
                 email,
                 token: secret,
+            },
+            (Kind::OAuthConsumer, Some(client_id)) => Credentials::OAuthConsumer {
+                client_id,
+                secret,
+                token_url: bbpipe_extract::api::token_url(
+                    self.token_url
+                        .as_deref()
+                        .unwrap_or(bbpipe_extract::api::DEFAULT_TOKEN_URL),
+                )
+                .map_err(|e| fail(e.to_string()))?,
             },
             (Kind::AppPassword, Some(username)) => Credentials::AppPassword {
                 username,

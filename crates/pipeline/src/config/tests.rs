@@ -192,3 +192,44 @@ fn relative_paths_are_taken_from_the_file() {
     std::fs::write(&path, "out = \"s3://b/p\"\n[[workspace]]\nname = \"a\"\n[[workspace.credential]]\nname = \"c\"\ntoken_env = \"T\"\n").unwrap();
     assert_eq!(NightlyConfig::load(&path).unwrap().out.unwrap(), "s3://b/p");
 }
+
+#[test]
+fn an_oauth_consumer_resolves_with_its_token_url_and_a_bad_one_is_named() {
+    let consumer = |extra: &str| {
+        format!(
+            "[[workspace]]\nname = \"acme\"\n[[workspace.credential]]\nname = \"ci\"\nclient_id = \"key-1\"\nclient_secret_env = \"ACME_SECRET\"\n{extra}"
+        )
+    };
+    let vars = HashMap::from([("ACME_SECRET".to_string(), "s3cret".to_string())]);
+    let lookup = |name: &str| vars.get(name).cloned();
+    let config = parse(&consumer("")).unwrap();
+    let resolved = config.workspace("acme").unwrap().credentials[0]
+        .resolve("acme", &lookup)
+        .unwrap();
+    let Credentials::OAuthConsumer {
+        client_id,
+        secret,
+        token_url,
+    } = resolved
+    else {
+        panic!("not an OAuth consumer: {resolved:?}");
+    };
+    assert_eq!((client_id.as_str(), secret.expose()), ("key-1", "s3cret"));
+    assert_eq!(token_url.as_str(), bbpipe_extract::api::DEFAULT_TOKEN_URL);
+    let config = parse(&consumer("token_url = \"http://tokens.example.com/t\"\n")).unwrap();
+    let error = config.workspace("acme").unwrap().credentials[0]
+        .resolve("acme", &lookup)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("credential ci") && error.contains("https"),
+        "{error}"
+    );
+    let error = parse(&consumer("").replace("client_id = \"key-1\"\n", ""))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("needs client_id or client_id_env"),
+        "{error}"
+    );
+}

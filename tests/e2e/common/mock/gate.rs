@@ -8,6 +8,12 @@ use serde_json::json;
 /// The answer that stops `request` before routing, if any.
 pub fn check(state: &mut State, request: &Request) -> Option<Response> {
     let authorization = request.authorization.as_deref();
+    if let Some(consumer) = state.oauth.as_mut() {
+        if let Some(refused) = super::oauth::check(consumer, authorization) {
+            return Some(refused);
+        }
+        return rate_limit(state, authorization).or_else(|| state.faults.pop_front().map(fault));
+    }
     let accepted = authorization == Some(state.auth.header().as_str())
         || state
             .also_accepted

@@ -7,8 +7,11 @@ use std::net::TcpStream;
 
 /// A request: its target as sent, its Authorization header, the decoded path and query.
 pub struct Request {
+    pub method: String,
     pub target: String,
     pub authorization: Option<String>,
+    /// The body (the token endpoint's form), as text.
+    pub body: String,
     pub path: String,
     params: Vec<(String, String)>,
 }
@@ -19,19 +22,26 @@ impl Request {
         let mut reader = BufReader::new(stream.try_clone().ok()?);
         let mut line = String::new();
         reader.read_line(&mut line).ok()?;
+        let method = line.split_whitespace().next().unwrap_or("GET").to_string();
         let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
         let mut authorization = None;
+        let mut length = 0usize;
         loop {
             let mut header = String::new();
             if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
                 break;
             }
-            if let Some((name, value)) = header.split_once(':')
-                && name.eq_ignore_ascii_case("authorization")
-            {
-                authorization = Some(value.trim().to_string());
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("authorization") {
+                    authorization = Some(value.trim().to_string());
+                } else if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0).min(1 << 20);
+                }
             }
         }
+        let mut body = vec![0u8; length];
+        std::io::Read::read_exact(&mut reader, &mut body).ok()?;
+        let body = String::from_utf8_lossy(&body).into_owned();
         let (path, query) = target.split_once('?').unwrap_or((&target, ""));
         let path = percent_decode(path);
         let params = query
@@ -40,8 +50,10 @@ impl Request {
             .map(|(k, v)| (k.to_string(), percent_decode(v)))
             .collect();
         Some(Request {
+            method,
             target,
             authorization,
+            body,
             path,
             params,
         })

@@ -11,6 +11,7 @@
 mod data;
 mod gate;
 mod http;
+pub mod oauth;
 mod routes;
 
 use data::{new_run, steps};
@@ -109,6 +110,8 @@ pub struct State {
     /// When build 1 is created, and the time between builds.
     pub base: chrono::DateTime<chrono::FixedOffset>,
     pub spacing: chrono::Duration,
+    /// A workspace OAuth consumer: API requests then need one of its access tokens.
+    pub oauth: Option<oauth::Consumer>,
 }
 
 pub struct MockBitbucket {
@@ -145,6 +148,7 @@ impl MockBitbucket {
             delay_ms: 0,
             base: chrono::DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z").unwrap(),
             spacing: chrono::Duration::hours(1),
+            oauth: None,
         }));
         let shared = Arc::clone(&state);
         let base = url.clone();
@@ -171,6 +175,38 @@ impl MockBitbucket {
 
     pub fn clear_log(&self) {
         self.state.lock().unwrap().log.clear();
+    }
+
+    /// Takes credentials from the OAuth consumer `client_id:secret` only, its tokens living
+    /// `lifetime_s` (and expiring after `expire_after_requests` API requests, if given).
+    pub fn oauth_consumer(
+        &self,
+        client_id: &str,
+        secret: &str,
+        lifetime_s: u64,
+        expire_after_requests: Option<usize>,
+    ) {
+        self.state.lock().unwrap().oauth = Some(oauth::Consumer {
+            client_id: client_id.into(),
+            secret: secret.into(),
+            lifetime_s,
+            expire_after_requests,
+            ..oauth::Consumer::default()
+        });
+    }
+
+    /// (Token requests, tokens issued) of the OAuth consumer.
+    pub fn oauth_counts(&self) -> (usize, usize) {
+        let state = self.state.lock().unwrap();
+        let consumer = state.oauth.as_ref().unwrap();
+        (consumer.token_requests, consumer.issued.len())
+    }
+
+    /// API requests answered with each access token, in the order issued.
+    pub fn oauth_uses(&self) -> Vec<usize> {
+        let state = self.state.lock().unwrap();
+        let consumer = state.oauth.as_ref().unwrap();
+        consumer.issued.iter().map(|(_, used)| *used).collect()
     }
 
     pub fn add_repo(&self, slug: &str, runs: usize) {
@@ -318,6 +354,9 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>, base: &str) {
         path: request.target.clone(),
         authorization: request.authorization.clone(),
     });
+    if request.path == oauth::TOKEN_PATH {
+        return oauth::token(&mut state, &request).write(&mut stream);
+    }
     let response = gate::check(&mut state, &request)
         .unwrap_or_else(|| routes::route(&mut state, &request, base));
     response.write(&mut stream);
