@@ -1,7 +1,7 @@
 //! `bbpipe check`: verifies access to a workspace and explains any failure.
 
 use crate::cli::{ApiArgs, CheckArgs};
-use crate::client::{client_for, warn_if_deprecated};
+use crate::client::{client_for, credentials_from_env, warn_if_deprecated};
 use crate::exit::{self, Exit};
 use crate::explicit_options::ExplicitOptions;
 use bbpipe_pipeline::config::NightlyConfig;
@@ -233,7 +233,7 @@ pub async fn run(args: CheckArgs, given: &ExplicitOptions) -> anyhow::Result<()>
     let Some(workspace) = &args.workspace else {
         return Err(anyhow::anyhow!("--workspace is required without --config"));
     };
-    let credentials = Credentials::from_env().map_err(|e| e.to_string());
+    let credentials = credentials_from_env(&args.api).map_err(|e| e.to_string());
     let outcome = probe(credentials, workspace, &args.api, &args.api.api_url).await;
     let (name, code) = outcome.code;
     if args.json {

@@ -1,7 +1,7 @@
 //! The Bitbucket API client as the command line and the configuration file set it up.
 
 use crate::cli::ApiArgs;
-use bbpipe_pipeline::extract::api::{Client, ClientOptions, Credentials};
+use bbpipe_pipeline::extract::api::{AuthError, Client, ClientOptions, Credentials};
 use std::time::Duration;
 
 /// A client of named credentials for the API at `api_url`, tuned by `api`.
@@ -19,6 +19,15 @@ pub fn client_for(
     options.rate_limit_patience = Duration::from_secs(api.rate_limit_patience);
     options.max_response_bytes = (api.max_response_mib as usize) << 20;
     Ok(Client::with_credentials(credentials, options)?)
+}
+
+/// The credential of the environment, its OAuth token URL from `--oauth-token-url` (which
+/// clap also reads from BITBUCKET_OAUTH_TOKEN_URL).
+pub fn credentials_from_env(api: &ApiArgs) -> Result<Credentials, AuthError> {
+    Credentials::from_lookup(|name| match name {
+        "BITBUCKET_OAUTH_TOKEN_URL" => api.oauth_token_url.clone(),
+        _ => std::env::var(name).ok(),
+    })
 }
 
 pub fn warn_if_deprecated(credentials: &Credentials) {

@@ -2,7 +2,7 @@
 //! at the end; with --config, the nightly job ([`crate::nightly`]).
 
 use crate::cli::ExportArgs;
-use crate::client::{client_for, warn_if_deprecated};
+use crate::client::{client_for, credentials_from_env, warn_if_deprecated};
 use crate::exit::{self, Exit};
 use crate::explicit_options::ExplicitOptions;
 use crate::export_job::{Effective, job};
@@ -11,7 +11,6 @@ use crate::progress::Progress;
 use crate::write_cmd::{failed, finish};
 use crate::{metrics, nightly};
 use anyhow::anyhow;
-use bbpipe_pipeline::extract::api::Credentials;
 use bbpipe_pipeline::normalize_workspace;
 use std::sync::Arc;
 
@@ -25,7 +24,7 @@ pub async fn run(args: ExportArgs, given: &ExplicitOptions, quiet: bool) -> anyh
         ));
     };
     let effective = Effective::of_args(&args, normalize_workspace(&workspace), out);
-    let credentials = Credentials::from_env().map_err(|e| Exit {
+    let credentials = credentials_from_env(&args.api).map_err(|e| Exit {
         code: exit::INVALID_CREDENTIALS.1,
         message: e.to_string(),
     })?;

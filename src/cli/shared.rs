@@ -25,6 +25,11 @@ pub struct ApiArgs {
     /// 5xx, then exit 1). A page of 100 runs is about 0.2 MiB.
     #[arg(long, default_value_t = defaults::MAX_RESPONSE_MIB, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub max_response_mib: u32,
+    /// Where a workspace OAuth consumer's access tokens are asked for (or the environment
+    /// variable BITBUCKET_OAUTH_TOKEN_URL; default Bitbucket's): https, or http to a loopback
+    /// address. The consumer's secret goes there and nowhere else.
+    #[arg(long, env = "BITBUCKET_OAUTH_TOKEN_URL", value_name = "URL")]
+    pub oauth_token_url: Option<String>,
 }
 
 /// What every command that writes a dataset shares, besides `--out`.

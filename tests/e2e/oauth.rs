@@ -10,20 +10,30 @@ use std::path::Path;
 const CLIENT_ID: &str = "consumer-key-42";
 const SECRET: &str = "consumer-5ecret-never-logged";
 
-/// A mock that takes only the consumer's access tokens, with two repositories of 150 and 40
-/// runs (three pages of runs, 190 of steps).
-fn consumer_mock(expire_after_requests: Option<usize>) -> MockBitbucket {
+/// A mock that takes only the consumer's access tokens (living `lifetime_s`), with two
+/// repositories of 150 and 40 runs created from `base` on (three pages of runs, 190 of steps).
+fn consumer_mock(
+    base: chrono::DateTime<chrono::Utc>,
+    lifetime_s: u64,
+    expire_after_requests: Option<usize>,
+) -> MockBitbucket {
     // The Bearer value the mock would take without a consumer: never sent here.
     let mock = MockBitbucket::start("acme", Auth::Bearer("unused".into()));
-    mock.oauth_consumer(CLIENT_ID, SECRET, 7200, expire_after_requests);
-    // Recent runs: a first export reads their steps too (one request each).
-    mock.clock(
-        chrono::Utc::now() - chrono::Duration::days(3),
-        chrono::Duration::minutes(7),
-    );
+    mock.oauth_consumer(CLIENT_ID, SECRET, lifetime_s, expire_after_requests);
+    same_data(&mock, base);
+    mock
+}
+
+/// The repositories and runs of every mock here; recent runs, so a first export reads their
+/// steps too (one request each).
+fn same_data(mock: &MockBitbucket, base: chrono::DateTime<chrono::Utc>) {
+    mock.clock(base, chrono::Duration::minutes(7));
     mock.add_repo("api", 150);
     mock.add_repo("web", 40);
-    mock
+}
+
+fn recent() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now() - chrono::Duration::days(3)
 }
 
 fn consumer_env(mock: &MockBitbucket, secret: &str) -> Vec<(&'static str, String)> {
@@ -73,7 +83,7 @@ fn assert_the_secret_stayed_home(mock: &MockBitbucket, output: &std::process::Ou
 
 #[test]
 fn an_oauth_consumer_exports_on_one_access_token_while_it_lives() {
-    let mock = consumer_mock(None);
+    let mock = consumer_mock(recent(), 7200, None);
     let out = tempfile::tempdir().unwrap();
     let output = export(&mock, out.path(), SECRET);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -85,26 +95,59 @@ fn an_oauth_consumer_exports_on_one_access_token_while_it_lives() {
 }
 
 #[test]
-fn an_expired_access_token_is_renewed_and_the_export_goes_on() {
-    // Each token answers twenty API requests, then "Access token expired." (401).
-    let mock = consumer_mock(Some(20));
+fn short_lived_tokens_are_renewed_as_they_expire_and_the_rows_equal_a_bearer_export() {
+    let base = recent();
+    // Tokens of one second, and an API slow enough that the export outlives several.
+    let mock = consumer_mock(base, 1, None);
+    mock.state.lock().unwrap().delay_ms = 40;
     let out = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
     let output = export(&mock, out.path(), SECRET);
+    let elapsed = started.elapsed().as_secs_f64();
     assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(dataset_runs(out.path()).len(), 190);
     let (asked, issued) = mock.oauth_counts();
     assert_eq!(asked, issued, "no token request was refused");
-    // Each token but the last answered all its twenty requests before the next was asked
-    // for: none was renewed early, and every 401 was followed by a new token.
-    let uses = mock.oauth_uses();
-    assert!(issued > 5, "{uses:?}");
-    assert!(uses[..uses.len() - 1].iter().all(|&n| n == 20), "{uses:?}");
+    // Renewed 0.1 s before each expiry: about one token per 0.9 s of export, plus the first.
+    let most = (elapsed / 0.9).ceil() as usize + 2;
+    assert!(
+        issued >= 2 && issued <= most,
+        "{issued} tokens in {elapsed:.1} s"
+    );
     assert_the_secret_stayed_home(&mock, &output, out.path());
+
+    let bearer = MockBitbucket::start("acme", Auth::Bearer("tkn".into()));
+    same_data(&bearer, base);
+    let again = tempfile::tempdir().unwrap();
+    let args = export_args(again.path().to_str().unwrap(), &["--with", "steps"]);
+    let env = [
+        ("BITBUCKET_API_URL", bearer.url.clone()),
+        ("BITBUCKET_ACCESS_TOKEN", "tkn".to_string()),
+    ];
+    assert!(bbpipe_with_env(&args, &env).status.success());
+    for table in ["pipeline_runs", "pipeline_steps", "repositories"] {
+        assert_eq!(
+            rows_without_export_time(out.path(), table),
+            rows_without_export_time(again.path(), table),
+            "{table}"
+        );
+    }
+}
+
+#[test]
+fn a_token_refused_again_after_its_renewal_fails_the_credential() {
+    // Every token is answered "Access token expired.": renewed once, then the 401 stands.
+    let mock = consumer_mock(recent(), 7200, Some(0));
+    let out = tempfile::tempdir().unwrap();
+    let output = export(&mock, out.path(), SECRET);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(stderr(&output).contains("Access token expired."));
+    assert_eq!(mock.oauth_counts(), (2, 2));
+    assert!(dataset_runs(out.path()).is_empty());
 }
 
 #[test]
 fn a_wrong_consumer_secret_is_exit_3_naming_the_token_url_and_nothing_is_written() {
-    let mock = consumer_mock(None);
+    let mock = consumer_mock(recent(), 7200, None);
     let out = tempfile::tempdir().unwrap();
     let output = export(&mock, out.path(), "not-the-secret");
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
@@ -153,7 +196,7 @@ fn a_wrong_consumer_secret_is_exit_3_naming_the_token_url_and_nothing_is_written
 
 #[test]
 fn a_token_url_that_could_leak_the_secret_is_refused_before_any_request() {
-    let mock = consumer_mock(None);
+    let mock = consumer_mock(recent(), 7200, None);
     let out = tempfile::tempdir().unwrap();
     let mut env = consumer_env(&mock, SECRET);
     env.retain(|(k, _)| *k != "BITBUCKET_OAUTH_TOKEN_URL");

@@ -104,8 +104,9 @@ const APP_PASSWORDS_GONE: &str = " (app passwords: Atlassian removed them on 202
     Bitbucket refuses every one; use an access token, an Atlassian API token or a workspace \
     OAuth consumer instead, see docs/guides/exporting.md)";
 
-/// New access tokens one request may ask for after 401s before the 401 stands.
-const MAX_TOKEN_RENEWALS: u32 = 3;
+/// New access tokens one request may ask for after a 401 before the 401 stands (and sets the
+/// credential aside, or fails the request).
+const MAX_TOKEN_RENEWALS: u32 = 1;
 
 pub(super) enum Attempt {
     Done(Bytes),
@@ -270,23 +271,24 @@ impl Client {
             RequestStats::add(&self.stats.rate_limit_wait_ms, paced.as_millis() as u64);
             RequestStats::add(&self.stats.requests, 1);
             RequestStats::add(&lane.stats.requests, 1);
-            let asked_at = tokio::time::Instant::now();
-            let attempt = self.attempt(lane, url).await;
+            let (attempt, bearer) = match self.bearer(lane).await {
+                Ok(bearer) => (self.attempt(lane, url, bearer.as_ref()).await, bearer),
+                Err(refused) => (refused, None),
+            };
             if let Some(activity) = activity {
                 // An answer, even a failure, is progress: retries are not a stall.
                 activity.moved();
             }
             match attempt {
                 Attempt::Done(body) => return Ok(body),
-                // An OAuth access token expired (or was revoked) early: a new one, a few times
-                // (concurrent requests may each meet one that expired).
+                // An OAuth access token expired (or was revoked) early: a new one, once.
                 Attempt::Fatal(error)
                     if error.status() == Some(401)
                         && renewals < MAX_TOKEN_RENEWALS
                         && matches!(lane.credentials, Credentials::OAuthConsumer { .. }) =>
                 {
                     tracing::debug!(%error, "the API refused the OAuth access token: renewing it");
-                    lane.token.forget(asked_at).await;
+                    lane.token.forget(bearer.as_ref()).await;
                     renewals += 1;
                 }
                 Attempt::Fatal(error) if error.refuses_credential() && self.lanes.len() > 1 => {
@@ -386,18 +388,15 @@ impl Client {
         url.origin() == self.options.api_url.origin()
     }
 
-    async fn attempt(&self, lane: &Lane, url: &Url) -> Attempt {
+    /// One request with `lane`'s credential (`bearer`: an OAuth consumer's access token).
+    async fn attempt(&self, lane: &Lane, url: &Url, bearer: Option<&Secret>) -> Attempt {
         let shown = url.to_string();
         let mut request = self
             .http
             .get(url.clone())
             .header("Accept", "application/json");
         if self.same_origin(url) {
-            let bearer = match self.bearer(lane).await {
-                Ok(bearer) => bearer,
-                Err(attempt) => return attempt,
-            };
-            request = lane.credentials.apply(request, bearer.as_ref());
+            request = lane.credentials.apply(request, bearer);
         } else {
             tracing::warn!(url = %shown, "not the API's origin: requesting without credentials");
         }

@@ -2,8 +2,8 @@
 //!
 //! The consumer's key and secret go, as HTTP Basic, to the token URL only, never to the API;
 //! the access token it answers with goes to the API as Bearer. A token is renewed before it
-//! expires (a tenth of its life, at least 30 s, ahead) and when the API answers 401 (it says
-//! "Access token expired." for one that did). One token per credential, shared by its
+//! expires (a tenth of its life, at most 5 minutes, ahead) and once when the API answers 401
+//! (it says "Access token expired." for one that did). One token per credential, shared by its
 //! concurrent requests: the lock makes one of them ask while the others wait for its answer.
 
 use super::auth::Secret;
@@ -26,7 +26,6 @@ pub(super) struct TokenCache {
 
 struct Issued {
     token: Secret,
-    issued_at: Instant,
     renew_at: Instant,
 }
 
@@ -71,30 +70,25 @@ impl TokenCache {
         let now = Instant::now();
         *current = Some(Issued {
             token: token.clone(),
-            issued_at: now,
             renew_at: now + renew_after(lifetime),
         });
         Ok(token)
     }
 
-    /// Drops the token held if it was issued before `asked_at` (the API refused a request
-    /// made then): the next request asks for a new one. A token another request renewed since
-    /// is kept.
-    pub(super) async fn forget(&self, asked_at: Instant) {
+    /// Drops the token held if it is `refused` (the API refused it): the next request asks
+    /// for a new one. A token another request renewed meanwhile is kept.
+    pub(super) async fn forget(&self, refused: Option<&Secret>) {
         let mut current = self.current.lock().await;
-        if current.as_ref().is_some_and(|i| i.issued_at <= asked_at) {
+        if current.as_ref().is_some_and(|i| Some(&i.token) == refused) {
             *current = None;
         }
     }
 }
 
-/// How long a token is used before it is renewed: until a tenth of its life is left, at
-/// least 30 s, but never less than half of it.
+/// How long a token is used before it is renewed: until a tenth of its life is left, at most
+/// five minutes (requests in flight then still carry a live token).
 fn renew_after(lifetime: Duration) -> Duration {
-    let ahead = (lifetime / 10)
-        .max(Duration::from_secs(30))
-        .min(lifetime / 2);
-    lifetime - ahead
+    lifetime - (lifetime / 10).min(Duration::from_secs(300))
 }
 
 /// One token request: `POST token_url` with `grant_type=client_credentials`.
@@ -161,11 +155,10 @@ mod tests {
     #[test]
     fn a_token_is_renewed_ahead_of_its_expiry() {
         let secs = |s| Duration::from_secs(s);
-        // Bitbucket's two hours: renewed 12 minutes early.
-        assert_eq!(renew_after(secs(7200)), secs(6480));
-        assert_eq!(renew_after(secs(120)), secs(90));
-        // A short-lived token is still used for half its life.
-        assert_eq!(renew_after(secs(40)), secs(20));
+        // Bitbucket's two hours: renewed 5 minutes early.
+        assert_eq!(renew_after(secs(7200)), secs(6900));
+        assert_eq!(renew_after(secs(120)), secs(108));
+        assert_eq!(renew_after(secs(1)), Duration::from_millis(900));
         assert_eq!(renew_after(Duration::ZERO), Duration::ZERO);
     }
 }

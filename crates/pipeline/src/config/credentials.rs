@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 
 /// One credential, by reference: an access token (`token_env` or `token_file`), an Atlassian
 /// API token with its account's email (`email` or `email_env`, and `api_token_env` or
-/// `api_token_file`), a workspace OAuth consumer (`client_id` or `client_id_env`, and
-/// `client_secret_env` or `client_secret_file`; `token_url` to change where tokens are asked
-/// for), or an app password (`username` or `username_env`, and `app_password_env` or
+/// `api_token_file`), a workspace OAuth consumer (`oauth_client_id` or `oauth_client_id_env`,
+/// and `oauth_client_secret_env` or `oauth_client_secret_file`; `oauth_token_url` to change
+/// where tokens are asked for), or an app password (`username` or `username_env`, and `app_password_env` or
 /// `app_password_file`; Atlassian removed them on 2026-07-28).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -36,19 +36,19 @@ pub struct CredentialRef {
     pub api_token_file: Option<String>,
     /// An OAuth consumer's key (its client id; not a secret).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
+    pub oauth_client_id: Option<String>,
     /// Environment variable holding that key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_id_env: Option<String>,
+    pub oauth_client_id_env: Option<String>,
     /// Environment variable holding the OAuth consumer's secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_secret_env: Option<String>,
+    pub oauth_client_secret_env: Option<String>,
     /// File holding the OAuth consumer's secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_secret_file: Option<String>,
+    pub oauth_client_secret_file: Option<String>,
     /// Where the OAuth consumer's access tokens are asked for (default Bitbucket's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_url: Option<String>,
+    pub oauth_token_url: Option<String>,
     /// The Bitbucket username, for an app password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
@@ -114,7 +114,7 @@ impl CredentialRef {
             ),
             (
                 Kind::OAuthConsumer,
-                self.client_secret_env.is_some() || self.client_secret_file.is_some(),
+                self.oauth_client_secret_env.is_some() || self.oauth_client_secret_file.is_some(),
             ),
             (
                 Kind::AppPassword,
@@ -130,8 +130,8 @@ impl CredentialRef {
             (Some(_), Some(_)) => Err("several kinds of secret: keep exactly one".into()),
             (None, _) => Err(
                 "no secret: give token_env or token_file, api_token_env or api_token_file \
-                 (with email or email_env), client_secret_env or client_secret_file (with \
-                 client_id or client_id_env), or app_password_env or app_password_file (with \
+                 (with email or email_env), oauth_client_secret_env or oauth_client_secret_file \
+                 (with oauth_client_id or oauth_client_id_env), or app_password_env or app_password_file (with \
                  username or username_env)"
                     .into(),
             ),
@@ -165,15 +165,27 @@ impl CredentialRef {
             ),
             Kind::OAuthConsumer => (
                 either(
-                    ("client_id", &self.client_id, Source::Literal),
-                    ("client_id_env", &self.client_id_env, Source::Env),
+                    ("oauth_client_id", &self.oauth_client_id, Source::Literal),
+                    (
+                        "oauth_client_id_env",
+                        &self.oauth_client_id_env,
+                        Source::Env,
+                    ),
                 )?,
                 either(
-                    ("client_secret_env", &self.client_secret_env, Source::Env),
-                    ("client_secret_file", &self.client_secret_file, Source::File),
+                    (
+                        "oauth_client_secret_env",
+                        &self.oauth_client_secret_env,
+                        Source::Env,
+                    ),
+                    (
+                        "oauth_client_secret_file",
+                        &self.oauth_client_secret_file,
+                        Source::File,
+                    ),
                 )?,
-                "client_id or client_id_env",
-                "client_secret_env or client_secret_file",
+                "oauth_client_id or oauth_client_id_env",
+                "oauth_client_secret_env or oauth_client_secret_file",
             ),
             Kind::AppPassword => (
                 either(
@@ -201,7 +213,7 @@ impl CredentialRef {
         for file in [
             &mut self.token_file,
             &mut self.api_token_file,
-            &mut self.client_secret_file,
+            &mut self.oauth_client_secret_file,
             &mut self.app_password_file,
         ]
         .into_iter()
@@ -261,7 +273,7 @@ impl CredentialRef {
                 client_id,
                 secret,
                 token_url: bbpipe_extract::api::token_url(
-                    self.token_url
+                    self.oauth_token_url
                         .as_deref()
                         .unwrap_or(bbpipe_extract::api::DEFAULT_TOKEN_URL),
                 )

@@ -197,7 +197,7 @@ fn relative_paths_are_taken_from_the_file() {
 fn an_oauth_consumer_resolves_with_its_token_url_and_a_bad_one_is_named() {
     let consumer = |extra: &str| {
         format!(
-            "[[workspace]]\nname = \"acme\"\n[[workspace.credential]]\nname = \"ci\"\nclient_id = \"key-1\"\nclient_secret_env = \"ACME_SECRET\"\n{extra}"
+            "[[workspace]]\nname = \"acme\"\n[[workspace.credential]]\nname = \"ci\"\noauth_client_id = \"key-1\"\noauth_client_secret_env = \"ACME_SECRET\"\n{extra}"
         )
     };
     let vars = HashMap::from([("ACME_SECRET".to_string(), "s3cret".to_string())]);
@@ -216,7 +216,10 @@ fn an_oauth_consumer_resolves_with_its_token_url_and_a_bad_one_is_named() {
     };
     assert_eq!((client_id.as_str(), secret.expose()), ("key-1", "s3cret"));
     assert_eq!(token_url.as_str(), bbpipe_extract::api::DEFAULT_TOKEN_URL);
-    let config = parse(&consumer("token_url = \"http://tokens.example.com/t\"\n")).unwrap();
+    let config = parse(&consumer(
+        "oauth_token_url = \"http://tokens.example.com/t\"\n",
+    ))
+    .unwrap();
     let error = config.workspace("acme").unwrap().credentials[0]
         .resolve("acme", &lookup)
         .unwrap_err()
@@ -225,11 +228,11 @@ fn an_oauth_consumer_resolves_with_its_token_url_and_a_bad_one_is_named() {
         error.contains("credential ci") && error.contains("https"),
         "{error}"
     );
-    let error = parse(&consumer("").replace("client_id = \"key-1\"\n", ""))
+    let error = parse(&consumer("").replace("oauth_client_id = \"key-1\"\n", ""))
         .unwrap_err()
         .to_string();
     assert!(
-        error.contains("needs client_id or client_id_env"),
+        error.contains("needs oauth_client_id or oauth_client_id_env"),
         "{error}"
     );
 }

@@ -206,7 +206,7 @@ impl MockBitbucket {
     pub fn oauth_uses(&self) -> Vec<usize> {
         let state = self.state.lock().unwrap();
         let consumer = state.oauth.as_ref().unwrap();
-        consumer.issued.iter().map(|(_, used)| *used).collect()
+        consumer.issued.iter().map(|(_, used, _)| *used).collect()
     }
 
     pub fn add_repo(&self, slug: &str, runs: usize) {

@@ -20,8 +20,8 @@ pub struct Consumer {
     /// A token expires after this many API requests with it (Bitbucket's expire by time; this
     /// makes one expire in the middle of an export).
     pub expire_after_requests: Option<usize>,
-    /// Tokens issued, each with the API requests made with it.
-    pub issued: Vec<(String, usize)>,
+    /// Tokens issued, each with the API requests made with it and when it was issued.
+    pub issued: Vec<(String, usize, std::time::Instant)>,
     /// Token requests, refused ones included.
     pub token_requests: usize,
 }
@@ -58,7 +58,9 @@ pub fn token(state: &mut State, request: &Request) -> Response {
         return refuse("unsupported_grant_type", "Unsupported grant type");
     }
     let token = format!("oauth-access-{}", consumer.issued.len() + 1);
-    consumer.issued.push((token.clone(), 0));
+    consumer
+        .issued
+        .push((token.clone(), 0, std::time::Instant::now()));
     let body = json!({"access_token": token, "scopes": "pipeline repository",
         "expires_in": consumer.lifetime_s, "refresh_token": "refresh-not-used",
         "token_type": "bearer", "state": "client_credentials"});
@@ -69,10 +71,9 @@ pub fn token(state: &mut State, request: &Request) -> Response {
 pub fn check(consumer: &mut Consumer, authorization: Option<&str>) -> Option<Response> {
     let presented = authorization.and_then(|a| a.strip_prefix("Bearer "));
     let limit = consumer.expire_after_requests;
-    let Some((_, used)) = consumer
-        .issued
-        .iter_mut()
-        .find(|(t, _)| Some(t.as_str()) == presented)
+    let lifetime = std::time::Duration::from_secs(consumer.lifetime_s);
+    let Some((_, used, issued_at)) =
+        (consumer.issued.iter_mut()).find(|(t, _, _)| Some(t.as_str()) == presented)
     else {
         let message = "Access token expired. Use your refresh token to obtain a new access token.";
         let message = if presented.is_some() {
@@ -86,7 +87,7 @@ pub fn check(consumer: &mut Consumer, authorization: Option<&str>) -> Option<Res
             serde_json::Value::Null,
         ));
     };
-    if limit.is_some_and(|limit| *used >= limit) {
+    if limit.is_some_and(|limit| *used >= limit) || issued_at.elapsed() > lifetime {
         return Some(Response::error(
             "401 Unauthorized",
             "Access token expired.",
