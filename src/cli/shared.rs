@@ -81,7 +81,8 @@ pub struct SyncArgs {
     /// Commit at least this often.
     #[arg(long, default_value = defaults::CHECKPOINT_INTERVAL.text, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub checkpoint_interval: std::time::Duration,
-    /// Stop fetching again runs left unfinished once they are older than this.
+    /// Stop tracking runs left unfinished (paused, halted, running) once they are older than
+    /// this; younger ones are looked for at every export (one filtered listing per repository).
     #[arg(long, default_value = defaults::MAX_REVISIT_AGE.text, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub max_revisit_age: std::time::Duration,
     /// Fail (exit 1), saying what each stage was waiting for, when no request completes and no

@@ -377,9 +377,9 @@ fn unfinished_runs_older_than_the_revisit_age_are_dropped() {
         unfinished_runs(out.path(), "acme", "api"),
         std::slice::from_ref(&paused)
     );
-    // Created in June: months old. With the default 90 days it is no longer fetched.
+    // Created in June: months old. With --max-revisit-age 90d it is no longer tracked.
     mock.clear_log();
-    let (summary, _) = export_ok(&mock, out.path(), &[]);
+    let (summary, _) = export_ok(&mock, out.path(), &["--max-revisit-age", "90d"]);
     assert!(
         !mock
             .requests()
@@ -641,4 +641,134 @@ fn since_bounds_a_first_export_without_reading_older_pages() {
     );
     // 1 listing + page 1 + bisection (at most 4) + pages 7..10.
     assert!(requests_in(&summary) <= 1 + 1 + 4 + 4, "{summary}");
+}
+
+/// Older than the default year: the 400-day-old gate is tracked only with a longer age.
+const AGE: &[&str] = &["--max-revisit-age", "500d"];
+
+/// A mock whose runs are spaced a day apart up to now, three of them paused at a manual gate
+/// 30, 120 and 400 days ago; returns their uuids.
+fn paused_gates() -> (MockBitbucket, Vec<String>) {
+    let mock = MockBitbucket::start("acme", Auth::Bearer(TOKEN.into()));
+    mock.clock(
+        chrono::Utc::now() - chrono::Duration::days(420),
+        chrono::Duration::days(1),
+    );
+    mock.add_repo("api", 420);
+    mock.add_repo("web", 30);
+    let mut paused = Vec::new();
+    for days_ago in [30usize, 120, 400] {
+        let uuid = mock.state.lock().unwrap().repos[0].runs[420 - days_ago]["uuid"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        mock.update_run("api", &uuid, |r| {
+            r["state"] = json!({"name": "IN_PROGRESS", "type": "pipeline_state_in_progress",
+                "stage": {"name": "PAUSED", "type": "pipeline_state_in_progress_paused"}});
+            r.as_object_mut().unwrap().remove("completed_on");
+        });
+        paused.push(uuid);
+    }
+    (mock, paused)
+}
+
+fn status_of(out: &Path, uuid: &str) -> String {
+    let runs = read_table(out, "pipeline_runs");
+    let run = runs.iter().find(|r| r["uuid"] == json!(uuid)).unwrap();
+    run["status"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn paused_runs_of_any_age_land_the_night_they_complete_for_one_listing_per_repository() {
+    let (mock, paused) = paused_gates();
+    let out = tempfile::tempdir().unwrap();
+    export_ok(&mock, out.path(), AGE);
+    let mut tracked = unfinished_runs(out.path(), "acme", "api");
+    tracked.sort();
+    let mut expected = paused.clone();
+    expected.sort();
+    assert_eq!(tracked, expected);
+
+    // Nothing changed: one filtered listing for the repository with tracked runs, no GET of
+    // a run.
+    mock.clear_log();
+    let (summary, _) = export_ok(&mock, out.path(), AGE);
+    let log = mock.requests();
+    let filtered: Vec<_> = log.iter().filter(|r| r.path.contains("status=")).collect();
+    assert_eq!(filtered.len(), 1, "{filtered:?}");
+    assert!(filtered[0].path.contains("/api/pipelines?"));
+    assert!(!log.iter().any(|r| r.path.contains("/pipelines/%7B")));
+    assert_eq!(
+        report(&summary)["export"]["revisited"],
+        json!(0),
+        "{summary}"
+    );
+
+    // All three gates released today: each lands. The 30-day one is on the newest page the
+    // export reads anyway; the two older ones cost one GET each.
+    for uuid in &paused {
+        mock.update_run("api", uuid, |r| {
+            r["state"] = json!({"name": "COMPLETED", "type": "pipeline_state_completed",
+                "result": {"name": "SUCCESSFUL", "type": "pipeline_state_completed_successful"}});
+            r["completed_on"] = r["created_on"].clone();
+        });
+    }
+    mock.clear_log();
+    let (summary, _) = export_ok(&mock, out.path(), AGE);
+    let log = mock.requests();
+    assert_eq!(log.iter().filter(|r| r.path.contains("status=")).count(), 1);
+    assert_eq!(
+        log.iter()
+            .filter(|r| r.path.contains("/pipelines/%7B"))
+            .count(),
+        2
+    );
+    assert_eq!(
+        report(&summary)["export"]["revisited"],
+        json!(2),
+        "{summary}"
+    );
+    for uuid in &paused {
+        assert_eq!(status_of(out.path(), uuid), "success", "{uuid}");
+    }
+    assert!(unfinished_runs(out.path(), "acme", "api").is_empty());
+
+    // Nothing tracked any more: no filtered listing at all.
+    mock.clear_log();
+    export_ok(&mock, out.path(), AGE);
+    assert!(!mock.requests().iter().any(|r| r.path.contains("status=")));
+}
+
+#[test]
+fn an_api_that_ignores_the_status_filter_falls_back_to_the_schedule_with_a_warning() {
+    let (mock, paused) = paused_gates();
+    mock.state.lock().unwrap().ignore_status_filter = true;
+    let out = tempfile::tempdir().unwrap();
+    export_ok(&mock, out.path(), AGE);
+    mock.clear_log();
+    let (_, logs) = export_ok(&mock, out.path(), AGE);
+    assert!(logs.contains("ignored the status filter"), "{logs}");
+    // The schedule: every paused run is months old and was read today, so none is due yet.
+    assert!(
+        !mock
+            .requests()
+            .iter()
+            .any(|r| r.path.contains("/pipelines/%7B"))
+    );
+    assert_eq!(
+        unfinished_runs(out.path(), "acme", "api").len(),
+        paused.len()
+    );
+}
+
+#[test]
+fn a_gate_paused_longer_than_the_revisit_age_is_no_longer_tracked() {
+    let (mock, paused) = paused_gates();
+    let out = tempfile::tempdir().unwrap();
+    export_ok(&mock, out.path(), &[]);
+    export_ok(&mock, out.path(), &[]);
+    // The default year keeps the 30- and 120-day gates and lets the 400-day one go.
+    let tracked = unfinished_runs(out.path(), "acme", "api");
+    assert_eq!(tracked.len(), 2, "{tracked:?}");
+    assert!(!tracked.contains(&paused[2]));
 }

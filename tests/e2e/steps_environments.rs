@@ -738,3 +738,29 @@ fn an_expired_step_that_never_started_keeps_its_completion_time() {
     );
     assert_eq!(row["status"], json!("cancelled"));
 }
+
+#[test]
+fn a_paused_runs_steps_are_read_again_only_when_its_header_changes() {
+    let mock = recent_mock();
+    let paused = mock.push_run("web", "IN_PROGRESS", None);
+    let stage = |name: &str| {
+        json!({"name": "IN_PROGRESS", "type": "pipeline_state_in_progress",
+            "stage": {"name": name, "type": format!("pipeline_state_in_progress_{}", name.to_lowercase())}})
+    };
+    mock.update_run("web", &paused, |r| r["state"] = stage("PAUSED"));
+    let out = tempfile::tempdir().unwrap();
+    export(&mock, out.path(), &[]);
+    assert_eq!(requests_to(&mock, "/steps"), 9, "one request per run");
+    // Unchanged: the paused run is on the newest page again, its steps are not read again.
+    mock.clear_log();
+    let (second, _) = export(&mock, out.path(), &[]);
+    assert_eq!(requests_to(&mock, "/steps"), 0);
+    assert_eq!(second["export"]["steps_requests"], 0);
+    // Its stage changed (halted, out of build minutes): its steps, and only its, are read.
+    mock.update_run("web", &paused, |r| r["state"] = stage("HALTED"));
+    mock.clear_log();
+    export(&mock, out.path(), &[]);
+    let bare = paused.trim_matches(|c| c == '{' || c == '}');
+    assert_eq!(requests_to(&mock, "/steps"), 1);
+    assert_eq!(requests_to(&mock, &format!("{bare}%7D/steps")), 1);
+}

@@ -28,6 +28,7 @@ struct Wanted {
     run: RunRef,
     run_number: i64,
     completed: bool,
+    fingerprint: String,
     at: DateTime<Utc>,
 }
 
@@ -76,12 +77,13 @@ impl Exporter {
             read.push(want);
         }
         drop(fetched);
-        for want in read.into_iter().filter(|w| w.completed) {
+        for want in read {
             walk.state.steps_read.insert(
                 want.run.uuid,
                 StepsRead {
                     run_number: want.run_number,
                     at: want.at,
+                    unfinished: (!want.completed).then_some(want.fingerprint),
                 },
             );
         }
@@ -278,7 +280,16 @@ fn wanted(
     }
     let run_number = run.run_number.unwrap_or(1);
     let read = state.steps_read.get(&run.uuid);
-    if run.completed && read.is_some_and(|r| r.run_number == run_number) {
+    // Read at this attempt, and nothing changed since: completed then and now, or unfinished
+    // then and now with the same header.
+    let unchanged = read.is_some_and(|r| {
+        r.run_number == run_number
+            && match &r.unfinished {
+                None => run.completed,
+                Some(fingerprint) => !run.completed && *fingerprint == run.fingerprint,
+            }
+    });
+    if unchanged {
         return None;
     }
     let at = run.latest_run_at().unwrap_or(created);
@@ -297,6 +308,7 @@ fn wanted(
         },
         run_number,
         completed: run.completed,
+        fingerprint: run.fingerprint.clone(),
         at,
     })
 }
@@ -314,7 +326,30 @@ mod tests {
             completed,
             build_number: Some(7),
             run_number: Some(run_number),
+            fingerprint: format!("{completed}/{run_number}"),
         }
+    }
+
+    #[test]
+    fn an_unfinished_runs_steps_are_read_again_only_when_its_header_changed() {
+        let mut state = RepositoryState::default();
+        let paused = run("{paused}", false, 1, 1);
+        state.steps_read.insert(
+            "{paused}".into(),
+            StepsRead {
+                run_number: 1,
+                at: Utc::now(),
+                unfinished: Some(paused.fingerprint.clone()),
+            },
+        );
+        assert!(wanted(&state, None, None, &paused).is_none());
+        let moved = RunHeader {
+            fingerprint: "IN_PROGRESS/HALTED".into(),
+            ..run("{paused}", false, 1, 1)
+        };
+        assert!(wanted(&state, None, None, &moved).is_some());
+        // Completed since it was read unfinished: read again.
+        assert!(wanted(&state, None, None, &run("{paused}", true, 1, 1)).is_some());
     }
 
     #[test]
@@ -325,6 +360,7 @@ mod tests {
             StepsRead {
                 run_number: 1,
                 at: Utc::now(),
+                unfinished: None,
             },
         );
         let since = Some(Utc::now() - chrono::Duration::days(30));
@@ -366,6 +402,7 @@ mod tests {
                 StepsRead {
                     run_number: 1,
                     at: now - chrono::Duration::days(days),
+                    unfinished: None,
                 },
             );
         }

@@ -1,13 +1,29 @@
-//! Runs left unfinished (in progress, paused at a manual step, halted) are fetched again by
-//! uuid when the pages read did not show them: at every export while younger than a week, then
-//! weekly, never once older than `--max-revisit-age` or gone (404).
+//! Runs left unfinished (in progress, paused at a manual step, halted) that the pages read did
+//! not show are looked for at every export, whatever their age, for one request per repository:
+//! the pipelines listing filtered to unfinished runs (`status`, repeatable). A tracked run it
+//! lists with the header last read has not changed and costs nothing more; one it lists changed,
+//! or no longer lists (completed, or gone), is fetched again by uuid. A run stays tracked until
+//! it completes, is gone (404), or is older than `--max-revisit-age` (default a year).
+//!
+//! Where the API does not filter (a completed run on the filtered listing, or a 400), a warning
+//! says so and runs are fetched by uuid on a schedule instead: at every export while younger
+//! than a week, then weekly.
 
+use crate::api::{PAGELEN, PipelinesPage, RunHeader};
 use crate::error::ExtractError;
 use crate::export::Exporter;
 use crate::state::{RepositoryState, Unfinished};
 use crate::walk::{Walk, track};
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
+
+/// What the `status` filter is asked for: a run's state while it is not completed, and the
+/// stages of one in progress (the filter takes several; a run matching any is listed).
+const UNFINISHED: [&str; 4] = ["PENDING", "IN_PROGRESS", "PAUSED", "HALTED"];
+
+/// Pages of unfinished runs read at most (100 each) before taking the filter as ignored.
+const MAX_UNFINISHED_PAGES: u32 = 50;
 
 /// How often unfinished runs are fetched again once older than this: weekly.
 const REVISIT_DAILY_FOR_DAYS: i64 = 7;
@@ -21,11 +37,26 @@ impl Exporter {
         previous: &RepositoryState,
     ) -> Result<(), ExtractError> {
         let now = Utc::now();
-        for (uuid, run) in &previous.unfinished {
-            if walk.seen.contains(uuid) {
-                continue;
-            }
-            match revisit(now, run, self.options.max_revisit_age) {
+        let tracked: Vec<(&String, &Unfinished)> = (previous.unfinished.iter())
+            .filter(|(uuid, _)| !walk.seen.contains(*uuid))
+            .collect();
+        if tracked.is_empty() {
+            return Ok(());
+        }
+        let listed = self.list_unfinished(walk).await?;
+        for (uuid, run) in tracked {
+            let decision = match &listed {
+                Some(listed) => match listed.get(uuid) {
+                    _ if too_old(now, run, self.options.max_revisit_age) => Revisit::Drop,
+                    Some(header) if run.fingerprint.as_ref() == Some(&header.fingerprint) => {
+                        Revisit::Later
+                    }
+                    // Changed, or no longer unfinished (completed or gone).
+                    Some(_) | None => Revisit::Now,
+                },
+                None => revisit(now, run, self.options.max_revisit_age),
+            };
+            match decision {
                 Revisit::Drop => {
                     tracing::info!(run = %uuid, repository = %walk.repo.slug, "unfinished run older than --max-revisit-age: no longer tracked");
                     self.counters.dropped.fetch_add(1, Ordering::Relaxed);
@@ -50,6 +81,45 @@ impl Exporter {
         }
         Ok(())
     }
+
+    /// The repository's runs the API lists as unfinished, by uuid; `None`, with a warning, when
+    /// it does not filter them (so that the caller falls back to the schedule).
+    async fn list_unfinished(
+        &self,
+        walk: &Walk<'_>,
+    ) -> Result<Option<HashMap<String, RunHeader>>, ExtractError> {
+        let mut listed = HashMap::new();
+        let ignored = |why: &str| {
+            tracing::warn!(repository = %walk.repo.slug, "the pipelines listing {why}: unfinished runs are fetched one by one, weekly once older than a week");
+            Ok(None)
+        };
+        for page in 1..=MAX_UNFINISHED_PAGES {
+            let mut query = vec![("pagelen", PAGELEN.to_string())];
+            query.extend(UNFINISHED.map(|status| ("status", status.to_string())));
+            query.push(("page", page.to_string()));
+            let url = self.url(&walk.path, &query)?;
+            let body = match self.get(&url).await {
+                Ok(body) => body,
+                Err(e) if e.status() == Some(400) => return ignored("refused the status filter"),
+                Err(e) => return Err(e.into()),
+            };
+            let runs = PipelinesPage::parse(url.as_str(), &body)?;
+            if runs.runs.iter().any(|run| run.completed) {
+                return ignored("ignored the status filter (it listed completed runs)");
+            }
+            let last = !runs.has_next || runs.count == 0;
+            listed.extend(runs.runs.into_iter().map(|run| (run.uuid.clone(), run)));
+            if last {
+                return Ok(Some(listed));
+            }
+        }
+        ignored("listed more unfinished runs than bbpipe reads this way")
+    }
+}
+
+/// Whether a run has stayed unfinished longer than it is tracked.
+fn too_old(now: DateTime<Utc>, run: &Unfinished, max_age: chrono::Duration) -> bool {
+    run.created_on.is_some_and(|c| now - c > max_age)
 }
 
 /// What to do with a run left unfinished.
@@ -60,13 +130,13 @@ enum Revisit {
     Drop,
 }
 
-/// The schedule: every export while the run is younger than a week (or of unknown age), then
+/// The schedule where the API does not filter: every export while the run is younger than a week (or of unknown age), then
 /// once a week since it was last read, never once older than `max_age`. A run paused for weeks
 /// costs one request a week, and lands at most a week after it completes.
 fn revisit(now: DateTime<Utc>, run: &Unfinished, max_age: chrono::Duration) -> Revisit {
     let week = chrono::Duration::days(REVISIT_DAILY_FOR_DAYS);
     let age = run.created_on.map(|c| now - c);
-    if age.is_some_and(|a| a > max_age) {
+    if too_old(now, run, max_age) {
         Revisit::Drop
     } else if age.is_none_or(|a| a <= week) || run.checked_at.is_none_or(|c| now - c >= week) {
         Revisit::Now
@@ -102,6 +172,7 @@ mod tests {
             let run = Unfinished {
                 created_on,
                 checked_at,
+                fingerprint: None,
             };
             assert_eq!(revisit(now, &run, max), want, "{run:?}");
         }

@@ -56,7 +56,7 @@ pub struct RepositoryState {
     pub deployments_watermark: Option<DateTime<Utc>>,
 }
 
-/// The attempt of a completed run whose steps were read.
+/// The attempt of a run whose steps were read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepsRead {
     /// Its run_number then.
@@ -64,6 +64,10 @@ pub struct StepsRead {
     /// Its latest attempt's creation time: when it can no longer come back on a page, the
     /// entry goes.
     pub at: DateTime<Utc>,
+    /// For a run unfinished then (paused, halted, running), its header's fingerprint: its steps
+    /// are read again only once that changes. `None`: the run had completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unfinished: Option<String>,
 }
 
 /// A run left unfinished (in progress, paused at a manual step, halted).
@@ -73,6 +77,10 @@ pub struct Unfinished {
     pub created_on: Option<DateTime<Utc>>,
     /// When it was last read.
     pub checked_at: Option<DateTime<Utc>>,
+    /// Its header's fingerprint then (state, stage, attempt, duration, build seconds): a run
+    /// the API still lists as unfinished with the same one has not changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 /// Where an interrupted full read of a repository's runs (oldest first) continues.
@@ -120,7 +128,11 @@ impl RepositoryState {
         let horizon = horizon
             .checked_sub_signed(lookback)
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        self.steps_read.retain(|_, read| read.at >= horizon);
+        // A run still unfinished keeps its entry however old: its page may come back.
+        let unfinished = &self.unfinished;
+        self.steps_read.retain(|uuid, read| {
+            read.at >= horizon || (read.unfinished.is_some() && unfinished.contains_key(uuid))
+        });
     }
 }
 

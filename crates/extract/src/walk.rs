@@ -36,7 +36,7 @@ const ARRIVAL_SLACK_MINUTES: i64 = 10;
 pub(crate) struct Walk<'a> {
     pub(crate) repo: &'a Listed,
     /// The repository's pipelines listing, as URL path segments.
-    path: Vec<String>,
+    pub(crate) path: Vec<String>,
     pub(crate) state: RepositoryState,
     /// `--with steps`: no steps of runs created before this (a first or full read).
     pub(crate) steps_since: Option<DateTime<Utc>>,
@@ -486,6 +486,7 @@ pub(crate) fn track(state: &mut RepositoryState, run: &RunHeader) {
             Unfinished {
                 created_on: run.created_on,
                 checked_at: Some(Utc::now()),
+                fingerprint: Some(run.fingerprint.clone()),
             },
         );
     }

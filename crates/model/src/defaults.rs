@@ -55,7 +55,7 @@ pub const CHECKPOINT_REQUESTS: u64 = 300;
 /// A checkpoint at least this often (`--checkpoint-interval`).
 pub const CHECKPOINT_INTERVAL: DefaultDuration = DefaultDuration::seconds("5m", 300);
 /// Unfinished runs older than this are no longer fetched again (`--max-revisit-age`).
-pub const MAX_REVISIT_AGE: DefaultDuration = DefaultDuration::seconds("90d", 90 * DAY);
+pub const MAX_REVISIT_AGE: DefaultDuration = DefaultDuration::seconds("365d", 365 * DAY);
 /// An export with nothing moving for this long stops (`--stall-timeout`).
 pub const STALL_TIMEOUT: DefaultDuration = DefaultDuration::seconds("5m", 300);
 /// A first export reads the steps of runs created this recently (`--steps-since`).

@@ -74,6 +74,9 @@ pub struct RunHeader {
     pub build_number: Option<i64>,
     /// Its attempt (1 unless re-run).
     pub run_number: Option<i64>,
+    /// What changes when anything about an unfinished run changes: state, stage, attempt,
+    /// duration and build seconds. A run whose fingerprint is as last read has the same steps.
+    pub fingerprint: String,
 }
 
 fn time(text: Option<&str>) -> Option<DateTime<Utc>> {
@@ -83,10 +86,25 @@ fn time(text: Option<&str>) -> Option<DateTime<Utc>> {
 
 impl RunHeader {
     fn from(run: bitbucket::RunHeader) -> Self {
+        let state = run.state.as_ref();
+        let name = state.and_then(|s| s.name.as_deref());
+        let stage = state
+            .and_then(|s| s.stage.as_ref())
+            .and_then(|s| s.name.as_deref());
+        let number = |n: Option<i64>| n.map_or("-".to_string(), |n| n.to_string());
+        let fingerprint = format!(
+            "{}/{}/{}/{}/{}",
+            name.unwrap_or("-"),
+            stage.unwrap_or("-"),
+            number(run.run_number),
+            number(run.duration_in_seconds),
+            number(run.build_seconds_used)
+        );
         RunHeader {
             created_on: time(run.created_on.as_deref()),
             run_creation_date: time(run.run_creation_date.as_deref()),
-            completed: run.state.and_then(|s| s.name).as_deref() == Some("COMPLETED"),
+            completed: name == Some("COMPLETED"),
+            fingerprint,
             uuid: run.uuid.to_string(),
             build_number: run.build_number,
             run_number: run.run_number,

@@ -16,9 +16,9 @@ pub struct RunHeader<'a> {
     /// When its latest attempt was created; a re-run raises it.
     #[serde(borrow, default)]
     pub run_creation_date: Text<'a>,
-    /// Its state, of which only the name is read.
+    /// Its state: its name, and the stage of one in progress.
     #[serde(borrow, default)]
-    pub state: Option<StateName<'a>>,
+    pub state: Option<State<'a>>,
     /// Its build number (`#123`): steps of the run carry it. Not a number: `None` (transform
     /// rejects such a run; the header still paginates and tracks it).
     #[serde(default, deserialize_with = "lenient_number")]
@@ -26,6 +26,12 @@ pub struct RunHeader<'a> {
     /// The attempt: a re-run raises it, and brings new steps.
     #[serde(default, deserialize_with = "lenient_number")]
     pub run_number: Option<i64>,
+    /// Wall time so far: it grows while the run runs, not while it is paused or halted.
+    #[serde(default, deserialize_with = "lenient_number")]
+    pub duration_in_seconds: Option<i64>,
+    /// Build seconds billed so far.
+    #[serde(default, deserialize_with = "lenient_number")]
+    pub build_seconds_used: Option<i64>,
 }
 
 /// An integer, or `None` for anything else.

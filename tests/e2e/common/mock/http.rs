@@ -60,6 +60,12 @@ impl Request {
     }
 
     /// A query parameter, decoded.
+    /// Every value of a repeated query parameter, decoded.
+    pub fn params(&self, name: &str) -> Vec<String> {
+        let named = self.params.iter().filter(|(k, _)| k == name);
+        named.map(|(_, v)| v.clone()).collect()
+    }
+
     pub fn param(&self, name: &str) -> Option<String> {
         self.params
             .iter()

@@ -110,6 +110,8 @@ pub struct State {
     /// When build 1 is created, and the time between builds.
     pub base: chrono::DateTime<chrono::FixedOffset>,
     pub spacing: chrono::Duration,
+    /// The pipelines listing ignores `status` (lists every run).
+    pub ignore_status_filter: bool,
     /// A workspace OAuth consumer: API requests then need one of its access tokens.
     pub oauth: Option<oauth::Consumer>,
 }
@@ -149,6 +151,7 @@ impl MockBitbucket {
             base: chrono::DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z").unwrap(),
             spacing: chrono::Duration::hours(1),
             oauth: None,
+            ignore_status_filter: false,
         }));
         let shared = Arc::clone(&state);
         let base = url.clone();

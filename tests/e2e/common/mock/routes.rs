@@ -129,6 +129,20 @@ fn pipelines(state: &mut State, asked: &Asked, slug: &str) -> Response {
     }
     let key = |run: &Value, field: &str| run[field].as_str().unwrap_or("").to_string();
     let mut runs = repo.runs.clone();
+    // `status` (repeatable): runs whose state, stage or result is any of them.
+    let statuses = asked.request.params("status");
+    if !statuses.is_empty() && !state.ignore_status_filter {
+        let names = |run: &Value| {
+            let state = &run["state"];
+            [
+                &state["name"],
+                &state["stage"]["name"],
+                &state["result"]["name"],
+            ]
+            .map(|v| v.as_str().unwrap_or("").to_string())
+        };
+        runs.retain(|run| names(run).iter().any(|n| statuses.contains(n)));
+    }
     if !state.ignore_sort {
         match sort.as_deref() {
             None | Some("created_on") => {} // default order is oldest first
