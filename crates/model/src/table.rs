@@ -112,6 +112,14 @@ impl Table {
 }
 
 impl Table {
+    /// Those of `columns` that the table does not have: what a reader naming columns as text
+    /// tests itself with.
+    pub fn missing<'a>(self, columns: &[&'a str]) -> Vec<&'a str> {
+        let schema = self.schema();
+        let absent = columns.iter().filter(|c| schema.index_of(c).is_err());
+        absent.copied().collect()
+    }
+
     /// A batch of this table from columns given by name, in any order. Each array goes under
     /// its own name, so a column moved in the spec cannot shift values into a neighbour of the
     /// same type; a name the spec does not have, a column given twice and a spec column left
