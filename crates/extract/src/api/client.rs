@@ -5,7 +5,7 @@ use super::error::{ApiError, describe};
 use super::lane::{CredentialStats, Lane, RequestStats};
 use super::oauth::{Consumer, TokenCache};
 use super::pace::Pacer;
-use super::response::{BodyError, read_body, unreachable};
+use super::response::{Attempt, BodyError, read_body, unreachable};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use bbpipe_model::{Activity, Wait, defaults};
 use bytes::Bytes;
@@ -107,13 +107,6 @@ const APP_PASSWORDS_GONE: &str = " (app passwords: Atlassian removed them on 202
 /// New access tokens one request may ask for after a 401 before the 401 stands (and sets the
 /// credential aside, or fails the request).
 const MAX_TOKEN_RENEWALS: u32 = 1;
-
-pub(super) enum Attempt {
-    Done(Bytes),
-    RateLimited(Option<Duration>),
-    Transient(ApiError),
-    Fatal(ApiError),
-}
 
 impl Client {
     /// A client for the API at `options.api_url`; refuses an API URL that is not http(s).

@@ -7,9 +7,8 @@
 //! concurrent requests: the lock makes one of them ask while the others wait for its answer.
 
 use super::auth::Secret;
-use super::client::Attempt;
 use super::error::ApiError;
-use super::response::{BodyError, read_body, unreachable};
+use super::response::{Attempt, BodyError, read_body, unreachable};
 use serde::Deserialize;
 use std::time::Duration;
 use tokio::time::Instant;

@@ -1,7 +1,21 @@
-//! Reading a response: its body within the size limit, and what a failed transfer says.
+//! Reading a response: its body within the size limit, what a failed transfer says, and what
+//! one request came to.
 
 use super::error::ApiError;
 use bytes::Bytes;
+use std::time::Duration;
+
+/// What one request came to, for the retry loop to decide on.
+pub(super) enum Attempt {
+    /// The body of a 2xx.
+    Done(Bytes),
+    /// A 429, with its `Retry-After` if it said one.
+    RateLimited(Option<Duration>),
+    /// Worth retrying: a 5xx, a dropped connection, a body over the limit.
+    Transient(ApiError),
+    /// Not worth retrying.
+    Fatal(ApiError),
+}
 
 pub(super) enum BodyError {
     Read(reqwest::Error),
