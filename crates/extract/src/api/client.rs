@@ -232,6 +232,9 @@ impl Client {
 
     /// [`Client::get`], telling `activity` (the stall watchdog's) when it waits on the rate
     /// limit: a 429's backoff, a credential resting, or pacing under the hourly allowance.
+    ///
+    /// Long because it is the one retry loop: each arm of its `match` is what one kind of answer
+    /// (success, an expired OAuth token, a refused credential, a 5xx, a 429) leads to.
     pub async fn get_watched(
         &self,
         url: &Url,
