@@ -267,7 +267,12 @@ impl Client {
             RequestStats::add(&self.stats.rate_limit_wait_ms, paced.as_millis() as u64);
             RequestStats::add(&self.stats.requests, 1);
             RequestStats::add(&lane.stats.requests, 1);
-            let (attempt, bearer) = match self.bearer(lane).await {
+            // A token only for the API's origin: a request elsewhere carries no credential.
+            let bearer = match self.same_origin(url) {
+                true => self.bearer(lane).await,
+                false => Ok(None),
+            };
+            let (attempt, bearer) = match bearer {
                 Ok(bearer) => (self.attempt(lane, url, bearer.as_ref()).await, bearer),
                 Err(refused) => (refused, None),
             };
