@@ -45,16 +45,17 @@ impl Exporter {
         }
         let listed = self.list_unfinished(walk).await?;
         for (uuid, run) in tracked {
+            let max_age = self.options.max_revisit_age;
             let decision = match &listed {
+                Some(_) if too_old(now, run, max_age) => Revisit::Drop,
                 Some(listed) => match listed.get(uuid) {
-                    _ if too_old(now, run, self.options.max_revisit_age) => Revisit::Drop,
                     Some(header) if run.fingerprint.as_ref() == Some(&header.fingerprint) => {
                         Revisit::Later
                     }
                     // Changed, or no longer unfinished (completed or gone).
                     Some(_) | None => Revisit::Now,
                 },
-                None => revisit(now, run, self.options.max_revisit_age),
+                None => revisit(now, run, max_age),
             };
             match decision {
                 Revisit::Drop => {
