@@ -75,15 +75,9 @@ pub fn check(consumer: &mut Consumer, authorization: Option<&str>) -> Option<Res
     let Some((_, used, issued_at)) =
         (consumer.issued.iter_mut()).find(|(t, _, _)| Some(t.as_str()) == presented)
     else {
-        let message = "Access token expired. Use your refresh token to obtain a new access token.";
-        let message = if presented.is_some() {
-            "Invalid access token"
-        } else {
-            message
-        };
         return Some(Response::error(
             "401 Unauthorized",
-            message,
+            "Invalid access token",
             serde_json::Value::Null,
         ));
     };
