@@ -251,7 +251,10 @@ fn start_slow_export(mock: &MockBitbucket, out: &Path, checkpoints: usize) -> st
 
 fn slow_mock() -> MockBitbucket {
     let mock = MockBitbucket::start("acme", Auth::Bearer(TOKEN.into()));
-    for i in 0..8 {
+    // repo-0 is read first and takes 15 pages, so every checkpoint the kill can land after
+    // has it part-read: the next export must resume it, not start it again.
+    mock.add_repo("repo-0", 1500);
+    for i in 1..8 {
         mock.add_repo(&format!("repo-{i}"), 230);
     }
     mock.state.lock().unwrap().delay_ms = 40;
