@@ -106,6 +106,13 @@ fn rows(report: &Report, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     if report.steps > 0 {
         writeln!(f, "  steps           {}", report.steps)?;
     }
+    if report.test_reports > 0 || report.test_cases > 0 {
+        writeln!(
+            f,
+            "  test reports    {} ({} failed or flaky test cases)",
+            report.test_reports, report.test_cases
+        )?;
+    }
     if report.environments > 0 || report.environment_deployments > 0 {
         writeln!(
             f,
@@ -118,6 +125,13 @@ fn rows(report: &Report, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f,
             "  steps read      of {} new or changed runs ({} requests)",
             export.steps_read, export.steps_requests
+        )?;
+    }
+    if let Some(export) = report.export.as_ref().filter(|e| e.tests_requests > 0) {
+        writeln!(
+            f,
+            "  tests read      {} requests for test reports",
+            export.tests_requests
         )?;
     }
     if report.deployments > 0 || report.rule_overlaps > 0 {

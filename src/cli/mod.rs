@@ -298,8 +298,9 @@ pub struct ExportArgs {
     /// Optional tables: `steps` (pipeline_steps: one request per new or changed run),
     /// `environments` (environments and environment_deployments: two listings per
     /// repository), `commits` (deployment_commits: one request per 100 commits of each new
-    /// successful deployment; needs --rules) or `commit-messages` (the same, with messages),
-    /// comma-separated.
+    /// successful deployment; needs --rules), `commit-messages` (the same, with messages) or
+    /// `tests` (test_reports and test_cases of failed steps and of the later passes that show
+    /// a test flaky; implies steps), comma-separated.
     #[arg(long = "with", value_name = "TABLES", value_parser = extras, default_value = "")]
     pub with: Extras,
     /// With `--with commits`: commits kept per deployment. A first deployment (no
@@ -332,7 +333,8 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "DEST")]
     pub out: String,
     /// Optional tables to replay where the recording has their pages: `steps`,
-    /// `environments`, `commits`, `commit-messages`, comma-separated (as `export --with`).
+    /// `environments`, `commits`, `commit-messages`, `tests`, comma-separated (as `export
+    /// --with`).
     #[arg(long = "with", value_name = "TABLES", value_parser = extras, default_value = "")]
     pub with: Extras,
     /// With `--with commits`: commits kept per deployment (as `export`).

@@ -26,3 +26,4 @@ mod report;
 mod rules_apply;
 mod shared_destinations;
 mod steps_environments;
+mod test_reports;

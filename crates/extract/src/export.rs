@@ -94,6 +94,10 @@ pub struct ExportOutcome {
     pub steps_read: u64,
     /// `--with steps`: requests made for them.
     pub steps_requests: u64,
+    /// `--with tests`: test reports read (404s not counted).
+    pub test_reports_read: u64,
+    /// `--with tests`: requests made for test reports and their cases.
+    pub tests_requests: u64,
 }
 
 /// Counters the repository walks add to.
@@ -104,6 +108,8 @@ pub(crate) struct Counters {
     pub(crate) resumed: AtomicU64,
     pub(crate) steps_read: AtomicU64,
     pub(crate) steps_requests: AtomicU64,
+    pub(crate) tests_read: AtomicU64,
+    pub(crate) tests_requests: AtomicU64,
 }
 
 /// The state as committed so far and what changed since the last checkpoint.
@@ -268,6 +274,8 @@ impl Exporter {
             sort_fallbacks: progress.sort_fallbacks.clone(),
             steps_read: this.counters.steps_read.load(Ordering::Relaxed),
             steps_requests: this.counters.steps_requests.load(Ordering::Relaxed),
+            test_reports_read: this.counters.tests_read.load(Ordering::Relaxed),
+            tests_requests: this.counters.tests_requests.load(Ordering::Relaxed),
         })
     }
 

@@ -15,6 +15,7 @@ use crate::api::{DeploymentsPage, ListingPage, PAGELEN, RunHeader};
 use crate::error::ExtractError;
 use crate::export::Exporter;
 use crate::state::{RepositoryState, StepsRead};
+use crate::test_reports;
 use crate::walk::{Walk, minus};
 use bbpipe_model::{Endpoint, Optional, Read, RunRef};
 use bytes::Bytes;
@@ -30,6 +31,8 @@ struct Wanted {
     completed: bool,
     fingerprint: String,
     at: DateTime<Utc>,
+    commit: Option<String>,
+    ref_name: Option<String>,
 }
 
 impl Exporter {
@@ -63,29 +66,36 @@ impl Exporter {
                 (want, pages)
             })
             .buffered(self.options.concurrency.max(1));
-        let mut read = Vec::new();
         while let Some((want, pages)) = fetched.next().await {
             let Some(pages) = pages? else {
                 continue; // the run is gone
             };
+            let steps = test_reports::step_refs(
+                pages.iter().map(|(_, body)| &body[..]),
+                want.commit.as_deref(),
+                want.ref_name.as_deref(),
+            );
             for (number, (url, body)) in pages.into_iter().enumerate() {
                 let page = u32::try_from(number + 1).unwrap_or(u32::MAX);
                 self.send_steps(walk.output, &walk.repo.slug, &want.run, &url, page, body)
                     .await?;
             }
             self.counters.steps_read.fetch_add(1, Ordering::Relaxed);
-            read.push(want);
-        }
-        drop(fetched);
-        for want in read {
+            let mut tested = test_reports::tested_before(walk.state.steps_read.get(&want.run.uuid));
+            // Recorded first: a pass read for a later failure marks its step tested here.
             walk.state.steps_read.insert(
-                want.run.uuid,
+                want.run.uuid.clone(),
                 StepsRead {
                     run_number: want.run_number,
                     at: want.at,
-                    unfinished: (!want.completed).then_some(want.fingerprint),
+                    unfinished: (!want.completed).then_some(want.fingerprint.clone()),
+                    tested: tested.clone(),
                 },
             );
+            self.read_tests(walk, &want.run, steps, &mut tested).await?;
+            if let Some(read) = walk.state.steps_read.get_mut(&want.run.uuid) {
+                read.tested.extend(tested);
+            }
         }
         Ok(())
     }
@@ -124,7 +134,7 @@ impl Exporter {
     /// Page `page` of the listing at `path`, with the `optional` parameters; `None` on a 404.
     /// A 400 to the first page drops the last optional parameter (an API that refuses a sort or
     /// a page length) and asks again, with a warning; later pages keep what page 1 was given.
-    async fn listing_page(
+    pub(crate) async fn listing_page(
         &self,
         path: &[&str],
         page: u32,
@@ -173,8 +183,12 @@ impl Exporter {
                 }
                 Read::SinceDeploymentsWatermark => self.read_deployments(walk).await?,
                 // Read by the walk's other parts.
-                Read::Repositories | Read::Runs | Read::Run | Read::OfRun | Read::PerDeployment => {
-                }
+                Read::Repositories
+                | Read::Runs
+                | Read::Run
+                | Read::OfRun
+                | Read::OfStep
+                | Read::PerDeployment => {}
             }
         }
         Ok(())
@@ -310,6 +324,8 @@ fn wanted(
         completed: run.completed,
         fingerprint: run.fingerprint.clone(),
         at,
+        commit: run.commit.clone(),
+        ref_name: run.ref_name.clone(),
     })
 }
 
@@ -327,6 +343,8 @@ mod tests {
             build_number: Some(7),
             run_number: Some(run_number),
             fingerprint: format!("{completed}/{run_number}"),
+            commit: None,
+            ref_name: None,
         }
     }
 
@@ -340,6 +358,7 @@ mod tests {
                 run_number: 1,
                 at: Utc::now(),
                 unfinished: Some(paused.fingerprint.clone()),
+                tested: Default::default(),
             },
         );
         assert!(wanted(&state, None, None, &paused).is_none());
@@ -361,6 +380,7 @@ mod tests {
                 run_number: 1,
                 at: Utc::now(),
                 unfinished: None,
+                tested: Default::default(),
             },
         );
         let since = Some(Utc::now() - chrono::Duration::days(30));
@@ -403,6 +423,7 @@ mod tests {
                     run_number: 1,
                     at: now - chrono::Duration::days(days),
                     unfinished: None,
+                    tested: Default::default(),
                 },
             );
         }

@@ -7,6 +7,10 @@
 //! <root>/<workspace>/<repo_slug>/pipelines/runs/<n>.json   GET .../pipelines/{uuid}
 //! <root>/<workspace>/<repo_slug>/pipelines/steps/<run uuid>/page-0001.json
 //!                                                          GET .../pipelines/{uuid}/steps
+//! <root>/<workspace>/<repo_slug>/pipelines/test_reports/<run uuid>/<step uuid>/page-0001.json
+//!                                                   GET .../steps/{step_uuid}/test_reports
+//! <root>/<workspace>/<repo_slug>/pipelines/test_cases/<run uuid>/<step uuid>/0001.json
+//!                                    GET .../test_reports/test_cases?status=, in read order
 //! <root>/<workspace>/<repo_slug>/environments/page-0001.json  GET .../environments
 //! <root>/<workspace>/<repo_slug>/deployments/page-0001.json   GET .../deployments
 //! <root>/<workspace>/<repo_slug>/commits/page-0001.json       the repository's commit graph
@@ -14,7 +18,7 @@
 //!                                                  GET .../commits/{new}?exclude={old}
 //! <root>/<workspace>/<repo_slug>/commits/<new>/page-0001.json  GET .../commits/{new}
 //! ```
-//! A run's uuid names its steps directory without braces.
+//! A run's uuid names its steps directory without braces, a step's its test report's.
 //! Page files hold the response body exactly as Bitbucket returned it.
 
 use bbpipe_model::{Endpoint, FileNames, Under};
@@ -49,8 +53,8 @@ pub fn endpoint_dir(
     let fixture = endpoint.spec().fixture;
     let mut dir = root.join(workspace);
     match (fixture.under, repo_slug) {
-        (Under::Workspace, _) | (Under::Repository | Under::Run, None) => {}
-        (Under::Repository | Under::Run, Some(slug)) => dir.push(slug),
+        (Under::Workspace, _) | (Under::Repository | Under::Run | Under::Step, None) => {}
+        (Under::Repository | Under::Run | Under::Step, Some(slug)) => dir.push(slug),
     }
     for part in fixture.dir {
         dir.push(part);
@@ -89,6 +93,24 @@ pub fn steps_path(
     endpoint_dir(root, workspace, Some(repo_slug), Endpoint::Steps)
         .join(bare_uuid(run_uuid))
         .join(page_file(page))
+}
+
+/// Path of page `n` of a step's test report pages (`endpoint`: the report or its cases).
+pub fn test_page_path(
+    root: &Path,
+    workspace: &str,
+    repo_slug: &str,
+    endpoint: Endpoint,
+    (run_uuid, step_uuid): (&str, &str),
+    n: u32,
+) -> PathBuf {
+    let dir = endpoint_dir(root, workspace, Some(repo_slug), endpoint)
+        .join(bare_uuid(run_uuid))
+        .join(bare_uuid(step_uuid));
+    match endpoint.spec().fixture.files {
+        FileNames::Numbered => dir.join(format!("{n:04}.json")),
+        FileNames::Pages | FileNames::CommitAnswers => dir.join(page_file(n)),
+    }
 }
 
 /// Path of page `page` of a repository's environments or deployments.

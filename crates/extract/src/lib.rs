@@ -19,6 +19,7 @@ mod requests;
 mod revisit;
 mod shipped;
 mod state;
+mod test_reports;
 mod walk;
 
 pub use error::ExtractError;
@@ -27,7 +28,10 @@ pub use filter::{FilterError, RepoFilter};
 pub use record::Recorder;
 pub use replay::Replay;
 pub use shipped::{CommitQuery, CommitSource, CommitsAnswer, is_commit_hash};
-pub use state::{RepositoryState, Resume, STATE_FORMAT, StepsRead, SyncState, Unfinished};
+pub use state::{
+    FailedTests, RepositoryState, Resume, STATE_FORMAT, StepsRead, SyncState, Unfinished,
+};
+pub use test_reports::{FLAKY_WINDOW_DAYS, MAX_FAILED_TESTS_KEPT};
 
 /// What an extraction sent down its channel.
 #[derive(Debug, Clone, Default)]

@@ -3,7 +3,7 @@
 use crate::error::ExtractError;
 use crate::layout::{
     COMMITS_GONE_FILE, RECORDING_FILE, Recording, commit_range_dir, listing_path, page_path,
-    run_path, steps_path,
+    run_path, steps_path, test_page_path,
 };
 use bbpipe_model::bitbucket::Page;
 use bbpipe_model::{Endpoint, Recorded};
@@ -127,6 +127,38 @@ impl Recorder {
         self.write(path, &redacted).await
     }
 
+    /// A page of a step's test report (the counts, or a page of its cases), numbered in the
+    /// order read under the step, with only the fields its table reads: a failure's message
+    /// and stack trace (which can quote anything the test saw) are left out.
+    pub async fn test_page(
+        &self,
+        workspace: &str,
+        repo_slug: &str,
+        endpoint: Endpoint,
+        (run_uuid, step_uuid): (&str, &str),
+        body: &[u8],
+    ) -> Result<(), ExtractError> {
+        let key = format!(
+            "{workspace}/{repo_slug}/{}/{run_uuid}/{step_uuid}",
+            endpoint.as_str()
+        );
+        let n = self.next_number(&key);
+        let path = test_page_path(
+            &self.root,
+            workspace,
+            repo_slug,
+            endpoint,
+            (run_uuid, step_uuid),
+            n,
+        );
+        let redacted =
+            redact_test_page(endpoint, body).map_err(|message| ExtractError::Layout {
+                path: path.clone(),
+                message,
+            })?;
+        self.write(path, &redacted).await
+    }
+
     /// The answer to one commits question (`new`, less what `old` reaches): its pages, each
     /// cut down to what `deployment_commits` reads (messages only when `messages`), or `None`
     /// for a 404. Written to a `.partial` directory renamed at the end, so that an interrupted
@@ -184,7 +216,10 @@ impl Recorder {
             (Recorded::AsReceivedInReadOrder, Some(slug)) => {
                 self.listing(workspace, slug, endpoint, body).await
             }
-            (Recorded::StepFieldsOnly | Recorded::CommitFieldsOnly, _)
+            (
+                Recorded::StepFieldsOnly | Recorded::CommitFieldsOnly | Recorded::TestFieldsOnly,
+                _,
+            )
             | (Recorded::SingleRuns | Recorded::AsReceivedInReadOrder, None) => {
                 Err(self.misplaced(endpoint, url))
             }
@@ -334,6 +369,40 @@ pub fn redact_steps(body: &[u8]) -> Result<Vec<u8>, String> {
         }
     }
     serde_json::to_vec_pretty(&Value::Object(page)).map_err(|e| e.to_string())
+}
+
+/// The fields of a test report's counts and of a test case that their tables read.
+const TEST_REPORT_FIELDS: &[&str] = &[
+    "number_of_test_cases",
+    "number_of_successful_test_cases",
+    "number_of_failed_test_cases",
+    "number_of_error_test_cases",
+    "number_of_skipped_test_cases",
+];
+const TEST_CASE_FIELDS: &[&str] = &[
+    "uuid",
+    "name",
+    "fully_qualified_name",
+    "package_name",
+    "status",
+    "duration",
+];
+
+/// A test report (its counts) or a page of its cases, cut down to what the tables read.
+pub fn redact_test_page(endpoint: Endpoint, body: &[u8]) -> Result<Vec<u8>, String> {
+    use serde_json::{Map, Value};
+    let mut object: Map<String, Value> = serde_json::from_slice(body)
+        .map_err(|e| format!("a {} page that is not JSON: {e}", endpoint.as_str()))?;
+    if endpoint == Endpoint::TestReports {
+        object.retain(|key, _| TEST_REPORT_FIELDS.contains(&key.as_str()));
+    } else if let Some(Value::Array(cases)) = object.get_mut("values") {
+        for case in cases.iter_mut() {
+            if let Value::Object(fields) = case {
+                fields.retain(|key, _| TEST_CASE_FIELDS.contains(&key.as_str()));
+            }
+        }
+    }
+    serde_json::to_vec_pretty(&Value::Object(object)).map_err(|e| e.to_string())
 }
 
 /// A commits page with each commit cut down to its hash, date, author's account id, parents'

@@ -4,7 +4,7 @@
 use crate::api::ApiError;
 use crate::error::ExtractError;
 use crate::export::Exporter;
-use bbpipe_model::{Endpoint, Message, PageSource, RawPage, RunRef, Wait};
+use bbpipe_model::{Endpoint, Message, PageSource, RawPage, RunRef, StepRef, Wait};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -76,7 +76,7 @@ impl Exporter {
                 .record(workspace, endpoint, repo_slug, url, page, &body)
                 .await?;
         }
-        self.emit(output, endpoint, repo_slug, url, page, body, None)
+        self.emit(output, endpoint, repo_slug, url, page, body, (None, None))
             .await
     }
 
@@ -103,7 +103,36 @@ impl Exporter {
             url,
             page,
             body,
-            run,
+            (run, None),
+        )
+        .await
+    }
+
+    /// A page of one step's test report: recorded under the step, sent with its run and step.
+    pub(crate) async fn send_test_page(
+        &self,
+        output: &Sender<Message<RawPage>>,
+        (repo_slug, run, step): (&str, &RunRef, &StepRef),
+        endpoint: Endpoint,
+        url: &Url,
+        page: u32,
+        body: Bytes,
+    ) -> Result<(), ExtractError> {
+        if let Some(recorder) = &self.recorder {
+            let ids = (run.uuid.as_str(), step.uuid.as_str());
+            recorder
+                .test_page(&self.options.workspace, repo_slug, endpoint, ids, &body)
+                .await?;
+        }
+        let (run, step) = (Some(run.clone()), Some(step.clone()));
+        self.emit(
+            output,
+            endpoint,
+            Some(repo_slug),
+            url,
+            page,
+            body,
+            (run, step),
         )
         .await
     }
@@ -117,7 +146,7 @@ impl Exporter {
         url: &Url,
         page: u32,
         body: Bytes,
-        run: Option<RunRef>,
+        (run, step): (Option<RunRef>, Option<StepRef>),
     ) -> Result<(), ExtractError> {
         self.pages.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
@@ -130,6 +159,7 @@ impl Exporter {
                 page,
                 fetched_at: self.started_at,
                 run,
+                step,
             },
             body,
         };

@@ -54,6 +54,20 @@ pub struct RepositoryState {
     /// later exports read deployments newest first back to it, less the lookback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployments_watermark: Option<DateTime<Utc>>,
+    /// `--with tests`: the tests that failed, by commit and step name, that no later attempt or
+    /// run of the commit was seen to pass yet. A later passing step on the commit is read for
+    /// them; kept for [`FLAKY_WINDOW_DAYS`](crate::test_reports::FLAKY_WINDOW_DAYS).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failed_tests: BTreeMap<String, BTreeMap<String, FailedTests>>,
+}
+
+/// Tests that failed in a step of one name on one commit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedTests {
+    /// When the latest of those steps completed: only a step after it can show them passing.
+    pub at: DateTime<Utc>,
+    /// Their fully qualified names.
+    pub tests: std::collections::BTreeSet<String>,
 }
 
 /// The attempt of a run whose steps were read.
@@ -68,6 +82,10 @@ pub struct StepsRead {
     /// are read again only once that changes. `None`: the run had completed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unfinished: Option<String>,
+    /// `--with tests`: the steps whose test report was asked for (found or not), never asked
+    /// again.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub tested: std::collections::BTreeSet<String>,
 }
 
 /// A run left unfinished (in progress, paused at a manual step, halted).
@@ -128,11 +146,29 @@ impl RepositoryState {
         let horizon = horizon
             .checked_sub_signed(lookback)
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        // A run still unfinished keeps its entry however old: its page may come back.
+        // A run still unfinished keeps its entry however old: its page may come back. One with
+        // test reports read keeps it while they can be matched with a re-run, which lists the
+        // failed attempt's steps again.
+        let flaky_window =
+            Utc::now() - chrono::Duration::days(crate::test_reports::FLAKY_WINDOW_DAYS);
         let unfinished = &self.unfinished;
         self.steps_read.retain(|uuid, read| {
-            read.at >= horizon || (read.unfinished.is_some() && unfinished.contains_key(uuid))
+            read.at >= horizon
+                || (read.unfinished.is_some() && unfinished.contains_key(uuid))
+                || (!read.tested.is_empty() && read.at >= flaky_window)
         });
+    }
+}
+
+impl RepositoryState {
+    /// Forgets the failed tests of steps that completed more than
+    /// [`FLAKY_WINDOW_DAYS`](crate::test_reports::FLAKY_WINDOW_DAYS) before `now`.
+    pub fn forget_failed_tests(&mut self, now: DateTime<Utc>) {
+        let horizon = now - chrono::Duration::days(crate::test_reports::FLAKY_WINDOW_DAYS);
+        for steps in self.failed_tests.values_mut() {
+            steps.retain(|_, failed| failed.at >= horizon);
+        }
+        self.failed_tests.retain(|_, steps| !steps.is_empty());
     }
 }
 

@@ -46,6 +46,8 @@ pub(crate) struct Walk<'a> {
     pub(crate) seen: HashSet<String>,
     /// Whether pages out of the order asked for were reported already.
     warned_order: bool,
+    /// `--with tests`: passing steps met before their commit's failure.
+    pub(crate) tests: crate::test_reports::TestsSeen,
     pub(crate) output: &'a Sender<Message<RawPage>>,
 }
 
@@ -98,12 +100,17 @@ impl Exporter {
                     .map(|p| p.steps_read.clone())
                     .unwrap_or_default(),
                 deployments_watermark: previous.as_ref().and_then(|p| p.deployments_watermark),
+                failed_tests: previous
+                    .as_ref()
+                    .map(|p| p.failed_tests.clone())
+                    .unwrap_or_default(),
                 ..RepositoryState::default()
             },
             steps_since: None,
             previous: previous.as_ref().filter(|p| p.resume.is_none()),
             seen: HashSet::new(),
             warned_order: false,
+            tests: Default::default(),
             output,
         };
         let outcome = match &previous {
@@ -145,6 +152,7 @@ impl Exporter {
         }
         self.read_listings(&mut walk).await?;
         walk.state.forget_steps_read(self.options.lookback);
+        walk.state.forget_failed_tests(Utc::now());
         self.publish(&repo.uuid, walk.state).await;
         Ok(true)
     }

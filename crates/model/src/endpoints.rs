@@ -19,6 +19,12 @@ pub enum Endpoint {
     /// `GET .../pipelines/{uuid}/steps`: the steps of one pipeline run (the page's
     /// [`PageSource::run`](crate::PageSource::run) names the run).
     Steps,
+    /// `GET .../steps/{step_uuid}/test_reports`: the counts of a step's test report (the page's
+    /// [`PageSource::step`](crate::PageSource::step) names the step).
+    TestReports,
+    /// `GET .../steps/{step_uuid}/test_reports/test_cases?status=`: a step's test cases of one
+    /// status.
+    TestCases,
     /// `GET /repositories/{workspace}/{repo_slug}/environments`: deployment environments.
     Environments,
     /// `GET /repositories/{workspace}/{repo_slug}/deployments`: Bitbucket's own deployments.
@@ -98,6 +104,8 @@ pub enum Under {
     Repository,
     /// `<workspace>/<repo_slug>/<dir>/<run uuid without braces>/`.
     Run,
+    /// `<workspace>/<repo_slug>/<dir>/<run uuid>/<step uuid>/` (uuids without braces).
+    Step,
 }
 
 /// How an endpoint's files are named.
@@ -121,6 +129,8 @@ pub enum Optional {
     Environments,
     /// `--with commits` (or `commit-messages`).
     Commits,
+    /// `--with tests` (implies steps).
+    Tests,
 }
 
 /// What a recording keeps of an endpoint's pages, and how it numbers them.
@@ -138,6 +148,8 @@ pub enum Recorded {
     StepFieldsOnly,
     /// Only the fields `deployment_commits` reads, one directory per question.
     CommitFieldsOnly,
+    /// Only the fields `test_reports` and `test_cases` read, under the step's directory.
+    TestFieldsOnly,
 }
 
 impl Optional {
@@ -150,6 +162,15 @@ impl Optional {
             Optional::Steps => "steps",
             Optional::Environments => "environments",
             Optional::Commits => "commits",
+            Optional::Tests => "tests",
+        }
+    }
+
+    /// The option it needs to be of use: tests are read for the steps read.
+    pub const fn implies(self) -> Option<Optional> {
+        match self {
+            Optional::Tests => Some(Optional::Steps),
+            Optional::Steps | Optional::Environments | Optional::Commits => None,
         }
     }
 }
@@ -168,6 +189,9 @@ pub enum Read {
     Run,
     /// A page per pipeline run, sent right after the page that listed the run.
     OfRun,
+    /// Pages of a step, read for the steps that need them (see extract's `tests`) and sent
+    /// right after their run's steps.
+    OfStep,
     /// Every page of a repository listing, every export, after the runs (`next` followed).
     Listing,
     /// A repository listing newest first back to the deployments watermark, after the
@@ -233,6 +257,32 @@ impl Endpoint {
                 with: Some(Optional::Steps),
                 tables: &[Table::PipelineSteps],
                 recording: Recorded::StepFieldsOnly,
+                reference: false,
+            },
+            Endpoint::TestReports => EndpointSpec {
+                endpoint: self,
+                name: "test reports",
+                api_path: "/repositories/{workspace}/{repo_slug}/pipelines/{uuid}/steps/{step_uuid}/test_reports",
+                read: Read::OfStep,
+                fixture: fixture(Under::Step, &["pipelines", "test_reports"]),
+                with: Some(Optional::Tests),
+                tables: &[Table::TestReports],
+                recording: Recorded::TestFieldsOnly,
+                reference: false,
+            },
+            Endpoint::TestCases => EndpointSpec {
+                endpoint: self,
+                name: "test cases",
+                api_path: "/repositories/{workspace}/{repo_slug}/pipelines/{uuid}/steps/{step_uuid}/test_reports/test_cases",
+                read: Read::OfStep,
+                fixture: dir(
+                    Under::Step,
+                    &["pipelines", "test_cases"],
+                    FileNames::Numbered,
+                ),
+                with: Some(Optional::Tests),
+                tables: &[Table::TestCases],
+                recording: Recorded::TestFieldsOnly,
                 reference: false,
             },
             Endpoint::Environments => EndpointSpec {

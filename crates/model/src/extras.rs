@@ -22,7 +22,10 @@ impl Extras {
     /// These options and `optional`.
     pub fn with(mut self, optional: Optional) -> Extras {
         self.on |= 1 << optional as u32;
-        self
+        match optional.implies() {
+            Some(needed) => self.with(needed),
+            None => self,
+        }
     }
 
     /// Whether these options turn on `optional`.
@@ -93,5 +96,8 @@ mod tests {
         assert_eq!(messages.to_string(), "commit-messages");
         let commits: Extras = "commits".parse().unwrap();
         assert_eq!(commits.to_string(), "commits");
+        let tests: Extras = "tests".parse().unwrap();
+        assert!(tests.includes(Optional::Steps), "tests imply steps");
+        assert_eq!(tests.to_string(), "steps,tests");
     }
 }

@@ -33,7 +33,7 @@ pub use endpoints::{Endpoint, EndpointSpec, FileNames, Fixture, Optional, Read, 
 pub use extras::Extras;
 pub use format::Format;
 pub use message::{Checkpoint, Message};
-pub use page::{PageSource, RawPage, RunRef};
+pub use page::{PageSource, RawPage, RunRef, StepRef};
 pub use partition::{
     Granularity, PartitionKey, Period, day_of_micros, is_data_file, workspace_dir, workspace_of,
 };

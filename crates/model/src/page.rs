@@ -14,6 +14,26 @@ pub struct RunRef {
     pub created_at: i64,
 }
 
+/// The step a page of its test report belongs to, with what the report's rows need that the
+/// report does not say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepRef {
+    /// The step's uuid, with braces.
+    pub uuid: String,
+    /// Its name; `None` for unnamed steps.
+    pub name: Option<String>,
+    /// The attempt it belongs to.
+    pub run_number: Option<i64>,
+    /// Its raw result (FAILED, SUCCESSFUL, ...).
+    pub result: Option<String>,
+    /// When it completed (microseconds since the epoch, UTC).
+    pub completed_at: Option<i64>,
+    /// The commit its run built.
+    pub commit: Option<String>,
+    /// The branch or tag its run built (for pull requests, the source branch).
+    pub ref_name: Option<String>,
+}
+
 /// Where a page came from: enough to name it in an error and to trace a row back to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageSource {
@@ -29,8 +49,10 @@ pub struct PageSource {
     pub page: u32,
     /// When it was fetched (or recorded).
     pub fetched_at: DateTime<Utc>,
-    /// For [`Endpoint::Steps`]: the run the steps belong to.
+    /// For [`Endpoint::Steps`] and a step's pages: the run the steps belong to.
     pub run: Option<RunRef>,
+    /// For a step's pages (its test report): the step.
+    pub step: Option<StepRef>,
 }
 
 impl fmt::Display for PageSource {

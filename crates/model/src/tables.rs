@@ -23,6 +23,10 @@ pub enum Table {
     EnvironmentDeployments,
     /// Commits shipped by each successful deployment (`--with commits`).
     DeploymentCommits,
+    /// Test reports of steps (`--with tests`): a step attempt's counts.
+    TestReports,
+    /// Test cases that failed, and the passes that show a failed test flaky (`--with tests`).
+    TestCases,
     /// Pipeline runs that could not be decoded.
     Rejects,
 }
@@ -39,6 +43,8 @@ impl Table {
             Table::EnvironmentDeployments => &ENVIRONMENT_DEPLOYMENTS,
             Table::DeploymentCommits => &DEPLOYMENT_COMMITS,
             Table::Rejects => &REJECTS,
+            Table::TestReports => &TEST_REPORTS,
+            Table::TestCases => &TEST_CASES,
         }
     }
 }
@@ -222,6 +228,175 @@ static REJECTS: TableSpec = TableSpec {
     sort_column: "reject_id",
     columns: rejects_columns,
 };
+
+/// Partitioned as `pipeline_steps` are: by their run's creation.
+const BY_RUN_CREATION: DatePartition = DatePartition {
+    column: "run_created_at",
+    month_level: "created_month",
+    day_level: "created_date",
+};
+
+static TEST_REPORTS: TableSpec = TableSpec {
+    name: "test_reports",
+    description: "One row per step attempt whose test report bbpipe read (`--with tests`): the \
+                  report's counts, for failed steps and for the later passing steps that show a \
+                  failed test flaky.",
+    key: &["repo_uuid", "pipeline_uuid", "step_uuid"],
+    version: &["exported_at"],
+    date_partition: Some(BY_RUN_CREATION),
+    merge: Merge::KeepExisting,
+    rows_can_move: false,
+    group: None,
+    unique_columns: &[
+        "pipeline_uuid",
+        "step_uuid",
+        "commit_sha",
+        "step_completed_at",
+    ],
+    sort_column: "run_created_at",
+    columns: test_reports_columns,
+};
+
+static TEST_CASES: TableSpec = TableSpec {
+    name: "test_cases",
+    description: "One row per test case that did not pass (FAILED or ERROR) in a failed step, and \
+                  per passing case of a later attempt or run of the same commit that shows such \
+                  a test passed there (`--with tests`). Passing tests are not exported in bulk.",
+    key: &["repo_uuid", "step_uuid", "uuid"],
+    version: &["exported_at"],
+    date_partition: Some(BY_RUN_CREATION),
+    merge: Merge::KeepExisting,
+    rows_can_move: false,
+    group: None,
+    unique_columns: &[
+        "uuid",
+        "step_uuid",
+        "pipeline_uuid",
+        "fully_qualified_name",
+        "name",
+    ],
+    sort_column: "run_created_at",
+    columns: test_cases_columns,
+};
+
+/// The columns that say which step attempt a test row is of, after the repository's.
+fn of_a_step(columns: Vec<Field>) -> Vec<Field> {
+    let mut all = vec![
+        text(
+            "pipeline_uuid",
+            false,
+            "UUID of the pipeline run (pipeline_runs.uuid).",
+        ),
+        int("build_number", false, "Build number of the pipeline run."),
+        int(
+            "run_number",
+            true,
+            "Attempt of the run the step belongs to (pipeline_steps.run_number).",
+        ),
+        text(
+            "step_uuid",
+            false,
+            "UUID of the step (pipeline_steps.uuid).",
+        ),
+        text("step_name", true, "Step name; null for unnamed steps."),
+        text("commit_sha", true, "Commit the run built."),
+    ];
+    all.extend(columns);
+    of_a_repository(all)
+}
+
+/// The last two columns of a test row.
+fn partition_and_export_time() -> [Field; 2] {
+    [
+        time(
+            "run_created_at",
+            false,
+            "When the pipeline run was created (UTC): the partition, as for pipeline_steps.",
+        ),
+        time(
+            "exported_at",
+            false,
+            "When bbpipe read the page this row came from (UTC).",
+        ),
+    ]
+}
+
+fn test_reports_columns() -> Vec<Field> {
+    let mut columns = vec![
+        text(
+            "ref_name",
+            true,
+            "Branch or tag the run built; for pull-request runs the source branch.",
+        ),
+        text(
+            "step_result",
+            true,
+            "Raw result of the step: FAILED, SUCCESSFUL, ...",
+        ),
+        time("step_completed_at", true, "When the step completed (UTC)."),
+        int(
+            "test_cases",
+            true,
+            "Test cases in the report (`number_of_test_cases`).",
+        ),
+        int(
+            "successful_test_cases",
+            true,
+            "`number_of_successful_test_cases`.",
+        ),
+        int("failed_test_cases", true, "`number_of_failed_test_cases`."),
+        int("error_test_cases", true, "`number_of_error_test_cases`."),
+        int(
+            "skipped_test_cases",
+            true,
+            "`number_of_skipped_test_cases`.",
+        ),
+    ];
+    columns.extend(partition_and_export_time());
+    of_a_step(columns)
+}
+
+fn test_cases_columns() -> Vec<Field> {
+    let mut columns = vec![
+        text(
+            "uuid",
+            false,
+            "Test case UUID, with braces. With repo_uuid and step_uuid, the row's key.",
+        ),
+        text(
+            "fully_qualified_name",
+            true,
+            "The test's fully qualified name: with repository and step name, what \
+             \"the same test\" means across runs.",
+        ),
+        text("name", true, "The test's name."),
+        text(
+            "package_name",
+            true,
+            "Its package or class, as the report gives it.",
+        ),
+        text(
+            "status",
+            true,
+            "Raw status: FAILED, ERROR, SUCCESSFUL (SKIPPED cases are not read).",
+        ),
+        text(
+            "duration",
+            true,
+            "Duration as Bitbucket gives it (format undocumented).",
+        ),
+        col(
+            "duration_seconds",
+            DataType::Float64,
+            true,
+            "`duration` in seconds where it is an ISO 8601 duration (PT1.25S) or plain seconds; \
+             null otherwise.",
+        ),
+        time("step_completed_at", true, "When the step completed (UTC)."),
+    ];
+    columns.extend(partition_and_export_time());
+    of_a_step(columns)
+}
 
 /// `columns` after the four that say whose repository a row is of (the first level of the
 /// partition path, `workspace`, among them).

@@ -190,6 +190,7 @@ impl Export {
             skipped: outcome.skipped,
             steps_read: outcome.steps_read,
             steps_requests: outcome.steps_requests,
+            tests_requests: outcome.tests_requests,
         });
         if commits.extras.includes(Optional::Commits) {
             let messages = commits.extras.commit_messages;

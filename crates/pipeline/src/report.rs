@@ -30,6 +30,10 @@ pub struct Report {
     pub runs_by_status: BTreeMap<String, u64>,
     /// Pipeline steps read (`--with steps`).
     pub steps: u64,
+    /// Test reports read (`--with tests`).
+    pub test_reports: u64,
+    /// Test cases read (`--with tests`): failures, and the passes that show a test flaky.
+    pub test_cases: u64,
     /// Environments read (`--with environments`).
     pub environments: u64,
     /// Deployments Bitbucket recorded, read (`--with environments`).
@@ -164,6 +168,8 @@ pub struct ExportReport {
     pub steps_read: u64,
     /// `--with steps`: the requests that cost.
     pub steps_requests: u64,
+    /// `--with tests`: requests for test reports and their cases (404s included).
+    pub tests_requests: u64,
 }
 
 /// What every run reports, before the export's own parts.
@@ -201,6 +207,8 @@ impl Report {
                 .map(|(status, n)| (status.to_string(), n))
                 .collect(),
             steps: transform.steps,
+            test_reports: transform.test_reports,
+            test_cases: transform.test_cases,
             environments: transform.environments,
             environment_deployments: transform.environment_deployments,
             deployments: transform.deployments,

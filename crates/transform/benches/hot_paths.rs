@@ -27,6 +27,7 @@ fn page() -> RawPage {
             page: 1,
             fetched_at: chrono::Utc::now(),
             run: None,
+            step: None,
         },
         body: bytes::Bytes::from_static(PAGE),
     }

@@ -18,6 +18,7 @@ pub mod shipped;
 mod stage;
 mod status;
 mod steps;
+mod test_reports;
 mod timestamp;
 mod transformer;
 

@@ -10,7 +10,7 @@ pub mod target;
 pub use files::parquet_files;
 
 use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType, Int64Type, TimestampMicrosecondType};
+use arrow::datatypes::{DataType, Float64Type, Int64Type, TimestampMicrosecondType};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
@@ -160,6 +160,7 @@ fn cell(column: &dyn Array, i: usize) -> Value {
     match column.data_type() {
         DataType::Utf8 => Value::String(column.as_string::<i32>().value(i).to_string()),
         DataType::Int64 => Value::from(column.as_primitive::<Int64Type>().value(i)),
+        DataType::Float64 => Value::from(column.as_primitive::<Float64Type>().value(i)),
         DataType::Boolean => Value::Bool(column.as_boolean().value(i)),
         DataType::Timestamp(_, _) => {
             Value::from(column.as_primitive::<TimestampMicrosecondType>().value(i))

@@ -77,6 +77,10 @@ pub struct RunHeader {
     /// What changes when anything about an unfinished run changes: state, stage, attempt,
     /// duration and build seconds. A run whose fingerprint is as last read has the same steps.
     pub fingerprint: String,
+    /// The commit it built (test reports are matched by it).
+    pub commit: Option<String>,
+    /// The branch or tag it built; a pull request's source branch.
+    pub ref_name: Option<String>,
 }
 
 fn time(text: Option<&str>) -> Option<DateTime<Utc>> {
@@ -100,7 +104,10 @@ impl RunHeader {
             number(run.duration_in_seconds),
             number(run.build_seconds_used)
         );
+        let target = run.target.as_ref();
         RunHeader {
+            commit: target.and_then(|t| t.commit_hash()).map(str::to_string),
+            ref_name: target.and_then(|t| t.branch()).map(str::to_string),
             created_on: time(run.created_on.as_deref()),
             run_creation_date: time(run.run_creation_date.as_deref()),
             completed: name == Some("COMPLETED"),

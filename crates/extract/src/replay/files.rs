@@ -40,6 +40,35 @@ pub(super) fn run_pages(
     Ok(of_runs)
 }
 
+/// The test report pages of a repository's steps: by run uuid, then step uuid (both without
+/// braces), the report's page before its cases'.
+pub(super) type TestFiles = HashMap<String, std::collections::BTreeMap<String, Vec<PageFile>>>;
+
+/// Adds the pages of each step of each run under `endpoint`'s directory to `tests`.
+pub(super) fn step_pages(
+    root: &Path,
+    workspace: &str,
+    slug: &str,
+    endpoint: Endpoint,
+    tests: &mut TestFiles,
+) -> Result<(), ExtractError> {
+    let dir = endpoint_dir(root, workspace, Some(slug), endpoint);
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    for (run, run_dir) in sorted_dirs(&dir)? {
+        for (step, step_dir) in sorted_dirs(&run_dir)? {
+            let pages = tests
+                .entry(run.clone())
+                .or_default()
+                .entry(step)
+                .or_default();
+            pages_in(&step_dir, workspace, Some(slug), endpoint, pages)?;
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn read_recording(root: &Path) -> Result<Option<Recording>, ExtractError> {
     let path = root.join(RECORDING_FILE);
     match std::fs::read(&path) {

@@ -11,7 +11,9 @@ use crate::error::ExtractError;
 use crate::layout::endpoint_dir;
 use bbpipe_model::{Endpoint, Extras, FileNames, Message, Optional, RawPage, Read, Under};
 use chrono::{DateTime, Utc};
-use files::{PageFile, StepFiles, pages_in, read_recording, run_pages, sorted_dirs};
+use files::{
+    PageFile, StepFiles, TestFiles, pages_in, read_recording, run_pages, sorted_dirs, step_pages,
+};
 use send::{send, send_steps, with_steps};
 use std::collections::HashMap;
 use std::path::Path;
@@ -23,6 +25,8 @@ pub struct Replay {
     files: Vec<PageFile>,
     /// Steps pages by (workspace, repository slug).
     steps: HashMap<(String, String), StepFiles>,
+    /// Test report pages by (workspace, repository slug).
+    tests: HashMap<(String, String), TestFiles>,
     fetched_at: DateTime<Utc>,
     workspaces: Vec<String>,
     extras: Extras,
@@ -42,6 +46,7 @@ impl Replay {
         let recording = read_recording(root)?;
         let mut files = Vec::new();
         let mut steps = HashMap::new();
+        let mut tests: HashMap<(String, String), TestFiles> = HashMap::new();
         let mut workspaces = Vec::new();
         for (workspace, dir) in sorted_dirs(root)? {
             let repositories = endpoint_dir(root, &workspace, None, Endpoint::Repositories);
@@ -73,6 +78,13 @@ impl Replay {
                             }
                         }
                     }
+                    (Under::Step, FileNames::Pages | FileNames::Numbered) => {
+                        for (slug, _) in &repos {
+                            let key = (workspace.clone(), slug.clone());
+                            let of_steps = tests.entry(key).or_default();
+                            step_pages(root, &workspace, slug, endpoint, of_steps)?;
+                        }
+                    }
                 }
             }
             workspaces.push(workspace);
@@ -87,9 +99,11 @@ impl Replay {
             });
         }
         let fetched_at = recording.map_or_else(Utc::now, |r| r.recorded_at);
+        tests.retain(|_, runs| !runs.is_empty());
         Ok(Replay {
             files,
             steps,
+            tests,
             fetched_at,
             workspaces,
             extras: Extras::default(),
@@ -125,8 +139,18 @@ impl Replay {
                 .sum(),
             false => 0,
         };
+        let tests: usize = match self.extras.includes(Optional::Tests) {
+            true => self
+                .tests
+                .values()
+                .flat_map(|runs| runs.values())
+                .flat_map(|of_steps| of_steps.values())
+                .map(Vec::len)
+                .sum(),
+            false => 0,
+        };
         let listed = self.files.iter().filter(|f| self.wants(f.endpoint)).count();
-        listed + steps
+        listed + steps + tests
     }
 
     fn wants(&self, endpoint: Endpoint) -> bool {
@@ -152,6 +176,10 @@ impl Replay {
             true => std::mem::take(&mut self.steps),
             false => HashMap::new(),
         };
+        let mut tests = match extras.includes(Optional::Tests) {
+            true => std::mem::take(&mut self.tests),
+            false => HashMap::new(),
+        };
         let files: Vec<PageFile> = std::mem::take(&mut self.files)
             .into_iter()
             .filter(|f| self.wants(f.endpoint))
@@ -168,9 +196,9 @@ impl Replay {
                 match file.endpoint.spec().read {
                     Read::Repositories => repositories.push(file),
                     Read::Run => runs.push(file),
-                    Read::OfRun | Read::Listing | Read::SinceDeploymentsWatermark => {
-                        listings.push(file);
-                    }
+                    Read::Listing | Read::SinceDeploymentsWatermark => listings.push(file),
+                    // Not listed as page files: sent with their run's steps.
+                    Read::OfRun | Read::OfStep => {}
                     // Not listed as page files: the commits pass reads them (CommitSource).
                     Read::PerDeployment => {}
                     Read::Runs => match pipelines.last_mut() {
@@ -196,8 +224,12 @@ impl Replay {
                         let repo = with_steps(&steps, &file);
                         let body = send(file, fetched_at, &output, &mut summary).await?;
                         cursor.frontier = last_created_on(&body);
-                        if let Some(of_runs) = repo.and_then(|r| steps.get_mut(&r)) {
-                            send_steps(&body, of_runs, fetched_at, &output, &mut summary).await?;
+                        if let Some(repo) = repo
+                            && let Some(of_runs) = steps.get_mut(&repo)
+                        {
+                            let of_steps = tests.get_mut(&repo);
+                            let to = (fetched_at, &output, &mut summary);
+                            send_steps(&body, of_runs, of_steps, to).await?;
                         }
                     }
                     None => {
@@ -208,8 +240,12 @@ impl Replay {
             for file in runs {
                 let repo = with_steps(&steps, &file);
                 let body = send(file, fetched_at, &output, &mut summary).await?;
-                if let Some(of_runs) = repo.and_then(|r| steps.get_mut(&r)) {
-                    send_steps(&body, of_runs, fetched_at, &output, &mut summary).await?;
+                if let Some(repo) = repo
+                    && let Some(of_runs) = steps.get_mut(&repo)
+                {
+                    let of_steps = tests.get_mut(&repo);
+                    let to = (fetched_at, &output, &mut summary);
+                    send_steps(&body, of_runs, of_steps, to).await?;
                 }
             }
             // In the endpoints' order (environments before the deployments that name them);
@@ -222,6 +258,11 @@ impl Replay {
         for ((workspace, slug), of_runs) in steps {
             for run in of_runs.keys() {
                 tracing::warn!(repository = %format!("{workspace}/{slug}"), run = %run, "recorded steps of a run the recording does not list: skipped");
+            }
+        }
+        for ((workspace, slug), of_runs) in tests {
+            for run in of_runs.keys() {
+                tracing::warn!(repository = %format!("{workspace}/{slug}"), run = %run, "recorded test reports of a run whose steps were not replayed: skipped");
             }
         }
         output

@@ -13,16 +13,18 @@ mod repository;
 mod run;
 mod slug;
 mod step;
+mod test_reports;
 
 pub use commit::{AccountRef, CommitAuthor, RepositoryCommit};
 pub use environment::{Deployable, Deployment, DeploymentState, Environment, EnvironmentType};
 pub use repository::{ListedRepository, Project, Repository, slug_of};
 pub use run::{
     Commit, Creator, PipelineRun, PullRequest, RepositoryRef, RunHeader, Selector, State,
-    StateName, Target,
+    StateName, Target, TargetHeader,
 };
 pub use slug::{MAX_SEGMENT_BYTES, segment_problem, shown, workspace_slug_problem};
 pub use step::{Image, ResourceLimits, Step, StepState};
+pub use test_reports::{TestCase, TestReport, duration_seconds};
 
 use serde::Deserialize;
 use std::borrow::Cow;

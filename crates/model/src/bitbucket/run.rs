@@ -32,6 +32,50 @@ pub struct RunHeader<'a> {
     /// Build seconds billed so far.
     #[serde(default, deserialize_with = "lenient_number")]
     pub build_seconds_used: Option<i64>,
+    /// What it built: its commit and branch (test reports carry them). Not an object: `None`.
+    #[serde(borrow, default, deserialize_with = "lenient_target")]
+    pub target: Option<TargetHeader<'a>>,
+}
+
+/// The commit and branch of a run's target.
+#[derive(Deserialize)]
+pub struct TargetHeader<'a> {
+    /// The branch or tag built.
+    #[serde(borrow, default)]
+    pub ref_name: Text<'a>,
+    /// Pull-request targets: the source branch.
+    #[serde(borrow, default)]
+    pub source: Text<'a>,
+    /// The commit built.
+    #[serde(borrow, default)]
+    pub commit: Option<Commit<'a>>,
+}
+
+impl TargetHeader<'_> {
+    /// The branch the run built: the ref, or a pull request's source branch.
+    pub fn branch(&self) -> Option<&str> {
+        self.ref_name.as_deref().or(self.source.as_deref())
+    }
+
+    /// The commit hash.
+    pub fn commit_hash(&self) -> Option<&str> {
+        self.commit.as_ref().and_then(|c| c.hash.as_deref())
+    }
+}
+
+fn lenient_target<'de: 'a, 'a, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<TargetHeader<'a>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either<'a> {
+        Target(#[serde(borrow)] TargetHeader<'a>),
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(match Either::deserialize(deserializer)? {
+        Either::Target(target) => Some(target),
+        Either::Other(_) => None,
+    })
 }
 
 /// An integer, or `None` for anything else.

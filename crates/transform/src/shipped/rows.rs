@@ -298,5 +298,6 @@ fn page_source(workspace: &str, lookup: &Lookup, number: usize, exported_at: i64
         page: u32::try_from(number + 1).unwrap_or(u32::MAX),
         fetched_at: chrono::DateTime::from_timestamp_micros(exported_at).unwrap_or_default(),
         run: None,
+        step: None,
     }
 }

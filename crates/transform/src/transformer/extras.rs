@@ -5,7 +5,8 @@ use super::{Transformer, internal, row_error};
 use crate::environments::{RepoAt, environment_info};
 use crate::error::TransformError;
 use crate::steps::StepContext;
-use bbpipe_model::bitbucket::{Deployment, Environment, Step};
+use crate::test_reports::TestContext;
+use bbpipe_model::bitbucket::{Deployment, Environment, Step, TestCase, TestReport};
 use bbpipe_model::{PageSource, Table, TableBatch};
 use std::collections::HashMap;
 
@@ -64,6 +65,56 @@ impl Transformer {
         }
         self.summary.steps += values.len() as u64;
         (self.pending.steps).emit_if_full(self.options.batch_rows, out)
+    }
+
+    /// What a page of a step's test report needs: its repository, run and step.
+    fn test_context<'s>(
+        repo_uuids: &'s HashMap<(String, String), String>,
+        source: &'s PageSource,
+    ) -> Result<TestContext<'s>, TransformError> {
+        let (Some(run), Some(step)) = (source.run.as_ref(), source.step.as_ref()) else {
+            return Err(TransformError::value(
+                source,
+                "$".into(),
+                "a page of a test report must name its pipeline run and step",
+            ));
+        };
+        let repo = Self::repo_at(repo_uuids, source)?;
+        Ok(TestContext {
+            workspace: repo.workspace,
+            slug: repo.slug,
+            repo_uuid: repo.repo_uuid,
+            run,
+            step,
+            exported_at: repo.exported_at,
+        })
+    }
+
+    pub(super) fn push_test_report(
+        &mut self,
+        source: &PageSource,
+        report: &TestReport,
+        out: &mut Vec<TableBatch>,
+    ) -> Result<(), TransformError> {
+        let at = Self::test_context(&self.repo_uuids, source)?;
+        (self.pending.test_reports.of(&source.workspace, out)?).append(report, &at);
+        self.summary.test_reports += 1;
+        (self.pending.test_reports).emit_if_full(self.options.batch_rows, out)
+    }
+
+    pub(super) fn push_test_cases(
+        &mut self,
+        source: &PageSource,
+        values: &[TestCase<'_>],
+        out: &mut Vec<TableBatch>,
+    ) -> Result<(), TransformError> {
+        let at = Self::test_context(&self.repo_uuids, source)?;
+        let cases = self.pending.test_cases.of(&source.workspace, out)?;
+        for case in values {
+            cases.append(case, &at);
+        }
+        self.summary.test_cases += values.len() as u64;
+        (self.pending.test_cases).emit_if_full(self.options.batch_rows, out)
     }
 
     pub(super) fn push_environments(

@@ -13,10 +13,12 @@ use crate::row::RowError;
 use crate::rules::{DeploymentBuilder, RuleSet};
 use crate::runs::{PipelineRunsBuilder, RepoContext};
 use crate::steps::PipelineStepsBuilder;
+use crate::test_reports::{TestCasesBuilder, TestReportsBuilder};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use bbpipe_model::bitbucket::{
     self as json, DecodeError, Deployment, Environment, Page, PipelineRun, Repository, Step,
+    TestCase, TestReport,
 };
 use bbpipe_model::{Activity, Endpoint, PageSource, RawPage, Table, TableBatch};
 use pending::{Pending, Rows};
@@ -66,6 +68,10 @@ pub struct TransformSummary {
     pub environments: u64,
     /// Bitbucket deployments read.
     pub environment_deployments: u64,
+    /// Test reports read (`--with tests`).
+    pub test_reports: u64,
+    /// Test cases read (`--with tests`).
+    pub test_cases: u64,
     /// Deployments inferred (one per matching rule and run).
     pub deployments: u64,
     /// Runs for which two rules emitted the same (service, environment).
@@ -88,6 +94,8 @@ impl TransformSummary {
         self.steps += other.steps;
         self.environments += other.environments;
         self.environment_deployments += other.environment_deployments;
+        self.test_reports += other.test_reports;
+        self.test_cases += other.test_cases;
         self.deployments += other.deployments;
         self.rule_overlaps += other.rule_overlaps;
         self.rejected += other.rejected;
@@ -106,6 +114,8 @@ struct PendingTables {
     repositories: Pending<RepositoriesBuilder>,
     steps: Pending<PipelineStepsBuilder>,
     environments: Pending<EnvironmentsBuilder>,
+    test_reports: Pending<TestReportsBuilder>,
+    test_cases: Pending<TestCasesBuilder>,
     rejects: Pending<RejectsBuilder>,
 }
 
@@ -116,11 +126,15 @@ impl PendingTables {
             repositories,
             steps,
             environments,
+            test_reports,
+            test_cases,
             rejects,
         } = self;
         out.extend(repositories.take()?);
         out.extend(steps.take()?);
         out.extend(environments.take()?);
+        out.extend(test_reports.take()?);
+        out.extend(test_cases.take()?);
         out.extend(rejects.take()?);
         Ok(())
     }
@@ -145,6 +159,8 @@ rows_of! {
     RepositoriesBuilder => Table::Repositories,
     PipelineStepsBuilder => Table::PipelineSteps,
     EnvironmentsBuilder => Table::Environments,
+    TestReportsBuilder => Table::TestReports,
+    TestCasesBuilder => Table::TestCases,
     RejectsBuilder => Table::Rejects,
 }
 
@@ -236,6 +252,14 @@ impl Transformer {
             Endpoint::Steps => {
                 let parsed: Page<Step> = decode(source, body)?;
                 self.push_steps(source, &parsed.values, out)
+            }
+            Endpoint::TestReports => {
+                let report: TestReport = decode(source, body)?;
+                self.push_test_report(source, &report, out)
+            }
+            Endpoint::TestCases => {
+                let parsed: Page<TestCase> = decode(source, body)?;
+                self.push_test_cases(source, &parsed.values, out)
             }
             Endpoint::Environments => {
                 let parsed: Page<Environment> = decode(source, body)?;
@@ -480,6 +504,7 @@ pub(crate) mod tests {
             page,
             fetched_at: chrono::Utc::now(),
             run: None,
+            step: None,
         };
         RawPage {
             source,

@@ -13,6 +13,7 @@ mod gate;
 mod http;
 pub mod oauth;
 mod routes;
+pub mod test_reports;
 
 use data::{new_run, steps};
 use http::{Request, base64};
@@ -114,6 +115,11 @@ pub struct State {
     pub ignore_status_filter: bool,
     /// A workspace OAuth consumer: API requests then need one of its access tokens.
     pub oauth: Option<oauth::Consumer>,
+    /// Build steps publish test reports of this suite; steps list every attempt.
+    pub test_suite: Option<test_reports::Suite>,
+    /// Results and creation times of the earlier attempts of re-run runs, by run uuid, oldest
+    /// first.
+    pub earlier_results: std::collections::HashMap<String, Vec<(String, String)>>,
 }
 
 pub struct MockBitbucket {
@@ -152,6 +158,8 @@ impl MockBitbucket {
             spacing: chrono::Duration::hours(1),
             oauth: None,
             ignore_status_filter: false,
+            test_suite: None,
+            earlier_results: std::collections::HashMap::new(),
         }));
         let shared = Arc::clone(&state);
         let base = url.clone();
@@ -247,6 +255,13 @@ impl MockBitbucket {
             + chrono::Duration::minutes(1);
         let repo = state.repos.iter_mut().find(|r| r.slug == slug).unwrap();
         let run = repo.runs.iter_mut().find(|r| r["uuid"] == uuid).unwrap();
+        let previous = (
+            run["state"]["result"]["name"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+            run["run_creation_date"].as_str().unwrap_or("").to_string(),
+        );
         run["run_number"] = json!(run["run_number"].as_i64().unwrap() + 1);
         run["run_creation_date"] = json!(now.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string());
         run["state"] = json!({"name": "COMPLETED", "type": "pipeline_state_completed",
@@ -256,6 +271,62 @@ impl MockBitbucket {
                 .format("%Y-%m-%dT%H:%M:%S%.3fZ")
                 .to_string()
         );
+        let uuid = uuid.to_string();
+        state
+            .earlier_results
+            .entry(uuid)
+            .or_default()
+            .push(previous);
+    }
+
+    /// Appends a run created now (after every time the mock has served): what arrives after
+    /// an export.
+    pub fn push_run_now(&self, slug: &str, result: &str) -> String {
+        let uuid = self.push_run(slug, "COMPLETED", Some(result));
+        let now = {
+            let state = self.state.lock().unwrap();
+            state.latest_time().max(chrono::Utc::now().fixed_offset())
+                + chrono::Duration::minutes(1)
+        };
+        self.update_run(slug, &uuid, |run| {
+            let at = |t: chrono::DateTime<chrono::FixedOffset>| {
+                t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+            };
+            run["created_on"] = json!(at(now));
+            run["run_creation_date"] = json!(at(now));
+            run["completed_on"] = json!(at(now + chrono::Duration::minutes(1)));
+        });
+        uuid
+    }
+
+    /// Build steps publish reports of a suite of `tests` tests; steps list every attempt.
+    pub fn test_suite(&self, tests: usize) {
+        self.state.lock().unwrap().test_suite = Some(test_reports::Suite { tests });
+    }
+
+    /// Every test case the API lists as FAILED or ERROR for a failed step with a report:
+    /// (repository slug, step uuid, the case as served), sorted.
+    pub fn failed_cases(&self) -> Vec<(String, String, Value)> {
+        let state = self.state.lock().unwrap();
+        let mut all = Vec::new();
+        for repo in &state.repos {
+            for run in &repo.runs {
+                for step in test_reports::steps_of_every_attempt(&state, repo, run) {
+                    let uuid = step["uuid"].as_str().unwrap().to_string();
+                    let failing = ["FAILED".to_string(), "ERROR".to_string()];
+                    let Some(cases) = test_reports::listed(&state, repo, &uuid, &failing) else {
+                        continue;
+                    };
+                    for case in cases {
+                        all.push((repo.slug.clone(), uuid.clone(), case));
+                    }
+                }
+            }
+        }
+        all.sort_by_key(|(slug, step, case)| {
+            (slug.clone(), step.clone(), case["uuid"].to_string())
+        });
+        all
     }
 
     /// Every run of every repository (uuid and run number), for comparing with a dataset.

@@ -3,6 +3,7 @@
 use super::State;
 use super::data::{deployments, environments, new_run, steps, walk};
 use super::http::{Request, Response};
+use super::test_reports::{listed, report, steps_of_every_attempt};
 use serde_json::{Value, json};
 
 /// What every route needs of the request: its page, page length, workspace and origin.
@@ -68,6 +69,27 @@ pub fn route(state: &mut State, request: &Request, base: &str) -> Response {
         ["repositories", ws, slug, "pipelines", uuid, "steps"] if *ws == workspace => {
             run_steps(state, &asked, slug, uuid)
         }
+        [
+            "repositories",
+            ws,
+            slug,
+            "pipelines",
+            _,
+            "steps",
+            step,
+            "test_reports",
+        ] if *ws == workspace => test_report(state, slug, step),
+        [
+            "repositories",
+            ws,
+            slug,
+            "pipelines",
+            _,
+            "steps",
+            step,
+            "test_reports",
+            "test_cases",
+        ] if *ws == workspace => test_cases(state, &asked, slug, step),
         [
             "repositories",
             ws,
@@ -175,7 +197,10 @@ fn run_steps(state: &State, asked: &Asked, slug: &str, uuid: &str) -> Response {
     };
     let (base, workspace, page) = (asked.base, &asked.workspace, asked.page);
     let next = format!("{base}/repositories/{workspace}/{slug}/pipelines/{uuid}/steps");
-    let all = steps(repo, run);
+    let all = match state.test_suite {
+        Some(_) => steps_of_every_attempt(state, repo, run),
+        None => steps(repo, run),
+    };
     let body = match state.steps_per_page {
         None => asked.paginate(all, next),
         Some(per) => {
@@ -189,6 +214,27 @@ fn run_steps(state: &State, asked: &Asked, slug: &str, uuid: &str) -> Response {
         }
     };
     Response::ok(&body)
+}
+
+fn test_report(state: &State, slug: &str, step: &str) -> Response {
+    let repo = state.repos.iter().find(|r| r.slug == slug);
+    match repo.and_then(|repo| report(state, repo, step)) {
+        Some(body) => Response::ok(&body),
+        None => Response::not_found("No test report"),
+    }
+}
+
+fn test_cases(state: &State, asked: &Asked, slug: &str, step: &str) -> Response {
+    let repo = state.repos.iter().find(|r| r.slug == slug);
+    let statuses = asked.request.params("status");
+    let Some(cases) = repo.and_then(|repo| listed(state, repo, step, &statuses)) else {
+        return Response::not_found("No test report");
+    };
+    let (base, workspace) = (asked.base, &asked.workspace);
+    let next = format!(
+        "{base}/repositories/{workspace}/{slug}/pipelines/x/steps/{step}/test_reports/test_cases"
+    );
+    Response::ok(&asked.paginate(cases, next))
 }
 
 fn listing_page(state: &State, asked: &Asked, slug: &str, listing: &str) -> Response {
