@@ -180,6 +180,60 @@ fn a_rerun_whose_failed_tests_pass_shows_them_passing_and_an_unchanged_workspace
     // Its report (one request) and one page of passing cases.
     assert_eq!(tests_requests(&summary), 2, "{summary}");
 
+    // The report names exactly those tests flaky, and every failed test failing.
+    let json = out.path().join("report.json");
+    let output = bbpipe(&[
+        "report",
+        out.path().to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let tests = read_json(&json)["tests"].clone();
+    let flaky: BTreeSet<(String, String)> = tests["flaky"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            assert_eq!(t["step"], json!("Build"));
+            assert_eq!(t["flaky_commits"], json!(1));
+            let build = failing_before
+                .iter()
+                .find(|r| r["pipeline_uuid"] == json!(uuid))
+                .unwrap()["build_number"]
+                .clone();
+            assert_eq!(t["failed_in"], json!([build]));
+            let repository = t["repository"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("acme/");
+            (
+                repository.to_string(),
+                t["test"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(flaky, failed_in_run);
+    let failing: u64 = tests["failing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["failures"].as_u64().unwrap())
+        .sum();
+    assert_eq!(failing as usize, failing_before.len());
+    let page = out.path().join("report.html");
+    let output = bbpipe(&[
+        "report",
+        out.path().to_str().unwrap(),
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let html = std::fs::read_to_string(&page).unwrap();
+    for (_, test) in &failed_in_run {
+        assert!(html.contains(test.as_str()), "{test} not on the page");
+    }
+
     mock.clear_log();
     let (summary, _) = export(&mock, out.path());
     assert_eq!(tests_requests(&summary), 0, "{summary}");

@@ -67,6 +67,7 @@ pub async fn delivery(job: &DeliveryJob) -> Result<DeliveryOutput, PipelineError
     let mut collected = Collected::default();
     let steps = live(Table::PipelineSteps);
     let commits = live(Table::DeploymentCommits);
+    let tests = live(Table::TestCases);
     // Which tables the dataset has, whether or not a file of theirs falls in the window.
     collected.has_deployments_table = !deployments.is_empty();
     if !steps.is_empty() {
@@ -75,10 +76,22 @@ pub async fn delivery(job: &DeliveryJob) -> Result<DeliveryOutput, PipelineError
     if !commits.is_empty() {
         collected.commits = Some(Vec::new());
     }
-    for (input, files) in Input::ALL
-        .into_iter()
-        .zip([deployments, runs, steps, commits])
-    {
+    if !tests.is_empty() {
+        collected.tests = Some(Vec::new());
+    }
+    let mut files_of = [
+        (Input::Deployments, deployments),
+        (Input::PipelineRuns, runs),
+        (Input::PipelineSteps, steps),
+        (Input::DeploymentCommits, commits),
+        (Input::TestCases, tests),
+    ];
+    debug_assert!(
+        Input::ALL
+            .iter()
+            .all(|i| files_of.iter().any(|(f, _)| f == i))
+    );
+    for (input, files) in files_of.iter_mut().map(|(i, f)| (*i, std::mem::take(f))) {
         let touching = files.into_iter().filter(|(_, p)| !before(p, &window));
         let (table, columns) = (input.table(), input.columns());
         let mut scan = Scan::new(&destination, table, touching, columns);

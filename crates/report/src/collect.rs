@@ -70,6 +70,21 @@ pub struct ShippedCommit {
     pub lead_time_seconds: i64,
 }
 
+/// A test case of a step of a run created in the window (`test_cases`): a failure, or a pass
+/// that shows a failed test passed on its commit.
+#[derive(Debug, Clone)]
+pub struct TestCase {
+    pub repository: Arc<str>,
+    pub step: Option<Arc<str>>,
+    pub test: Arc<str>,
+    /// FAILED or ERROR; otherwise SUCCESSFUL.
+    pub failed: bool,
+    pub commit: Option<Arc<str>>,
+    pub pipeline_uuid: Arc<str>,
+    pub build_number: i64,
+    pub completed_at: Option<i64>,
+}
+
 /// A table the report reads; the others it leaves alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Input {
@@ -81,15 +96,18 @@ pub enum Input {
     PipelineSteps,
     /// `deployment_commits`: lead time.
     DeploymentCommits,
+    /// `test_cases`: the tests section.
+    TestCases,
 }
 
 impl Input {
     /// Every table the report reads, in the order it reads them.
-    pub const ALL: [Input; 4] = [
+    pub const ALL: [Input; 5] = [
         Input::Deployments,
         Input::PipelineRuns,
         Input::PipelineSteps,
         Input::DeploymentCommits,
+        Input::TestCases,
     ];
 
     /// The table.
@@ -99,6 +117,7 @@ impl Input {
             Input::PipelineRuns => Table::PipelineRuns,
             Input::PipelineSteps => Table::PipelineSteps,
             Input::DeploymentCommits => Table::DeploymentCommits,
+            Input::TestCases => Table::TestCases,
         }
     }
 
@@ -137,6 +156,17 @@ fn columns(input: Input) -> &'static [&'static str] {
             "build_seconds_used",
             "run_created_at",
         ],
+        Input::TestCases => &[
+            "repository",
+            "step_name",
+            "fully_qualified_name",
+            "status",
+            "commit_sha",
+            "pipeline_uuid",
+            "build_number",
+            "step_completed_at",
+            "run_created_at",
+        ],
     }
 }
 
@@ -153,6 +183,9 @@ pub struct Collected {
     /// Commits shipped by deployments of the window; `None` when the dataset has no
     /// `deployment_commits` (`--with commits`).
     pub commits: Option<Vec<ShippedCommit>>,
+    /// Test cases of runs created in the window; `None` when the dataset has no `test_cases`
+    /// (`--with tests`).
+    pub tests: Option<Vec<TestCase>>,
     /// Whether the dataset has a `deployments` table at all (the caller knows, from its files).
     pub has_deployments_table: bool,
     /// One copy of each text the runs and steps repeat.
@@ -248,6 +281,7 @@ impl Collected {
             Input::PipelineRuns => self.add_runs(batch, window),
             Input::PipelineSteps => self.add_steps(batch, window),
             Input::DeploymentCommits => self.add_commits(batch, window, filters),
+            Input::TestCases => self.add_test_cases(batch, window),
         }
     }
 
@@ -359,6 +393,49 @@ impl Collected {
             });
         }
         self.steps = Some(steps);
+        Ok(())
+    }
+
+    /// The failed and passed test cases of runs created in the window.
+    fn add_test_cases(&mut self, batch: &RecordBatch, window: &Window) -> Result<(), ColumnError> {
+        let table = Table::TestCases;
+        let (start, end) = (window.start_micros(), window.end_micros());
+        let in_window = |micros: i64| micros >= start && micros < end;
+        let (repository, step, test, status, commit, pipeline) = (
+            text(batch, table, "repository")?,
+            text(batch, table, "step_name")?,
+            text(batch, table, "fully_qualified_name")?,
+            text(batch, table, "status")?,
+            text(batch, table, "commit_sha")?,
+            text(batch, table, "pipeline_uuid")?,
+        );
+        let build = int(batch, table, "build_number")?;
+        let (completed, created) = (
+            time(batch, table, "step_completed_at")?,
+            time(batch, table, "run_created_at")?,
+        );
+        let mut tests = self.tests.take().unwrap_or_default();
+        for row in 0..batch.num_rows() {
+            let failed = match status.is_valid(row).then(|| status.value(row)) {
+                Some("FAILED" | "ERROR") => true,
+                Some("SUCCESSFUL") => false,
+                _ => continue,
+            };
+            if !in_window(created.value(row)) || !test.is_valid(row) {
+                continue;
+            }
+            tests.push(TestCase {
+                repository: self.text(repository.value(row)),
+                step: self.opt_text(step, row),
+                test: self.text(test.value(row)),
+                failed,
+                commit: self.opt_text(commit, row),
+                pipeline_uuid: self.text(pipeline.value(row)),
+                build_number: build.value(row),
+                completed_at: opt_int(completed, row),
+            });
+        }
+        self.tests = Some(tests);
         Ok(())
     }
 

@@ -14,6 +14,7 @@ mod collect;
 mod html;
 mod metrics;
 mod report;
+mod test_figures;
 mod window;
 
 pub use bands::Band;
@@ -22,8 +23,9 @@ pub use collect::{Collected, ColumnError, Filters, Input};
 pub use html::{HtmlError, render};
 pub use metrics::{compute, quantile};
 pub use report::{
-    DeliveryReport, DeploymentMetrics, FailingPipeline, LeadTime, OpenFailure, RepositoryReport,
-    RunMetrics, ServiceReport, StepFigure, StepsReport, TimeToRestore, Unfinished, UnfinishedRun,
-    WeekOfRuns, WeeklyDeployments, WindowReport,
+    DeliveryReport, DeploymentMetrics, FailingPipeline, FailingTest, FlakyTest, LeadTime,
+    OpenFailure, RepositoryReport, RunMetrics, ServiceReport, StepFigure, StepTestFailures,
+    StepsReport, TestsReport, TimeToRestore, Unfinished, UnfinishedRun, WeekOfRuns,
+    WeeklyDeployments, WindowReport,
 };
 pub use window::{DEFAULT_WEEKS, Window, day_of, week_of};

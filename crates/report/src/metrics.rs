@@ -95,6 +95,10 @@ pub fn compute(collected: &Collected, window: Window, filters: Filters) -> Deliv
         failing_pipelines,
         unfinished_runs,
         steps: collected.steps.as_ref().map(|steps| steps_report(steps)),
+        tests: collected
+            .tests
+            .as_deref()
+            .map(crate::test_figures::tests_report),
     }
 }
 

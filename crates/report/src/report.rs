@@ -34,6 +34,8 @@ pub struct DeliveryReport {
     pub unfinished_runs: Unfinished,
     /// Step figures; `None` when the dataset has no `pipeline_steps` (`--with steps`).
     pub steps: Option<StepsReport>,
+    /// Failing and flaky tests; `None` when the dataset has no `test_cases` (`--with tests`).
+    pub tests: Option<TestsReport>,
 }
 
 /// The window, as reported.
@@ -273,4 +275,67 @@ pub struct StepFigure {
     pub build_minutes: f64,
     /// p90 of duration_seconds (successful steps).
     pub duration_p90_seconds: Option<f64>,
+}
+
+/// Test figures (`--with tests`), from the `test_cases` of runs created in the window. A test
+/// is its fully qualified name within a repository and step name.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestsReport {
+    /// Tests that failed (FAILED or ERROR), most failures first.
+    pub failing: Vec<FailingTest>,
+    /// Tests that failed and passed on the same commit, most flaky commits first.
+    pub flaky: Vec<FlakyTest>,
+    /// Per step name: its share of the window's test failures.
+    pub steps: Vec<StepTestFailures>,
+}
+
+/// A test that failed in the window.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailingTest {
+    /// `workspace/slug`.
+    pub repository: String,
+    /// The step's name; null for unnamed steps.
+    pub step: Option<String>,
+    /// The test's fully qualified name.
+    pub test: String,
+    /// Step attempts in which it failed.
+    pub failures: u64,
+    /// Pipeline runs in which it failed.
+    pub runs: u64,
+    /// When the last of those steps completed.
+    pub last_failed_at: Option<String>,
+}
+
+/// A test that failed in one attempt or run of a commit and passed in another.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlakyTest {
+    /// `workspace/slug`.
+    pub repository: String,
+    /// The step's name; null for unnamed steps.
+    pub step: Option<String>,
+    /// The test's fully qualified name.
+    pub test: String,
+    /// Commits on which it both failed and passed.
+    pub flaky_commits: u64,
+    /// Its failures on those commits.
+    pub failures: u64,
+    /// When it was last seen on them (the latest step's completion).
+    pub last_seen: Option<String>,
+    /// Build numbers of the pipeline runs it failed in on those commits.
+    pub failed_in: Vec<i64>,
+}
+
+/// The test failures of one step name.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepTestFailures {
+    /// `workspace/slug`.
+    pub repository: String,
+    /// The step's name; null for unnamed steps.
+    pub step: Option<String>,
+    /// Failed test cases.
+    pub failures: u64,
+    /// Pipeline runs with a failed test in it.
+    pub runs: u64,
+    /// failures ÷ all failed test cases of the window.
+    pub share: f64,
 }
