@@ -10,6 +10,9 @@ use std::sync::Arc;
 /// A test: repository, step name, fully qualified name.
 type TestKey<'a> = (&'a str, Option<&'a str>, &'a str);
 
+/// A test's failures and passes on one commit.
+type OnCommit<'a> = (Vec<&'a TestCase>, Vec<&'a TestCase>);
+
 fn iso(micros: Option<i64>) -> Option<String> {
     let t = chrono::DateTime::from_timestamp_micros(micros?)?;
     Some(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
@@ -57,8 +60,7 @@ fn distinct_runs(cases: &[&TestCase]) -> u64 {
 
 fn flaky(cases: &[TestCase]) -> Vec<FlakyTest> {
     // Per test and commit: its failures and whether it passed.
-    let mut on_commit: BTreeMap<(TestKey<'_>, &str), (Vec<&TestCase>, Vec<&TestCase>)> =
-        BTreeMap::new();
+    let mut on_commit: BTreeMap<(TestKey<'_>, &str), OnCommit<'_>> = BTreeMap::new();
     for case in cases {
         let Some(commit) = case.commit.as_deref() else {
             continue;
