@@ -3,7 +3,7 @@
 
     python3 scripts/check_report_page.py target/debug/bbpipe [--screenshot docs/report-demo.png]
 
-Replays fixtures/demo with its deploy rules, steps and commits, renders `bbpipe report --html`, checks
+Replays fixtures/demo with its deploy rules, steps, commits and tests, renders `bbpipe report --html`, checks
 that the page is well-formed HTML with one chart per documented figure and no script, then
 loads it in headless Chromium: the page must not be blank (its DOM keeps the headings, tables
 and charts) and must log nothing to the console. With --screenshot, keeps a picture of it.
@@ -71,7 +71,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         out, page = Path(tmp) / "data", Path(tmp) / "report.html"
         subprocess.run([args.binary, "-q", "replay", str(ROOT / "fixtures/demo"), "--out", str(out),
-                        "--rules", str(ROOT / "fixtures/demo/deploy-rules.toml"), "--with", "steps,commits"], check=True)
+                        "--rules", str(ROOT / "fixtures/demo/deploy-rules.toml"), "--with", "steps,commits,tests"], check=True)
         subprocess.run([args.binary, "-q", "report", str(out), "--html", str(page)], check=True)
         html = page.read_text()
         parser = Balance()
@@ -93,7 +93,8 @@ def main():
             check("the browser loads the page", dom.returncode == 0, dom.stderr[-500:])
             text = dom.stdout
             for part in ("Delivery performance (DORA)", "Pipeline health", "<table id=\"services\"", "<table id=\"lead-time\"",
-                         "<table id=\"repositories\"", "acme/web-app"):
+                         "<table id=\"repositories\"", "acme/web-app", "<table id=\"tests-flaky\"",
+                         "<table id=\"tests-failing\"", "<table id=\"tests-steps\""):
                 check(f"rendered page holds {part!r}", part in text)
             check("rendered page keeps every chart", text.count("<svg") == len(FIGURES), text.count("<svg"))
             console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line]

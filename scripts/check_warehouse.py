@@ -294,6 +294,91 @@ def check_report(binary, tmp):
     check("[report] lead time band", lead["band"], band)
 
 
+def fixture_tests():
+    """The demo's recorded test reports read from the JSON: (counts by step, cases by
+    (step, uuid)), and each step's name from the steps pages."""
+    demo = ROOT / "fixtures/demo"
+    names = {}
+    for page in demo.glob("*/*/pipelines/steps/*/page-*.json"):
+        for step in json.loads(page.read_text())["values"]:
+            names[step["uuid"].strip("{}")] = step.get("name")
+    reports, cases = {}, {}
+    for path in demo.glob("*/*/pipelines/test_reports/*/*/page-0001.json"):
+        reports[path.parent.name] = json.loads(path.read_text())
+    for path in demo.glob("*/*/pipelines/test_cases/*/*/*.json"):
+        for case in json.loads(path.read_text())["values"]:
+            cases[(path.parent.name, case["uuid"])] = case
+    return names, reports, cases
+
+
+def duration_seconds(text):
+    """An independent reading of the durations the demo writes: PT[nM]n.nS or plain seconds."""
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    body = text[2:-1] if text.startswith("PT") and text.endswith("S") else None
+    if body is None:
+        return None
+    minutes, _, seconds = body.rpartition("M")
+    return (float(minutes) * 60 if minutes else 0.0) + float(seconds)
+
+
+def check_tests(binary, tmp):
+    """`--with tests`: the tables against the fixture JSON, and the report's tests section
+    against docs/guides/tests.md's queries."""
+    out = Path(tmp) / "tests"
+    subprocess.run([binary, "-q", "replay", str(ROOT / "fixtures/demo"), "--out", str(out),
+                    "--with", "tests"], check=True)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+
+    def scan(table):
+        return f"read_parquet('{out}/{table}/**/*.parquet', hive_partitioning = true)"
+
+    names, reports, cases = fixture_tests()
+    rows = con.execute(f"SELECT replace(replace(step_uuid, '{{', ''), '}}', ''), step_name, test_cases, "
+                       f"successful_test_cases, failed_test_cases, error_test_cases, skipped_test_cases "
+                       f"FROM {scan('test_reports')}").fetchall()
+    got = {r[0]: r[1:] for r in rows}
+    want = {step: (names.get(step), r["number_of_test_cases"], r["number_of_successful_test_cases"],
+                   r["number_of_failed_test_cases"], r["number_of_error_test_cases"],
+                   r["number_of_skipped_test_cases"]) for step, r in reports.items()}
+    check("[tests] test_reports equal the recorded reports, field by field", got, want)
+    rows = con.execute(f"SELECT replace(replace(step_uuid, '{{', ''), '}}', ''), uuid, name, fully_qualified_name, "
+                       f"package_name, status, duration, duration_seconds FROM {scan('test_cases')}").fetchall()
+    got = {(r[0], r[1]): r[2:] for r in rows}
+    want = {key: (c["name"], c["fully_qualified_name"], c["package_name"], c["status"], c["duration"],
+                  duration_seconds(c["duration"])) for key, c in cases.items()}
+    check("[tests] test_cases equal the recorded cases, field by field", got, want)
+    check("[tests] the demo has failures, errors and passes",
+          sorted({c["status"] for c in cases.values()}), ["ERROR", "FAILED", "SUCCESSFUL"])
+
+    report_file = Path(tmp) / "tests-report.json"
+    subprocess.run([binary, "-q", "report", str(out), "--json", str(report_file)], check=True)
+    tests = json.loads(report_file.read_text())["tests"]
+    guide = (ROOT / "docs/guides/tests.md").read_text()
+    block = guide.split("<!-- tests-queries:start -->")[1].split("<!-- tests-queries:end -->")[0]
+    sql = block.split("```sql")[1].split("```")[0].replace("'out/", f"'{out}/")
+    statements = [q for q in sql.split(";") if q.strip()]
+    check("[tests] the guide has three queries", len(statements), 3)
+    iso = lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if t else None
+    failing, flaky, steps = (con.execute(q).fetchall() for q in statements)
+    check("[tests] tests.failing is the guide's query",
+          [(t["repository"], t["step"], t["test"], t["failures"], t["runs"], t["last_failed_at"]) for t in tests["failing"]],
+          [(a, b, c, n, r, iso(t)) for a, b, c, n, r, t in failing])
+    check("[tests] tests.flaky is the guide's query",
+          [(t["repository"], t["step"], t["test"], t["flaky_commits"], t["failures"], t["last_seen"], t["failed_in"])
+           for t in tests["flaky"]],
+          [(a, b, c, k, int(n), iso(t), list(f)) for a, b, c, k, n, t, f in flaky])
+    check("[tests] tests.steps is the guide's query",
+          [(s["repository"], s["step"], s["failures"], s["runs"], round(s["share"], 9)) for s in tests["steps"]],
+          [(a, b, n, r, round(sh, 9)) for a, b, n, r, sh in steps])
+    check("[tests] the demo has flaky tests", len(tests["flaky"]) > 0, True)
+
+
 def check_commits(binary, tmp):
     """`--with commits`: lead times and attribution in DuckDB and pyarrow, against the demo's
     commit graph read from the JSON (an independent `git log new ^old` in Python)."""
@@ -377,6 +462,7 @@ def main():
         check_steps_and_environments(binary, tmp)
         check_commits(binary, tmp)
         check_report(binary, tmp)
+        check_tests(binary, tmp)
     finish("warehouse")
 
 

@@ -6,7 +6,11 @@
 
 With `--with steps,environments` (the default) it also writes the steps of the runs of the last
 30 days (GET .../pipelines/{uuid}/steps, secrets and all, as Bitbucket sends them), each
-repository's environments and Bitbucket's own deployments (newest first).
+repository's environments and Bitbucket's own deployments (newest first). With `tests` (also a
+default) the test reports an export with `--with tests` reads: those of failed test steps and the
+passing cases of a later attempt or run of the same commit, including a flaky test across a
+re-run (whose steps page then lists both attempts) and across two runs of one commit, errors,
+skipped tests and a failed test step that published no report.
 
 The pages look like what GET /2.0/repositories/{ws} and .../pipelines?sort=-created_on&pagelen=100
 return (see ../shared/bitbucket-api-notes.md), quirks included: absent (not null) fields, 3 to 9
@@ -512,13 +516,15 @@ def make_steps(rng, repo, run, envs):
 
 def write_extras(root, ws, repo, runs, rng, with_steps):
     """Environments, Bitbucket's deployments (newest first, undeployed when a later one
-    succeeded) and, with `with_steps`, the steps of the runs of the last STEPS_DAYS days."""
+    succeeded) and, with `with_steps`, the steps of the runs of the last STEPS_DAYS days;
+    returns those steps by run uuid."""
     slug = repo["slug"]
     envs = environments_of(rng, repo)
     write_json(os.path.join(root, ws, slug, "environments", "page-0001.json"),
                {"page": 1, "pagelen": PAGELEN, "size": len(envs), "values": envs})
     horizon = END - timedelta(days=STEPS_DAYS)
     deployments = []
+    written = {}
     for run in runs:
         steps, deployment = make_steps(rng, repo, run, envs)
         if deployment:
@@ -527,6 +533,7 @@ def write_extras(root, ws, repo, runs, rng, with_steps):
         if with_steps and created >= horizon:
             write_json(os.path.join(root, ws, slug, "pipelines", "steps", run["uuid"].strip("{}"), "page-0001.json"),
                        {"page": 1, "pagelen": PAGELEN, "size": len(steps), "values": steps})
+            written[run["uuid"]] = steps
     # A later successful deployment to an environment undeploys the one before it.
     newest = {}
     for d in sorted(deployments, key=lambda d: d["state"]["started_on"]):
@@ -547,6 +554,135 @@ def write_extras(root, ws, repo, runs, rng, with_steps):
         if number < len(pages):
             page["next"] = "%s?page=%d&pagelen=%d" % (base, number + 1, PAGELEN)
         write_json(os.path.join(root, ws, slug, "deployments", "page-%04d.json" % number), page)
+    return written
+
+
+# Steps that run tests and publish a report (a failed "Build" publishes none: a 404).
+TEST_STEPS = ("Unit tests", "Integration tests")
+SUITE = ["Checkout", "Session", "Payment", "Search", "Profile", "Cart", "Webhook", "Export"]
+
+
+def suite_of(repo):
+    """The repository's tests: (package, name); the first five are the flaky ones."""
+    package = "com.acme.%s" % repo["slug"].replace("-", "_")
+    return [("%s.%sTest" % (package, module), "test%s%d" % (module, k)) for k in range(3) for module in SUITE]
+
+
+def case(rng, package, name, status):
+    duration = rng.choice(["PT%d.%03dS" % (rng.randrange(5), rng.randrange(1000)),
+                           "%d.%03d" % (rng.randrange(5), rng.randrange(1000)), "PT1M2.5S", ""])
+    return {"type": "test_case", "uuid": braces(rng), "name": name,
+            "fully_qualified_name": "%s.%s" % (package, name), "package_name": package,
+            "status": status, "duration": duration,
+            # What the report's pages carry besides: never recorded by bbpipe.
+            "test_case_reasons": [{"message": "AssertionError with FIXTURE_SCRIPT_TOKEN in the logs"}]}
+
+
+def write_report(root, ws, slug, run_uuid, step, cases, total, skipped):
+    """A step's report counts and the cases an export keeps, in the fixture layout."""
+    base = os.path.join(root, ws, slug, "pipelines")
+    where = os.path.join(run_uuid.strip("{}"), step["uuid"].strip("{}"))
+    count = lambda status: sum(1 for c in cases if c["status"] == status)
+    failed, errors = count("FAILED"), count("ERROR")
+    write_json(os.path.join(base, "test_reports", where, "page-0001.json"),
+               {"number_of_test_cases": total, "number_of_successful_test_cases": total - failed - errors - skipped,
+                "number_of_failed_test_cases": failed, "number_of_error_test_cases": errors,
+                "number_of_skipped_test_cases": skipped})
+    # As an export asks for them: FAILED, then ERROR, then (for a pass) SUCCESSFUL.
+    n = 0
+    for status in ("FAILED", "ERROR", "SUCCESSFUL"):
+        chosen = [c for c in cases if c["status"] == status]
+        if chosen:
+            n += 1
+            write_json(os.path.join(base, "test_cases", where, "%04d.json" % n),
+                       {"page": 1, "pagelen": PAGELEN, "size": len(chosen), "values": chosen})
+
+
+def write_tests(root, ws, repo, runs, steps_of, rng):
+    """The test reports `--with tests` reads, for the runs whose steps were written: failed test
+    steps' failures (some of the suite's flaky tests, some broken ones, some errors), the re-runs
+    of failed attempts (an earlier attempt added to the steps page) and a run of a failed run's
+    commit, whose passes of those tests are kept."""
+    slug = repo["slug"]
+    suite = suite_of(repo)
+    total, skipped = len(suite), 2
+    failed_on = {}  # commit -> (step name, tests that failed)
+    by_uuid = {run["uuid"]: run for run in runs}
+    ordered = sorted(steps_of, key=lambda u: by_uuid[u]["created_on"])
+    reruns = []
+    for run_uuid in ordered:
+        run = by_uuid[run_uuid]
+        commit_sha = run["target"]["commit"]["hash"] if run.get("target", {}).get("commit") else None
+        for step in steps_of[run_uuid]:
+            result = step.get("state", {}).get("result", {}).get("name")
+            if step.get("name") not in TEST_STEPS or result not in ("FAILED", "ERROR"):
+                continue
+            if repo["kind"] == "legacy":
+                continue  # its test step publishes no report: a 404 in an export
+            flaky = rng.sample(suite[:5], rng.randrange(1, 3))
+            broken = rng.sample(suite[5:], rng.randrange(0, 2))
+            cases = [case(rng, p, n, "FAILED") for p, n in flaky]
+            cases += [case(rng, p, n, rng.choice(["FAILED", "ERROR"])) for p, n in broken]
+            write_report(root, ws, slug, run_uuid, step, cases, total, skipped)
+            if commit_sha:
+                failed_on[commit_sha] = (step["name"], flaky + broken, run)
+    # Re-runs: a successful run on its second attempt failed its test step on the first.
+    for run_uuid in ordered:
+        run = by_uuid[run_uuid]
+        if run.get("run_number", 1) < 2 or run["state"].get("result", {}).get("name") != "SUCCESSFUL":
+            continue
+        steps = steps_of[run_uuid]
+        latest = next((s for s in steps if s.get("name") == "Unit tests" and "completed_on" in s), None)
+        if latest is None or repo["kind"] == "legacy":
+            continue
+        earlier = json.loads(json.dumps(latest))
+        earlier["uuid"] = braces(rng)
+        earlier["run_number"] = latest["run_number"] - 1
+        earlier["trigger"] = {"type": "pipeline_step_trigger_automatic"}
+        at = datetime.fromisoformat(run["created_on"][:19] + "+00:00") + timedelta(seconds=5)
+        earlier["started_on"] = stamp(at, rng)
+        earlier["completed_on"] = stamp(at + timedelta(seconds=earlier.get("duration_in_seconds", 60)), rng)
+        earlier["state"] = {"type": "pipeline_step_state_completed", "name": "COMPLETED",
+                            "result": {"name": "FAILED", "type": "pipeline_step_state_completed_failed"}}
+        flaky = rng.sample(suite[:5], 1)
+        write_report(root, ws, slug, run_uuid, earlier, [case(rng, p, n, "FAILED") for p, n in flaky], total, skipped)
+        write_report(root, ws, slug, run_uuid, latest, [case(rng, p, n, "SUCCESSFUL") for p, n in flaky], total, skipped)
+        steps.insert(0, earlier)
+        write_json(os.path.join(root, ws, slug, "pipelines", "steps", run_uuid.strip("{}"), "page-0001.json"),
+                   {"page": 1, "pagelen": PAGELEN, "size": len(steps), "values": steps})
+        reruns.append(run_uuid)
+    return failed_on
+
+
+def same_commit_again(root, ws, repo, runs, steps_of, failed_on, rng):
+    """Two runs of one commit: the newest later successful branch run (no deploy) of a repository
+    with a failed test step is given that failure's commit in its pipelines page, and its
+    passes of the failed tests are kept. Runs, deployments and the commit graph are otherwise as
+    generated."""
+    for commit_sha, (name, tests, failed_run) in sorted(failed_on.items(), key=lambda t: t[1][2]["created_on"]):
+        later = [r for r in runs if r["uuid"] in steps_of and r["created_on"] > failed_run["created_on"]
+                 and r["state"].get("result", {}).get("name") == "SUCCESSFUL"
+                 and r.get("target", {}).get("selector", {}).get("type") == "branches"
+                 and r.get("run_number", 1) == 1
+                 and any(s.get("name") == name and "completed_on" in s for s in steps_of[r["uuid"]])]
+        if not later:
+            continue
+        again = later[0]
+        step = next(s for s in steps_of[again["uuid"]] if s.get("name") == name and "completed_on" in s)
+        passes = [case(rng, p, n, "SUCCESSFUL") for p, n in tests]
+        write_report(root, ws, repo["slug"], again["uuid"], step, passes, len(suite_of(repo)), 2)
+        for page in sorted(os.listdir(os.path.join(root, ws, repo["slug"], "pipelines"))):
+            path = os.path.join(root, ws, repo["slug"], "pipelines", page)
+            if not page.startswith("page-"):
+                continue
+            body = json.load(open(path))
+            for value in body["values"]:
+                if value["uuid"] == again["uuid"]:
+                    value["target"]["commit"]["hash"] = commit_sha
+                    for link in value["target"]["commit"].get("links", {}).values():
+                        link["href"] = link["href"].rsplit("/", 1)[0] + "/" + commit_sha
+            write_json(path, body)
+        return
 
 
 MESSAGES = [
@@ -638,14 +774,15 @@ def main():
     ap.add_argument("--repos", type=int, default=0,
                     help="repositories (default: the 9 demo repositories; more are added by cycling their kinds)")
     ap.add_argument("--seed", type=int, default=20261128)
-    ap.add_argument("--with", dest="extras", default="steps,environments,commits",
-                    help="optional endpoints to write: steps, environments, commits (comma-separated; '' for none)")
+    ap.add_argument("--with", dest="extras", default="steps,environments,commits,tests",
+                    help="optional endpoints to write: steps, environments, commits, tests (comma-separated; '' for none)")
     args = ap.parse_args()
     extras = {e for e in args.extras.split(",") if e}
     # Steps, environments and deployments draw from their own generator: the pages of runs are
     # the same bytes with or without them.
     extras_rng = random.Random(args.seed * 7919 + 1)
     commits_rng = random.Random(args.seed * 104729 + 3)
+    tests_rng = random.Random(args.seed * 15485863 + 5)
 
     rng = random.Random(args.seed)
     ws = args.workspace
@@ -694,13 +831,18 @@ def main():
             moments[n - 1 - k] = (moments[n - 1 - k][0], sp)
         runs = [make_run(rng, ws, repo, i + 1, moment, forced) for i, (moment, forced) in enumerate(moments)]
         write_pipelines(args.out, ws, repo, runs, drift=(repo["slug"] == "payments"))
+        steps_of = {}
         if "environments" in extras or "steps" in extras:
-            write_extras(args.out, ws, repo, runs, extras_rng, "steps" in extras)
+            steps_of = write_extras(args.out, ws, repo, runs, extras_rng, "steps" in extras)
             if "environments" not in extras:
                 for listing in ("environments", "deployments"):
                     shutil.rmtree(os.path.join(args.out, ws, repo["slug"], listing))
         if "commits" in extras:
             write_commits(args.out, ws, repo, runs, commits_rng, rewrite=(repo["slug"] == "payments"))
+        if "tests" in extras and steps_of:
+            failed_on = write_tests(args.out, ws, repo, runs, steps_of, tests_rng)
+            if repo["slug"] == "web-app":
+                same_commit_again(args.out, ws, repo, runs, steps_of, failed_on, tests_rng)
 
 
 if __name__ == "__main__":

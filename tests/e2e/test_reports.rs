@@ -342,3 +342,73 @@ fn a_step_without_a_report_costs_one_request_once() {
     );
     assert_eq!(tests_requests(&summary) as usize, again.len());
 }
+
+#[test]
+fn a_recording_replays_to_the_tables_the_export_wrote_and_keeps_no_failure_message() {
+    let (mock, failed) = mock_with_failures();
+    let (slug, uuid) = &failed[0];
+    mock.rerun(slug, uuid, "SUCCESSFUL");
+    let (out, recording, replayed) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let rec = recording.path().join("rec");
+    let mut args = export_args(out.path().to_str().unwrap(), &["--with", "tests"]);
+    args.extend(["--record", rec.to_str().unwrap()]);
+    let output = bbpipe_with_env(&args, &env(&mock));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = bbpipe(&[
+        "replay",
+        rec.to_str().unwrap(),
+        "--out",
+        replayed.path().to_str().unwrap(),
+        "--with",
+        "tests",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    for table in ["test_reports", "test_cases", "pipeline_steps"] {
+        let exported = rows_without_export_time(out.path(), table);
+        assert!(!exported.is_empty(), "{table}");
+        assert_eq!(
+            rows_without_export_time(replayed.path(), table),
+            exported,
+            "{table}"
+        );
+    }
+    for path in all_files(&rec) {
+        let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+        assert!(!text.contains("mock-test-secret"), "{}", path.display());
+    }
+    // Without --with tests the recorded reports are left unread.
+    let plain = tempfile::tempdir().unwrap();
+    let output = bbpipe(&[
+        "replay",
+        rec.to_str().unwrap(),
+        "--out",
+        plain.path().to_str().unwrap(),
+        "--with",
+        "steps",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(read_table(plain.path(), "test_cases").is_empty());
+}
+
+#[test]
+fn an_api_that_ignores_the_status_filter_costs_pages_not_wrong_rows() {
+    let (mock, failed) = mock_with_failures();
+    let (slug, uuid) = &failed[0];
+    mock.rerun(slug, uuid, "SUCCESSFUL");
+    let filtered = tempfile::tempdir().unwrap();
+    export(&mock, filtered.path());
+    mock.state.lock().unwrap().ignore_status_filter = true;
+    let ignored = tempfile::tempdir().unwrap();
+    export(&mock, ignored.path());
+    for table in ["test_reports", "test_cases"] {
+        assert_eq!(
+            rows_without_export_time(ignored.path(), table),
+            rows_without_export_time(filtered.path(), table),
+            "{table}"
+        );
+    }
+}
