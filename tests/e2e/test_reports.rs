@@ -412,3 +412,30 @@ fn an_api_that_ignores_the_status_filter_costs_pages_not_wrong_rows() {
         );
     }
 }
+
+#[test]
+fn a_failure_and_a_later_pass_of_its_commit_both_new_to_a_nightly_are_matched() {
+    let (mock, _) = mock_with_failures();
+    let out = tempfile::tempdir().unwrap();
+    export(&mock, out.path());
+    // Both arrive before the next nightly, which reads newest first: the pass before the failure.
+    let red = mock.push_run_now("web", "FAILED");
+    let green = mock.push_run_now("web", "SUCCESSFUL");
+    let commit = json!(format!("{:040x}", 0xc0ffee));
+    for run in [&red, &green] {
+        mock.update_run("web", run, |r| {
+            r["target"]["commit"]["hash"] = commit.clone()
+        });
+    }
+    export(&mock, out.path());
+    let cases = read_table(out.path(), "test_cases");
+    let names = |uuid: &str| -> BTreeSet<String> {
+        cases
+            .iter()
+            .filter(|r| r["pipeline_uuid"] == json!(uuid))
+            .map(|r| r["fully_qualified_name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(!names(&red).is_empty());
+    assert_eq!(names(&green), names(&red));
+}

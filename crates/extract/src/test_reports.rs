@@ -10,8 +10,8 @@
 //!   counts, then its SUCCESSFUL cases page by page until every test that failed before is
 //!   found (or the pages end). Only those cases are kept: they show the test passed there, so
 //!   it is flaky. A passing step the walk met before it knew of the failure (walks of
-//!   incremental exports go newest first) is remembered, one per commit and step name, and read
-//!   when the failure is found.
+//!   incremental exports go newest first) is remembered, one per commit and step name (at most
+//!   [`MAX_PASSES_HELD`]), and read when the failure is found.
 //!
 //! Each step's report is asked for once ([`StepsRead::tested`]), and only steps read anew
 //! are looked at: an unchanged workspace costs no test request. The `status` filter is
@@ -36,6 +36,10 @@ pub const FLAKY_WINDOW_DAYS: i64 = 30;
 /// Failed tests kept per commit and step: a step with more failing tests is broken, not flaky,
 /// and the state stays small.
 pub const MAX_FAILED_TESTS_KEPT: usize = 200;
+
+/// Passing steps a walk holds for failures it may meet later: one per commit and step name,
+/// and no more than this (an incremental export's new runs are far fewer).
+const MAX_PASSES_HELD: usize = 20_000;
 
 /// What a walk remembers of test reports between runs.
 #[derive(Default)]
@@ -214,7 +218,9 @@ impl Exporter {
                         at,
                     };
                     self.read_pass(walk, pass).await?;
-                } else {
+                } else if walk.previous.is_some() && walk.tests.passes.len() < MAX_PASSES_HELD {
+                    // Only an incremental walk (newest first) meets a pass before its failure;
+                    // a full read goes oldest first and finds the failure in the state.
                     let pass = Passed {
                         run: run.clone(),
                         step,
