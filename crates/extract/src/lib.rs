@@ -29,9 +29,9 @@ pub use record::Recorder;
 pub use replay::Replay;
 pub use shipped::{CommitQuery, CommitSource, CommitsAnswer, is_commit_hash};
 pub use state::{
-    FailedTests, RepositoryState, Resume, STATE_FORMAT, StepsRead, SyncState, Unfinished,
+    FLAKY_WINDOW_DAYS, FailedTests, MAX_FAILED_TESTS_KEPT, RepositoryState, Resume, STATE_FORMAT,
+    StepsRead, SyncState, Unfinished,
 };
-pub use test_reports::{FLAKY_WINDOW_DAYS, MAX_FAILED_TESTS_KEPT};
 
 /// What an extraction sent down its channel.
 #[derive(Debug, Clone, Default)]

@@ -9,6 +9,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 
+/// `--with tests`: failed tests are matched with later passes for this long after they failed.
+pub const FLAKY_WINDOW_DAYS: i64 = 30;
+/// Failed tests kept per commit and step: a step with more failing tests is broken, not flaky,
+/// and the state stays small.
+pub const MAX_FAILED_TESTS_KEPT: usize = 200;
+
 /// Version of the state format.
 pub const STATE_FORMAT: u32 = 2;
 
@@ -56,7 +62,7 @@ pub struct RepositoryState {
     pub deployments_watermark: Option<DateTime<Utc>>,
     /// `--with tests`: the tests that failed, by commit and step name, that no later attempt or
     /// run of the commit was seen to pass yet. A later passing step on the commit is read for
-    /// them; kept for [`FLAKY_WINDOW_DAYS`](crate::test_reports::FLAKY_WINDOW_DAYS).
+    /// them; kept for [`FLAKY_WINDOW_DAYS`].
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub failed_tests: BTreeMap<String, BTreeMap<String, FailedTests>>,
 }
@@ -149,8 +155,7 @@ impl RepositoryState {
         // A run still unfinished keeps its entry however old: its page may come back. One with
         // test reports read keeps it while they can be matched with a re-run, which lists the
         // failed attempt's steps again.
-        let flaky_window =
-            Utc::now() - chrono::Duration::days(crate::test_reports::FLAKY_WINDOW_DAYS);
+        let flaky_window = Utc::now() - chrono::Duration::days(FLAKY_WINDOW_DAYS);
         let unfinished = &self.unfinished;
         self.steps_read.retain(|uuid, read| {
             read.at >= horizon
@@ -162,9 +167,9 @@ impl RepositoryState {
 
 impl RepositoryState {
     /// Forgets the failed tests of steps that completed more than
-    /// [`FLAKY_WINDOW_DAYS`](crate::test_reports::FLAKY_WINDOW_DAYS) before `now`.
+    /// [`FLAKY_WINDOW_DAYS`] before `now`.
     pub fn forget_failed_tests(&mut self, now: DateTime<Utc>) {
-        let horizon = now - chrono::Duration::days(crate::test_reports::FLAKY_WINDOW_DAYS);
+        let horizon = now - chrono::Duration::days(FLAKY_WINDOW_DAYS);
         for steps in self.failed_tests.values_mut() {
             steps.retain(|_, failed| failed.at >= horizon);
         }

@@ -5,7 +5,8 @@
 //! - **a step that completed FAILED or ERROR**: its counts (one request; a 404, no report, is
 //!   that one request once), then its FAILED and ERROR cases (a page per 100 of each, only
 //!   where the counts say there are some). Those tests are kept in the repository's state by
-//!   commit and step name ([`RepositoryState::failed_tests`]), for [`FLAKY_WINDOW_DAYS`].
+//!   commit and step name ([`RepositoryState::failed_tests`]), for
+//!   [`FLAKY_WINDOW_DAYS`](crate::state::FLAKY_WINDOW_DAYS).
 //! - **a passing step of a later attempt or run on such a commit, of the same name**: its
 //!   counts, then its SUCCESSFUL cases page by page until every test that failed before is
 //!   found (or the pages end). Only those cases are kept: they show the test passed there, so
@@ -20,40 +21,20 @@
 use crate::api::{ListingPage, PAGELEN};
 use crate::error::ExtractError;
 use crate::export::Exporter;
-use crate::state::{FailedTests, StepsRead};
-use crate::walk::Walk;
+use crate::state::{FailedTests, MAX_FAILED_TESTS_KEPT, StepsRead};
+use crate::walk::{Passed, Walk};
 use bbpipe_model::bitbucket::{self, Page, TestReport};
 use bbpipe_model::{Endpoint, Optional, RunRef, StepRef};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
-
-/// Failed tests are matched with later passes for this long after they failed.
-pub const FLAKY_WINDOW_DAYS: i64 = 30;
-/// Failed tests kept per commit and step: a step with more failing tests is broken, not flaky,
-/// and the state stays small.
-pub const MAX_FAILED_TESTS_KEPT: usize = 200;
 
 /// Passing steps a walk holds for failures it may meet later: one per commit and step name,
 /// and no more than this (an incremental export's new runs are far fewer).
 const MAX_PASSES_HELD: usize = 20_000;
-
-/// What a walk remembers of test reports between runs.
-#[derive(Default)]
-pub(crate) struct TestsSeen {
-    /// The first passing step met per (commit, step name) while no failure of it was known.
-    passes: HashMap<(String, String), Passed>,
-}
-
-/// A passing step whose report was not read (yet).
-struct Passed {
-    run: RunRef,
-    step: StepRef,
-    at: DateTime<Utc>,
-}
 
 /// The steps on a run's steps pages, as their test reports' rows name them. A page that does
 /// not decode gives none (transform reports it).
@@ -200,11 +181,11 @@ impl Exporter {
                     && !tests.is_empty()
                 {
                     remember_failures(&mut walk.state, &key, at, tests);
-                    let earlier = walk.tests.passes.remove(&key);
+                    let earlier = walk.passes.remove(&key);
                     match earlier {
                         Some(pass) if pass.at > at => self.read_pass(walk, pass).await?,
                         Some(pass) => {
-                            walk.tests.passes.insert(key, pass);
+                            walk.passes.insert(key, pass);
                         }
                         None => {}
                     }
@@ -218,7 +199,7 @@ impl Exporter {
                         at,
                     };
                     self.read_pass(walk, pass).await?;
-                } else if walk.previous.is_some() && walk.tests.passes.len() < MAX_PASSES_HELD {
+                } else if walk.previous.is_some() && walk.passes.len() < MAX_PASSES_HELD {
                     // Only an incremental walk (newest first) meets a pass before its failure;
                     // a full read goes oldest first and finds the failure in the state.
                     let pass = Passed {
@@ -226,7 +207,7 @@ impl Exporter {
                         step,
                         at,
                     };
-                    walk.tests.passes.entry(key).or_insert(pass);
+                    walk.passes.entry(key).or_insert(pass);
                 }
             }
         }

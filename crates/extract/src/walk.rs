@@ -18,11 +18,11 @@ use crate::api::{Listed, PAGELEN, PipelinesPage, RunHeader, RunOrder};
 use crate::error::ExtractError;
 use crate::export::{Exporter, is_last_page};
 use crate::state::{RepositoryState, Resume, Unfinished};
-use bbpipe_model::{Endpoint, Message, Optional, RawPage};
+use bbpipe_model::{Endpoint, Message, Optional, RawPage, RunRef, StepRef};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use tokio::sync::mpsc::Sender;
 use url::Url;
@@ -46,9 +46,18 @@ pub(crate) struct Walk<'a> {
     pub(crate) seen: HashSet<String>,
     /// Whether pages out of the order asked for were reported already.
     warned_order: bool,
-    /// `--with tests`: passing steps met before their commit's failure.
-    pub(crate) tests: crate::test_reports::TestsSeen,
+    /// `--with tests`: the first passing step met per (commit, step name) while no failure of
+    /// it was known (see [`test_reports`](crate::test_reports)).
+    pub(crate) passes: HashMap<(String, String), Passed>,
     pub(crate) output: &'a Sender<Message<RawPage>>,
+}
+
+/// A passing step whose test report was not read (yet).
+pub(crate) struct Passed {
+    pub(crate) run: RunRef,
+    pub(crate) step: StepRef,
+    /// When it completed.
+    pub(crate) at: DateTime<Utc>,
 }
 
 /// A page of runs as fetched: its URL, its body as received, and what extract read of it.
@@ -110,7 +119,7 @@ impl Exporter {
             previous: previous.as_ref().filter(|p| p.resume.is_none()),
             seen: HashSet::new(),
             warned_order: false,
-            tests: Default::default(),
+            passes: HashMap::new(),
             output,
         };
         let outcome = match &previous {
