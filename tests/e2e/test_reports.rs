@@ -439,3 +439,35 @@ fn a_failure_and_a_later_pass_of_its_commit_both_new_to_a_nightly_are_matched() 
     assert!(!names(&red).is_empty());
     assert_eq!(names(&green), names(&red));
 }
+
+#[test]
+fn a_pass_between_two_failures_of_its_commit_is_read_for_the_earlier_ones_tests() {
+    let (mock, _) = mock_with_failures();
+    let out = tempfile::tempdir().unwrap();
+    export(&mock, out.path());
+    let commit = json!(format!("{:040x}", 0xbadc0de));
+    let red = mock.push_run_now("web", "FAILED");
+    let green = mock.push_run_now("web", "SUCCESSFUL");
+    let red_again = mock.push_run_now("web", "FAILED");
+    for run in [&red, &green, &red_again] {
+        mock.update_run("web", run, |r| {
+            r["target"]["commit"]["hash"] = commit.clone()
+        });
+    }
+    export(&mock, out.path());
+    let cases = read_table(out.path(), "test_cases");
+    let names = |uuid: &str| -> BTreeSet<String> {
+        cases
+            .iter()
+            .filter(|r| r["pipeline_uuid"] == json!(uuid))
+            .map(|r| r["fully_qualified_name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(!names(&red).is_empty() && !names(&red_again).is_empty());
+    assert_ne!(
+        names(&red),
+        names(&red_again),
+        "the mock fails other tests in each run"
+    );
+    assert_eq!(names(&green), names(&red));
+}

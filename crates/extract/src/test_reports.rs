@@ -180,10 +180,12 @@ impl Exporter {
                 if let Some(key) = key
                     && !tests.is_empty()
                 {
-                    remember_failures(&mut walk.state, &key, at, tests);
+                    remember_failures(&mut walk.state, &key, at, tests.clone());
                     let earlier = walk.passes.remove(&key);
                     match earlier {
-                        Some(pass) if pass.at > at => self.read_pass(walk, pass).await?,
+                        // Read for the tests that failed here (the state may also hold a later
+                        // failure of the commit, after the pass).
+                        Some(pass) if pass.at > at => self.read_pass(walk, pass, tests).await?,
                         Some(pass) => {
                             walk.passes.insert(key, pass);
                         }
@@ -191,14 +193,14 @@ impl Exporter {
                     }
                 }
             } else if let Some(key) = key {
-                if failed_before(&walk.state, &key, at).is_some() {
+                if let Some(wanted) = failed_before(&walk.state, &key, at) {
                     tested.insert(step.uuid.clone());
                     let pass = Passed {
                         run: run.clone(),
                         step,
                         at,
                     };
-                    self.read_pass(walk, pass).await?;
+                    self.read_pass(walk, pass, wanted).await?;
                 } else if walk.previous.is_some() && walk.passes.len() < MAX_PASSES_HELD {
                     // Only an incremental walk (newest first) meets a pass before its failure;
                     // a full read goes oldest first and finds the failure in the state.
@@ -242,10 +244,15 @@ impl Exporter {
         Ok(tests)
     }
 
-    /// A passing step's report and those of its cases that show a test which failed before on
-    /// its commit passed here; those tests are then no longer looked for.
-    async fn read_pass(&self, walk: &mut Walk<'_>, pass: Passed) -> Result<(), ExtractError> {
-        let Passed { run, step, at } = pass;
+    /// A passing step's report and those of its cases that show `wanted` (tests that failed
+    /// before on its commit) passed here; those tests are then no longer looked for.
+    async fn read_pass(
+        &self,
+        walk: &mut Walk<'_>,
+        pass: Passed,
+        wanted: BTreeSet<String>,
+    ) -> Result<(), ExtractError> {
+        let Passed { run, step, .. } = pass;
         if let Some(read) = walk.state.steps_read.get_mut(&run.uuid) {
             read.tested.insert(step.uuid.clone());
         }
@@ -253,9 +260,6 @@ impl Exporter {
             return Ok(());
         };
         let key = (commit, step.name.clone().unwrap_or_default());
-        let Some(wanted) = failed_before(&walk.state, &key, at) else {
-            return Ok(());
-        };
         let Some(report) = self.read_report(walk, &run, &step).await? else {
             return Ok(());
         };
