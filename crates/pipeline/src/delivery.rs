@@ -54,7 +54,7 @@ pub async fn delivery(job: &DeliveryJob) -> Result<DeliveryOutput, PipelineError
             })
             .collect()
     };
-    let runs = live(Table::PipelineRuns);
+    let mut runs = live(Table::PipelineRuns);
     if runs.is_empty() {
         return Err(PipelineError::Report(format!(
             "{} has no pipeline_runs in {}: nothing to report on",
@@ -62,12 +62,12 @@ pub async fn delivery(job: &DeliveryJob) -> Result<DeliveryOutput, PipelineError
             workspaces.join(", ")
         )));
     }
-    let deployments = live(Table::Deployments);
+    let mut deployments = live(Table::Deployments);
     let window = window_of(job, &destination, &runs, &deployments).await?;
     let mut collected = Collected::default();
-    let steps = live(Table::PipelineSteps);
-    let commits = live(Table::DeploymentCommits);
-    let tests = live(Table::TestCases);
+    let mut steps = live(Table::PipelineSteps);
+    let mut commits = live(Table::DeploymentCommits);
+    let mut tests = live(Table::TestCases);
     // Which tables the dataset has, whether or not a file of theirs falls in the window.
     collected.has_deployments_table = !deployments.is_empty();
     if !steps.is_empty() {
@@ -79,19 +79,15 @@ pub async fn delivery(job: &DeliveryJob) -> Result<DeliveryOutput, PipelineError
     if !tests.is_empty() {
         collected.tests = Some(Vec::new());
     }
-    let mut files_of = [
-        (Input::Deployments, deployments),
-        (Input::PipelineRuns, runs),
-        (Input::PipelineSteps, steps),
-        (Input::DeploymentCommits, commits),
-        (Input::TestCases, tests),
-    ];
-    debug_assert!(
-        Input::ALL
-            .iter()
-            .all(|i| files_of.iter().any(|(f, _)| f == i))
-    );
-    for (input, files) in files_of.iter_mut().map(|(i, f)| (*i, std::mem::take(f))) {
+    for input in Input::ALL {
+        // Exhaustive: an input added is a compile error here until its files are listed.
+        let files = std::mem::take(match input {
+            Input::Deployments => &mut deployments,
+            Input::PipelineRuns => &mut runs,
+            Input::PipelineSteps => &mut steps,
+            Input::DeploymentCommits => &mut commits,
+            Input::TestCases => &mut tests,
+        });
         let touching = files.into_iter().filter(|(_, p)| !before(p, &window));
         let (table, columns) = (input.table(), input.columns());
         let mut scan = Scan::new(&destination, table, touching, columns);
