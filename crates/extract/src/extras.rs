@@ -70,31 +70,37 @@ impl Exporter {
             let Some(pages) = pages? else {
                 continue; // the run is gone
             };
-            let steps = test_reports::step_refs(
-                pages.iter().map(|(_, body)| &body[..]),
-                want.commit.as_deref(),
-                want.ref_name.as_deref(),
-            );
+            // Only --with tests reads the steps pages here (transform reads them anyway).
+            let tests = self.options.extras.includes(Optional::Tests);
+            let steps = match tests {
+                true => test_reports::step_refs(
+                    pages.iter().map(|(_, body)| &body[..]),
+                    want.commit.as_deref(),
+                    want.ref_name.as_deref(),
+                ),
+                false => Vec::new(),
+            };
             for (number, (url, body)) in pages.into_iter().enumerate() {
                 let page = u32::try_from(number + 1).unwrap_or(u32::MAX);
                 self.send_steps(walk.output, &walk.repo.slug, &want.run, &url, page, body)
                     .await?;
             }
             self.counters.steps_read.fetch_add(1, Ordering::Relaxed);
-            let mut tested = test_reports::tested_before(walk.state.steps_read.get(&want.run.uuid));
-            // Recorded first: a pass read for a later failure marks its step tested here.
+            // The steps whose reports were asked for stay asked for.
+            let tested = (walk.state.steps_read.get(&want.run.uuid))
+                .map(|read| read.tested.clone())
+                .unwrap_or_default();
             walk.state.steps_read.insert(
                 want.run.uuid.clone(),
                 StepsRead {
                     run_number: want.run_number,
                     at: want.at,
                     unfinished: (!want.completed).then_some(want.fingerprint.clone()),
-                    tested: tested.clone(),
+                    tested,
                 },
             );
-            self.read_tests(walk, &want.run, steps, &mut tested).await?;
-            if let Some(read) = walk.state.steps_read.get_mut(&want.run.uuid) {
-                read.tested.extend(tested);
+            if tests {
+                self.read_tests(walk, &want.run, steps).await?;
             }
         }
         Ok(())

@@ -14,17 +14,17 @@
 //!   incremental exports go newest first) is remembered, one per commit and step name (at most
 //!   [`MAX_PASSES_HELD`]), and read when the failure is found.
 //!
-//! Each step's report is asked for once ([`StepsRead::tested`]), and only steps read anew
+//! Each step's report is asked for once ([`StepsRead::tested`](crate::state::StepsRead::tested)), and only steps read anew
 //! are looked at: an unchanged workspace costs no test request. The `status` filter is
 //! checked on every case, so an API that ignores it costs pages, not wrong rows.
 
-use crate::api::{ListingPage, PAGELEN};
+use crate::api::{PAGELEN, parse};
 use crate::error::ExtractError;
 use crate::export::Exporter;
-use crate::state::{FailedTests, MAX_FAILED_TESTS_KEPT, StepsRead};
+use crate::state::{FailedTests, MAX_FAILED_TESTS_KEPT};
 use crate::walk::{Passed, Walk};
 use bbpipe_model::bitbucket::{self, Page, TestReport};
-use bbpipe_model::{Endpoint, Optional, RunRef, StepRef};
+use bbpipe_model::{Endpoint, RunRef, StepRef};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -147,22 +147,19 @@ impl Choose for Passes {
 }
 
 impl Exporter {
-    /// Reads the test reports `steps` (of `run`, just read) need; `tested` is the run's record
-    /// of the steps asked for.
+    /// Reads the test reports `steps` (of `run`, just read, its [`StepsRead`](crate::state::StepsRead) recorded) need.
     pub(crate) async fn read_tests(
         &self,
         walk: &mut Walk<'_>,
         run: &RunRef,
         mut steps: Vec<StepRef>,
-        tested: &mut BTreeSet<String>,
     ) -> Result<(), ExtractError> {
-        if !self.options.extras.includes(Optional::Tests) {
-            return Ok(());
-        }
         // Attempts in order, so a re-run's pass comes after the failure it follows.
         steps.sort_by_key(|s| (s.run_number, s.completed_at));
         for step in steps {
-            if tested.contains(&step.uuid) || !(failed(&step) || passed(&step)) {
+            let asked = (walk.state.steps_read.get(&run.uuid))
+                .is_some_and(|read| read.tested.contains(&step.uuid));
+            if asked || !(failed(&step) || passed(&step)) {
                 continue;
             }
             let at = step
@@ -175,7 +172,7 @@ impl Exporter {
                 .clone()
                 .map(|commit| (commit, step.name.clone().unwrap_or_default()));
             if failed(&step) {
-                tested.insert(step.uuid.clone());
+                mark_tested(&mut walk.state, run, &step);
                 let tests = self.read_failures(walk, run, &step).await?;
                 if let Some(key) = key
                     && !tests.is_empty()
@@ -194,7 +191,6 @@ impl Exporter {
                 }
             } else if let Some(key) = key {
                 if let Some(wanted) = failed_before(&walk.state, &key, at) {
-                    tested.insert(step.uuid.clone());
                     let pass = Passed {
                         run: run.clone(),
                         step,
@@ -253,9 +249,7 @@ impl Exporter {
         wanted: BTreeSet<String>,
     ) -> Result<(), ExtractError> {
         let Passed { run, step, .. } = pass;
-        if let Some(read) = walk.state.steps_read.get_mut(&run.uuid) {
-            read.tested.insert(step.uuid.clone());
-        }
+        mark_tested(&mut walk.state, &run, &step);
         let Some(commit) = step.commit.clone() else {
             return Ok(());
         };
@@ -291,12 +285,7 @@ impl Exporter {
             Err(e) if e.status() == Some(404) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let report: TestReport =
-            bitbucket::decode(&body).map_err(|e| crate::api::ApiError::Body {
-                url: url.to_string(),
-                path: e.path,
-                message: e.message,
-            })?;
+        let report: TestReport = parse(url.as_str(), &body)?;
         self.counters.tests_read.fetch_add(1, Ordering::Relaxed);
         let at = (walk.repo.slug.as_str(), run, step);
         self.send_test_page(walk.output, at, Endpoint::TestReports, &url, 1, body)
@@ -328,14 +317,15 @@ impl Exporter {
             else {
                 return Ok(());
             };
-            let listed = ListingPage::parse(url.as_str(), &body)?;
-            if let Some(kept) = kept_cases(&body, choose) {
+            let listed: Page<&RawValue> = parse(url.as_str(), &body)?;
+            let (count, has_next) = (listed.values.len(), listed.next.is_some());
+            if let Some(kept) = kept_cases(&body, listed.values, choose) {
                 sent += 1;
                 let at = (walk.repo.slug.as_str(), run, step);
                 self.send_test_page(walk.output, at, Endpoint::TestCases, &url, sent, kept)
                     .await?;
             }
-            if !listed.has_next || listed.count == 0 || choose.done() {
+            if !has_next || count == 0 || choose.done() {
                 break;
             }
         }
@@ -364,11 +354,13 @@ impl Exporter {
 
 /// The page with only the cases `keep` chooses: as received when it chooses all, cut down when
 /// some, `None` when none (or the page holds no cases to read).
-fn kept_cases(body: &Bytes, choose: &mut (dyn Choose + Send)) -> Option<Bytes> {
-    let page = serde_json::from_slice::<Page<&RawValue>>(body).ok()?;
-    let total = page.values.len();
-    let chosen: Vec<&RawValue> = page
-        .values
+fn kept_cases(
+    body: &Bytes,
+    values: Vec<&RawValue>,
+    choose: &mut (dyn Choose + Send),
+) -> Option<Bytes> {
+    let total = values.len();
+    let chosen: Vec<&RawValue> = values
         .into_iter()
         .filter(|raw| {
             serde_json::from_str::<CaseHeader>(raw.get())
@@ -442,7 +434,9 @@ fn forget_failures(
     }
 }
 
-/// What a run's steps read records: `previous` (the last reading) with its tested steps kept.
-pub(crate) fn tested_before(previous: Option<&StepsRead>) -> BTreeSet<String> {
-    previous.map(|p| p.tested.clone()).unwrap_or_default()
+/// Records that `step`'s report was asked for, in its run's [`StepsRead`](crate::state::StepsRead).
+fn mark_tested(state: &mut crate::state::RepositoryState, run: &RunRef, step: &StepRef) {
+    if let Some(read) = state.steps_read.get_mut(&run.uuid) {
+        read.tested.insert(step.uuid.clone());
+    }
 }

@@ -15,6 +15,7 @@ pub use client::{
 };
 pub use error::ApiError;
 pub use lane::{CredentialStats, RequestStats};
+pub(crate) use shapes::parse;
 pub use shapes::{
     CommitsPage, DeploymentsPage, Listed, ListingPage, PipelinesPage, RepositoriesPage, RunHeader,
     RunOrder,

@@ -7,7 +7,8 @@ use bbpipe_model::bitbucket::{self, ListedRepository, Page};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-fn parse<'a, T: Deserialize<'a>>(url: &str, body: &'a [u8]) -> Result<T, ApiError> {
+/// Decodes a body from `url` as `T`; the error names the URL and the JSON path.
+pub(crate) fn parse<'a, T: Deserialize<'a>>(url: &str, body: &'a [u8]) -> Result<T, ApiError> {
     bitbucket::decode(body).map_err(|e| ApiError::Body {
         url: url.to_string(),
         path: e.path,
