@@ -56,6 +56,15 @@ fn duration_seconds(text: &str) -> Value {
     json!(number.parse::<f64>().unwrap())
 }
 
+/// The fully qualified names of the test cases of one pipeline run in the dataset.
+fn tests_of_run(out: &Path, uuid: &str) -> BTreeSet<String> {
+    read_table(out, "test_cases")
+        .into_iter()
+        .filter(|r| r["pipeline_uuid"] == json!(uuid))
+        .map(|r| r["fully_qualified_name"].as_str().unwrap().to_string())
+        .collect()
+}
+
 fn tests_requests(summary: &Value) -> u64 {
     summary["export"]["tests_requests"].as_u64().unwrap()
 }
@@ -293,17 +302,8 @@ fn a_later_run_of_the_same_commit_that_passes_is_read_whichever_export_saw_the_f
             run["target"]["commit"]["hash"] = commit.clone()
         });
         export(&mock, out.path());
-        let cases = read_table(out.path(), "test_cases");
-        let failed_there: BTreeSet<String> = cases
-            .iter()
-            .filter(|r| r["pipeline_uuid"] == json!(uuid))
-            .map(|r| r["fully_qualified_name"].as_str().unwrap().to_string())
-            .collect();
-        let passed: BTreeSet<String> = cases
-            .iter()
-            .filter(|r| r["pipeline_uuid"] == json!(again))
-            .map(|r| r["fully_qualified_name"].as_str().unwrap().to_string())
-            .collect();
+        let failed_there = tests_of_run(out.path(), &uuid);
+        let passed = tests_of_run(out.path(), &again);
         assert!(!failed_there.is_empty());
         assert_eq!(passed, failed_there, "same export: {same_export}");
     }
@@ -428,14 +428,7 @@ fn a_failure_and_a_later_pass_of_its_commit_both_new_to_a_nightly_are_matched() 
         });
     }
     export(&mock, out.path());
-    let cases = read_table(out.path(), "test_cases");
-    let names = |uuid: &str| -> BTreeSet<String> {
-        cases
-            .iter()
-            .filter(|r| r["pipeline_uuid"] == json!(uuid))
-            .map(|r| r["fully_qualified_name"].as_str().unwrap().to_string())
-            .collect()
-    };
+    let names = |uuid: &str| tests_of_run(out.path(), uuid);
     assert!(!names(&red).is_empty());
     assert_eq!(names(&green), names(&red));
 }
@@ -455,14 +448,7 @@ fn a_pass_between_two_failures_of_its_commit_is_read_for_the_earlier_ones_tests(
         });
     }
     export(&mock, out.path());
-    let cases = read_table(out.path(), "test_cases");
-    let names = |uuid: &str| -> BTreeSet<String> {
-        cases
-            .iter()
-            .filter(|r| r["pipeline_uuid"] == json!(uuid))
-            .map(|r| r["fully_qualified_name"].as_str().unwrap().to_string())
-            .collect()
-    };
+    let names = |uuid: &str| tests_of_run(out.path(), uuid);
     assert!(!names(&red).is_empty() && !names(&red_again).is_empty());
     assert_ne!(
         names(&red),
