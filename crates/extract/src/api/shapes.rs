@@ -105,7 +105,8 @@ impl RunHeader {
             number(run.duration_in_seconds),
             number(run.build_seconds_used)
         );
-        let target = run.target.as_ref();
+        let target = run.target();
+        let target = target.as_ref();
         RunHeader {
             commit: target.and_then(|t| t.commit_hash()).map(str::to_string),
             ref_name: target.and_then(|t| t.branch()).map(str::to_string),

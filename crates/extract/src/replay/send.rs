@@ -89,7 +89,8 @@ pub(super) async fn send_steps(
         let Some(tests) = tests else {
             continue;
         };
-        let target = run.target.as_ref();
+        let target = run.target();
+        let target = target.as_ref();
         let steps = crate::test_reports::step_refs(
             bodies.iter().map(|b| &b[..]),
             target.and_then(|t| t.commit_hash()),

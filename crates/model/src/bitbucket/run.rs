@@ -32,9 +32,18 @@ pub struct RunHeader<'a> {
     /// Build seconds billed so far.
     #[serde(default, deserialize_with = "lenient_number")]
     pub build_seconds_used: Option<i64>,
-    /// What it built: its commit and branch (test reports carry them). Not an object: `None`.
-    #[serde(borrow, default, deserialize_with = "lenient_target")]
-    pub target: Option<TargetHeader<'a>>,
+    /// What it built, undecoded: most readers of a header never look at it
+    /// ([`RunHeader::target`] decodes it).
+    #[serde(borrow, default)]
+    pub target: Option<&'a serde_json::value::RawValue>,
+}
+
+impl RunHeader<'_> {
+    /// Its target's commit and branch (test reports carry them); `None` when it has no target
+    /// or one that is not an object.
+    pub fn target(&self) -> Option<TargetHeader<'_>> {
+        serde_json::from_str(self.target?.get()).ok()
+    }
 }
 
 /// The commit and branch of a run's target.
@@ -61,21 +70,6 @@ impl TargetHeader<'_> {
     pub fn commit_hash(&self) -> Option<&str> {
         self.commit.as_ref().and_then(|c| c.hash.as_deref())
     }
-}
-
-fn lenient_target<'de: 'a, 'a, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<TargetHeader<'a>>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Either<'a> {
-        Target(#[serde(borrow)] TargetHeader<'a>),
-        Other(serde::de::IgnoredAny),
-    }
-    Ok(match Either::deserialize(deserializer)? {
-        Either::Target(target) => Some(target),
-        Either::Other(_) => None,
-    })
 }
 
 /// An integer, or `None` for anything else.
@@ -238,3 +232,28 @@ pub struct Creator<'a> {
 
 /// The repository a run names, of which only the uuid is read.
 pub type RepositoryRef<'a> = super::Uuid<'a>;
+
+#[cfg(test)]
+mod tests {
+    use super::RunHeader;
+
+    #[test]
+    fn a_header_decodes_its_target_only_when_asked_and_forgives_an_odd_one() {
+        let run: RunHeader = serde_json::from_str(
+            r#"{"uuid": "{r}", "target": {"ref_name": "main", "commit": {"hash": "abc"}}}"#,
+        )
+        .unwrap();
+        let target = run.target().unwrap();
+        assert_eq!(
+            (target.branch(), target.commit_hash()),
+            (Some("main"), Some("abc"))
+        );
+        for odd in [r#""main""#, "null", "[]", "7"] {
+            let text = format!(r#"{{"uuid": "{{r}}", "target": {odd}}}"#);
+            let run: RunHeader = serde_json::from_str(&text).unwrap();
+            let target = run.target();
+            let read = target.as_ref().map(|t| (t.branch(), t.commit_hash()));
+            assert!(read.is_none_or(|r| r == (None, None)), "{odd}");
+        }
+    }
+}
