@@ -57,18 +57,37 @@ fn the_demo_report_has_every_figure_and_the_numbers_behind_them() {
     );
     let page = std::fs::read_to_string(&html).unwrap();
     for figure in [
-        "deploy_frequency",
-        "change_failure_rate",
+        "deploy_frequency-trend",
+        "change_failure_rate-trend",
+        "time_to_restore-trend",
         "duration",
         "build_minutes",
     ] {
-        let id = format!("<figure id=\"chart-{figure}\"><svg");
+        let id = format!("<figure class=\"chart\" id=\"chart-{figure}\">");
         assert_eq!(page.matches(&id).count(), 1, "{figure}");
+    }
+    assert!(
+        !page.contains("id=\"chart-lead_time"),
+        "no lead time without commits"
+    );
+    // The demo's 12 services and environments: a small multiple each, per DORA metric drawn.
+    for metric in ["deploy_frequency", "change_failure_rate", "time_to_restore"] {
+        for index in 0..12 {
+            let id = format!("id=\"chart-{metric}-{index}\"");
+            assert_eq!(page.matches(&id).count(), 1, "{id}");
+        }
+        assert!(!page.contains(&format!("id=\"chart-{metric}-12\"")));
     }
     assert_eq!(
         page.matches("<svg").count(),
-        4,
-        "one chart per documented figure"
+        page.matches("<figure class=\"chart\"").count(),
+        "every chart in a captioned figure"
+    );
+    assert_eq!(page.matches("<svg").count(), 3 * 13 + 2);
+    assert_eq!(
+        page.matches("<svg").count(),
+        page.matches(" role=\"img\" aria-labelledby=").count(),
+        "every chart named for a screen reader"
     );
     assert!(
         page.contains("id=\"no-lead-time\""),
@@ -178,7 +197,8 @@ fn with_commits_the_report_tells_lead_time_per_service_and_week() {
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("<table id=\"lead-time\">"));
     assert_eq!(
-        page.matches("<figure id=\"chart-lead_time\"><svg").count(),
+        page.matches("<figure class=\"chart\" id=\"chart-lead_time-trend\">")
+            .count(),
         1
     );
     assert!(!page.contains("id=\"no-lead-time\""));

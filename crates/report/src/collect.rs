@@ -42,6 +42,7 @@ pub struct Deployment {
 pub struct Run {
     pub repository: Arc<str>,
     pub pipeline: Option<Arc<str>>,
+    pub selector_type: Option<Arc<str>>,
     pub build_number: i64,
     pub status: Arc<str>,
     pub state: Option<Arc<str>>,
@@ -139,6 +140,7 @@ fn columns(input: Input) -> &'static [&'static str] {
         Input::PipelineRuns => &[
             "repository",
             "name",
+            "selector_type",
             "build_number",
             "status",
             "state",
@@ -336,6 +338,7 @@ impl Collected {
             text(batch, table, "state")?,
         );
         let build = int(batch, table, "build_number")?;
+        let selector_type = text(batch, table, "selector_type")?;
         let (created, completed) = (
             time(batch, table, "created_at")?,
             time(batch, table, "completed_at")?,
@@ -351,6 +354,7 @@ impl Collected {
             let run = Run {
                 repository: self.text(repository.value(row)),
                 pipeline: self.opt_text(name, row),
+                selector_type: self.opt_text(selector_type, row),
                 build_number: build.value(row),
                 status: self.text(status.value(row)),
                 state: self.opt_text(state, row),

@@ -1,20 +1,16 @@
 //! The report as one HTML page: a minijinja template (HTML-escaped) with inline SVG charts, no
 //! JavaScript, readable printed.
 
-use crate::charts::{self, ChartError};
-use crate::report::DeliveryReport;
+use crate::charts;
+use crate::report::{DeliveryReport, FailingPipeline};
 use chrono::NaiveDate;
 use minijinja::{Environment, Value, context};
-use std::collections::BTreeMap;
 
 const TEMPLATE: &str = include_str!("../templates/report.html");
 
 /// Why the page could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum HtmlError {
-    /// A chart failed.
-    #[error(transparent)]
-    Chart(#[from] ChartError),
     /// The template failed.
     #[error("rendering the report page: {0}")]
     Template(#[from] minijinja::Error),
@@ -45,16 +41,33 @@ fn band(value: Option<String>) -> Value {
     }
 }
 
+/// A pipeline as the selector it is in bitbucket-pipelines.yml: `branches: **`,
+/// `custom: deploy`, `default`.
+fn selector(pipeline: &FailingPipeline) -> String {
+    let Some(name) = pipeline.pipeline.as_deref() else {
+        return "(no pipeline name: bitbucket-pipelines.yml did not parse)".into();
+    };
+    let kinds: Vec<&str> = pipeline
+        .selector_types
+        .iter()
+        .map(String::as_str)
+        .filter(|kind| *kind != "default" && !kind.is_empty())
+        .collect();
+    if kinds.is_empty() {
+        name.to_string()
+    } else {
+        format!("{}: {name}", kinds.join(" / "))
+    }
+}
+
 /// The page for `report`, read from `source` (named in the page).
 pub fn render(
     report: &DeliveryReport,
     mondays: &[NaiveDate],
     source: &str,
 ) -> Result<String, HtmlError> {
-    let charts: BTreeMap<&str, Value> = charts::draw(report, mondays)?
-        .into_iter()
-        .map(|chart| (chart.name, Value::from_safe_string(chart.svg)))
-        .collect();
+    let charts = charts::draw(report, mondays);
+    let selectors: Vec<String> = report.failing_pipelines.iter().map(selector).collect();
     let mut env = Environment::new();
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
     env.add_function("percent", percent);
@@ -63,7 +76,9 @@ pub fn render(
     env.add_template("report.html", TEMPLATE)?;
     let page = env.get_template("report.html")?.render(context! {
         report => Value::from_serialize(report),
-        charts => charts,
+        charts => Value::from_serialize(&charts),
+        selectors => selectors,
+        top => crate::metrics::TOP,
         source => source,
     })?;
     Ok(page)

@@ -18,14 +18,13 @@ mod test_figures;
 mod window;
 
 pub use bands::Band;
-pub use charts::ChartError;
 pub use collect::{Collected, ColumnError, Filters, Input};
 pub use html::{HtmlError, render};
 pub use metrics::{compute, quantile};
 pub use report::{
     DeliveryReport, DeploymentMetrics, FailingPipeline, FailingTest, FlakyTest, LeadTime,
     OpenFailure, RepositoryReport, RunMetrics, ServiceReport, StepFigure, StepTestFailures,
-    StepsReport, TestsReport, TimeToRestore, Unfinished, UnfinishedRun, WeekOfRuns,
-    WeeklyDeployments, WindowReport,
+    StepsReport, TestsReport, TimeToRestore, Trends, Unfinished, UnfinishedRun, WeekOfRuns,
+    WeeklyDeployments, WeeklyMedian, WindowReport,
 };
 pub use window::{DEFAULT_WEEKS, Window, day_of, week_of};

@@ -6,15 +6,16 @@ use crate::bands;
 use crate::collect::{Collected, Deployment, Filters, Run, ShippedCommit};
 use crate::report::{
     DeliveryReport, DeploymentMetrics, FailingPipeline, LeadTime, OpenFailure, RepositoryReport,
-    RunMetrics, ServiceLeadTime, ServiceReport, StepFigure, StepsReport, TimeToRestore, Unfinished,
-    UnfinishedRun, WeekOfLeadTime, WeekOfRuns, WeeklyDeployments, WindowReport,
+    RunMetrics, ServiceLeadTime, ServiceReport, StepFigure, StepsReport, TimeToRestore, Trends,
+    Unfinished, UnfinishedRun, WeekOfLeadTime, WeekOfRuns, WeeklyDeployments, WeeklyMedian,
+    WindowReport,
 };
 use crate::window::{Window, day_of, week_of};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
 /// Rows in the "most" lists (failing pipelines, costly and slow steps, unfinished runs).
-const TOP: usize = 10;
+pub(crate) const TOP: usize = 10;
 
 /// DuckDB's `quantile_cont`: linear interpolation between the closest ranks.
 pub fn quantile(values: &mut [f64], q: f64) -> Option<f64> {
@@ -99,7 +100,69 @@ pub fn compute(collected: &Collected, window: Window, filters: Filters) -> Deliv
             .tests
             .as_deref()
             .map(crate::test_figures::tests_report),
+        trends: Trends {
+            time_to_restore: restore_trend(&in_window, &successes),
+            lead_time: lead_time_trend(collected.commits.as_deref().unwrap_or_default()),
+        },
     }
+}
+
+/// Medians of `seconds` per week, per group and over all groups.
+fn weekly_medians<'a>(
+    seconds: impl Iterator<Item = (NaiveDate, (&'a str, &'a str), f64)>,
+) -> Vec<WeeklyMedian> {
+    type Key<'a> = (NaiveDate, Option<(&'a str, &'a str)>);
+    let mut groups: BTreeMap<Key, Vec<f64>> = BTreeMap::new();
+    for (week, group, value) in seconds {
+        groups.entry((week, Some(group))).or_default().push(value);
+        groups.entry((week, None)).or_default().push(value);
+    }
+    groups
+        .into_iter()
+        .filter_map(|((week, group), mut values)| {
+            Some(WeeklyMedian {
+                week,
+                group: group.map(|(s, e)| (s.to_string(), e.to_string())),
+                median_seconds: quantile(&mut values, 0.5)?,
+            })
+        })
+        .collect()
+}
+
+/// Time to restore, week by week of the failures.
+fn restore_trend(in_window: &[&Deployment], successes: &Successes<'_>) -> Vec<WeeklyMedian> {
+    weekly_medians(
+        in_window
+            .iter()
+            .filter(|d| !d.success)
+            .filter_map(|failure| {
+                let restored = restore_seconds(failure, successes)?;
+                Some((
+                    week_of(day_of(failure.deployed_at)),
+                    (failure.service.as_str(), failure.environment.as_str()),
+                    restored,
+                ))
+            }),
+    )
+}
+
+/// Lead time, week by week of the deployments.
+fn lead_time_trend(commits: &[ShippedCommit]) -> Vec<WeeklyMedian> {
+    weekly_medians(commits.iter().map(|c| {
+        (
+            week_of(day_of(c.deployed_at)),
+            (&*c.service, &*c.environment),
+            c.lead_time_seconds as f64,
+        )
+    }))
+}
+
+/// Seconds from a failed deployment to the next success of its service and environment.
+fn restore_seconds(failure: &Deployment, successes: &Successes<'_>) -> Option<f64> {
+    let times = successes.get(&(failure.service.as_str(), failure.environment.as_str()))?;
+    let after = times.partition_point(|t| *t <= failure.deployed_at);
+    let at = times.get(after)?;
+    Some((at - failure.deployed_at) as f64 / 1e6)
 }
 
 /// Successful and failed deployments per week, service and environment.
@@ -135,23 +198,28 @@ fn weekly_deployments(in_window: &[&Deployment]) -> Vec<WeeklyDeployments> {
 
 /// The pipelines (repository, name) with the most failed runs, top ten.
 fn failing_pipelines(all_runs: &[&Run]) -> Vec<FailingPipeline> {
-    let mut failing: BTreeMap<(&str, Option<&str>), (u64, u64)> = BTreeMap::new();
+    type Tally<'a> = (u64, u64, std::collections::BTreeSet<&'a str>);
+    let mut failing: BTreeMap<(&str, Option<&str>), Tally> = BTreeMap::new();
     for run in all_runs {
         let entry = failing
             .entry((&*run.repository, run.pipeline.as_deref()))
             .or_default();
         entry.1 += 1;
         entry.0 += u64::from(&*run.status == "failure");
+        if let Some(kind) = run.selector_type.as_deref() {
+            entry.2.insert(kind);
+        }
     }
     let mut failing_pipelines: Vec<FailingPipeline> = failing
         .into_iter()
-        .filter(|(_, (failures, _))| *failures > 0)
+        .filter(|(_, (failures, _, _))| *failures > 0)
         .map(
-            |((repository, pipeline), (failures, runs))| FailingPipeline {
+            |((repository, pipeline), (failures, runs, kinds))| FailingPipeline {
                 repository: repository.to_string(),
                 pipeline: pipeline.map(str::to_string),
                 failures,
                 runs,
+                selector_types: kinds.into_iter().map(str::to_string).collect(),
             },
         )
         .collect();
@@ -283,14 +351,8 @@ fn deployment_metrics(
     let mut restore = Vec::new();
     let mut open = Vec::new();
     for failure in group.iter().filter(|d| !d.success) {
-        let next = successes
-            .get(&(failure.service.as_str(), failure.environment.as_str()))
-            .and_then(|times| {
-                let after = times.partition_point(|t| *t <= failure.deployed_at);
-                times.get(after).copied()
-            });
-        match next {
-            Some(at) => restore.push((at - failure.deployed_at) as f64 / 1e6),
+        match restore_seconds(failure, successes) {
+            Some(seconds) => restore.push(seconds),
             None => open.push(OpenFailure {
                 reference_id: failure.reference_id.clone(),
                 service: failure.service.clone(),

@@ -36,6 +36,30 @@ pub struct DeliveryReport {
     pub steps: Option<StepsReport>,
     /// Failing and flaky tests; `None` when the dataset has no `test_cases` (`--with tests`).
     pub tests: Option<TestsReport>,
+    /// Week-by-week medians the page's charts draw and the JSON leaves out.
+    #[serde(skip)]
+    pub trends: Trends,
+}
+
+/// Week-by-week medians per service and environment, for the page's trend charts (the JSON
+/// has the window's figures; these are the same figures cut by week).
+#[derive(Debug, Clone, Default)]
+pub struct Trends {
+    /// Time to restore of the failed deployments of each week (by the failure's week).
+    pub time_to_restore: Vec<WeeklyMedian>,
+    /// Lead time of the commits deployed each week.
+    pub lead_time: Vec<WeeklyMedian>,
+}
+
+/// A median over one week, of one service and environment or (`group` none) of all.
+#[derive(Debug, Clone)]
+pub struct WeeklyMedian {
+    /// The week's Monday.
+    pub week: NaiveDate,
+    /// Service and environment; none for all of them.
+    pub group: Option<(String, String)>,
+    /// The median, in seconds.
+    pub median_seconds: f64,
 }
 
 /// The window, as reported.
@@ -229,6 +253,10 @@ pub struct FailingPipeline {
     pub failures: u64,
     /// All its runs in the window.
     pub runs: u64,
+    /// Its selector type(s) (`branches`, `custom`, ...), for the page to show the pipeline as
+    /// the selector it is; the JSON keeps `pipeline` alone.
+    #[serde(skip)]
+    pub selector_types: Vec<String>,
 }
 
 /// Runs not completed.
