@@ -292,6 +292,13 @@ def check_report(binary, tmp):
           [(w[0][:10], w[1], round(w[2], 3)) for w in weekly])
     band = "elite" if overall[1] < 86400 else "high" if overall[1] < 7 * 86400 else "medium" if overall[1] < 30 * 86400 else "low"
     check("[report] lead time band", lead["band"], band)
+    guide = (ROOT / "docs/guides/report.md").read_text()
+    block = guide.split("<!-- unfinished-query:start -->")[1].split("<!-- unfinished-query:end -->")[0]
+    every = con.execute(block.split("```sql")[1].split("```")[0].replace("'out/", f"'{out}/")).fetchall()
+    check("[report] the guide's query lists every unfinished run", len(every), report["unfinished_runs"]["count"])
+    check("[report] the page's ten are the newest of them",
+          [(u["repository"], u["build_number"], u["state"]) for u in report["unfinished_runs"]["newest"]],
+          [(r, b, s) for r, b, s, _ in every[:10]])
 
 
 def fixture_tests():
