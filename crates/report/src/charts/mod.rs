@@ -126,6 +126,28 @@ fn time_unit(days: bool) -> &'static str {
     if days { "days" } else { "hours" }
 }
 
+impl Metric {
+    /// A median duration per week, in `unit` (hours or days) `what` (its axis reads
+    /// "days to the next successful deployment").
+    fn duration(
+        (name, title): (&'static str, &'static str),
+        unit: &str,
+        what: &str,
+        (colour, rgb): (&'static str, (u8, u8, u8)),
+    ) -> Metric {
+        Metric {
+            name,
+            title,
+            unit: format!("{unit} {what}"),
+            short: unit.into(),
+            colour,
+            rgb,
+            format: number,
+            whole: false,
+        }
+    }
+}
+
 fn percent(value: f64) -> String {
     format!("{value:.0}%")
 }
@@ -252,31 +274,26 @@ pub fn draw(report: &DeliveryReport, mondays: &[NaiveDate]) -> Charts {
         ),
         time_to_restore: panel(
             has_deployments && restore.all.iter().any(Option::is_some),
-            &Metric {
-                name: "time_to_restore",
-                title: "Time to restore per week of the failure (median)",
-                unit: format!("{restore_unit} to the next successful deployment"),
-                short: restore_unit.into(),
-                colour: colour::ORANGE,
-                rgb: (196, 120, 0),
-                format: number,
-                whole: false,
-            },
+            &Metric::duration(
+                (
+                    "time_to_restore",
+                    "Time to restore per week of the failure (median)",
+                ),
+                restore_unit,
+                "to the next successful deployment",
+                (colour::ORANGE, (196, 120, 0)),
+            ),
             &restore,
             mondays,
         ),
         lead_time: panel(
             lead.all.iter().any(Option::is_some),
-            &Metric {
-                name: "lead_time",
-                title: "Lead time for changes per week (median)",
-                unit: format!("{lead_unit} from commit to deployment"),
-                short: lead_unit.into(),
-                colour: colour::GREEN,
-                rgb: (0, 128, 94),
-                format: number,
-                whole: false,
-            },
+            &Metric::duration(
+                ("lead_time", "Lead time for changes per week (median)"),
+                lead_unit,
+                "from commit to deployment",
+                (colour::GREEN, (0, 128, 94)),
+            ),
             &lead,
             mondays,
         ),
