@@ -8,7 +8,8 @@ use chrono::NaiveDate;
 
 const ROW: f64 = 20.0;
 const GAP: f64 = 2.0;
-const EMPTY: (u8, u8, u8) = (248, 249, 251);
+/// A cell without a value.
+const EMPTY: &str = "#f8f9fb";
 const LIGHT: (u8, u8, u8) = (236, 242, 248);
 
 /// A heatmap.
@@ -117,7 +118,7 @@ pub fn heatmap(chart: &Heatmap) -> String {
                     )
                 }
                 None => (
-                    shade(EMPTY, EMPTY, 0.0),
+                    EMPTY.to_string(),
                     format!("{name}, week of {monday}: none"),
                     None,
                 ),
@@ -168,15 +169,7 @@ pub fn heatmap(chart: &Heatmap) -> String {
         &(chart.format)(scale.top),
     );
     let x = x + 4.0 + text_width(&(chart.format)(scale.top), SMALL) + 16.0;
-    svg.rect(
-        "swatch",
-        x,
-        y - 7.0,
-        18.0,
-        14.0,
-        &shade(EMPTY, EMPTY, 0.0),
-        "",
-    );
+    svg.rect("swatch", x, y - 7.0, 18.0, 14.0, EMPTY, "");
     svg.text((x + 24.0, y), Anchor::Start, SMALL, colour::INK, "none");
     svg.finish()
 }
