@@ -11,6 +11,7 @@
 mod bands;
 mod charts;
 mod collect;
+mod dora;
 mod html;
 mod metrics;
 mod report;
