@@ -100,12 +100,12 @@ async fn spilling_works_on_a_current_thread_runtime() {
     early_then_late_rows().await;
 }
 
-async fn early_then_late_rows() {
-    let out = tempfile::tempdir().unwrap();
-    let destination =
-        Destination::open(out.path().to_str().unwrap(), &StoreOptions::default()).unwrap();
+/// A sink over `out` whose every batch overflows the budget: partitions go out as soon as
+/// they can.
+async fn tight_sink(out: &Path) -> (Destination, ParquetSink) {
+    let destination = Destination::open(out.to_str().unwrap(), &StoreOptions::default()).unwrap();
     let options = LoadOptions {
-        max_buffered_bytes: 1, // every batch overflows: partitions go out as soon as they can
+        max_buffered_bytes: 1,
         upload_part_bytes: 5 << 20,
         run_id: "early".into(),
         source: "test".into(),
@@ -115,6 +115,60 @@ async fn early_then_late_rows() {
     let sink = ParquetSink::open(destination.clone(), options, &["acme".to_string()])
         .await
         .unwrap();
+    (destination, sink)
+}
+
+/// A replay sends a partition's rows over many batches. One that outgrows the budget while
+/// its rows still arrive is spilled, not written: written then, the rest of it would have to be
+/// merged with that file at the end, writing it twice. It is written once, when the next
+/// partition's rows show it has gone cold (its file is the partition's first: `-0001`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_still_receiving_rows_is_spilled_and_written_once() {
+    let out = tempfile::tempdir().unwrap();
+    let (destination, sink) = tight_sink(out.path()).await;
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let load = tokio::spawn(sink.run(rx));
+    let batches = [
+        runs(&[("{a1}", 20_000, 1)]),
+        runs(&[("{a2}", 20_000, 1), ("{a1}", 20_000, 2)]),
+        runs(&[("{a3}", 20_000, 1)]),
+        runs(&[("{b1}", 19_999, 1)]),
+        runs(&[("{b2}", 19_999, 1)]),
+    ];
+    for batch in batches {
+        tx.send(Message::Data(batch)).await.unwrap();
+    }
+    tx.send(Message::Complete).await.unwrap();
+    let summary = load.await.unwrap().unwrap();
+    let found = rows_by_partition(out.path());
+    let day = |rows: &[(&str, i64)]| -> BTreeMap<String, i64> {
+        rows.iter().map(|(u, n)| (u.to_string(), *n)).collect()
+    };
+    assert_eq!(
+        found["created_date=2024-10-04"],
+        day(&[("{a1}", 2), ("{a2}", 1), ("{a3}", 1)])
+    );
+    assert_eq!(
+        found["created_date=2024-10-03"],
+        day(&[("{b1}", 1), ("{b2}", 1)])
+    );
+    let names: Vec<String> = parquet_files(&out.path().join("pipeline_runs"))
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(
+        names.iter().all(|n| n.ends_with("-0001.parquet")),
+        "each partition written once: {names:?}"
+    );
+    assert_eq!(summary.duplicates_dropped(), 1);
+    let report = bbpipe_load::verify(&destination).await.unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
+
+async fn early_then_late_rows() {
+    let out = tempfile::tempdir().unwrap();
+    let (destination, sink) = tight_sink(out.path()).await;
     let (tx, rx) = tokio::sync::mpsc::channel(1);
     let load = tokio::spawn(sink.run(rx));
     let batches = [

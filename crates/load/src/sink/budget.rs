@@ -94,13 +94,17 @@ impl ParquetSink {
     /// The partition longest without new rows among those that can be written before the
     /// input ends: never written early yet, and merged with what their files hold (a snapshot
     /// table's file, or a table being replaced, is written once; so are deployments for the
-    /// NDJSON file).
+    /// NDJSON file). Never one the latest batch reached: rows are still arriving for it (the
+    /// month a replay is in), and writing it now would leave the rest of it to be spilled and
+    /// merged with this file at the end; over the budget such a partition is spilled instead,
+    /// and written, spills and all, once it has gone cold.
     pub(super) fn coldest_writable(&self) -> Option<PartitionKey> {
         let ndjson = self.ndjson.is_some();
         self.buffers
             .iter()
             .filter(|(key, b)| {
                 b.bytes > 0
+                    && b.touched < self.batches_received
                     && key.table.merges_existing()
                     && self.replacing != Some(key.table)
                     && !(ndjson && key.table == Table::Deployments)
