@@ -121,7 +121,8 @@ async fn tight_sink(out: &Path) -> (Destination, ParquetSink) {
 /// A replay sends a partition's rows over many batches. One that outgrows the budget while
 /// its rows still arrive is spilled, not written: written then, the rest of it would have to be
 /// merged with that file at the end, writing it twice. It is written once, when the next
-/// partition's rows show it has gone cold (its file is the partition's first: `-0001`).
+/// partition's rows show it has gone cold (its file is the partition's first: `-0001`), and
+/// before the input ends even when all its rows were spilled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partition_still_receiving_rows_is_spilled_and_written_once() {
     let out = tempfile::tempdir().unwrap();
@@ -137,6 +138,19 @@ async fn a_partition_still_receiving_rows_is_spilled_and_written_once() {
     ];
     for batch in batches {
         tx.send(Message::Data(batch)).await.unwrap();
+    }
+    // Every row of day 20000 was spilled; once day 19999's rows arrive it is written, before
+    // the input ends, beside the rest of the work rather than after it.
+    let early = out
+        .path()
+        .join("pipeline_runs/workspace=acme/created_date=2024-10-04");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while parquet_files(&early).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the spilled day was not written before the input ended"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     tx.send(Message::Complete).await.unwrap();
     let summary = load.await.unwrap().unwrap();

@@ -54,6 +54,13 @@ impl ParquetSink {
         while let Some(done) = self.in_flight.try_join_next() {
             self.finish_flush(done).await?;
         }
+        // A partition whose rows all wait in spill files costs no budget, but left to the end
+        // its merge would run after decoding instead of beside it.
+        if self.in_flight.len() < self.parallel
+            && let Some(key) = self.coldest_spilled()
+        {
+            self.write_early(key);
+        }
         // Rows being written count too: memory stays within the budget whatever the size of
         // the partitions.
         while self.buffered_bytes + self.in_flight_bytes > self.options.max_buffered_bytes {
@@ -99,16 +106,33 @@ impl ParquetSink {
     /// merged with this file at the end; over the budget such a partition is spilled instead,
     /// and written, spills and all, once it has gone cold.
     pub(super) fn coldest_writable(&self) -> Option<PartitionKey> {
-        let ndjson = self.ndjson.is_some();
         self.buffers
             .iter()
             .filter(|(key, b)| {
-                b.bytes > 0
+                b.bytes > 0 && b.touched < self.batches_received && self.writable_early(key)
+            })
+            .min_by_key(|(_, b)| b.touched)
+            .map(|(key, _)| key.clone())
+    }
+
+    /// Whether `key` can be written before the input ends: never written early yet, and merged
+    /// with what its files hold.
+    fn writable_early(&self, key: &PartitionKey) -> bool {
+        key.table.merges_existing()
+            && self.replacing != Some(key.table)
+            && !(self.ndjson.is_some() && key.table == Table::Deployments)
+            && !self.written_early.contains(key)
+    }
+
+    /// A partition gone cold whose rows are all spilled, if one can be written early.
+    fn coldest_spilled(&self) -> Option<PartitionKey> {
+        self.buffers
+            .iter()
+            .filter(|(key, b)| {
+                b.bytes == 0
+                    && !b.spilled.is_empty()
                     && b.touched < self.batches_received
-                    && key.table.merges_existing()
-                    && self.replacing != Some(key.table)
-                    && !(ndjson && key.table == Table::Deployments)
-                    && !self.written_early.contains(*key)
+                    && self.writable_early(key)
             })
             .min_by_key(|(_, b)| b.touched)
             .map(|(key, _)| key.clone())
