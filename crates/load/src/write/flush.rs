@@ -8,6 +8,7 @@ use crate::write::merge::{Merged, merge_partition};
 use crate::write::parquet::{FileEncoder, WrittenFile, encode, upload};
 use crate::write::sorted_inputs::{SortedInput, merge_sorted};
 use crate::write::spill;
+use crate::write::upload_stream::{self, Parts};
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 use bbpipe_model::PartitionKey;
@@ -71,6 +72,15 @@ impl FlushJob {
             }
         }
         let spill_files = spilled.clone();
+        // A partition merged as a stream is large: its file goes up as it is encoded.
+        let streamed = streams(table, merge_existing, wants_rows, &spilled, &files);
+        let (parts, streaming) = match streamed {
+            true => {
+                let (parts, streaming) = upload_stream::start(destination, &path, part_bytes);
+                (Some(parts), Some(streaming))
+            }
+            false => (None, None),
+        };
         let inputs = Inputs {
             table,
             merge_existing,
@@ -81,6 +91,7 @@ impl FlushJob {
             single_committed,
             wants_rows,
             shown: destination.describe(&path),
+            parts,
         };
         // Merge and encode in one trip to the blocking pool: one hand-off per partition.
         let merged = tokio::task::spawn_blocking(move || inputs.merge())
@@ -88,7 +99,15 @@ impl FlushJob {
             .map_err(|e| LoadError::Batch {
                 table: table.name(),
                 message: e.to_string(),
+            })?;
+        // A store error stops the encoder with a broken pipe: the store's error is the cause.
+        if let Some(streaming) = streaming {
+            streaming.await.map_err(|e| LoadError::Batch {
+                table: table.name(),
+                message: format!("uploading {}: {e}", destination.describe(&path)),
             })??;
+        }
+        let merged = merged?;
         for file in &spill_files {
             let _ = std::fs::remove_file(file);
         }
@@ -107,10 +126,16 @@ impl FlushJob {
             bytes: 0,
             duplicates_dropped: merged.duplicates + spilled_duplicates,
         };
-        if let Some((bytes, file_rows)) = merged.encoded {
-            written.bytes = bytes.len() as u64;
-            written.rows = file_rows;
-            upload(destination, &path, bytes, part_bytes).await?;
+        match merged.encoded {
+            Some(Encoded::InMemory(bytes, file_rows)) => {
+                written.bytes = bytes.len() as u64;
+                written.rows = file_rows;
+                upload(destination, &path, bytes, part_bytes).await?;
+            }
+            Some(Encoded::Uploaded { bytes, rows }) => {
+                (written.bytes, written.rows) = (bytes, rows)
+            }
+            None => {}
         }
         Ok(Flushed {
             key,
@@ -134,21 +159,33 @@ struct Inputs {
     wants_rows: bool,
     /// The new file, as shown in errors.
     shown: String,
+    /// Where a streamed merge's file goes as it is encoded.
+    parts: Option<Parts>,
+}
+
+/// Large partitions (spilled, or merged with their files) are merged as a stream when the
+/// table allows it; the rows themselves are then never all in memory, nor is their file.
+fn streams(
+    table: Table,
+    merge_existing: bool,
+    wants_rows: bool,
+    spilled: &[std::path::PathBuf],
+    files: &[SortedInput],
+) -> bool {
+    table.merges_as_stream()
+        && merge_existing
+        && !wants_rows
+        && (!spilled.is_empty() || !files.is_empty())
 }
 
 impl Inputs {
-    fn merge(self) -> Result<Outcome, LoadError> {
+    fn merge(mut self) -> Result<Outcome, LoadError> {
+        let shown = self.shown.clone();
         let parquet = |source| LoadError::Parquet {
-            path: self.shown.clone(),
+            path: shown.clone(),
             source,
         };
-        // Large partitions (spilled, or merged with their files) are merged as a stream when
-        // the table allows it; the rows themselves are then never all in memory.
-        let streamable = self.table.merges_as_stream()
-            && self.merge_existing
-            && !self.wants_rows
-            && (!self.spilled.is_empty() || !self.files.is_empty());
-        if streamable {
+        if let Some(parts) = self.parts.take() {
             let new_rows = Merged::new(self.table, self.batches.clone())?;
             let duplicates = new_rows.duplicates;
             let mut inputs: Vec<&SortedInput> = self.files.iter().collect();
@@ -161,14 +198,20 @@ impl Inputs {
             inputs.extend(&spills);
             let new_rows = SortedInput::Rows(new_rows);
             inputs.push(&new_rows);
-            let mut encoder = FileEncoder::new(self.table).map_err(parquet)?;
+            let mut encoder = FileEncoder::into(self.table, parts).map_err(parquet)?;
             let mut emit = |batch: RecordBatch| encoder.write(&batch).map_err(parquet);
             if let Some(streamed) = merge_sorted(self.table, &self.workspace, &inputs, &mut emit)? {
                 let unchanged = self.single_committed && streamed.same_as_first;
+                // Dropping the encoder unfinished aborts the upload: nothing is written.
                 let encoded = if unchanged || streamed.rows == 0 {
                     None
                 } else {
-                    Some(encoder.finish().map_err(parquet)?)
+                    let (parts, rows) = encoder.close().map_err(parquet)?;
+                    let bytes = parts.finish().map_err(|source| LoadError::File {
+                        path: shown.clone(),
+                        source,
+                    })?;
+                    Some(Encoded::Uploaded { bytes, rows })
                 };
                 return Ok(Outcome {
                     rows: None,
@@ -205,12 +248,12 @@ impl Inputs {
         let encoded = if unchanged || rows.num_rows() == 0 {
             None
         } else {
-            Some(
+            let (bytes, file_rows) =
                 encode(self.table, &rows).map_err(|source| LoadError::Parquet {
                     path: self.shown.clone(),
                     source,
-                })?,
-            )
+                })?;
+            Some(Encoded::InMemory(bytes, file_rows))
         };
         Ok(Outcome {
             rows: self.wants_rows.then_some(rows),
@@ -226,8 +269,16 @@ struct Outcome {
     rows: Option<RecordBatch>,
     duplicates: u64,
     unchanged: bool,
-    /// The Parquet file and its row count; none when unchanged or empty.
-    encoded: Option<(bytes::Bytes, u64)>,
+    /// The Parquet file; none when unchanged or empty.
+    encoded: Option<Encoded>,
+}
+
+/// A partition's new file.
+enum Encoded {
+    /// Encoded in memory, to be uploaded: its bytes and rows.
+    InMemory(bytes::Bytes, u64),
+    /// Already uploaded as it was encoded (a streamed merge): its size and rows.
+    Uploaded { bytes: u64, rows: u64 },
 }
 
 /// Encodes rows (off the async threads) and uploads them as one file; an empty set of rows

@@ -55,18 +55,33 @@ pub fn encode(table: Table, rows: &RecordBatch) -> Result<(Bytes, u64), ParquetE
     file.finish()
 }
 
-/// A Parquet file of one table being encoded in memory, batch by batch.
-pub(crate) struct FileEncoder {
-    writer: ArrowWriter<Vec<u8>>,
+/// A Parquet file of one table being encoded batch by batch, into memory (`Vec<u8>`) or
+/// straight into an upload ([`crate::write::upload_stream::Parts`]).
+pub(crate) struct FileEncoder<W: std::io::Write + Send = Vec<u8>> {
+    writer: ArrowWriter<W>,
     rows: u64,
 }
 
 impl FileEncoder {
+    /// Encodes in memory.
     pub(crate) fn new(table: Table) -> Result<FileEncoder, ParquetError> {
+        FileEncoder::into(table, Vec::new())
+    }
+
+    /// The file's bytes and rows.
+    pub(crate) fn finish(self) -> Result<(Bytes, u64), ParquetError> {
+        let (bytes, rows) = self.close()?;
+        Ok((Bytes::from(bytes), rows))
+    }
+}
+
+impl<W: std::io::Write + Send> FileEncoder<W> {
+    /// Encodes into `out`.
+    pub(crate) fn into(table: Table, out: W) -> Result<FileEncoder<W>, ParquetError> {
         let schema = file_schema(table)?;
         let props = writer_properties(table, &schema);
         Ok(FileEncoder {
-            writer: ArrowWriter::try_new(Vec::new(), schema, Some(props))?,
+            writer: ArrowWriter::try_new(out, schema, Some(props))?,
             rows: 0,
         })
     }
@@ -78,9 +93,9 @@ impl FileEncoder {
         Ok(())
     }
 
-    /// The file, and its row count.
-    pub(crate) fn finish(self) -> Result<(Bytes, u64), ParquetError> {
-        Ok((Bytes::from(self.writer.into_inner()?), self.rows))
+    /// Writes the footer; returns what it wrote into, and the rows.
+    pub(crate) fn close(self) -> Result<(W, u64), ParquetError> {
+        Ok((self.writer.into_inner()?, self.rows))
     }
 }
 

@@ -1,0 +1,192 @@
+//! A file uploaded while it is encoded, so that a large partition's file is never held whole:
+//! the encoder, on a blocking thread, writes into [`Parts`], which hands the bytes a chunk at a
+//! time to an async task feeding object_store's [`BufWriter`] (one put for a file smaller than a
+//! part, a multipart upload past it). The file appears only once the encoder called
+//! [`Parts::finish`] and the upload completed; dropping `Parts` without it aborts the upload and
+//! leaves nothing at the path.
+
+use crate::destination::Destination;
+use crate::error::LoadError;
+use bytes::Bytes;
+use object_store::buffered::BufWriter;
+use object_store::path::Path;
+use std::io::Write;
+use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Bytes handed to the upload at a time: small beside a part, so that what waits in the chunk
+/// and in the channel stays small beside what `BufWriter` holds (one part).
+const CHUNK_BYTES: usize = 1 << 20;
+
+enum Chunk {
+    Bytes(Bytes),
+    Complete,
+}
+
+/// The writing end: an [`std::io::Write`] for a blocking thread.
+pub(crate) struct Parts {
+    tx: mpsc::Sender<Chunk>,
+    chunk: Vec<u8>,
+    written: u64,
+}
+
+/// The upload task: `Ok(true)` once the file is complete, `Ok(false)` when it was aborted.
+pub(crate) type Upload = JoinHandle<Result<bool, LoadError>>;
+
+/// Starts uploading to `path`, in parts of `part_bytes` past the first.
+pub(crate) fn start(destination: &Destination, path: &Path, part_bytes: usize) -> (Parts, Upload) {
+    let (tx, rx) = mpsc::channel(2);
+    let store = Arc::clone(destination.store());
+    let (path, shown) = (path.clone(), destination.describe(path));
+    let upload = tokio::spawn(upload(store, path, shown, part_bytes, rx));
+    let parts = Parts {
+        tx,
+        chunk: Vec::with_capacity(CHUNK_BYTES),
+        written: 0,
+    };
+    (parts, upload)
+}
+
+async fn upload(
+    store: Arc<dyn object_store::ObjectStore>,
+    path: Path,
+    shown: String,
+    part_bytes: usize,
+    mut rx: mpsc::Receiver<Chunk>,
+) -> Result<bool, LoadError> {
+    let mut sink = BufWriter::with_capacity(store, path, part_bytes);
+    while let Some(chunk) = rx.recv().await {
+        match chunk {
+            Chunk::Bytes(bytes) => {
+                if let Err(source) = sink.put(bytes).await {
+                    let _ = sink.abort().await;
+                    return Err(LoadError::Store {
+                        path: shown,
+                        source,
+                    });
+                }
+            }
+            Chunk::Complete => {
+                sink.shutdown().await.map_err(|source| LoadError::File {
+                    path: shown,
+                    source,
+                })?;
+                return Ok(true);
+            }
+        }
+    }
+    // The encoder stopped without finishing (an error, nothing to write, or a merge started
+    // over in memory): nothing may appear at the path.
+    let _ = sink.abort().await;
+    Ok(false)
+}
+
+impl Parts {
+    fn send(&mut self, chunk: Chunk) -> std::io::Result<()> {
+        self.tx
+            .blocking_send(chunk)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload stopped"))
+    }
+
+    fn send_chunk(&mut self) -> std::io::Result<()> {
+        let full = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK_BYTES));
+        self.send(Chunk::Bytes(Bytes::from(full)))
+    }
+
+    /// Sends the rest and completes the upload; returns the file's size. The upload task's
+    /// result says whether it was stored.
+    pub(crate) fn finish(mut self) -> std::io::Result<u64> {
+        if !self.chunk.is_empty() {
+            self.send_chunk()?;
+        }
+        self.send(Chunk::Complete)?;
+        Ok(self.written)
+    }
+}
+
+impl Write for Parts {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.chunk.extend_from_slice(data);
+        self.written += data.len() as u64;
+        if self.chunk.len() >= CHUNK_BYTES {
+            self.send_chunk()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StoreOptions;
+
+    fn destination(dir: &std::path::Path) -> Destination {
+        Destination::open(dir.to_str().unwrap(), &StoreOptions::default()).unwrap()
+    }
+
+    /// Several chunks and more than one part: the file holds every byte in order.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_finished_upload_holds_every_byte_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let destination = destination(dir.path());
+        let path = Path::from("t/part-1.parquet");
+        let (mut parts, upload) = start(&destination, &path, 5 << 20);
+        let data: Vec<u8> = (0..(12 << 20)).map(|i: u32| (i % 251) as u8).collect();
+        let written = tokio::task::spawn_blocking(move || {
+            for piece in data.chunks(300_001) {
+                parts.write_all(piece).unwrap();
+            }
+            parts.finish().unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(upload.await.unwrap().unwrap());
+        let stored = std::fs::read(dir.path().join("t/part-1.parquet")).unwrap();
+        assert_eq!(written, stored.len() as u64);
+        assert_eq!(stored.len(), 12 << 20);
+        assert!(
+            stored
+                .iter()
+                .enumerate()
+                .all(|(i, b)| *b == (i % 251) as u8)
+        );
+    }
+
+    /// Dropped without finishing, past a part already sent: nothing at the path, no error.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unfinished_upload_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let destination = destination(dir.path());
+        let path = Path::from("t/part-1.parquet");
+        let (mut parts, upload) = start(&destination, &path, 5 << 20);
+        tokio::task::spawn_blocking(move || {
+            parts.write_all(&vec![7u8; 11 << 20]).unwrap();
+            drop(parts);
+        })
+        .await
+        .unwrap();
+        assert!(!upload.await.unwrap().unwrap());
+        assert!(!dir.path().join("t/part-1.parquet").exists());
+        let left: Vec<_> = walk(dir.path());
+        assert!(left.is_empty(), "left behind: {left:?}");
+    }
+
+    fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                found.extend(walk(&path));
+            } else {
+                found.push(path);
+            }
+        }
+        found
+    }
+}
