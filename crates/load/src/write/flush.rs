@@ -102,10 +102,7 @@ impl FlushJob {
             })?;
         // A store error stops the encoder with a broken pipe: the store's error is the cause.
         if let Some(streaming) = streaming {
-            streaming.await.map_err(|e| LoadError::Batch {
-                table: table.name(),
-                message: format!("uploading {}: {e}", destination.describe(&path)),
-            })??;
+            streaming.done().await?;
         }
         let merged = merged?;
         for file in &spill_files {

@@ -2,8 +2,9 @@
 //! the encoder, on a blocking thread, writes into [`Parts`], which hands the bytes a chunk at a
 //! time to an async task feeding object_store's [`BufWriter`] (one put for a file smaller than a
 //! part, a multipart upload past it). The file appears only once the encoder called
-//! [`Parts::finish`] and the upload completed; dropping `Parts` without it aborts the upload and
-//! leaves nothing at the path.
+//! [`Parts::finish`] and the upload completed; dropping `Parts` without it, or the [`Upload`]
+//! before it is done (the flush was cancelled), aborts the upload and leaves nothing at the
+//! path.
 
 use crate::destination::Destination;
 use crate::error::LoadError;
@@ -13,7 +14,7 @@ use object_store::path::Path;
 use std::io::Write;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 /// Bytes handed to the upload at a time: small beside a part, so that what waits in the chunk
@@ -32,15 +33,36 @@ pub(crate) struct Parts {
     written: u64,
 }
 
-/// The upload task: `Ok(true)` once the file is complete, `Ok(false)` when it was aborted.
-pub(crate) type Upload = JoinHandle<Result<bool, LoadError>>;
+/// The upload, running: dropped before [`Upload::done`] returns, it is aborted.
+pub(crate) struct Upload {
+    task: JoinHandle<Result<bool, LoadError>>,
+    /// Never sent: dropped with the `Upload`, it tells the task to abort.
+    _wanted: oneshot::Sender<()>,
+}
+
+impl Upload {
+    /// Waits for the upload: `Ok(true)` once the file is complete, `Ok(false)` when it was
+    /// aborted because `Parts` was dropped unfinished.
+    pub(crate) async fn done(self) -> Result<bool, LoadError> {
+        let Upload { task, _wanted } = self;
+        task.await.map_err(|e| LoadError::Batch {
+            table: "load",
+            message: format!("uploading a file: {e}"),
+        })?
+    }
+}
 
 /// Starts uploading to `path`, in parts of `part_bytes` past the first.
 pub(crate) fn start(destination: &Destination, path: &Path, part_bytes: usize) -> (Parts, Upload) {
     let (tx, rx) = mpsc::channel(2);
+    let (wanted, unwanted) = oneshot::channel();
     let store = Arc::clone(destination.store());
     let (path, shown) = (path.clone(), destination.describe(path));
-    let upload = tokio::spawn(upload(store, path, shown, part_bytes, rx));
+    let task = tokio::spawn(upload(store, (path, shown), part_bytes, rx, unwanted));
+    let upload = Upload {
+        task,
+        _wanted: wanted,
+    };
     let parts = Parts {
         tx,
         chunk: Vec::with_capacity(CHUNK_BYTES),
@@ -51,13 +73,18 @@ pub(crate) fn start(destination: &Destination, path: &Path, part_bytes: usize) -
 
 async fn upload(
     store: Arc<dyn object_store::ObjectStore>,
-    path: Path,
-    shown: String,
+    (path, shown): (Path, String),
     part_bytes: usize,
     mut rx: mpsc::Receiver<Chunk>,
+    mut unwanted: oneshot::Receiver<()>,
 ) -> Result<bool, LoadError> {
     let mut sink = BufWriter::with_capacity(store, path, part_bytes);
-    while let Some(chunk) = rx.recv().await {
+    loop {
+        let chunk = tokio::select! {
+            chunk = rx.recv() => chunk,
+            _ = &mut unwanted => None,
+        };
+        let Some(chunk) = chunk else { break };
         match chunk {
             Chunk::Bytes(bytes) => {
                 if let Err(source) = sink.put(bytes).await {
@@ -78,7 +105,7 @@ async fn upload(
         }
     }
     // The encoder stopped without finishing (an error, nothing to write, or a merge started
-    // over in memory): nothing may appear at the path.
+    // over in memory), or the flush was cancelled: nothing may appear at the path.
     let _ = sink.abort().await;
     Ok(false)
 }
@@ -146,7 +173,7 @@ mod tests {
         })
         .await
         .unwrap();
-        assert!(upload.await.unwrap().unwrap());
+        assert!(upload.done().await.unwrap());
         let stored = std::fs::read(dir.path().join("t/part-1.parquet")).unwrap();
         assert_eq!(written, stored.len() as u64);
         assert_eq!(stored.len(), 12 << 20);
@@ -171,9 +198,46 @@ mod tests {
         })
         .await
         .unwrap();
-        assert!(!upload.await.unwrap().unwrap());
+        assert!(!upload.done().await.unwrap());
         assert!(!dir.path().join("t/part-1.parquet").exists());
         let left: Vec<_> = walk(dir.path());
+        assert!(left.is_empty(), "left behind: {left:?}");
+    }
+
+    /// The flush that started it was cancelled (its `Upload` dropped) while the encoder still
+    /// writes: the upload stops, the encoder's next chunk fails, and nothing is left.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_upload_stops_the_encoder_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let destination = destination(dir.path());
+        let path = Path::from("t/part-1.parquet");
+        let (parts, upload) = start(&destination, &path, 5 << 20);
+        let mut parts = tokio::task::spawn_blocking(move || {
+            let mut parts = parts;
+            parts.write_all(&vec![7u8; 6 << 20]).unwrap();
+            parts
+        })
+        .await
+        .unwrap();
+        drop(upload);
+        let encoder = tokio::task::spawn_blocking(move || {
+            for _ in 0..64 {
+                parts.write_all(&[1u8; 1 << 20])?;
+            }
+            parts.finish()
+        });
+        assert!(
+            encoder.await.unwrap().is_err(),
+            "the encoder must see the upload stop"
+        );
+        // The task aborts asynchronously: give it a moment, then nothing may be left.
+        for _ in 0..100 {
+            if walk(dir.path()).is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let left = walk(dir.path());
         assert!(left.is_empty(), "left behind: {left:?}");
     }
 
