@@ -134,13 +134,17 @@ impl Parts {
 }
 
 impl Write for Parts {
+    /// Takes at most what fits in the chunk (`write_all` comes back for the rest): the Parquet
+    /// writer hands over a whole column chunk at once, megabytes that would otherwise grow the
+    /// chunk to their size and be held twice.
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.chunk.extend_from_slice(data);
-        self.written += data.len() as u64;
+        let taken = data.len().min(CHUNK_BYTES - self.chunk.len());
+        self.chunk.extend_from_slice(&data[..taken]);
+        self.written += taken as u64;
         if self.chunk.len() >= CHUNK_BYTES {
             self.send_chunk()?;
         }
-        Ok(data.len())
+        Ok(taken)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
@@ -182,6 +186,38 @@ mod tests {
                 .iter()
                 .enumerate()
                 .all(|(i, b)| *b == (i % 251) as u8)
+        );
+    }
+
+    /// Writes of several megabytes (a column chunk at a time) are taken a chunk at a time: the
+    /// file holds every byte in order and the chunk never grows past its size.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_large_write_is_taken_a_chunk_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let destination = destination(dir.path());
+        let path = Path::from("t/part-1.parquet");
+        let (mut parts, upload) = start(&destination, &path, 5 << 20);
+        let data: Vec<u8> = (0..(13 << 20) + 7).map(|i: u32| (i % 253) as u8).collect();
+        let written = tokio::task::spawn_blocking(move || {
+            let (small, large) = data.split_at(1000);
+            parts.write_all(small).unwrap();
+            let taken = parts.write(large).unwrap();
+            assert_eq!(taken, CHUNK_BYTES - 1000);
+            parts.write_all(&large[taken..]).unwrap();
+            assert!(parts.chunk.capacity() <= CHUNK_BYTES);
+            parts.finish().unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(upload.done().await.unwrap());
+        let stored = std::fs::read(dir.path().join("t/part-1.parquet")).unwrap();
+        assert_eq!(written, stored.len() as u64);
+        assert_eq!(stored.len(), (13 << 20) + 7);
+        assert!(
+            stored
+                .iter()
+                .enumerate()
+                .all(|(i, b)| *b == (i % 253) as u8)
         );
     }
 
