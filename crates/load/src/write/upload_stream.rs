@@ -161,18 +161,16 @@ mod tests {
         Destination::open(dir.to_str().unwrap(), &StoreOptions::default()).unwrap()
     }
 
-    /// Several chunks and more than one part: the file holds every byte in order.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_finished_upload_holds_every_byte_in_order() {
+    /// Uploads `len` bytes of a pattern, written by `write`, and checks that the stored file
+    /// holds every byte in order and that `finish` counted them.
+    async fn upload_checked(len: usize, write: impl FnOnce(&mut Parts, &[u8]) + Send + 'static) {
+        let pattern = |len: usize| -> Vec<u8> { (0..len).map(|i| (i % 251) as u8).collect() };
         let dir = tempfile::tempdir().unwrap();
         let destination = destination(dir.path());
         let path = Path::from("t/part-1.parquet");
         let (mut parts, upload) = start(&destination, &path, 5 << 20);
-        let data: Vec<u8> = (0..(12 << 20)).map(|i: u32| (i % 251) as u8).collect();
         let written = tokio::task::spawn_blocking(move || {
-            for piece in data.chunks(300_001) {
-                parts.write_all(piece).unwrap();
-            }
+            write(&mut parts, &pattern(len));
             parts.finish().unwrap()
         })
         .await
@@ -180,45 +178,37 @@ mod tests {
         assert!(upload.done().await.unwrap());
         let stored = std::fs::read(dir.path().join("t/part-1.parquet")).unwrap();
         assert_eq!(written, stored.len() as u64);
-        assert_eq!(stored.len(), 12 << 20);
+        assert_eq!(stored.len(), len);
         assert!(
-            stored
-                .iter()
-                .enumerate()
-                .all(|(i, b)| *b == (i % 251) as u8)
+            stored == pattern(len),
+            "the stored bytes differ from those written"
         );
+    }
+
+    /// Several chunks and more than one part: the file holds every byte in order.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_finished_upload_holds_every_byte_in_order() {
+        upload_checked(12 << 20, |parts, data| {
+            for piece in data.chunks(300_001) {
+                parts.write_all(piece).unwrap();
+            }
+        })
+        .await;
     }
 
     /// Writes of several megabytes (a column chunk at a time) are taken a chunk at a time: the
     /// file holds every byte in order and the chunk never grows past its size.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_large_write_is_taken_a_chunk_at_a_time() {
-        let dir = tempfile::tempdir().unwrap();
-        let destination = destination(dir.path());
-        let path = Path::from("t/part-1.parquet");
-        let (mut parts, upload) = start(&destination, &path, 5 << 20);
-        let data: Vec<u8> = (0..(13 << 20) + 7).map(|i: u32| (i % 253) as u8).collect();
-        let written = tokio::task::spawn_blocking(move || {
+        upload_checked((13 << 20) + 7, |parts, data| {
             let (small, large) = data.split_at(1000);
             parts.write_all(small).unwrap();
             let taken = parts.write(large).unwrap();
             assert_eq!(taken, CHUNK_BYTES - 1000);
             parts.write_all(&large[taken..]).unwrap();
             assert!(parts.chunk.capacity() <= CHUNK_BYTES);
-            parts.finish().unwrap()
         })
-        .await
-        .unwrap();
-        assert!(upload.done().await.unwrap());
-        let stored = std::fs::read(dir.path().join("t/part-1.parquet")).unwrap();
-        assert_eq!(written, stored.len() as u64);
-        assert_eq!(stored.len(), (13 << 20) + 7);
-        assert!(
-            stored
-                .iter()
-                .enumerate()
-                .all(|(i, b)| *b == (i % 253) as u8)
-        );
+        .await;
     }
 
     /// Dropped without finishing, past a part already sent: nothing at the path, no error.
